@@ -1,0 +1,5 @@
+"""``python -m servqual``."""
+
+from .cli import main
+
+main()

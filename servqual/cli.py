@@ -1,0 +1,221 @@
+"""Command line (contract §2). Thin: parse, call the library, map errors to exit codes.
+
+User mistakes (bad data, bad instrument, missing files, unwritable outputs) are
+:class:`~servqual.errors.ServqualError` and end with a one-line message and their exit code;
+anything else is a bug and keeps its traceback (exit 1).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import ServqualError, UsageError
+from .ingest import RawTable, read_table
+from .instrument import DEFAULT_INSTRUMENT, Instrument, load_instrument
+from .outputs import OutputSet
+from .pipeline import compute, unique_paths
+from .validate import REASONS, Validated, validate as validate_tables
+
+app = typer.Typer(
+    name="servqual",
+    help="SERVQUAL service-quality surveys in, management decisions out.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+InstrumentOption = Annotated[
+    Path, typer.Option("--instrument", "-i", help="Instrument file (TOML) naming the columns.")]
+FilesArgument = Annotated[
+    list[Path], typer.Argument(help="Survey files: one per wave, or one holding several waves.",
+                               show_default=False)]
+
+
+def handle_errors(func):
+    """Turn user mistakes into a message and their exit code, at the boundary."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ServqualError as err:
+            err_console.print(f"servqual: error: {err}", markup=False, soft_wrap=True)
+            raise typer.Exit(err.exit_code) from None
+
+    return wrapper
+
+
+def progress_bar() -> Progress:
+    """A progress bar on a terminal, silence otherwise."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err_console, transient=True,
+                    disable=not err_console.is_terminal)
+
+
+def read_with_progress(paths: list[Path], instrument: Instrument, progress: Progress
+                       ) -> Iterator[RawTable]:
+    task = progress.add_task("reading", total=len(paths))
+    for path in paths:
+        progress.update(task, description=f"reading {path.name}")
+        yield read_table(path, instrument)
+        progress.advance(task)
+
+
+def ingest(files: list[Path], instrument_path: Path) -> tuple[Instrument, Validated, list[Path]]:
+    instrument = load_instrument(instrument_path)
+    paths = unique_paths(files)
+    with progress_bar() as progress:
+        validated = validate_tables(read_with_progress(paths, instrument, progress), instrument)
+    return instrument, validated, paths
+
+
+def print_accounting(validated: Validated, console: Console) -> None:
+    q = validated.quality
+    table = Table(title="Row accounting", title_justify="left", show_edge=False)
+    table.add_column("file")
+    table.add_column("read", justify="right")
+    table.add_column("valid", justify="right")
+    table.add_column("quarantined", justify="right")
+    for f in q.files:
+        table.add_row(f["file"], f"{f['rows_read']:,}", f"{f['rows_valid']:,}",
+                      f"{f['rows_quarantined']:,}")
+    table.add_row("total", f"{q.rows_read:,}", f"{q.rows_valid:,}", f"{q.rows_quarantined:,}",
+                  style="bold")
+    console.print(table)
+    reasons = Table(title="Quarantine reasons", title_justify="left", show_edge=False)
+    reasons.add_column("reason")
+    reasons.add_column("rows", justify="right")
+    for reason in REASONS:
+        reasons.add_row(reason, f"{q.quarantine_reasons.get(reason, 0):,}")
+    console.print(reasons)
+    console.print(f"answers missing: {q.answers_missing:,}   straight-lining: {q.straightlining:,}")
+    console.print(f"rows_read {q.rows_read} = rows_valid {q.rows_valid} + "
+                  f"rows_quarantined {q.rows_quarantined}")
+
+
+def quarantine_path(beside: Path) -> Path:
+    return beside.with_name(beside.stem + ".rejected.csv")
+
+
+@app.command()
+@handle_errors
+def report(
+    files: FilesArgument,
+    instrument: InstrumentOption = DEFAULT_INSTRUMENT,
+    lang: Annotated[str, typer.Option("--lang", help="Report language: en or zh-CN.")] = "en",
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML report to write.")] = Path(
+        "servqual-report.html"),
+    json_out: Annotated[Optional[Path], typer.Option(
+        "--json", help="Also write the results as JSON here.")] = None,
+    template_dir: Annotated[Optional[Path], typer.Option(
+        "--template-dir", help="Directory of templates that override the built-in ones.")] = None,
+) -> None:
+    """The quarterly run: ingest, validate, compute, and write the HTML report (and JSON).
+
+    Rejected rows are written beside the report as <report>.rejected.csv, with a reason each.
+    """
+    from .report import render_html  # plotly and jinja2 load only when a report is written
+    from .report.i18n import language
+
+    language(lang)  # a bad --lang is a usage error before any work is done
+    if template_dir is not None and not template_dir.is_dir():
+        raise UsageError(f"--template-dir {template_dir} is not a directory")
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--out {out} should end in .html")
+    loaded, validated, paths = ingest(files, instrument)
+    results = compute(validated, loaded, inputs=[str(p) for p in paths])
+    html = render_html(results, lang=lang, template_dir=template_dir)
+    with OutputSet() as outputs:
+        outputs.write_text(out, html)
+        outputs.write_csv(quarantine_path(out), validated.quarantine)
+        if json_out is not None:
+            outputs.write_text(json_out, results.dumps())
+        written = outputs.destinations
+    q = validated.quality
+    err_console.print(f"{q.rows_read:,} rows read: {q.rows_valid:,} analysed, "
+                      f"{q.rows_quarantined:,} quarantined", markup=False)
+    for path in written:
+        out_console.print(str(path), markup=False, soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def validate(
+    files: FilesArgument,
+    instrument: InstrumentOption = DEFAULT_INSTRUMENT,
+    out_dir: Annotated[Optional[Path], typer.Option(
+        "--out-dir", help="Where to write <file>.rejected.csv (default: beside each input).")
+    ] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Exit 65 when any row is quarantined.")] = False,
+) -> None:
+    """Ingest and validate only: print the row accounting and write the quarantined rows.
+
+    Each input gets <file>.rejected.csv (its rejected rows with a reason column).
+    """
+    _, validated, paths = ingest(files, instrument)
+    with OutputSet() as outputs:
+        for path in paths:
+            dest = quarantine_path(path if out_dir is None else out_dir / path.name)
+            outputs.write_csv(dest, validated.quarantine_of(str(path)))
+        written = outputs.destinations
+    print_accounting(validated, out_console)
+    for path in written:
+        out_console.print(f"quarantine: {path}", markup=False, soft_wrap=True)
+    if strict and validated.quality.rows_quarantined:
+        err_console.print(f"servqual: error: {validated.quality.rows_quarantined} rows "
+                          "quarantined (--strict)")
+        raise typer.Exit(65)
+
+
+@app.command()
+@handle_errors
+def sample(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the waves into.")] = Path(
+        "surveys/sample"),
+    respondents: Annotated[int, typer.Option(help="Respondents per wave (about).")] = 1500,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")
+                    ] = 20261123,
+) -> None:
+    """Write the deterministic synthetic sample waves (2024Q4 … 2026Q3)."""
+    from .sample import SampleSpec, write_sample
+
+    if respondents < 20:
+        raise UsageError("--respondents must be at least 20")
+    for path in write_sample(out, SampleSpec(respondents=respondents, seed=seed)):
+        out_console.print(str(path), markup=False)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        out_console.print(f"servqual {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback,
+                                          is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """SERVQUAL service-quality surveys in, management decisions out."""
+
+
+def main() -> None:
+    app(prog_name="servqual")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Validated responses in compact numeric form: what the statistics read.
+
+Answers are kept as ``(respondents x items)`` float arrays, one per battery (expectation,
+perception, adequate), already reverse-scored, with ``NaN`` for a missing answer. Everything
+else about a respondent (wave, id, segments, weights, importance points) is in ``meta``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+# Columns of Responses.meta with a fixed meaning; segment columns keep their own names.
+WAVE = "wave"
+RESPONDENT = "respondent_id"
+SOURCE = "source_file"
+SOURCE_ROW = "source_row"
+WEIGHT = "sampling_weight"
+OVERALL_SATISFACTION = "overall_satisfaction"
+
+
+def importance_column(dimension: str) -> str:
+    return f"importance:{dimension}"
+
+
+@dataclass
+class Responses:
+    item_ids: tuple[str, ...]
+    expectation: np.ndarray
+    perception: np.ndarray
+    meta: pd.DataFrame
+    adequate: np.ndarray | None = None
+    segments: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        n, k = len(self.meta), len(self.item_ids)
+        for name in ("expectation", "perception", "adequate"):
+            arr = getattr(self, name)
+            if arr is not None and arr.shape != (n, k):
+                raise ValueError(f"{name} has shape {arr.shape}, expected {(n, k)}")
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    @property
+    def waves(self) -> np.ndarray:
+        return self.meta[WAVE].to_numpy()
+
+    def take(self, mask_or_index) -> Responses:
+        """The respondents selected by a boolean mask or an integer index."""
+        idx = np.asarray(mask_or_index)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        return Responses(
+            item_ids=self.item_ids,
+            expectation=self.expectation[idx],
+            perception=self.perception[idx],
+            adequate=None if self.adequate is None else self.adequate[idx],
+            meta=self.meta.iloc[idx].reset_index(drop=True),
+            segments=self.segments,
+        )
+
+    @classmethod
+    def concat(cls, parts: list[Responses]) -> Responses:
+        if not parts:
+            raise ValueError("nothing to concatenate")
+        first = parts[0]
+        adequate = None
+        if first.adequate is not None:
+            adequate = np.concatenate([p.adequate for p in parts])
+        return cls(
+            item_ids=first.item_ids,
+            expectation=np.concatenate([p.expectation for p in parts]),
+            perception=np.concatenate([p.perception for p in parts]),
+            adequate=adequate,
+            meta=_concat_meta([p.meta for p in parts]),
+            segments=first.segments,
+        )
+
+
+def _concat_meta(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate meta frames, keeping label columns categorical (pandas would make them object)."""
+    out = pd.concat(frames, ignore_index=True)
+    for column in frames[0].columns:
+        if isinstance(frames[0][column].dtype, pd.CategoricalDtype) and column in out:
+            out[column] = out[column].astype("category")
+    return out

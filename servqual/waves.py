@@ -1,0 +1,109 @@
+"""Wave labels: parse them, order them chronologically and place them on a time axis.
+
+Supported labels (contract §2): quarters ``2026Q3`` (also ``2026-Q3``, ``2026 q3``,
+``2026年第3季度``), months ``2026-07`` (also ``2026/07``, ``2026年7月``) and ISO dates
+``2026-07-15``. Any other labels are ordered naturally ("wave2" before "wave10") and treated
+as equally spaced, which :func:`time_axis` reports so the caller can say so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+_QUARTER = re.compile(r"^\s*(\d{4})\s*(?:年\s*)?[-_/ ]?\s*(?:[Qq]|第)\s*([1-4])\s*(?:季度?)?\s*$")
+_MONTH = re.compile(r"^\s*(\d{4})\s*(?:[-_/.]|年)\s*(\d{1,2})\s*月?\s*$")
+_DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*$")
+_NATURAL = re.compile(r"(\d+)")
+
+
+@dataclass(frozen=True, order=True)
+class WaveKey:
+    """A sortable key of a wave label."""
+
+    kind: int  # 0 = calendar (quarter, month, date), 1 = free text
+    date: dt.date
+    natural: tuple
+
+
+def _natural_key(label: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p.lower() for p in _NATURAL.split(label))
+
+
+def parse_wave(label: str) -> tuple[str, dt.date | None]:
+    """Return ``(granularity, first day)`` for a label; granularity is quarter/month/date/other."""
+    if m := _QUARTER.match(label):
+        year, q = int(m.group(1)), int(m.group(2))
+        return "quarter", dt.date(year, 3 * (q - 1) + 1, 1)
+    if m := _DATE.match(label):
+        try:
+            return "date", dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            return "other", None
+    if m := _MONTH.match(label):
+        month = int(m.group(2))
+        if 1 <= month <= 12:
+            return "month", dt.date(int(m.group(1)), month, 1)
+    return "other", None
+
+
+def wave_key(label: str) -> WaveKey:
+    kind, date = parse_wave(label)
+    if date is None:
+        return WaveKey(1, dt.date.min, _natural_key(label))
+    return WaveKey(0, date, _natural_key(label))
+
+
+def sort_waves(labels) -> list[str]:
+    """Distinct labels in chronological order."""
+    return sorted(set(labels), key=wave_key)
+
+
+def wave_from_filename(path: str | Path) -> str:
+    """The wave of a file without a wave column: its name stem (``2026Q3.csv`` → ``2026Q3``)."""
+    return Path(path).stem
+
+
+@dataclass(frozen=True)
+class TimeAxis:
+    """Positions of waves on a time axis, in units of the usual spacing between waves."""
+
+    labels: list[str]
+    positions: np.ndarray  # float, first wave at 0, one unit = the median spacing of waves
+    granularity: str  # what the labels count: "quarter", "month", "day" or "wave"
+    calendar: bool  # False when labels were not dates and are treated as equally spaced
+
+
+def time_axis(labels) -> TimeAxis:
+    """Place waves on a real time axis, so that a skipped quarter does not distort a slope.
+
+    Quarters are counted in quarters, months (and mixed quarters and months) in months, dates
+    in days; positions are then divided by the median spacing between consecutive waves, so a
+    slope per unit is a slope *per wave* while a gap in the series keeps its real length.
+    Non-calendar labels are equally spaced.
+    """
+    ordered = sort_waves(labels)
+    parsed = [parse_wave(w) for w in ordered]
+    kinds = {k for k, _ in parsed}
+    if not ordered or "other" in kinds:
+        return TimeAxis(ordered, np.arange(len(ordered), dtype=float), "wave", not ordered)
+    dates = [d for _, d in parsed]
+    if kinds == {"quarter"}:
+        pos = np.array([d.year * 4 + (d.month - 1) // 3 for d in dates], dtype=float)
+        granularity = "quarter"
+    elif kinds <= {"quarter", "month"}:
+        pos = np.array([d.year * 12 + d.month - 1 for d in dates], dtype=float)
+        granularity = "month"
+    else:
+        pos = np.array([d.toordinal() for d in dates], dtype=float)
+        granularity = "day"
+    pos = pos - pos[0]
+    if len(pos) > 1:
+        step = float(np.median(np.diff(pos)))
+        if step > 0:
+            pos = pos / step
+    return TimeAxis(ordered, pos, granularity, True)

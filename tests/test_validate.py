@@ -1,0 +1,149 @@
+"""Validation: every row analysed or quarantined with one reason; missing is never zero."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fixtures import TINY_CSV, replace_in_instrument, tiny, write
+from servqual.errors import DataError
+from servqual.instrument import load_instrument
+from servqual.pipeline import ingest_and_validate
+
+FAULTY = TINY_CSV + "\n".join([
+    "r5,East,4,4,4,4,8,4",        # out of scale (P2 = 8)
+    "r6,East,4,x,4,4,4,4",        # non-numeric
+    "r1,East,4,5,3,3,5,4",        # later exact copy of r1
+    "r7,West,,,,,,",              # nothing answered
+    ",West,4,4,4,4,4,4",          # no respondent id
+    "r8,East,3,3,3,3,3,3",        # conflicting copies of r8 ...
+    "r8,East,3,3,3,3,3,2",        # ... all set aside
+    "r9,East,4,4,4,4,4,4,4",      # too many fields
+    "r10,East,0,4,4,4,4,4",       # out of scale (below 1)
+]) + "\n"
+
+
+def run(tmp_path, csv, **kw):
+    inst, data = tiny(tmp_path, csv=csv, **kw)
+    return ingest_and_validate([data], load_instrument(inst)), data
+
+
+def test_accounting_and_one_reason_per_row(tmp_path):
+    validated, data = run(tmp_path, FAULTY)
+    q = validated.quality
+    assert q.rows_read == 4 + 9
+    assert q.rows_valid == 4
+    assert q.rows_read == q.rows_valid + q.rows_quarantined
+    reasons = {k: v for k, v in q.quarantine_reasons.items() if v}
+    assert reasons == {"out_of_scale": 2, "non_numeric": 1, "duplicate_respondent": 1,
+                       "all_missing": 1, "missing_respondent_id": 1, "duplicate_conflict": 2,
+                       "unparseable": 1}
+    quarantine = validated.quarantine.set_index("source_row")
+    # Spreadsheet row numbers: the header is row 1, r1 is row 2.
+    assert quarantine.loc[6, "reason"] == "out_of_scale"
+    assert (quarantine.loc[6, "column"], str(quarantine.loc[6, "value"])) == ("P2", "8")
+    assert quarantine.loc[7, "column"] == "E2" and quarantine.loc[7, "value"] == "x"
+    assert quarantine.loc[8, "reason"] == "duplicate_respondent"
+    assert quarantine.loc[8, "duplicate_of"] == 2
+    assert set(quarantine.loc[[11, 12], "reason"]) == {"duplicate_conflict"}
+    assert quarantine.loc[13, "reason"] == "unparseable"
+    assert quarantine.loc[14, "column"] == "E1"
+    assert sorted(validated.responses.meta["respondent_id"]) == ["r1", "r2", "r3", "r4"]
+
+
+def test_missing_answers_are_missing_never_zero(tmp_path):
+    validated, _ = run(tmp_path, TINY_CSV)
+    e = validated.responses.expectation
+    assert np.isnan(e[3, 0])  # missing code 9
+    assert np.isnan(e[2, 1])  # blank
+    assert not (e == 0).any() and not (e == 9).any()
+    assert validated.quality.answers_missing == 2
+
+
+def test_original_values_kept_in_quarantine(tmp_path):
+    validated, data = run(tmp_path, FAULTY)
+    q = validated.quarantine_of(str(data))
+    assert list(q.columns[:6]) == ["source_file", "source_row", "reason", "column", "value",
+                                   "duplicate_of"]
+    assert {"id", "region", "E1", "P3"} <= set(q.columns)
+    row = q[q["source_row"] == 7].iloc[0]
+    assert row["E2"] == "x" and row["id"] == "r6"
+
+
+def test_reverse_scored_items(tmp_path):
+    text = replace_in_instrument('perception = "P2"', 'perception = "P2"\nreverse = true')
+    validated, _ = run(tmp_path, TINY_CSV, instrument=text)
+    # r1 answered E2 = 5, P2 = 5 on a 1..5 scale: reverse-scored 1 and 1.
+    assert validated.responses.expectation[0, 1] == 1
+    assert validated.responses.perception[1, 1] == 3  # 1 + 5 - 3
+
+
+def test_missing_instrument_column_names_column_and_closest(tmp_path):
+    csv = TINY_CSV.replace("P3", "P_3")
+    with pytest.raises(DataError) as info:
+        run(tmp_path, csv)
+    err = info.value
+    assert err.exit_code == 65 and err.column == "P3"
+    assert "'P_3'" in str(err) and "2026Q3.csv" in str(err)
+
+
+def test_without_id_column_rows_are_numbered_and_never_deduplicated(tmp_path):
+    text = replace_in_instrument('respondent_id = "id"\n', "")
+    csv = TINY_CSV + "r1,East,4,5,3,3,5,4\n"
+    validated, _ = run(tmp_path, csv, instrument=text)
+    assert validated.quality.rows_valid == 5
+    assert list(validated.responses.meta["respondent_id"]) == ["2", "3", "4", "5", "6"]
+
+
+def test_duplicate_across_files_of_the_same_wave(tmp_path):
+    text = replace_in_instrument('segments = ["region"]', 'wave = "wave"\nsegments = ["region"]')
+    inst = write(tmp_path / "i.toml", text)
+    a = write(tmp_path / "a.csv", "wave,id,region,E1,E2,E3,P1,P2,P3\n2026Q3,r1,East,4,5,3,3,5,4\n"
+                                  "2026Q3,r2,East,5,4,2,2,3,2\n")
+    b = write(tmp_path / "b.csv", "wave,id,region,E1,E2,E3,P1,P2,P3\n2026Q3,r1,East,4,5,3,3,5,4\n"
+                                  "2026Q3,r2,East,5,4,2,2,3,3\n2026Q2,r1,East,4,5,3,3,5,4\n")
+    validated = ingest_and_validate([a, b], load_instrument(inst))
+    q = validated.quality
+    assert (q.rows_read, q.rows_valid, q.rows_quarantined) == (5, 2, 3)
+    assert q.quarantine_reasons["duplicate_respondent"] == 1
+    assert q.quarantine_reasons["duplicate_conflict"] == 2
+    kept = validated.responses.meta[["wave", "respondent_id"]].astype(str)
+    assert sorted(map(tuple, kept.to_numpy())) == [("2026Q2", "r1"), ("2026Q3", "r1")]
+
+
+def test_straightlining_is_reported_and_optionally_quarantined(tmp_path):
+    csv = TINY_CSV + "s1,East,4,4,4,2,2,2\n"
+    validated, _ = run(tmp_path, csv)
+    assert validated.quality.straightlining == 1 and validated.quality.rows_valid == 5
+    text = replace_in_instrument('segments = ["region"]',
+                                 'segments = ["region"]\nquarantine_straightlining = true')
+    validated, _ = run(tmp_path, csv, instrument=text)
+    assert validated.quality.quarantine_reasons["straightlining"] == 1
+    assert validated.quality.rows_valid == 4
+
+
+def test_header_only_file_reads_zero_rows(tmp_path):
+    validated, _ = run(tmp_path, "id,region,E1,E2,E3,P1,P2,P3\n")
+    assert validated.quality.rows_read == 0
+
+
+def test_empty_file_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match="empty"):
+        run(tmp_path, "")
+
+
+def test_semicolon_delimiter_and_bom(tmp_path):
+    csv = "\ufeff" + TINY_CSV.replace(",", ";")
+    validated, _ = run(tmp_path, csv)
+    assert validated.quality.rows_valid == 4
+
+
+def test_wave_from_file_name(tmp_path):
+    validated, _ = run(tmp_path, TINY_CSV, name="2025Q2.csv")
+    assert set(validated.responses.meta["wave"].astype(str)) == {"2025Q2"}
+
+
+def test_ids_keep_leading_zeros(tmp_path):
+    validated, _ = run(tmp_path, TINY_CSV.replace("r1,", "007,"))
+    assert "007" in set(validated.responses.meta["respondent_id"])
