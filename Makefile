@@ -7,11 +7,12 @@ OUT    := build
 SAMPLE := $(sort $(wildcard surveys/sample/*.csv))
 WAVES  := $(filter-out %complaints.csv,$(SAMPLE))
 
-.PHONY: report test sample catalog clean help
+.PHONY: report test bench sample catalog clean help
 
 help:
 	@echo "make report   set up .venv and write the demo report from surveys/sample"
 	@echo "make test     set up .venv with test extras and run the test suite"
+	@echo "make bench    speed and memory benchmarks (data generated under bench-data/, never committed)"
 	@echo "make sample   regenerate the committed sample waves in surveys/sample"
 	@echo "make catalog  bring the translation catalogs in step with the templates"
 
@@ -37,6 +38,9 @@ report: $(VENV)/.run-installed
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python -m benchmarks $(BENCH)
 
 sample: $(VENV)/.run-installed
 	$(BIN)/servqual sample --out surveys/sample
