@@ -9,14 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from .errors import DataError, UsageError
 from .ingest import RawTable, read_table
 from .instrument import Instrument
 from .results import Results
-from .stats import ALL, adjust_p, compute_moments, gap_table, score_blocks
+from .stats.aggregate import aggregate
+from .stats.tables import build_tables
 from .validate import Validated, validate
 from .waves import sort_waves
 
@@ -54,55 +52,16 @@ def analyse(paths: Iterable[str | Path], instrument: Instrument) -> tuple[Result
 
 def compute(validated: Validated, instrument: Instrument, inputs: list[str] | None = None
             ) -> Results:
+    """Statistics of validated responses: aggregates, then every table of the results."""
     responses = validated.responses
     if len(responses) == 0:
         raise DataError("no valid responses to analyse: every row was quarantined "
                         f"({_reasons(validated)})")
-    config = instrument.analysis
-    waves = sort_waves(responses.meta["wave"].astype(str))
-    current = waves[-1]
-    moments = compute_moments(responses, score_blocks(responses, instrument))
-
-    items = _ordered(gap_table(moments, "item"), instrument.item_ids, waves)
-    items = items.rename(columns={"id": "item"})
-    items.insert(items.columns.get_loc("item") + 1, "dimension",
-                 items["item"].map(instrument.dimension_of_item))
-    items["p_adjusted"] = adjust_p(items["p_value"], [items[c] for c in ("wave", "segment", "value")],
-                                   config.p_adjust)
-    dimensions = _ordered(gap_table(moments, "dimension"), instrument.dimension_keys, waves)
-    dimensions = dimensions.rename(columns={"id": "dimension"})
-    dimensions["p_adjusted"] = adjust_p(dimensions["p_value"],
-                                        [dimensions[c] for c in ("wave", "segment", "value")],
-                                        config.p_adjust)
-
-    whole = (items["segment"] == ALL)
-    current_items = items[whole & (items["wave"] == current)].reset_index(drop=True)
-    dims_whole = dimensions[dimensions["segment"] == ALL].reset_index(drop=True)
-    current_dims = dims_whole[dims_whole["wave"] == current].reset_index(drop=True)
-
-    overall = {"servqual_unweighted": _mean_or_none(current_dims["gap_mean"])}
-    return Results(
-        instrument=instrument, config=config, waves=waves, current_wave=current,
-        quality=validated.quality, items=current_items, dimensions=current_dims,
-        by_wave=dims_whole, by_wave_items=items[whole].reset_index(drop=True), overall=overall,
-        moments=moments, inputs=inputs or [],
-    )
-
-
-def _ordered(table: pd.DataFrame, ids, waves: list[str]) -> pd.DataFrame:
-    """Rows in instrument order within wave order (whole sample first, then segments)."""
-    id_rank = {k: n for n, k in enumerate(ids)}
-    wave_rank = {w: n for n, w in enumerate(waves)}
-    order = np.lexsort((table["id"].map(id_rank).to_numpy(),
-                        table["value"].astype(str).to_numpy(),
-                        table["segment"].astype(str).to_numpy(),
-                        table["wave"].map(wave_rank).to_numpy()))
-    return table.iloc[order].reset_index(drop=True)
-
-
-def _mean_or_none(values: pd.Series) -> float | None:
-    values = values.dropna()
-    return float(values.mean()) if len(values) else None
+    waves = sort_waves(responses.meta["wave"].astype(str).unique())
+    aggregates = aggregate(responses, instrument)
+    return Results.build(instrument=instrument, waves=waves, quality=validated.quality,
+                         aggregates=aggregates,
+                         tables=build_tables(aggregates, instrument, waves), inputs=inputs or [])
 
 
 def _reasons(validated: Validated) -> str:

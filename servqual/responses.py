@@ -1,8 +1,10 @@
 """Validated responses in compact numeric form: what the statistics read.
 
-Answers are kept as ``(respondents x items)`` float arrays, one per battery (expectation,
-perception, adequate), already reverse-scored, with ``NaN`` for a missing answer. Everything
-else about a respondent (wave, id, segments, weights, importance points) is in ``meta``.
+Answers are kept as ``(respondents x items)`` float32 arrays, one per battery (expectation,
+perception, adequate), already reverse-scored, with ``NaN`` for a missing answer. float32
+holds every answer on a scale exactly (whole numbers, halves) in half the memory of float64;
+statistics accumulate in float64. Everything else about a respondent (wave, id, segments,
+weights, importance points) is in ``meta``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ SOURCE = "source_file"
 SOURCE_ROW = "source_row"
 WEIGHT = "sampling_weight"
 OVERALL_SATISFACTION = "overall_satisfaction"
+ANSWER_DTYPE = np.float32
 
 
 def importance_column(dimension: str) -> str:
@@ -38,8 +41,12 @@ class Responses:
         n, k = len(self.meta), len(self.item_ids)
         for name in ("expectation", "perception", "adequate"):
             arr = getattr(self, name)
-            if arr is not None and arr.shape != (n, k):
+            if arr is None:
+                continue
+            if arr.shape != (n, k):
                 raise ValueError(f"{name} has shape {arr.shape}, expected {(n, k)}")
+            if arr.dtype != ANSWER_DTYPE or not arr.flags.c_contiguous:
+                setattr(self, name, np.ascontiguousarray(arr, dtype=ANSWER_DTYPE))
 
     def __len__(self) -> int:
         return len(self.meta)

@@ -18,20 +18,47 @@ import pandas as pd
 
 from .config import AnalysisConfig
 from .instrument import Instrument
+from .stats.aggregate import Aggregates
+from .stats.moments import ALL
+from .stats.segments import segment_rows
+from .stats.tables import Tables
 from .validate import DataQuality
 
 SCHEMA_VERSION = 1
 
-ITEM_FIELDS = ["item", "dimension", "n", "expectation_mean", "perception_mean", "gap_mean",
-               "gap_sd", "gap_ci95_low", "gap_ci95_high", "t", "df", "p_value", "p_adjusted",
-               "dz"]
-DIMENSION_FIELDS = ["dimension", "n", "expectation_mean", "perception_mean", "gap_mean",
-                    "gap_sd", "gap_ci95_low", "gap_ci95_high", "t", "df", "p_value",
-                    "p_adjusted", "dz"]
+GAP_FIELDS = ["n", "expectation_mean", "perception_mean", "gap_mean", "gap_sd", "gap_se",
+              "gap_ci95_low", "gap_ci95_high", "t", "df", "p_value", "p_adjusted", "dz",
+              "gap_median", "wilcoxon_z", "wilcoxon_p", "wilcoxon_p_adjusted",
+              "expectation_sd", "perception_sd", "gap_mean_unweighted", "n_effective"]
+ITEM_FIELDS = ["item", "dimension"] + GAP_FIELDS
+DIMENSION_FIELDS = ["dimension"] + GAP_FIELDS + [
+    "alpha_expectation", "alpha_perception", "importance_weight", "msa_mean", "servperf_mean"]
 BY_WAVE_FIELDS = ["wave", "dimension", "n", "gap_mean", "perception_mean", "expectation_mean",
-                  "gap_sd", "gap_ci95_low", "gap_ci95_high"]
+                  "gap_sd", "gap_ci95_low", "gap_ci95_high", "p_value", "p_adjusted",
+                  "importance_weight", "servperf_mean"]
 BY_WAVE_ITEM_FIELDS = ["wave", "item", "dimension", "n", "gap_mean", "perception_mean",
-                       "expectation_mean"]
+                       "expectation_mean", "gap_sd"]
+SEGMENT_FIELDS = ["column", "value", "dimension", "n", "gap_mean", "expectation_mean",
+                  "perception_mean", "gap_sd", "gap_ci95_low", "gap_ci95_high", "p_value",
+                  "p_adjusted", "wilcoxon_p", "small_base", "suppressed"]
+SEGMENT_ITEM_FIELDS = ["column", "value", "item", "dimension", "n", "gap_mean",
+                       "expectation_mean", "perception_mean", "gap_ci95_low", "gap_ci95_high",
+                       "p_adjusted", "small_base", "suppressed"]
+SEGMENT_TEST_FIELDS = ["column", "dimension", "groups", "kruskal_h", "kruskal_df", "kruskal_p",
+                       "welch_f", "welch_df1", "welch_df2", "welch_p"]
+TOLERANCE_FIELDS = ["level", "item", "dimension", "n", "desired_mean", "adequate_mean",
+                    "perceived_mean", "msa_mean", "mss_mean", "zone_width_mean",
+                    "below_adequate_mean", "inside_zone_mean", "above_desired_mean"]
+OVERALL_FIELDS = ["servqual_unweighted", "servqual_weighted", "servqual_weighted_n",
+                  "servqual_weighted_ci95_low", "servqual_weighted_ci95_high", "servperf",
+                  "servperf_n", "servperf_ci95_low", "servperf_ci95_high", "servperf_weighted",
+                  "overall_satisfaction"]
+
+
+def _current(table: pd.DataFrame, wave: str) -> pd.DataFrame:
+    """Whole-sample rows of one wave, without the cell columns."""
+    rows = table[(table["wave"] == wave) & (table["segment"] == ALL)]
+    return rows.drop(columns=["segment", "value"]).reset_index(drop=True)
 
 
 @dataclass
@@ -43,29 +70,97 @@ class Results:
     waves: list[str]
     current_wave: str
     quality: DataQuality
+    tables: Tables = field(repr=False)  # every wave and cell
+    aggregates: Aggregates = field(repr=False)  # sufficient statistics behind all tables
     items: pd.DataFrame  # current wave, whole sample: one row per item
     dimensions: pd.DataFrame  # current wave, whole sample: one row per dimension
     by_wave: pd.DataFrame  # every wave, whole sample: one row per wave x dimension
     by_wave_items: pd.DataFrame  # every wave, whole sample: one row per wave x item
-    overall: dict[str, float | None]
-    moments: pd.DataFrame = field(repr=False)  # sufficient statistics behind all of the above
+    overall: dict[str, Any]  # current wave, whole sample
+    overall_by_wave: pd.DataFrame
+    segments: pd.DataFrame  # current wave: dimension statistics per segment value
+    segment_items: pd.DataFrame  # current wave: item statistics per segment value
+    segment_tests: pd.DataFrame  # current wave: between-value tests per segment column
+    reliability: pd.DataFrame  # current wave: alpha per dimension and battery
+    reliability_items: pd.DataFrame  # current wave: alpha-if-deleted, item-rest r
+    tolerance: pd.DataFrame  # current wave, whole sample (empty without adequate columns)
     inputs: list[str] = field(default_factory=list)
-    title: str = ""
+
+    @classmethod
+    def build(cls, *, instrument: Instrument, waves: list[str], quality: DataQuality,
+              aggregates: Aggregates, tables: Tables, inputs: list[str]) -> Results:
+        current = waves[-1]
+        config = instrument.analysis
+        overall_rows = _current(tables.overall, current)
+        overall = overall_rows.iloc[0].to_dict() if len(overall_rows) else {}
+        overall.pop("wave", None)
+
+        def segment_part(table: pd.DataFrame) -> pd.DataFrame:
+            rows = table[table["wave"] == current]
+            return segment_rows(rows, config).drop(columns=["wave"])
+
+        def current_rows(table: pd.DataFrame) -> pd.DataFrame:
+            if table.empty:
+                return table
+            return table[table["wave"] == current].drop(columns=["wave"]).reset_index(drop=True)
+
+        whole = tables.overall[tables.overall["segment"] == ALL]
+        return cls(
+            instrument=instrument, config=config, waves=waves, current_wave=current,
+            quality=quality, tables=tables, aggregates=aggregates,
+            items=_current(tables.items, current),
+            dimensions=_current(tables.dimensions, current),
+            by_wave=tables.dimensions[tables.dimensions["segment"] == ALL].reset_index(drop=True),
+            by_wave_items=tables.items[tables.items["segment"] == ALL].reset_index(drop=True),
+            overall=overall,
+            overall_by_wave=whole.drop(columns=["segment", "value"]).reset_index(drop=True),
+            segments=segment_part(tables.dimensions),
+            segment_items=segment_part(tables.items),
+            segment_tests=current_rows(tables.segment_tests),
+            reliability=current_rows(tables.reliability),
+            reliability_items=current_rows(tables.reliability_items),
+            tolerance=(_current(tables.tolerance, current) if not tables.tolerance.empty
+                       else tables.tolerance),
+            inputs=inputs,
+        )
 
     def to_json(self) -> dict[str, Any]:
+        quality = self.quality.as_dict()
+        if self.aggregates.importance is not None:
+            quality["importance_allocations"] = self.aggregates.importance.as_dict()
         return {
             "schema_version": SCHEMA_VERSION,
             "instrument": self.instrument.name,
             "waves": list(self.waves),
             "current_wave": self.current_wave,
-            "data_quality": self.quality.as_dict(),
-            "overall": {k: clean(v) for k, v in self.overall.items()},
+            "weighted": self.instrument.settings.sampling_weight != "",
+            "data_quality": quality,
+            "overall": {k: clean(self.overall.get(k)) for k in OVERALL_FIELDS
+                        if k in self.overall},
             "dimensions": records(self.dimensions, DIMENSION_FIELDS),
             "items": records(self.items, ITEM_FIELDS),
+            "reliability": self.reliability_json(),
+            "tolerance": records(self.tolerance, TOLERANCE_FIELDS),
             "by_wave": records(self.by_wave, BY_WAVE_FIELDS),
             "by_wave_items": records(self.by_wave_items, BY_WAVE_ITEM_FIELDS),
+            "overall_by_wave": records(self.overall_by_wave, ["wave"] + OVERALL_FIELDS),
+            "segments": records(self.segments, SEGMENT_FIELDS),
+            "segment_items": records(self.segment_items, SEGMENT_ITEM_FIELDS),
+            "segment_tests": records(self.segment_tests, SEGMENT_TEST_FIELDS),
             "thresholds": self.config.as_dict(),
         }
+
+    def reliability_json(self) -> list[dict[str, Any]]:
+        out = []
+        for row in records(self.reliability, ["dimension", "kind", "n", "k", "alpha",
+                                              "alpha_flag"]):
+            items = self.reliability_items[
+                (self.reliability_items["dimension"] == row["dimension"])
+                & (self.reliability_items["kind"] == row["kind"])]
+            row["items"] = records(items, ["item", "alpha_if_deleted", "item_rest_r",
+                                           "item_mean", "item_sd"])
+            out.append(row)
+        return out
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False, indent=2, allow_nan=False)

@@ -74,7 +74,7 @@ def test_item_t_tests_match_scipy_ttest_rel_on_sample(sample_results):
     current = (r.meta["wave"].astype(str) == results.current_wave).to_numpy()
     items = results.items.set_index("item")
     for j, item in enumerate(results.instrument.item_ids):
-        e, p = r.expectation[current, j], r.perception[current, j]
+        e, p = r.expectation[current, j].astype(float), r.perception[current, j].astype(float)
         ok = ~np.isnan(e) & ~np.isnan(p)
         ref = stats.ttest_rel(p[ok], e[ok])
         assert items.loc[item, "n"] == ok.sum()

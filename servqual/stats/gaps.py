@@ -11,13 +11,17 @@ import pandas as pd
 from scipy import stats as sps
 
 from .moments import describe
+from .ranktests import median_from_histogram, wilcoxon_pratt
 
 CELL = ["wave", "segment", "value"]
 
 
-def wide(moments: pd.DataFrame, level: str) -> pd.DataFrame:
+GAP_MEASURES = ("expectation", "perception", "gap")
+
+
+def wide(moments: pd.DataFrame, level: str, measures=GAP_MEASURES) -> pd.DataFrame:
     """One row per cell and id of ``level``, with ``<measure>_<sum>`` columns."""
-    sub = moments[moments["level"] == level]
+    sub = moments[(moments["level"] == level) & moments["measure"].isin(measures)]
     sums = [c for c in sub.columns if c not in ("wave", "segment", "value", "level", "id",
                                                 "measure")]
     table = sub.pivot_table(index=CELL + ["id"], columns="measure", values=sums,
@@ -58,25 +62,47 @@ def paired_t(mean: np.ndarray, sd: np.ndarray, n: np.ndarray) -> dict[str, np.nd
             "df": np.where(undefined, np.nan, df), "p_value": p, "dz": dz}
 
 
-def gap_table(moments: pd.DataFrame, level: str) -> pd.DataFrame:
+def gap_table(moments: pd.DataFrame, level: str, histograms: pd.DataFrame | None = None
+              ) -> pd.DataFrame:
     """Gap statistics of every cell and id at ``level`` ("item" or "dimension").
 
     Columns: wave, segment, value, id, n, expectation_mean, perception_mean, gap_mean,
     expectation_sd, perception_sd, gap_sd, gap_se, gap_ci95_low, gap_ci95_high, t, df,
-    p_value, dz.
+    p_value, dz; with ``histograms``: gap_median, wilcoxon_z, wilcoxon_p. With sampling
+    weights the means, SDs, CI and t-test are weighted (DescrStatsW), ``gap_mean_unweighted``
+    keeps the plain mean and ``n_effective`` is Kish's effective sample size (Σw)² / Σw².
     """
     w = wide(moments, level)
     out = w[CELL + ["id"]].copy()
     out["n"] = w["gap_n"].astype(np.int64)
+    weighted = "gap_w" in w.columns
     for measure in ("expectation", "perception", "gap"):
-        d = describe(w.rename(columns={f"{measure}_n": "n", f"{measure}_sum": "sum",
-                                       f"{measure}_sumsq": "sumsq"}))
+        prefix = f"{measure}_"
+        d = describe(w[[c for c in w.columns if c.startswith(prefix)]].rename(
+            columns=lambda c: c[len(prefix):]))
         out[f"{measure}_mean"] = d["mean"].to_numpy()
         out[f"{measure}_sd"] = d["sd"].to_numpy()
+    if weighted:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["gap_mean_unweighted"] = w["gap_sum"] / w["gap_n"]
+            out["n_effective"] = w["gap_w"] ** 2 / w["gap_w2"]
     for name, arr in paired_t(out["gap_mean"].to_numpy(), out["gap_sd"].to_numpy(),
                               out["n"].to_numpy()).items():
         out[name] = arr
+    if histograms is not None:
+        out = out.merge(rank_statistics(histograms, level), on=CELL + ["id"], how="left")
     return out
+
+
+def rank_statistics(histograms: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Median gap and the Wilcoxon signed-rank test (Pratt) of each cell's gap histogram."""
+    sub = histograms[(histograms["level"] == level) & (histograms["measure"] == "gap")]
+    rows = []
+    for key, part in sub.groupby(CELL + ["id"], sort=False):
+        x, c = part["x"].to_numpy(), part["count"].to_numpy()
+        _, z, p = wilcoxon_pratt(x, c)
+        rows.append((*key, median_from_histogram(x, c), z, p))
+    return pd.DataFrame(rows, columns=CELL + ["id", "gap_median", "wilcoxon_z", "wilcoxon_p"])
 
 
 def adjust_pvalues(p: np.ndarray, method: str) -> np.ndarray:

@@ -7,7 +7,22 @@ when both E and P are answered, so the three means always describe the same peop
 A respondent's dimension score is the mean of their answered (paired) items in it, computed
 only when at least ``min_item_share`` of the dimension's items are answered (PZB 1988; the
 share follows common practice for scale scores with missing items). The dimension gap is
-then the mean of the item gaps.
+then the mean of the item gaps, computed as ``(ΣP − ΣE) / count`` so that equal gaps are
+equal numbers (rank tests depend on it).
+
+Other per-respondent measures:
+
+* SERVPERF (Cronin & Taylor 1992): perception only, from every answered perception item
+  (an expectation is not needed), dimension means with the same minimum share; the overall
+  SERVPERF score is the mean of the respondent's dimension perceptions.
+* Importance weights: the 100-point allocation as fractions. Allocations whose total is not
+  within ``importance_tolerance`` of 100 are rescaled to 100; all-zero, negative or missing
+  ones are excluded. The weighted SERVQUAL score of a respondent is Σ w_d · G_d over the
+  dimensions they have a gap for, with the weights rescaled to sum to 1 over those.
+* Zone of tolerance (PZB 1994), when adequate-service columns exist: MSA = P − adequate,
+  zone width = desired (the expectation) − adequate, and whether P lies below the adequate
+  level, inside the zone, or above the desired level. Only items with all three answers
+  count.
 """
 
 from __future__ import annotations
@@ -17,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..instrument import Instrument
-from ..responses import Responses
+from ..responses import OVERALL_SATISFACTION, Responses, importance_column
 
 
 @dataclass(frozen=True)
@@ -25,9 +40,37 @@ class Block:
     """One block of per-respondent scores: ``values[:, j]`` is the score on ``ids[j]``."""
 
     level: str  # "item", "dimension" or "overall"
-    measure: str  # "expectation", "perception", "gap", ...
+    measure: str  # "expectation", "perception", "gap", "msa", ...
     ids: tuple[str, ...]
     values: np.ndarray  # (respondents x len(ids)), NaN where not computable
+
+
+@dataclass
+class ImportanceCounts:
+    """What happened to the importance allocations (reported in data quality)."""
+
+    respondents: int = 0
+    used: int = 0
+    rescaled: int = 0
+    all_zero: int = 0
+    missing_or_invalid: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Scores:
+    """Per-respondent score blocks, and the facts about importance allocations."""
+
+    blocks: list[Block]
+    importance: ImportanceCounts | None = None
+
+    def block(self, level: str, measure: str) -> Block:
+        for b in self.blocks:
+            if b.level == level and b.measure == measure:
+                return b
+        raise KeyError((level, measure))
 
 
 def membership(instrument: Instrument) -> np.ndarray:
@@ -39,13 +82,32 @@ def membership(instrument: Instrument) -> np.ndarray:
     return m
 
 
-def paired_items(responses: Responses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def paired_items(responses: Responses, dtype=np.float64
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Item E, P and gap, each NaN unless both E and P are answered."""
-    e, p = responses.expectation, responses.perception
-    both = ~(np.isnan(e) | np.isnan(p))
-    e = np.where(both, e, np.nan)
-    p = np.where(both, p, np.nan)
-    return e, p, p - e
+    e = responses.expectation.astype(dtype, copy=False)
+    p = responses.perception.astype(dtype, copy=False)
+    g = p - e  # NaN wherever either is missing
+    missing = np.isnan(g)
+    return np.where(missing, np.nan, e), np.where(missing, np.nan, p), g
+
+
+def _sums(values: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per respondent and dimension: Σ of the answered values and their count, in float64.
+
+    The (respondents x items) work happens in the values' own precision (row sums of scale
+    answers are exact in float32); the small (respondents x dimensions) results are float64.
+    """
+    answered = ~np.isnan(values)
+    m = member.astype(values.dtype)
+    total = np.where(answered, values, 0) @ m
+    count = answered.astype(values.dtype) @ m
+    return total.astype(np.float64), count.astype(np.float64)
+
+
+def _enough(count: np.ndarray, member: np.ndarray, min_share: float) -> np.ndarray:
+    needed = min_share * member.sum(axis=0) - 1e-9
+    return (count >= needed) & (count > 0)
 
 
 def dimension_means(values: np.ndarray, member: np.ndarray, min_share: float) -> np.ndarray:
@@ -60,31 +122,159 @@ def dimension_means(values: np.ndarray, member: np.ndarray, min_share: float) ->
     min_share
         Minimum share of a dimension's items that must be answered.
     """
-    answered = ~np.isnan(values)
-    count = answered.astype(np.float64) @ member
-    total = np.where(answered, values, 0.0) @ member
-    needed = min_share * member.sum(axis=0) - 1e-9
+    total, count = _sums(values, member)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = total / count
-    means[(count < needed) | (count == 0)] = np.nan
+    means[~_enough(count, member, min_share)] = np.nan
     return means
 
 
-def score_blocks(responses: Responses, instrument: Instrument) -> list[Block]:
-    """The per-respondent measures of the gap analysis, item and dimension level."""
-    e, p, g = paired_items(responses)
+def importance_weights(responses: Responses, instrument: Instrument
+                       ) -> tuple[np.ndarray | None, ImportanceCounts | None]:
+    """(respondents x dimensions) importance as fractions, NaN rows where unusable."""
+    if not instrument.has_importance:
+        return None, None
+    columns = [importance_column(d.key) if d.importance else None for d in instrument.dimensions]
+    n = len(responses)
+    points = np.column_stack([
+        responses.meta[c].to_numpy(dtype=float) if c is not None else np.zeros(n)
+        for c in columns])
+    total = points.sum(axis=1)
+    invalid = np.isnan(points).any(axis=1) | (points < 0).any(axis=1)
+    zero = ~invalid & (total == 0)
+    usable = ~invalid & ~zero
+    tolerance = instrument.analysis.importance_tolerance
+    rescaled = usable & (np.abs(total - 100) > tolerance)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weights = points / total[:, None]
+    weights[~usable] = np.nan
+    counts = ImportanceCounts(respondents=n, used=int(usable.sum()), rescaled=int(rescaled.sum()),
+                              all_zero=int(zero.sum()), missing_or_invalid=int(invalid.sum()))
+    return weights, counts
+
+
+def weighted_sum(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Σ w·x over the available values, with weights rescaled to sum to 1 over those."""
+    available = ~np.isnan(values) & ~np.isnan(weights)
+    w = np.where(available, weights, 0.0)
+    total = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (np.where(available, values, 0.0) * w).sum(axis=1) / total
+    out[total <= 0] = np.nan
+    return out
+
+
+@dataclass
+class DimensionScores:
+    """Per-respondent dimension scores (respondents x dimensions), float64, NaN if too few."""
+
+    expectation: np.ndarray
+    perception: np.ndarray
+    gap: np.ndarray
+    servperf: np.ndarray
+
+
+def dimension_scores(responses: Responses, instrument: Instrument,
+                     dtype=np.float64) -> DimensionScores:
+    e, p, _ = paired_items(responses, dtype=dtype)
     member = membership(instrument)
     share = instrument.analysis.min_item_share
-    items, dims = instrument.item_ids, instrument.dimension_keys
-    # One mask for the three dimension measures keeps E, P and G on the same respondents.
-    dim_e = dimension_means(e, member, share)
-    dim_p = dimension_means(p, member, share)
+    sum_e, count = _sums(e, member)
+    sum_p, _ = _sums(p, member)
+    enough = _enough(count, member, share)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scores = DimensionScores(
+            expectation=np.where(enough, sum_e / count, np.nan),
+            perception=np.where(enough, sum_p / count, np.nan),
+            gap=np.where(enough, (sum_p - sum_e) / count, np.nan),
+            servperf=dimension_means(responses.perception.astype(dtype, copy=False), member,
+                                     share))
+    return scores
+
+
+def overall_blocks(dims: DimensionScores, responses: Responses, instrument: Instrument
+                   ) -> tuple[list[Block], ImportanceCounts | None]:
+    """Importance weights (dimension level) and the overall scores of each respondent."""
+    keys = instrument.dimension_keys
+    blocks = []
+    ids = ["servperf"]
+    values = [_row_mean(dims.servperf)]
+    weights, counts = importance_weights(responses, instrument)
+    if weights is not None:
+        ids += ["servqual_weighted", "servperf_weighted"]
+        values += [weighted_sum(dims.gap, weights), weighted_sum(dims.servperf, weights)]
+        blocks.append(Block("dimension", "importance", keys, weights))
+    if OVERALL_SATISFACTION in responses.meta:
+        ids.append("overall_satisfaction")
+        values.append(responses.meta[OVERALL_SATISFACTION].to_numpy(dtype=float))
+    blocks.append(Block("overall", "score", tuple(ids), np.column_stack(values)))
+    return blocks, counts
+
+
+def score_blocks(responses: Responses, instrument: Instrument) -> Scores:
+    """Every per-respondent measure of the analysis, as float blocks (the general path)."""
+    e, p, g = paired_items(responses)
+    items, keys = instrument.item_ids, instrument.dimension_keys
+    dims = dimension_scores(responses, instrument)
     blocks = [
         Block("item", "expectation", items, e),
         Block("item", "perception", items, p),
         Block("item", "gap", items, g),
-        Block("dimension", "expectation", dims, dim_e),
-        Block("dimension", "perception", dims, dim_p),
-        Block("dimension", "gap", dims, dim_p - dim_e),
+        Block("dimension", "expectation", keys, dims.expectation),
+        Block("dimension", "perception", keys, dims.perception),
+        Block("dimension", "gap", keys, dims.gap),
+        Block("dimension", "servperf", keys, dims.servperf),
     ]
-    return blocks
+    extra, counts = overall_blocks(dims, responses, instrument)
+    blocks += extra
+    if responses.adequate is not None:
+        blocks += tolerance_blocks(responses, membership(instrument),
+                                   instrument.analysis.min_item_share, items, keys)
+    return Scores(blocks=blocks, importance=counts)
+
+
+def _row_mean(values: np.ndarray) -> np.ndarray:
+    count = (~np.isnan(values)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(np.isnan(values), 0.0, values).sum(axis=1) / count
+    out[count == 0] = np.nan
+    return out
+
+
+def tolerance_blocks(responses: Responses, member: np.ndarray, share: float,
+                     item_ids: tuple[str, ...], dims: tuple[str, ...]) -> list[Block]:
+    """Zone-of-tolerance measures for items and dimensions (PZB 1994)."""
+    desired, perceived, adequate = (np.asarray(a, dtype=np.float64) for a in (
+        responses.expectation, responses.perception, responses.adequate))
+    complete = ~(np.isnan(desired) | np.isnan(perceived) | np.isnan(adequate))
+    d = np.where(complete, desired, np.nan)
+    p = np.where(complete, perceived, np.nan)
+    a = np.where(complete, adequate, np.nan)
+    blocks = _zone_blocks("item", item_ids, d, p, a)
+    sum_d, count = _sums(d, member)
+    sum_p, _ = _sums(p, member)
+    sum_a, _ = _sums(a, member)
+    enough = _enough(count, member, share)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dd, dp, da = (np.where(enough, s / count, np.nan) for s in (sum_d, sum_p, sum_a))
+    return blocks + _zone_blocks("dimension", dims, dd, dp, da)
+
+
+def _zone_blocks(level: str, ids, desired, perceived, adequate) -> list[Block]:
+    present = ~np.isnan(perceived)
+    below = perceived < adequate
+    above = (perceived > desired) & ~below
+    inside = present & ~below & ~above
+
+    def indicator(mask: np.ndarray) -> np.ndarray:
+        return np.where(present, mask.astype(np.float64), np.nan)
+
+    return [
+        Block(level, "adequate", tuple(ids), adequate),
+        Block(level, "msa", tuple(ids), perceived - adequate),
+        Block(level, "mss", tuple(ids), perceived - desired),
+        Block(level, "zone_width", tuple(ids), desired - adequate),
+        Block(level, "below_adequate", tuple(ids), indicator(below)),
+        Block(level, "inside_zone", tuple(ids), indicator(inside)),
+        Block(level, "above_desired", tuple(ids), indicator(above)),
+    ]

@@ -1,0 +1,86 @@
+"""Segments: statistics per segment value, flags for small bases, tests between values.
+
+A segment cell with fewer than ``min_cell`` respondents is suppressed (its figures are
+withheld from every output, so an individual cannot be singled out); one with fewer than
+``small_base`` is flagged, to be read with care.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from ..config import AnalysisConfig
+from .moments import ALL
+from .ranktests import kruskal
+
+SUPPRESSED_COLUMNS = (
+    "expectation_mean", "perception_mean", "gap_mean", "expectation_sd", "perception_sd",
+    "gap_sd", "gap_se", "gap_ci95_low", "gap_ci95_high", "t", "df", "p_value", "p_adjusted",
+    "dz", "gap_median", "wilcoxon_z", "wilcoxon_p", "gap_mean_unweighted", "n_effective")
+
+
+def segment_rows(table: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    """The segment cells of a gap table, with ``small_base`` and ``suppressed`` flags.
+
+    ``table`` comes from :func:`.gaps.gap_table`; its whole-sample rows are dropped and the
+    ``segment`` column is renamed ``column`` (the contract's name).
+    """
+    rows = table[table["segment"] != ALL].copy()
+    rows["small_base"] = rows["n"] < config.small_base
+    rows["suppressed"] = rows["n"] < config.min_cell
+    hidden = [c for c in SUPPRESSED_COLUMNS if c in rows.columns]
+    rows.loc[rows["suppressed"], hidden] = np.nan
+    return rows.rename(columns={"segment": "column"}).reset_index(drop=True)
+
+
+def welch_anova(n: np.ndarray, mean: np.ndarray, var: np.ndarray) -> tuple[float, float, float, float]:
+    """Welch's one-way ANOVA for unequal variances, from group sizes, means and variances.
+
+    Returns ``(F, p, df1, df2)``. Groups with fewer than two members or no variance are left
+    out (their weight n/s² is undefined).
+
+    Notes
+    -----
+    With w_i = n_i / s_i², W = Σw_i, m = Σ w_i x̄_i / W and λ = Σ (1 − w_i/W)² / (n_i − 1):
+    F = [Σ w_i (x̄_i − m)² / (k − 1)] / [1 + 2(k − 2) λ / (k² − 1)],
+    df1 = k − 1, df2 = (k² − 1) / (3λ)   (Welch 1951).
+    """
+    n, mean, var = (np.asarray(a, dtype=float) for a in (n, mean, var))
+    ok = (n >= 2) & (var > 0) & np.isfinite(var)
+    n, mean, var = n[ok], mean[ok], var[ok]
+    k = len(n)
+    if k < 2:
+        return np.nan, np.nan, np.nan, np.nan
+    w = n / var
+    total = w.sum()
+    grand = (w * mean).sum() / total
+    lam = ((1 - w / total) ** 2 / (n - 1)).sum()
+    f = ((w * (mean - grand) ** 2).sum() / (k - 1)) / (1 + 2 * (k - 2) * lam / (k * k - 1))
+    df1, df2 = k - 1, (k * k - 1) / (3 * lam)
+    return float(f), float(sps.f.sf(f, df1, df2)), float(df1), float(df2)
+
+
+def between_tests(table: pd.DataFrame, histograms: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Per wave, segment column and id: do the segment values differ? (Kruskal–Wallis on the
+    gap histograms, and Welch's ANOVA on the gap moments.)"""
+    sub = table[table["segment"] != ALL]
+    hist = histograms[(histograms["level"] == level) & (histograms["measure"] == "gap")
+                      & (histograms["segment"] != ALL)]
+    hist_groups = {key: part for key, part in hist.groupby(["wave", "segment", "id"], sort=False)}
+    rows = []
+    for (wave, segment, ident), part in sub.groupby(["wave", "segment", "id"], sort=False):
+        f, f_p, df1, df2 = welch_anova(part["n"], part["gap_mean"], part["gap_sd"] ** 2)
+        h_part = hist_groups.get((wave, segment, ident))
+        h, h_p, h_df = np.nan, np.nan, 0
+        if h_part is not None:
+            groups = [(g["x"].to_numpy(), g["count"].to_numpy())
+                      for _, g in h_part.groupby("value", sort=False)]
+            h, h_p, h_df = kruskal(groups)
+        rows.append({"wave": wave, "column": segment, "id": ident, "groups": len(part),
+                     "kruskal_h": h, "kruskal_df": h_df, "kruskal_p": h_p,
+                     "welch_f": f, "welch_df1": df1, "welch_df2": df2, "welch_p": f_p})
+    return pd.DataFrame(rows, columns=["wave", "column", "id", "groups", "kruskal_h",
+                                       "kruskal_df", "kruskal_p", "welch_f", "welch_df1",
+                                       "welch_df2", "welch_p"])

@@ -1,0 +1,150 @@
+"""From aggregates to the tidy tables of the results (one row per wave × cell × id).
+
+Every table keeps all waves and all segment cells; the results object picks the current
+wave, the whole sample, or the segments from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..config import AnalysisConfig
+from ..instrument import Instrument
+from .aggregate import Aggregates
+from .gaps import CELL, adjust_p, gap_table, paired_t
+from .moments import ALL, describe
+from .reliability import reliability
+from .segments import between_tests
+
+TOLERANCE_MEASURES = ("adequate", "msa", "mss", "zone_width", "below_adequate", "inside_zone",
+                      "above_desired")
+OVERALL_SCORES = ("servperf", "servqual_weighted", "servperf_weighted", "overall_satisfaction")
+
+
+@dataclass
+class Tables:
+    items: pd.DataFrame
+    dimensions: pd.DataFrame
+    overall: pd.DataFrame
+    reliability: pd.DataFrame
+    reliability_items: pd.DataFrame
+    tolerance: pd.DataFrame  # items and dimensions, column ``level``
+    segment_tests: pd.DataFrame
+
+
+def _ordered(table: pd.DataFrame, key: str, ids, waves: list[str]) -> pd.DataFrame:
+    """Rows in wave order, whole sample first then segments, ids in instrument order."""
+    if table.empty:
+        return table.reset_index(drop=True)
+    id_rank = {k: n for n, k in enumerate(ids)}
+    wave_rank = {w: n for n, w in enumerate(waves)}
+    order = np.lexsort((table[key].map(id_rank).to_numpy(),
+                        table["value"].astype(str).to_numpy(),
+                        table["segment"].astype(str).to_numpy(),
+                        table["wave"].map(wave_rank).to_numpy()))
+    return table.iloc[order].reset_index(drop=True)
+
+
+def measure_means(moments: pd.DataFrame, level: str, measures) -> pd.DataFrame:
+    """Wide table of ``<measure>_mean``, ``<measure>_sd`` and ``<measure>_n`` per cell and id."""
+    sub = moments[(moments["level"] == level) & moments["measure"].isin(measures)]
+    if sub.empty:
+        return pd.DataFrame(columns=CELL + ["id"])
+    stats = pd.concat([sub[CELL + ["id", "measure", "n"]].reset_index(drop=True),
+                       describe(sub.reset_index(drop=True))], axis=1)
+    wide = stats.pivot_table(index=CELL + ["id"], columns="measure", values=["mean", "sd", "n"],
+                             aggfunc="first", sort=False)
+    wide.columns = [f"{measure}_{stat}" for stat, measure in wide.columns]
+    return wide.reset_index()
+
+
+def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str]) -> Tables:
+    config = instrument.analysis
+    moments, histograms = aggregates.moments, aggregates.histograms
+    family = ["wave", "segment", "value"]
+
+    items = gap_table(moments, "item", histograms).rename(columns={"id": "item"})
+    items.insert(items.columns.get_loc("item") + 1, "dimension",
+                 items["item"].map(instrument.dimension_of_item))
+    dims = gap_table(moments, "dimension", histograms).rename(columns={"id": "dimension"})
+    for table in (items, dims):
+        groups = [table[c] for c in family]
+        table["p_adjusted"] = adjust_p(table["p_value"], groups, config.p_adjust)
+        table["wilcoxon_p_adjusted"] = adjust_p(table["wilcoxon_p"], groups, config.p_adjust)
+
+    extra = measure_means(moments, "dimension", ("importance", "servperf"))
+    if "importance_mean" in extra:
+        extra = extra.rename(columns={"importance_mean": "importance_weight",
+                                      "importance_n": "importance_n"})
+    keep = [c for c in ("importance_weight", "importance_n", "servperf_mean") if c in extra]
+    dims = dims.merge(extra[CELL + ["id"] + keep].rename(columns={"id": "dimension"}),
+                      on=CELL + ["dimension"], how="left")
+
+    scales, scale_items = reliability(aggregates.crossproducts,
+                                      {i.id: n for n, i in enumerate(instrument.items)},
+                                      config.alpha_min)
+    if not scales.empty:
+        wide_alpha = scales.pivot_table(index=["wave", "dimension"], columns="kind",
+                                        values="alpha", aggfunc="first", dropna=False)
+        wide_alpha.columns = [f"alpha_{kind}" for kind in wide_alpha.columns]
+        wide_alpha = wide_alpha.reset_index().assign(segment=ALL)
+        dims = dims.merge(wide_alpha, on=["wave", "segment", "dimension"], how="left")
+
+    tolerance = pd.DataFrame()
+    if instrument.has_adequate:
+        parts = []
+        for level, key in (("item", "item"), ("dimension", "dimension")):
+            t = measure_means(moments, level, TOLERANCE_MEASURES).rename(columns={"id": key})
+            if not t.empty:
+                t["desired_mean"] = t["adequate_mean"] + t["zone_width_mean"]
+                t["perceived_mean"] = t["adequate_mean"] + t["msa_mean"]
+                t = t.rename(columns={"adequate_n": "n"})
+                t.insert(0, "level", level)
+                parts.append(t)
+        tolerance = pd.concat(parts, ignore_index=True) if parts else tolerance
+        if not tolerance.empty:
+            dims = dims.merge(
+                tolerance[tolerance["level"] == "dimension"][CELL + ["dimension", "msa_mean"]],
+                on=CELL + ["dimension"], how="left")
+
+    overall = overall_table(moments, dims)
+    tests = between_tests(gap_table_ids(dims, "dimension"), histograms, "dimension")
+    tests = tests.rename(columns={"id": "dimension"})
+    return Tables(
+        items=_ordered(items, "item", instrument.item_ids, waves),
+        dimensions=_ordered(dims, "dimension", instrument.dimension_keys, waves),
+        overall=_ordered(overall.assign(_k=""), "_k", [""], waves).drop(columns="_k"),
+        reliability=scales, reliability_items=scale_items, tolerance=tolerance,
+        segment_tests=tests)
+
+
+def gap_table_ids(table: pd.DataFrame, key: str) -> pd.DataFrame:
+    return table.rename(columns={key: "id"})
+
+
+def overall_table(moments: pd.DataFrame, dims: pd.DataFrame) -> pd.DataFrame:
+    """Per wave and cell: the overall scores.
+
+    ``servqual_unweighted`` is the mean of the dimension gap means (PZB); the other scores are
+    means of per-respondent scores (see :mod:`.scores`), each with n and a 95 % CI.
+    """
+    unweighted = dims.groupby(CELL, sort=False)["gap_mean"].mean().rename("servqual_unweighted")
+    out = unweighted.reset_index()
+    sub = moments[(moments["level"] == "overall")]
+    for score in OVERALL_SCORES:
+        part = sub[sub["id"] == score].reset_index(drop=True)
+        if part.empty:
+            continue
+        d = describe(part)
+        mean = d["mean"].to_numpy()
+        ci = paired_t(mean, d["sd"].to_numpy(), part["n"].to_numpy())
+        frame = part[CELL].copy()
+        frame[score] = mean
+        frame[f"{score}_n"] = part["n"].to_numpy()
+        frame[f"{score}_ci95_low"] = ci["gap_ci95_low"]
+        frame[f"{score}_ci95_high"] = ci["gap_ci95_high"]
+        out = out.merge(frame, on=CELL, how="left")
+    return out

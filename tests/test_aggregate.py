@@ -1,0 +1,63 @@
+"""Aggregates: the counting path equals the float path; aggregates add up across parts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from servqual.stats import aggregate as agg
+from servqual.stats.aggregate import CROSS_KEYS, HISTOGRAM_KEYS, Aggregates, aggregate
+from servqual.stats.moments import KEYS
+
+
+def assert_same(a: Aggregates, b: Aggregates) -> None:
+    for name, keys in (("moments", KEYS), ("histograms", HISTOGRAM_KEYS),
+                       ("crossproducts", CROSS_KEYS)):
+        x = getattr(a, name).set_index(keys).sort_index()
+        y = getattr(b, name).set_index(keys).sort_index()
+        assert x.index.equals(y.index), name
+        np.testing.assert_allclose(x.to_numpy(dtype=float), y.to_numpy(dtype=float),
+                                   rtol=1e-12, atol=1e-9, err_msg=name)
+
+
+def test_counting_path_equals_float_path(sample_results):
+    results, validated = sample_results
+    fast = aggregate(validated.responses, results.instrument)
+    general = aggregate(validated.responses, results.instrument, fast=False)
+    assert_same(fast, general)
+
+
+def test_aggregates_of_parts_add_up_to_the_whole(sample_results):
+    results, validated = sample_results
+    r = validated.responses
+    waves = r.meta["wave"].astype(str).to_numpy()
+    first = np.isin(waves, results.waves[:3])
+    parts = [aggregate(r.take(first), results.instrument),
+             aggregate(r.take(~first), results.instrument)]
+    assert_same(Aggregates.concat(parts), results.aggregates)
+
+
+def test_segments_one_by_one_equal_cross_classified(sample_results, monkeypatch):
+    results, validated = sample_results
+    monkeypatch.setattr(agg, "MAX_CELLS", 1)
+    assert len(agg.groupings(validated.responses)) == len(results.instrument.segments)
+    assert_same(aggregate(validated.responses, results.instrument), results.aggregates)
+
+
+def test_segment_moments_equal_pandas_groupby(sample_results):
+    results, validated = sample_results
+    r = validated.responses
+    inst = results.instrument
+    j = inst.item_ids.index("q11")
+    e, p = r.expectation[:, j].astype(float), r.perception[:, j].astype(float)
+    frame = pd.DataFrame({"wave": r.meta["wave"].astype(str), "region": r.meta["region"],
+                          "gap": p - e})
+    expected = frame.dropna().groupby(["wave", "region"], observed=True)["gap"].agg(
+        ["count", "sum"])
+    m = results.aggregates.moments
+    got = m[(m["segment"] == "region") & (m["id"] == "q11") & (m["measure"] == "gap")]
+    got = got.set_index(["wave", "value"])
+    for (wave, region), row in expected.iterrows():
+        assert got.loc[(wave, region), "n"] == row["count"]
+        assert got.loc[(wave, region), "sum"] == pytest.approx(row["sum"])
