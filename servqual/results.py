@@ -147,8 +147,18 @@ class Results:
             "segments": records(self.segments, SEGMENT_FIELDS),
             "segment_items": records(self.segment_items, SEGMENT_ITEM_FIELDS),
             "segment_tests": records(self.segment_tests, SEGMENT_TEST_FIELDS),
+            "segment_responses": self.segment_responses(),
             "thresholds": self.config.as_dict(),
         }
+
+    def segment_responses(self) -> list[dict[str, Any]]:
+        """Respondents per wave and segment value (those with a perception score): the
+        report's "responses by survey mode" and the like."""
+        rows = self.tables.overall[self.tables.overall["segment"] != ALL]
+        if rows.empty or "servperf_n" not in rows.columns:
+            return []
+        rows = rows.rename(columns={"segment": "column", "servperf_n": "n"})
+        return records(rows, ["wave", "column", "value", "n"])
 
     def reliability_json(self) -> list[dict[str, Any]]:
         out = []

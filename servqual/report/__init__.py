@@ -1,8 +1,12 @@
 """Render: results → charts → one self-contained HTML file.
 
-The templates live in ``reports/templates`` (``base.html`` with blocks, one partial per
-section); ``--template-dir`` puts a user's directory in front of them, so any template can be
-replaced or extended. Autoescaping is on and undefined values are errors.
+The templates live in ``reports/templates`` (``base.html`` with blocks, ``report.html`` with
+one block per section, one partial per section). ``--template-dir`` puts a user's directory
+in front of them, so any template can be replaced by a file of the same name; and every
+built-in template is also reachable as ``builtin:NAME``, so a user's ``report.html`` can say
+``{% extends "builtin:report.html" %}`` and override only the blocks it wants (a template
+cannot extend itself by its own name; the prefix names the built-in one unambiguously).
+Autoescaping is on and undefined values are errors.
 """
 
 from __future__ import annotations
@@ -11,25 +15,36 @@ import base64
 import hashlib
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from plotly.offline import get_plotlyjs
 
 from ..resources import templates_dir
 from ..results import Results
-from .charts import COLORS, FONT, Charts
+from .charts import CATEGORICAL, COLORS, FONT, Charts
 from .i18n import Numbers, language, translations
 
-__all__ = ["render_html", "environment"]
+__all__ = ["render_html", "environment", "BUILTIN_PREFIX", "plotly_js"]
+
+BUILTIN_PREFIX = "builtin"
+
+
+def loader(template_dir: str | Path | None = None) -> jinja2.BaseLoader:
+    """User templates first, then the built-in ones; built-ins also as ``builtin:NAME``."""
+    builtin = jinja2.FileSystemLoader(str(templates_dir()))
+    search: list[jinja2.BaseLoader] = []
+    if template_dir is not None:
+        search.append(jinja2.FileSystemLoader(str(template_dir)))
+    search.append(builtin)
+    search.append(jinja2.PrefixLoader({BUILTIN_PREFIX: builtin}, delimiter=":"))
+    return jinja2.ChoiceLoader(search)
 
 
 def environment(lang: str, template_dir: str | Path | None = None) -> jinja2.Environment:
     """The Jinja2 environment of a report language (datasette-style factory)."""
-    search = [str(templates_dir())]
-    if template_dir is not None:
-        search.insert(0, str(template_dir))
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(search),
+        loader=loader(template_dir),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         extensions=["jinja2.ext.i18n"],
@@ -40,7 +55,30 @@ def environment(lang: str, template_dir: str | Path | None = None) -> jinja2.Env
     numbers = Numbers(language(lang).locale)
     env.filters.update(num=numbers.num, signed=numbers.signed, integer=numbers.integer,
                        percent=numbers.percent, pvalue=numbers.pvalue)
+    env.filters["localised"] = lambda texts: localised(texts, lang)
+    env.filters["basename"] = lambda path: Path(str(path)).name
     return env
+
+
+def localised(texts: Any, lang: str) -> str:
+    """A text given per language ({"en": …, "zh-CN": …}): the report's language, else English;
+    a mapping without either (e.g. only numbers) gives an empty string."""
+    if isinstance(texts, dict):
+        value = texts.get(lang) or texts.get("en") or ""
+        return value if isinstance(value, str) else ""
+    return "" if texts is None else str(texts)
+
+
+def segment_layout(record: dict, instrument) -> tuple[list[str], dict[str, list[str]]]:
+    """Segment columns in the instrument's order and each column's values in results order."""
+    values: dict[str, list[str]] = {}
+    for row in list(record.get("segments", [])) + list(record.get("segment_responses", [])):
+        seen = values.setdefault(row["column"], [])
+        if row["value"] not in seen:
+            seen.append(row["value"])
+    columns = [c for c in instrument.segments if c in values]
+    columns += [c for c in values if c not in columns]
+    return columns, values
 
 
 @cache
@@ -54,8 +92,12 @@ def _csp_hash(script: str) -> str:
 
 
 def render_html(results: Results, lang: str = "en", template_dir: str | Path | None = None,
-                template: str = "report.html") -> str:
+                template: str = "report.html", *, comparison: Results | None = None,
+                unit: dict[str, str] | None = None) -> str:
     """The report as one HTML string: CSS inline, plotly.js embedded once, no external request.
+
+    ``comparison`` and ``unit`` make a unit's report (``--split-by``): ``results`` are the
+    unit's respondents, ``comparison`` the whole sample, ``unit`` ``{"column", "value"}``.
 
     Only our own two scripts may run: the page's Content-Security-Policy lists their hashes,
     so even a string that escaped escaping could not execute.
@@ -63,21 +105,33 @@ def render_html(results: Results, lang: str = "en", template_dir: str | Path | N
     env = environment(lang, template_dir)
     lang_info = language(lang)
     instrument = results.instrument
-    dimension_labels = [instrument.dimension(d).label_for(lang)
-                        for d in results.dimensions["dimension"]]
     record = results.to_json()
-    charts = Charts(dimension_labels=dimension_labels, dimensions=record["dimensions"])
+    whole = comparison.to_json() if comparison is not None else None
+    labels = {d.key: d.label_for(lang) for d in instrument.dimensions}
+    item_texts = {i.id: i.text_for(lang) for i in instrument.items}
+    charts = Charts(results=record, labels=labels, item_texts=item_texts, comparison=whole,
+                    scale=(instrument.scale_min, instrument.scale_max))
     boot = env.get_template("_charts.js").render()
     scripts = [plotly_js(), boot]
+    segment_columns, segment_values = segment_layout(record, instrument)
     context = {
         "lang": lang,
+        "by_wave": {(r["wave"], r["dimension"]): r for r in record["by_wave"]},
+        "segment_columns": segment_columns,
+        "segment_values": segment_values,
         "html_lang": lang_info.html_lang,
+        "sep": "" if lang.startswith("zh") else " ",  # between sentences: none in Chinese
         "results": record,
+        "whole": whole,
+        "whole_dimensions": {r["dimension"]: r for r in whole["dimensions"]} if whole else {},
+        "unit": unit,
         "instrument": instrument,
-        "labels": {d.key: d.label_for(lang) for d in instrument.dimensions},
-        "item_texts": {i.id: i.text_for(lang) for i in instrument.items},
+        "labels": labels,
+        "item_texts": item_texts,
+        "item_dimension": dict(instrument.dimension_of_item),
         "charts": charts,
         "colors": COLORS,
+        "categorical": CATEGORICAL,
         "font_stack": FONT,
         "scripts": scripts,
         "csp_script_hashes": " ".join(_csp_hash(s) for s in scripts),

@@ -1,52 +1,99 @@
-"""Charts of the report, built from aggregates only (never raw responses).
+"""Charts of the report, built from the results' aggregates only (never raw responses).
 
-Each builder returns a Plotly figure as plain JSON-able data. Every word on a chart (title,
-axis titles, legend names) is passed in by the template, which takes it from the
-translation catalog, so charts are translated like the rest of the report.
+Each builder returns a Plotly figure as plain JSON-able data; ``_charts.js`` draws it in the
+page with the plotly.js embedded once. Every word on a chart (title, axis titles, legend
+names) is passed in by the template, which takes it from the translation catalog, so charts
+are translated like the rest of the report. Labels from the instrument and values from the
+data are user-provided text and go through :func:`text`, because Plotly reads chart text as
+a small subset of HTML.
+
+The builders select and arrange fields of the results; they compute no statistics.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
 from markupsafe import escape
+from plotly.subplots import make_subplots
 
-# One palette for the whole report (mirrored in reports/templates/_style.css).
+# One palette for the whole report (mirrored in reports/templates/_style.css): a shortfall
+# (negative gap) is always brick red, a surplus always teal, expectation grey, perception navy.
 COLORS = {
-    "expectation": "#8c99a6",
+    "expectation": "#97a3ae",
     "perception": "#1f4e79",
-    "shortfall": "#c0392b",
-    "surplus": "#1e8449",
+    "shortfall": "#b8352a",
+    "surplus": "#1b7a6e",
     "neutral": "#5d6d7e",
+    "zone": "#d9dee3",
     "grid": "#e5e8eb",
+    "zero": "#5d6d7e",
+    "ink": "#1c2833",
+    "muted": "#5d6d7e",
 }
-FONT = ('-apple-system, "Segoe UI", "Helvetica Neue", Arial, "PingFang SC", "Hiragino Sans GB", '
-        '"Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", '
-        "sans-serif")
+# Categorical colours for segment values; none of them is red or teal, so they never read
+# as a shortfall or a surplus.
+CATEGORICAL = ["#1f4e79", "#d08c2f", "#7a5c99", "#5b9bd5", "#8a6d3b", "#4d5d6c", "#c06c9a",
+               "#2f6f8f"]
+FONT = ('-apple-system, "Segoe UI", "Helvetica Neue", Arial, "Noto Sans", "PingFang SC", '
+        '"Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", '
+        '"WenQuanYi Micro Hei", sans-serif')
+# A diverging scale for gaps: shortfall → white → surplus, centred on zero by the figure.
+GAP_SCALE = [[0.0, COLORS["shortfall"]], [0.5, "#f7f7f7"], [1.0, COLORS["surplus"]]]
 
 
-def text(value) -> str:
+def text(value: Any) -> str:
     """Text for a chart. Plotly reads chart text as a small subset of HTML, so user-provided
     strings are escaped (Plotly shows the entities as the characters they stand for); text
     that is already markup (a translated label from the template) passes unchanged."""
-    return str(escape(value))
+    return str(escape("" if value is None else value))
+
+
+def short(value: Any, limit: int = 42) -> str:
+    """A label shortened for an axis (the full text stays in the hover and the tables)."""
+    s = "" if value is None else str(value)
+    return s if len(s) <= limit else s[: limit - 1].rstrip() + "…"
+
+
+def sign_color(value: float | None) -> str:
+    if value is None:
+        return COLORS["neutral"]
+    return COLORS["shortfall"] if value < 0 else COLORS["surplus"] if value > 0 else COLORS[
+        "neutral"]
 
 
 def base_layout(title: str, **extra) -> dict:
     layout = {
-        "title": {"text": text(title), "x": 0, "xanchor": "left", "font": {"size": 15}},
-        "font": {"family": FONT, "size": 12, "color": "#1c2833"},
+        "title": {"text": text(title), "x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top",
+                  "font": {"size": 15, "color": COLORS["ink"]}},
+        "font": {"family": FONT, "size": 12, "color": COLORS["ink"]},
         "paper_bgcolor": "white",
         "plot_bgcolor": "white",
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
-        "legend": {"orientation": "h", "y": -0.18, "x": 0},
-        "height": 360,
+        "margin": {"l": 64, "r": 24, "t": 56, "b": 56},
+        "legend": {"orientation": "h", "y": -0.16, "x": 0, "yanchor": "top"},
+        "height": 380,
+        "hoverlabel": {"font": {"family": FONT}},
     }
     layout.update(extra)
     return layout
+
+
+def axis(title: str, **extra) -> dict:
+    out = {"title": {"text": text(title)}, "gridcolor": COLORS["grid"], "zeroline": False,
+           "automargin": True}
+    out.update(extra)
+    return out
+
+
+def zero_line(**extra) -> dict:
+    shape = {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": 0, "y1": 0,
+             "line": {"color": COLORS["zero"], "width": 1}}
+    shape.update(extra)
+    return shape
 
 
 def to_data(fig: go.Figure) -> dict:
@@ -54,33 +101,349 @@ def to_data(fig: go.Figure) -> dict:
     return json.loads(pio.to_json(fig, validate=True, remove_uids=True))
 
 
+def _num(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _minus(a: Any, b: Any) -> float | None:
+    """The length of a whisker or a bar (a presentation offset, not a statistic)."""
+    a, b = _num(a), _num(b)
+    return None if a is None or b is None else a - b
+
+
 @dataclass
 class Charts:
-    """Chart builders bound to one run's results and one language's labels."""
+    """Chart builders bound to one run's results (the JSON record) and one language's labels.
 
-    dimension_labels: list[str]
-    dimensions: list[dict]  # rows of Results.dimensions (JSON records), same order
+    ``labels`` maps dimension keys to their label, ``item_texts`` item ids to their text, both
+    from the instrument in the report's language.
+    """
 
-    def expectation_perception(self, *, title: str, axis: str, expectation: str,
-                               perception: str, scale_min: float, scale_max: float) -> dict:
-        """Grouped bars: mean expectation and mean perception per dimension."""
-        expectation, perception, axis = text(expectation), text(perception), text(axis)
-        labels = [text(label) for label in self.dimension_labels]
-        e = [row["expectation_mean"] for row in self.dimensions]
-        p = [row["perception_mean"] for row in self.dimensions]
-        fig = go.Figure(
-            data=[
-                go.Bar(name=expectation, x=labels, y=e,
-                       marker_color=COLORS["expectation"],
-                       hovertemplate="%{x}: %{y:.2f}<extra>" + expectation + "</extra>"),
-                go.Bar(name=perception, x=labels, y=p,
-                       marker_color=COLORS["perception"],
-                       hovertemplate="%{x}: %{y:.2f}<extra>" + perception + "</extra>"),
-            ],
-            layout=base_layout(
-                title, barmode="group",
-                yaxis={"title": {"text": axis}, "range": [scale_min, scale_max],
-                       "gridcolor": COLORS["grid"]},
-                xaxis={"automargin": True}),
-        )
+    results: dict
+    labels: dict[str, str]
+    item_texts: dict[str, str]
+    comparison: dict | None = None  # the whole sample, in a unit's report
+    scale: tuple[float, float] = (1.0, 7.0)
+    _dims: list[dict] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._dims = list(self.results["dimensions"])
+
+    def _dim_labels(self, rows: list[dict]) -> list[str]:
+        return [text(self.labels.get(r["dimension"], r["dimension"])) for r in rows]
+
+    # ----------------------------------------------------------------------------------------
+    # Executive summary
+
+    def overall_by_wave(self, *, title: str, axis_title: str, unweighted: str, weighted: str,
+                        interval: str) -> dict:
+        """Headline: the overall SERVQUAL gap in every wave (weighted score with its CI when
+        importance points were collected)."""
+        rows = self.results["overall_by_wave"]
+        waves = [text(r["wave"]) for r in rows]
+        fig = go.Figure(layout=base_layout(
+            title, height=340, xaxis=axis("", type="category"),
+            yaxis=axis(axis_title, zeroline=False), shapes=[zero_line()]))
+        if any(r.get("servqual_weighted") is not None for r in rows):
+            low = [r.get("servqual_weighted_ci95_low") for r in rows]
+            high = [r.get("servqual_weighted_ci95_high") for r in rows]
+            fig.add_trace(go.Scatter(x=waves + waves[::-1], y=high + low[::-1], fill="toself", mode="lines",
+                                     fillcolor="rgba(31,78,121,0.12)", line={"width": 0},
+                                     name=text(interval), hoverinfo="skip"))
+            fig.add_trace(go.Scatter(
+                x=waves, y=[r.get("servqual_weighted") for r in rows], name=text(weighted),
+                mode="lines+markers", line={"color": COLORS["perception"], "width": 2},
+                marker={"size": 7},
+                hovertemplate="%{x}: %{y:+.2f}<extra>" + text(weighted) + "</extra>"))
+        values = [r.get("servqual_unweighted") for r in rows]
+        fig.add_trace(go.Scatter(
+            x=waves, y=values, name=text(unweighted), mode="lines+markers",
+            line={"color": COLORS["neutral"], "width": 2, "dash": "dot"},
+            marker={"size": 8, "color": [sign_color(v) for v in values]},
+            hovertemplate="%{x}: %{y:+.2f}<extra>" + text(unweighted) + "</extra>"))
+        return to_data(fig)
+
+    # ----------------------------------------------------------------------------------------
+    # Dimensions
+
+    def radar(self, *, title: str, expectation: str, perception: str) -> dict:
+        """Expectation and perception per dimension on one radar."""
+        rows = self._dims
+        labels = self._dim_labels(rows)
+        closed = labels + labels[:1]
+
+        def loop(key: str) -> list:
+            values = [r.get(key) for r in rows]
+            return values + values[:1]
+
+        lo, hi = self.scale
+        fig = go.Figure(layout=base_layout(
+            title, height=420, margin={"l": 70, "r": 70, "t": 60, "b": 60},
+            polar={"radialaxis": {"range": [lo, hi], "gridcolor": COLORS["grid"],
+                                  "tickfont": {"size": 9, "color": COLORS["muted"]},
+                                  "angle": 90 - 180 / max(len(rows), 1), "tickangle": 0},
+                   "angularaxis": {"gridcolor": COLORS["grid"], "rotation": 90,
+                                   "direction": "clockwise"},
+                   "bgcolor": "white"},
+            legend={"orientation": "h", "y": -0.08, "x": 0.5, "xanchor": "center"}))
+        fig.add_trace(go.Scatterpolar(
+            r=loop("expectation_mean"), theta=closed, name=text(expectation),
+            line={"color": COLORS["expectation"], "width": 2, "dash": "dash"},
+            hovertemplate="%{theta}: %{r:.2f}<extra>" + text(expectation) + "</extra>"))
+        fig.add_trace(go.Scatterpolar(
+            r=loop("perception_mean"), theta=closed, name=text(perception),
+            line={"color": COLORS["perception"], "width": 2.5},
+            fill="toself", fillcolor="rgba(31,78,121,0.10)",
+            hovertemplate="%{theta}: %{r:.2f}<extra>" + text(perception) + "</extra>"))
+        return to_data(fig)
+
+    def gap_bars(self, *, title: str, axis_title: str, whole: str = "", unit: str = "") -> dict:
+        """Gap per dimension with its 95 % CI as whiskers; in a unit's report, the whole
+        sample beside it."""
+        rows = self._dims
+        labels = self._dim_labels(rows)
+        gaps = [r.get("gap_mean") for r in rows]
+        fig = go.Figure(layout=base_layout(
+            title, height=380, xaxis=axis(""), yaxis=axis(axis_title),
+            shapes=[zero_line()], barmode="group", bargap=0.35,
+            showlegend=self.comparison is not None))
+        fig.add_trace(go.Bar(
+            x=labels, y=gaps, name=text(unit) if unit else None,
+            marker={"color": [sign_color(g) for g in gaps]},
+            error_y={"type": "data", "symmetric": False,
+                     "array": [_minus(r.get("gap_ci95_high"), r.get("gap_mean")) for r in rows],
+                     "arrayminus": [_minus(r.get("gap_mean"), r.get("gap_ci95_low"))
+                                    for r in rows],
+                     "color": COLORS["ink"], "thickness": 1.2, "width": 6},
+            hovertemplate="%{x}: %{y:+.2f}<extra></extra>"))
+        if self.comparison is not None:
+            others = {r["dimension"]: r for r in self.comparison["dimensions"]}
+            cmp_rows = [others.get(r["dimension"], {}) for r in rows]
+            fig.add_trace(go.Bar(
+                x=labels, y=[r.get("gap_mean") for r in cmp_rows], name=text(whole),
+                marker={"color": "rgba(0,0,0,0)", "line": {"color": COLORS["ink"], "width": 1.5}},
+                error_y={"type": "data", "symmetric": False,
+                         "array": [_minus(r.get("gap_ci95_high"), r.get("gap_mean"))
+                                   for r in cmp_rows],
+                         "arrayminus": [_minus(r.get("gap_mean"), r.get("gap_ci95_low"))
+                                        for r in cmp_rows],
+                         "color": COLORS["muted"], "thickness": 1, "width": 4},
+                hovertemplate="%{x}: %{y:+.2f}<extra>" + text(whole) + "</extra>"))
+        return to_data(fig)
+
+    # ----------------------------------------------------------------------------------------
+    # Trends
+
+    def by_wave_panels(self, *, title: str, axis_title: str, measure: str,
+                       overall_label: str = "") -> dict:
+        """Small multiples: one panel per dimension (and the overall gap), ``measure`` over
+        the waves; for gaps the 95 % CI as a band and a zero line."""
+        dims = [r["dimension"] for r in self._dims]
+        rows = self.results["by_wave"]
+        is_gap = measure == "gap_mean"
+        panels = [(self.labels.get(d, d), [r for r in rows if r["dimension"] == d])
+                  for d in dims]
+        if is_gap and overall_label:
+            panels.append((overall_label, [
+                {"wave": r["wave"], "gap_mean": r.get("servqual_unweighted")}
+                for r in self.results["overall_by_wave"]]))
+        cols = 3
+        nrows = max(1, -(-len(panels) // cols))
+        fig = make_subplots(rows=nrows, cols=cols, shared_yaxes="all", shared_xaxes=False,
+                            subplot_titles=[text(label) for label, _ in panels],
+                            horizontal_spacing=0.04, vertical_spacing=0.16)
+        for n, (label, cells) in enumerate(panels):
+            row, col = n // cols + 1, n % cols + 1
+            waves = [text(c["wave"]) for c in cells]
+            values = [c.get(measure) for c in cells]
+            if is_gap and any(c.get("gap_ci95_low") is not None for c in cells):
+                low = [c.get("gap_ci95_low") for c in cells]
+                high = [c.get("gap_ci95_high") for c in cells]
+                fig.add_trace(go.Scatter(x=waves + waves[::-1], y=high + low[::-1],
+                                         fill="toself", mode="lines",
+                                         fillcolor="rgba(31,78,121,0.10)",
+                                         line={"width": 0}, hoverinfo="skip", showlegend=False),
+                              row=row, col=col)
+            fig.add_trace(go.Scatter(
+                x=waves, y=values, mode="lines+markers", showlegend=False,
+                line={"color": COLORS["perception"], "width": 2},
+                marker={"size": 6, "color": [sign_color(v) for v in values] if is_gap
+                        else COLORS["perception"]},
+                hovertemplate=text(label) + " %{x}: %{y:.2f}<extra></extra>"), row=row, col=col)
+            if is_gap:
+                fig.add_hline(y=0, line={"color": COLORS["zero"], "width": 1}, row=row, col=col)
+        fig.update_xaxes(type="category", tickangle=-45, tickfont={"size": 10},
+                         gridcolor=COLORS["grid"])
+        fig.update_yaxes(gridcolor=COLORS["grid"], zeroline=False)
+        for r in range(1, nrows + 1):
+            fig.update_yaxes(title={"text": text(axis_title), "font": {"size": 11}}, row=r,
+                             col=1)
+        fig.update_annotations(font={"size": 12})
+        fig.update_layout(base_layout(title, height=250 * nrows + 80,
+                                      margin={"l": 64, "r": 20, "t": 70, "b": 50}))
+        return to_data(fig)
+
+    # ----------------------------------------------------------------------------------------
+    # Weak points
+
+    def importance_performance(self, *, rows: list[dict], title: str, x_title: str,
+                               y_title: str, quadrant_labels: list[str],
+                               percent: bool = True) -> dict:
+        """Importance–performance analysis (Martilla & James): performance (mean perception)
+        across, importance up, per dimension, split into quadrants at the middles the results
+        give. ``quadrant_labels``: top-left, top-right, bottom-left, bottom-right."""
+        xs = [r.get("performance") for r in rows]
+        ys = [r.get("importance") for r in rows]
+        x_mid = rows[0].get("performance_mid") if rows else None
+        y_mid = rows[0].get("importance_mid") if rows else None
+        labels = [text(self.labels.get(r["dimension"], r["dimension"])) for r in rows]
+
+        def span(values: list, mid: float | None, floor: float) -> list[float]:
+            known = [v for v in values if v is not None] + ([mid] if mid is not None else [])
+            centre = mid if mid is not None else (sum(known) / len(known) if known else 0.0)
+            half = max([abs(v - centre) for v in known] + [floor]) * 1.3
+            return [centre - half, centre + half]
+
+        x_range, y_range = span(xs, x_mid, 0.2), span(ys, y_mid, 0.02)
+        corners = [(x_range[0], y_range[1], "left", "top"), (x_range[1], y_range[1], "right", "top"),
+                   (x_range[0], y_range[0], "left", "bottom"),
+                   (x_range[1], y_range[0], "right", "bottom")]
+        annotations = [
+            {"x": x, "y": y, "xanchor": xa, "yanchor": ya, "text": text(label),
+             "showarrow": False, "font": {"size": 11, "color": COLORS["muted"]}}
+            for (x, y, xa, ya), label in zip(corners, quadrant_labels)]
+        shapes = []
+        if x_mid is not None:
+            shapes.append({"type": "line", "xref": "x", "x0": x_mid, "x1": x_mid, "yref": "paper",
+                           "y0": 0, "y1": 1, "line": {"color": COLORS["zero"], "width": 1,
+                                                      "dash": "dot"}})
+        if y_mid is not None:
+            shapes.append({"type": "line", "yref": "y", "y0": y_mid, "y1": y_mid, "xref": "paper",
+                           "x0": 0, "x1": 1, "line": {"color": COLORS["zero"], "width": 1,
+                                                      "dash": "dot"}})
+        colors = [COLORS["shortfall"] if r.get("quadrant") == "concentrate_here"
+                  else COLORS["perception"] for r in rows]
+        fig = go.Figure(layout=base_layout(
+            title, height=440, showlegend=False,
+            xaxis=axis(x_title, range=x_range),
+            yaxis=axis(y_title, range=y_range, tickformat=".0%" if percent else None),
+            shapes=shapes, annotations=annotations))
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="markers+text", text=labels, textposition="top center",
+            marker={"size": 13, "color": colors, "line": {"color": "white", "width": 1}},
+            hovertemplate="%{text}: %{x:.2f}, %{y:.3f}<extra></extra>"))
+        return to_data(fig)
+
+    # ----------------------------------------------------------------------------------------
+    # Items
+
+    def item_heatmap(self, *, title: str, colorbar: str) -> dict:
+        """Item gaps by wave, diverging around zero."""
+        items = [r["item"] for r in self.results["items"]]
+        waves = list(self.results["waves"])
+        cells = {(r["item"], r["wave"]): r.get("gap_mean")
+                 for r in self.results["by_wave_items"]}
+        z = [[cells.get((i, w)) for w in waves] for i in items]
+        limit = max([abs(v) for row in z for v in row if v is not None] + [0.5])
+        ylabels = [text(f"{i} · {short(self.item_texts.get(i, i), 38)}") for i in items]
+        full = [[text(self.item_texts.get(i, i))] * len(waves) for i in items]
+        fig = go.Figure(layout=base_layout(
+            title, height=max(360, 26 * len(items) + 130),
+            margin={"l": 20, "r": 20, "t": 56, "b": 40},
+            xaxis=axis("", type="category", side="top", gridcolor="white"),
+            yaxis=axis("", autorange="reversed", gridcolor="white", tickfont={"size": 11})))
+        fig.add_trace(go.Heatmap(
+            z=z, x=[text(w) for w in waves], y=ylabels, zmin=-limit, zmax=limit, zmid=0,
+            colorscale=GAP_SCALE, xgap=2, ygap=2, customdata=full,
+            texttemplate="%{z:+.2f}", textfont={"size": 10},
+            colorbar={"title": {"text": text(colorbar), "side": "right"}, "thickness": 12,
+                      "len": 0.6},
+            hovertemplate="%{customdata}<br>%{x}: %{z:+.2f}<extra></extra>"))
+        return to_data(fig)
+
+    # ----------------------------------------------------------------------------------------
+    # Segments
+
+    def segment_dots(self, *, column: str, title: str, axis_title: str, whole: str) -> dict:
+        """Gap per dimension for each value of one segment column (suppressed cells left
+        out; small bases drawn hollow), with the whole sample as a black bar."""
+        rows = [r for r in self.results["segments"] if r["column"] == column]
+        dims = [r["dimension"] for r in self._dims]
+        labels = self._dim_labels(self._dims)
+        values: list[str] = []
+        for r in rows:
+            if r["value"] not in values:
+                values.append(r["value"])
+        fig = go.Figure(layout=base_layout(
+            title, height=max(320, 60 * len(dims) + 140),
+            xaxis=axis(axis_title), yaxis=axis("", autorange="reversed"),
+            legend={"orientation": "h", "y": -0.18, "x": 0, "yanchor": "top"}))
+        fig.add_vline(x=0, line={"color": COLORS["zero"], "width": 1})
+        fig.add_trace(go.Scatter(
+            x=[r.get("gap_mean") for r in self._dims], y=labels, name=text(whole),
+            mode="markers", marker={"symbol": "line-ns", "size": 22,
+                                    "line": {"color": COLORS["ink"], "width": 2.5}},
+            hovertemplate="%{y}: %{x:+.2f}<extra>" + text(whole) + "</extra>"))
+        for n, value in enumerate(values):
+            by_dim = {r["dimension"]: r for r in rows if r["value"] == value}
+            cells = [by_dim.get(d, {}) for d in dims]
+            color = CATEGORICAL[n % len(CATEGORICAL)]
+            fig.add_trace(go.Scatter(
+                x=[None if c.get("suppressed") else c.get("gap_mean") for c in cells],
+                y=labels, name=text(value), mode="markers",
+                customdata=[c.get("n") for c in cells],
+                marker={"size": 11, "color": [("white" if c.get("small_base") else color)
+                                              for c in cells],
+                        "line": {"color": color, "width": 2}},
+                hovertemplate="%{y}: %{x:+.2f} (n = %{customdata})<extra>" + text(value)
+                              + "</extra>"))
+        return to_data(fig)
+
+    # ----------------------------------------------------------------------------------------
+    # Zone of tolerance
+
+    def tolerance(self, *, title: str, axis_title: str, zone: str, perception: str,
+                  level: str = "item") -> dict:
+        """Zone of tolerance (adequate … desired) per item with the perceived level."""
+        rows = [r for r in self.results["tolerance"] if r.get("level") == level]
+        if level == "item":
+            ylabels = [text(f"{r['item']} · {short(self.item_texts.get(r['item'], r['item']), 38)}")
+                       for r in rows]
+        else:
+            ylabels = [text(self.labels.get(r["dimension"], r["dimension"])) for r in rows]
+        colors = [COLORS["shortfall"] if (r.get("msa_mean") is not None and r["msa_mean"] < 0)
+                  else COLORS["surplus"] if (r.get("mss_mean") is not None and r["mss_mean"] > 0)
+                  else COLORS["perception"] for r in rows]
+        lo, hi = self.scale
+        fig = go.Figure(layout=base_layout(
+            title, height=max(320, 26 * len(rows) + 150), barmode="overlay",
+            xaxis=axis(axis_title, range=[lo, hi]), yaxis=axis("", autorange="reversed"),
+            margin={"l": 20, "r": 24, "t": 56, "b": 56}))
+        fig.add_trace(go.Bar(
+            y=ylabels, x=[_minus(r.get("desired_mean"), r.get("adequate_mean")) for r in rows],
+            base=[r.get("adequate_mean") for r in rows], orientation="h", name=text(zone),
+            marker={"color": COLORS["zone"]}, width=0.55,
+            customdata=[[r.get("adequate_mean"), r.get("desired_mean")] for r in rows],
+            hovertemplate="%{y}: %{customdata[0]:.2f} – %{customdata[1]:.2f}<extra>"
+                          + text(zone) + "</extra>"))
+        fig.add_trace(go.Scatter(
+            y=ylabels, x=[r.get("perceived_mean") for r in rows], mode="markers",
+            name=text(perception), marker={"size": 10, "color": colors, "symbol": "diamond",
+                                           "line": {"color": "white", "width": 1}},
+            hovertemplate="%{y}: %{x:.2f}<extra>" + text(perception) + "</extra>"))
+        return to_data(fig)
+
+    # ----------------------------------------------------------------------------------------
+    # Complaints
+
+    def complaints(self, *, title: str, axis_title: str, rows: list[dict]) -> dict:
+        """Complaints per 1,000 respondents by dimension (rows as the results give them)."""
+        labels = [text(self.labels.get(r.get("dimension"), r.get("dimension"))) for r in rows]
+        fig = go.Figure(layout=base_layout(
+            title, height=max(260, 34 * len(rows) + 130), showlegend=False,
+            xaxis=axis(axis_title), yaxis=axis("", autorange="reversed")))
+        fig.add_trace(go.Bar(y=labels, x=[r.get("rate_per_1000") for r in rows],
+                             orientation="h", marker={"color": COLORS["neutral"]},
+                             customdata=[r.get("count") for r in rows],
+                             hovertemplate="%{y}: %{x:.1f} (%{customdata})<extra></extra>"))
         return to_data(fig)
