@@ -122,31 +122,63 @@ def report(
         "--json", help="Also write the results as JSON here.")] = None,
     template_dir: Annotated[Optional[Path], typer.Option(
         "--template-dir", help="Directory of templates that override the built-in ones.")] = None,
+    split_by: Annotated[Optional[str], typer.Option(
+        "--split-by", help="Also write one report per value of this segment column (e.g. "
+                           "region), each against all respondents.")] = None,
+    pdf: Annotated[bool, typer.Option(
+        "--pdf", help="Also print each report to PDF beside it (needs Chromium).")] = False,
 ) -> None:
     """The quarterly run: ingest, validate, compute, and write the HTML report (and JSON).
 
     Rejected rows are written beside the report as <report>.rejected.csv, with a reason each.
     """
+    from .pipeline import split
     from .report import render_html  # plotly and jinja2 load only when a report is written
+    from .report.files import unit_paths
     from .report.i18n import language
+    from .report.pdf import find_browser, print_pdf
 
     language(lang)  # a bad --lang is a usage error before any work is done
     if template_dir is not None and not template_dir.is_dir():
         raise UsageError(f"--template-dir {template_dir} is not a directory")
     if out.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--out {out} should end in .html")
+    browser = find_browser() if pdf else None  # fail before the work, not after it
     loaded, validated, paths = ingest(files, instrument)
-    results = compute(validated, loaded, inputs=[str(p) for p in paths])
-    html = render_html(results, lang=lang, template_dir=template_dir)
+    if split_by is not None and split_by not in loaded.segments:
+        raise UsageError(f"--split-by {split_by!r} is not a segment column of the instrument "
+                         f"({', '.join(loaded.segments) or 'it names none'})")
+    inputs = [str(p) for p in paths]
+    results = compute(validated, loaded, inputs=inputs)
+    pages = [(out, render_html(results, lang=lang, template_dir=template_dir),
+              validated.quarantine)]
+    skipped: list[str] = []
+    if split_by is not None:
+        units = split(validated, split_by, loaded)
+        destinations = unit_paths(out, split_by, [value for value, _ in units])
+        for value, unit in units:
+            if len(unit.responses) < loaded.analysis.min_cell:
+                skipped.append(value)  # too few to report without singling people out
+                continue
+            unit_results = compute(unit, loaded, inputs=inputs)
+            html = render_html(unit_results, lang=lang, template_dir=template_dir,
+                               comparison=results, unit={"column": split_by, "value": value})
+            pages.append((destinations[value], html, unit.quarantine))
     with OutputSet() as outputs:
-        outputs.write_text(out, html)
-        outputs.write_csv(quarantine_path(out), validated.quarantine)
+        for dest, html, quarantine in pages:
+            outputs.write_text(dest, html)
+            outputs.write_csv(quarantine_path(dest), quarantine)
+            if browser is not None:
+                print_pdf(html, outputs.temp_path(dest.with_suffix(".pdf")), browser)
         if json_out is not None:
             outputs.write_text(json_out, results.dumps())
         written = outputs.destinations
     q = validated.quality
     err_console.print(f"{q.rows_read:,} rows read: {q.rows_valid:,} analysed, "
                       f"{q.rows_quarantined:,} quarantined", markup=False)
+    for value in skipped:
+        err_console.print(f"no report for {split_by} = {value}: fewer than "
+                          f"{loaded.analysis.min_cell} respondents (min_cell)", markup=False)
     for path in written:
         out_console.print(str(path), markup=False, soft_wrap=True)
 

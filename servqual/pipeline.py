@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import pandas as pd
+
 from .errors import DataError, UsageError
 from .ingest import RawTable, read_table
 from .instrument import Instrument
 from .results import Results
 from .stats.aggregate import aggregate
 from .stats.tables import build_tables
-from .validate import Validated, validate
+from .responses import SOURCE
+from .validate import DataQuality, Validated, count_missing, straightlining, validate
 from .waves import sort_waves
 
 
@@ -62,6 +65,45 @@ def compute(validated: Validated, instrument: Instrument, inputs: list[str] | No
     return Results.build(instrument=instrument, waves=waves, quality=validated.quality,
                          aggregates=aggregates,
                          tables=build_tables(aggregates, instrument, waves), inputs=inputs or [])
+
+
+def split(validated: Validated, column: str, instrument: Instrument) -> list[tuple[str, Validated]]:
+    """The validated responses of each value of a segment column (``--split-by``): one unit
+    per value, in sorted order, each with its own row accounting. Rows without a value
+    belong to no unit (they stay in the overall results)."""
+    if column not in instrument.segments:
+        raise UsageError(f"--split-by {column!r} is not a segment column of the instrument "
+                         f"({', '.join(instrument.segments) or 'it names none'})")
+    meta = validated.responses.meta
+    labels = meta[column].astype("string")
+    quarantine = validated.quarantine
+    rejected_labels = (quarantine[column].astype("string") if column in quarantine.columns
+                       else pd.Series(pd.NA, index=quarantine.index, dtype="string"))
+    units = []
+    for value in sorted(labels.dropna().unique()):
+        mask = (labels == value).fillna(False).to_numpy()
+        responses = validated.responses.take(mask)
+        rejected = quarantine[(rejected_labels == value).fillna(False).to_numpy()]
+        units.append((str(value), Validated(responses=responses, quarantine=rejected,
+                                            quality=_unit_quality(responses, rejected),
+                                            columns=validated.columns)))
+    return units
+
+
+def _unit_quality(responses, rejected: pd.DataFrame) -> DataQuality:
+    """Row accounting of one unit: its valid rows and the quarantined rows that name it."""
+    quality = DataQuality(rows_valid=len(responses), answers_missing=count_missing(responses),
+                          straightlining=int(straightlining(responses).sum()))
+    quality.add_rejected(rejected["reason"].astype(str))
+    quality.rows_read = quality.rows_valid + quality.rows_quarantined
+    valid_by_file = responses.meta[SOURCE].astype(str).value_counts()
+    rejected_by_file = rejected[SOURCE].astype(str).value_counts()
+    for file in sorted(set(valid_by_file.index) | set(rejected_by_file.index)):
+        valid, bad = int(valid_by_file.get(file, 0)), int(rejected_by_file.get(file, 0))
+        quality.files.append({"file": file, "rows_read": valid + bad, "rows_valid": valid,
+                              "rows_quarantined": bad})
+    quality.check()
+    return quality
 
 
 def _reasons(validated: Validated) -> str:
