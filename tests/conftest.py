@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -19,3 +20,55 @@ def sample_results():
     from servqual.pipeline import analyse
 
     return analyse(SAMPLE, load_instrument(INSTRUMENT))
+
+
+# --------------------------------------------------------------------------------------------
+# The real browser: Debian's Chromium driven by Playwright (no browser download).
+
+CHROMIUM_ARGS = ["--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--no-default-browser-check"]
+
+
+def chromium_executable() -> str | None:
+    import shutil
+
+    explicit = os.environ.get("SERVQUAL_CHROMIUM")
+    if explicit:
+        return shutil.which(explicit)
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def browser_unavailable(reason: str):
+    """Locally a browser test skips with the reason; in CI (env CI set) it fails."""
+    if in_ci():
+        pytest.fail(f"{reason}; browser tests must run in CI (.ci/run installs chromium)",
+                    pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        browser_unavailable("playwright is not installed (pip install -e '.[test]')")
+    executable = chromium_executable()
+    if executable is None:
+        browser_unavailable("Chromium is not installed (Debian: apt-get install chromium)")
+    args = list(CHROMIUM_ARGS)
+    if os.geteuid() == 0:
+        args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=args)
+        yield instance
+        instance.close()

@@ -105,3 +105,147 @@ def replace_in_instrument(old: str, new: str, instrument: str = TINY_INSTRUMENT)
     if old not in instrument:
         raise ValueError(f"{old!r} is not in the instrument")
     return instrument.replace(old, new, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# A hostile survey: every user-provided string of the report carries a script payload.
+
+XSS_PAYLOADS = [
+    "<script>window.__xss = 1</script>",
+    '<img src=x onerror="window.__xss = 2">',
+    "\"'><svg onload=window.__xss=3>",
+    "</td></tr><b onmouseover='window.__xss=4'>x</b>",
+    '<a href="javascript:window.__xss=5">click</a>',
+]
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string (JSON's escaping is valid TOML for these characters)."""
+    import json
+    return json.dumps(value, ensure_ascii=False)
+
+
+def hostile(tmp_path: Path) -> tuple[Path, Path]:
+    """The tiny survey with payloads in the instrument name, a dimension label, the item
+    texts, the segment values and the file name; returns (instrument, data file)."""
+    import csv
+    import io
+
+    p = XSS_PAYLOADS
+    instrument = TINY_INSTRUMENT.replace('name = "Tiny test instrument"',
+                                         f"name = {toml_string('Survey ' + p[0])}")
+    instrument = instrument.replace('label = { en = "Alpha", zh-CN = "甲维度" }',
+                                    f"label = {{ en = {toml_string('Alpha ' + p[1])}, "
+                                    f"zh-CN = {toml_string('甲维度 ' + p[1])} }}")
+    for n, item in enumerate(("one", "two", "three")):
+        zh = "一二三"[n]
+        payload = p[n % len(p)] + " " + p[(n + 2) % len(p)]
+        instrument = instrument.replace(
+            f'text = {{ en = "Item {item}", zh-CN = "题目{zh}" }}',
+            f"text = {{ en = {toml_string('Item ' + payload)}, "
+            f"zh-CN = {toml_string('题目' + zh + payload)} }}")
+    rows = list(csv.reader(io.StringIO(TINY_CSV)))
+    regions = {"East": p[2], "West": p[3] + p[4]}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(rows[0])
+    for row in rows[1:]:
+        row[1] = regions[row[1]]
+        writer.writerow(row)
+    name = "2026Q3 <img src=x onerror=window.__xss=6>.csv"
+    return write(tmp_path / "instrument.toml", instrument), write(tmp_path / name, out.getvalue())
+
+
+# --------------------------------------------------------------------------------------------
+# Findings in the shapes of the JSON contract (§4) and the trend/weak-point issue, for the
+# report sections that show them (summary, trends, weak points, complaints, benchmarking).
+
+FINDINGS = {
+    "overall_trends": [
+        {"score": "servqual_unweighted", "direction": "flat", "slope_per_wave": 0.002,
+         "p_value": 0.61, "waves": 8, "first": -0.55, "last": -0.52}],
+    "trends": [
+        {"dimension": "reliability", "direction": "falling", "slope_per_wave": -0.085,
+         "p_value": 0.0001, "waves": 8, "first": -0.50, "last": -1.08,
+         "strategy": {"en": "Reliability is falling (-0.50 to -1.08): investigate fully.",
+                      "zh-CN": "可靠性呈下降趋势（−0.50 至 −1.08）：充分调查分析。"}},
+        {"dimension": "responsiveness", "direction": "rising", "slope_per_wave": 0.09,
+         "p_value": 0.0002, "waves": 8, "first": -1.17, "last": -0.52},
+        {"dimension": "tangibles", "direction": "flat", "slope_per_wave": 0.001,
+         "p_value": 0.8, "waves": 8, "first": 0.04, "last": 0.08},
+    ],
+    "alerts": [
+        {"level": "dimension", "dimension": "reliability", "item": None, "column": None,
+         "value": None, "previous_wave": "2026Q2", "current_wave": "2026Q3",
+         "previous_mean": -1.01, "current_mean": -1.08, "change": -0.07, "p_value": 0.012,
+         "alert": True},
+        {"level": "segment", "dimension": "responsiveness", "item": None, "column": "region",
+         "value": "West", "previous_wave": "2026Q2", "current_wave": "2026Q3",
+         "previous_mean": -0.9, "current_mean": -1.12, "change": -0.22, "p_value": 0.03,
+         "alert": True},
+    ],
+    "targets": [
+        {"level": "dimension", "id": "reliability", "column": None, "value": None,
+         "measure": "gap", "target": -0.5, "actual": -1.08, "distance": -0.58, "met": False,
+         "revise": True},
+        {"level": "dimension", "id": "tangibles", "column": None, "value": None,
+         "measure": "gap", "target": 0.0, "actual": 0.08, "distance": 0.08, "met": True,
+         "revise": False},
+    ],
+    "weak_points": [
+        {"kind": "item", "id": "q06", "dimension": "reliability", "gap_mean": -1.13,
+         "priority": 2, "evidence": ["negative_gap", "falling_trend"],
+         "strategy": {"en": "Show sincere interest in solving problems.",
+                      "zh-CN": "真诚关心并解决客户的问题。"}},
+        {"kind": "dimension", "id": "reliability", "dimension": "reliability", "gap_mean": -1.08,
+         "priority": 1, "evidence": ["negative_gap", "falling_trend", "target_missed",
+                                     "complaints"],
+         "evidence_details": {"negative_gap": {"gap": -1.08, "en": "gap -1.08 [-1.13, -1.04]",
+                                               "zh-CN": "差距 −1.08 [−1.13, −1.04]"}},
+         "direction": "falling",
+         "strategy": {"en": "Map the service blueprint of order delivery.",
+                      "zh-CN": "绘制订单交付的服务蓝图。"},
+         "strategy_parts": [
+             {"kind": "direction", "en": "Investigate fully, find the causes, fix them.",
+              "zh-CN": "充分调查分析，找出原因，加以改进。"},
+             {"kind": "actions", "items": [{"en": "Keep promised delivery times.",
+                                            "zh-CN": "严格遵守承诺的送货时间。"}]},
+             {"kind": "tool", "en": "Map the service blueprint of order delivery.",
+              "zh-CN": "绘制订单交付的服务蓝图。"}]},
+    ],
+    "complaints": [
+        {"wave": "2026Q2", "dimension": "reliability", "count": 9, "respondents": 1496,
+         "rate_per_1000": 6.0},
+        {"wave": "2026Q3", "dimension": "reliability", "count": 12, "respondents": 1512,
+         "rate_per_1000": 7.9},
+        {"wave": "2026Q3", "dimension": "empathy", "count": 3, "respondents": 1512,
+         "rate_per_1000": 2.0},
+    ],
+    "benchmark": [
+        {"column": "region", "dimension": d, "unit": u, "n": 200, "gap_mean": g, "rank": r,
+         "units": 2, "below_peers": b}
+        for d in ("tangibles", "reliability", "responsiveness", "assurance", "empathy")
+        for u, g, r, b in (("East", -0.3, 1, False), ("West", -1.1, 2, d == "responsiveness"))
+    ],
+    "importance_performance": [
+        {"dimension": d, "importance": i, "importance_source": "stated", "performance": p,
+         "quadrant": q, "importance_mid": 0.2, "performance_mid": 5.2}
+        for d, i, p, q in (("tangibles", 0.13, 5.17, "low_priority"),
+                           ("reliability", 0.31, 4.88, "concentrate_here"),
+                           ("responsiveness", 0.22, 5.43, "keep_up"),
+                           ("assurance", 0.19, 5.74, "possible_overkill"),
+                           ("empathy", 0.15, 4.88, "low_priority"))],
+}
+
+
+class WithFindings:
+    """Results whose JSON view also carries ``FINDINGS`` (what the report reads)."""
+
+    def __init__(self, results, extra: dict | None = None) -> None:
+        self._results = results
+        self._extra = FINDINGS if extra is None else extra
+        self.instrument = results.instrument
+        self.inputs = results.inputs
+
+    def to_json(self) -> dict:
+        return {**self._results.to_json(), **self._extra}
