@@ -170,7 +170,7 @@ class Results:
             return {}
         book, inst = self.strategy_book, self.instrument
         trends = records(f.trends.dimensions, ["dimension"] + TREND_FIELDS + [
-            "perception_" + k for k in TREND_FIELDS])
+            "perception_" + k for k in TREND_FIELDS] + ["common_items_only"])
         for row in trends:
             row["strategy"] = direction_strategy(book, subject_label("dimension",
                                                                       row["dimension"], inst),
@@ -180,7 +180,9 @@ class Results:
             row["strategy"] = direction_strategy(book, subject_label("item", row["item"], inst),
                                                  row)
         wow = f.trends.wave_over_wave
+        breaks = self.tables.breaks
         return {
+            "questionnaire_breaks": records(breaks, list(breaks.columns)),
             "trends": trends,
             "item_trends": item_trends,
             "overall_trends": records(f.trends.overall, ["score"] + TREND_FIELDS),

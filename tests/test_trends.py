@@ -107,3 +107,42 @@ def test_sample_shows_every_state(sample_results):
                           "responsiveness": "rising", "assurance": "flat", "empathy": "flat"}
     alerts = full.to_json()["alerts"]
     assert any(a["level"] == "dimension" and a["dimension"] == "assurance" for a in alerts)
+
+
+def test_questionnaire_change_item_and_dimension_trends(tmp_path):
+    """q09 was not asked before 2025Q3: its own trend uses the five waves that asked it, the
+    reliability trend uses the four items asked throughout, and the break is reported."""
+    import pandas as pd
+    from conftest import INSTRUMENT, SAMPLE
+    from servqual.instrument import load_instrument
+    from servqual.pipeline import analyse
+    files = []
+    for path in SAMPLE:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if path.stem < "2025Q3":
+            frame["E09"] = ""
+            frame["P09"] = ""
+        frame.to_csv(tmp_path / path.name, index=False)
+        files.append(tmp_path / path.name)
+    results, validated = analyse(files, load_instrument(INSTRUMENT))
+    doc = results.to_json()
+    assert doc["questionnaire_breaks"] == [{
+        "item": "q09", "dimension": "reliability",
+        "waves_missing": ["2024Q4", "2025Q1", "2025Q2"],
+        "waves_asked": ["2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3"]}]
+    item = next(t for t in doc["item_trends"] if t["item"] == "q09")
+    assert item["waves"] == 5 and item["first_wave"] == "2025Q3"
+    reliability = next(t for t in doc["trends"] if t["dimension"] == "reliability")
+    assert reliability["common_items_only"] and reliability["direction"] == "falling"
+    # The common-items series equals a direct computation over q05..q08 in every wave.
+    r = validated.responses
+    inst = results.instrument
+    cols = [inst.item_ids.index(i) for i in ("q05", "q06", "q07", "q08")]
+    g = pd.DataFrame(r.perception[:, cols].astype(float) - r.expectation[:, cols].astype(float))
+    per = g.mean(axis=1).where(g.notna().sum(axis=1) >= 2)
+    expected = per.groupby(r.meta["wave"].astype(str).to_numpy()).mean()
+    common = results.tables.dimensions_common
+    got = common[(common["segment"] == "") & (common["dimension"] == "reliability")]
+    for wave, value in zip(got["wave"], got["gap_mean"]):
+        assert value == pytest.approx(expected[wave])
+    assert [t["dimension"] for t in doc["trends"]] == list(inst.dimension_keys)

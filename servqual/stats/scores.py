@@ -175,9 +175,10 @@ class DimensionScores:
 
 
 def dimension_scores(responses: Responses, instrument: Instrument,
-                     dtype=np.float64) -> DimensionScores:
-    e, p, _ = paired_items(responses, dtype=dtype)
-    member = membership(instrument)
+                     member: np.ndarray | None = None) -> DimensionScores:
+    """Per-respondent dimension scores; ``member`` restricts the items (default: all)."""
+    e, p, _ = paired_items(responses)
+    member = membership(instrument) if member is None else member
     share = instrument.analysis.min_item_share
     sum_e, count = _sums(e, member)
     sum_p, _ = _sums(p, member)
@@ -187,8 +188,7 @@ def dimension_scores(responses: Responses, instrument: Instrument,
             expectation=np.where(enough, sum_e / count, np.nan),
             perception=np.where(enough, sum_p / count, np.nan),
             gap=np.where(enough, (sum_p - sum_e) / count, np.nan),
-            servperf=dimension_means(responses.perception.astype(dtype, copy=False), member,
-                                     share))
+            servperf=dimension_means(responses.perception.astype(np.float64), member, share))
     return scores
 
 

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.tools import add_constant
 from scipy import stats as sps
 
 from ..config import AnalysisConfig
@@ -68,7 +69,7 @@ def classify(positions, values, config: AnalysisConfig) -> Trend:
     if n < config.trend_min_waves or n < 3:
         return Trend(INSUFFICIENT, n, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan)
     span = x.max() - x.min()
-    fit = sm.OLS(y, sm.add_constant(x)).fit()
+    fit = OLS(y, add_constant(x)).fit()
     slope, p = float(fit.params[1]), float(fit.pvalues[1])
     low, high = (float(v) for v in fit.conf_int(0.05)[1])
     if not np.isfinite(p):  # a perfect fit: no residual variance, the slope is certain
@@ -179,11 +180,23 @@ def build_trends(tables, waves: list[str], config: AnalysisConfig) -> TrendTable
     (n < ``min_cell``) take no part.
     """
     dims = _whole(tables.dimensions)
-    gap = series_trends(dims, ["dimension"], "gap_mean", waves, config)
-    perception = series_trends(dims, ["dimension"], "perception_mean", waves, config)
+    series = dims
+    broken = set(tables.breaks["dimension"]) if len(tables.breaks) else set()
+    if broken and len(tables.dimensions_common):
+        # The questionnaire changed: a changed dimension's trend uses only the items asked
+        # in every wave, so that adding or dropping an item cannot look like a trend.
+        common = _whole(tables.dimensions_common)
+        series = pd.concat([dims[~dims["dimension"].isin(broken)],
+                            common[common["dimension"].isin(broken)]], ignore_index=True)
+    gap = series_trends(series, ["dimension"], "gap_mean", waves, config)
+    perception = series_trends(series, ["dimension"], "perception_mean", waves, config)
     perception = perception.drop(columns=["measure"]).add_prefix("perception_").rename(
         columns={"perception_dimension": "dimension"})
     dimension_trends = gap.drop(columns=["measure"]).merge(perception, on="dimension")
+    dimension_trends["common_items_only"] = dimension_trends["dimension"].isin(broken)
+    order = {d: n for n, d in enumerate(dims["dimension"].unique())}
+    dimension_trends = dimension_trends.sort_values(
+        "dimension", key=lambda c: c.map(order)).reset_index(drop=True)
 
     items = series_trends(_whole(tables.items), ["item", "dimension"], "gap_mean", waves,
                           config).drop(columns=["measure"])
