@@ -26,10 +26,9 @@ broad problem), then items, each by score.
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
+import io
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,9 @@ import pandas as pd
 from scipy import stats as sps
 
 from .config import AnalysisConfig, unknown_key_message
-from .errors import DataError, InputFileError, InstrumentError
+from .errors import DataError, InstrumentError
+from .files import read_bytes, read_toml
+from .ingest.text import sniff_delimiter
 from .instrument import Instrument
 from .stats.gaps import adjust_pvalues, paired_t
 from .stats.moments import ALL, describe
@@ -64,21 +65,10 @@ class Target:
     note: str = ""
 
 
-def _read_toml(path: Path, what: str) -> dict:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError as err:
-        raise InputFileError(f"{what} file does not exist", file=path) from err
-    except OSError as err:
-        raise InputFileError(f"cannot read {what} file: {err.strerror}", file=path) from err
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise InstrumentError(f"not valid TOML: {err}", file=path) from err
-
-
 def load_targets(path: str | Path, instrument: Instrument) -> list[Target]:
     """Targets from a TOML file of ``[[targets]]`` entries (see surveys/targets.toml)."""
     path = Path(path)
-    doc = _read_toml(path, "targets")
+    doc = read_toml(path, "targets")
     for key in doc:
         if key != "targets":
             raise InstrumentError(unknown_key_message(key, ["targets"]), file=path, key=key)
@@ -187,7 +177,7 @@ def evaluate_targets(targets: list[Target], tables, waves: list[str], config: An
 def load_categories(path: str | Path, instrument: Instrument) -> dict[str, str]:
     """Complaint category → dimension, from ``[categories]`` in a TOML file."""
     path = Path(path)
-    doc = _read_toml(path, "complaint categories")
+    doc = read_toml(path, "complaint categories")
     for key in doc:
         if key != "categories":
             raise InstrumentError(unknown_key_message(key, ["categories"]), file=path, key=key)
@@ -203,12 +193,7 @@ def load_categories(path: str | Path, instrument: Instrument) -> dict[str, str]:
 
 
 def _read_csv_text(path: Path) -> pd.DataFrame:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as err:
-        raise InputFileError("complaints file does not exist", file=path) from err
-    except OSError as err:
-        raise InputFileError(f"cannot read complaints file: {err.strerror}", file=path) from err
+    raw = read_bytes(path, "complaints")
     for encoding in ("utf-8-sig", "gb18030"):  # Chinese Excel saves CSV as GB18030/GBK
         try:
             text = raw.decode(encoding)
@@ -217,8 +202,6 @@ def _read_csv_text(path: Path) -> pd.DataFrame:
             continue
     else:
         raise DataError("the complaints file is neither UTF-8 nor GB18030 text", file=path)
-    import io
-    from .ingest.text import sniff_delimiter
     first = text.splitlines()[0] if text.strip() else ""
     if not first:
         raise DataError("the complaints file is empty", file=path)
@@ -367,7 +350,7 @@ def benchmark_units(moments: pd.DataFrame, column: str, wave: str, config: Analy
 def load_peers(path: str | Path, instrument: Instrument) -> tuple[str, dict[str, float]]:
     """An external benchmark: ``name = "…"`` and a ``[gap]`` table of peer gaps by dimension."""
     path = Path(path)
-    doc = _read_toml(path, "benchmark")
+    doc = read_toml(path, "benchmark")
     for key in doc:
         if key not in ("name", "gap"):
             raise InstrumentError(unknown_key_message(key, ["name", "gap"]), file=path, key=key)

@@ -8,7 +8,6 @@ thoroughly, because everything downstream trusts it: each problem is an
 from __future__ import annotations
 
 import re
-import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import AnalysisConfig, table_to_dataclass, unknown_key_message
-from .errors import InputFileError, InstrumentError
+from .errors import InstrumentError
+from .files import read_toml
 
 DEFAULT_INSTRUMENT = Path("surveys/instrument.toml")
 LANGUAGES = ("en", "zh-CN")
@@ -206,18 +206,7 @@ def load_instrument(path: str | Path) -> Instrument:
         The file is not valid TOML or does not describe a usable instrument (exit 65).
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as err:
-        raise InputFileError("instrument file does not exist", file=path) from err
-    except OSError as err:
-        raise InputFileError(f"cannot read instrument file: {err.strerror}", file=path) from err
-    try:
-        doc = tomllib.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as err:
-        raise InstrumentError("instrument file is not UTF-8 text", file=path) from err
-    except tomllib.TOMLDecodeError as err:
-        raise InstrumentError(f"not valid TOML: {err}", file=path) from err
+    doc = read_toml(path, "instrument")
     return parse_instrument(doc, path)
 
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import math
 import string
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import unknown_key_message
-from .errors import InputFileError, InstrumentError
+from .errors import InstrumentError
+from .files import read_toml
 from .instrument import CLASS_KEYS, LANGUAGES, Instrument
 from .resources import data_file
 
@@ -106,6 +106,26 @@ class _Checker:
                           f"this text may use: {allowed}")
         return dict(value)
 
+    def labelled(self, table: Any, key: str, text_key: str, placeholders,
+                 allowed=None, required=()) -> dict[str, dict[str, Text]]:
+        """A section of named entries, each ``{ label = …, <text_key> = … }``.
+
+        ``placeholders`` is a set, or a function of the entry's name giving one.
+        """
+        table = self.table(table, key)
+        if allowed is not None:
+            self.keys(table, allowed, key, required=required)
+        out = {}
+        for name, spec in table.items():
+            where = f"{key}.{name}"
+            spec = self.table(spec, where)
+            self.keys(spec, ("label", text_key), where, required=("label", text_key))
+            allowed_fields = placeholders(name) if callable(placeholders) else placeholders
+            out[name] = {"label": self.text(spec["label"], f"{where}.label", set()),
+                         text_key: self.text(spec[text_key], f"{where}.{text_key}",
+                                             allowed_fields)}
+        return out
+
     def texts(self, value: Any, key: str, placeholders: set[str]) -> list[Text]:
         if not isinstance(value, list) or not value:
             self.fail(key, "must be a non-empty list of texts")
@@ -115,36 +135,15 @@ class _Checker:
 def load_strategies(path: str | Path | None, instrument: Instrument) -> StrategyBook:
     """Read and check a strategy file (exit 65 naming the file and key on any problem)."""
     path = Path(path) if path is not None else default_strategies()
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError as err:
-        raise InputFileError("strategy file does not exist", file=path) from err
-    except OSError as err:
-        raise InputFileError(f"cannot read strategy file: {err.strerror}", file=path) from err
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise InstrumentError(f"not valid TOML: {err}", file=path) from err
+    doc = read_toml(path, "strategy")
     c = _Checker(path)
     sections = ("directions", "dimensions", "generic", "targets", "classes", "tools",
                 "evidence", "words")
     c.keys(doc, sections, "", required=sections)
 
-    tools = {}
-    for name, spec in c.table(doc["tools"], "tools").items():
-        spec = c.table(spec, f"tools.{name}")
-        c.keys(spec, ("label", "strategy"), f"tools.{name}", required=("label", "strategy"))
-        tools[name] = {"label": c.text(spec["label"], f"tools.{name}.label", set()),
-                       "strategy": c.text(spec["strategy"], f"tools.{name}.strategy",
-                                          PLACEHOLDERS["tools"])}
-
-    directions = {}
-    table = c.table(doc["directions"], "directions")
-    c.keys(table, DIRECTIONS, "directions", required=DIRECTIONS)
-    for name, spec in table.items():
-        spec = c.table(spec, f"directions.{name}")
-        c.keys(spec, ("label", "strategy"), f"directions.{name}", required=("label", "strategy"))
-        directions[name] = {"label": c.text(spec["label"], f"directions.{name}.label", set()),
-                            "strategy": c.text(spec["strategy"], f"directions.{name}.strategy",
-                                               PLACEHOLDERS["directions"])}
+    tools = c.labelled(doc["tools"], "tools", "strategy", PLACEHOLDERS["tools"])
+    directions = c.labelled(doc["directions"], "directions", "strategy",
+                            PLACEHOLDERS["directions"], allowed=DIRECTIONS, required=DIRECTIONS)
 
     def actions_spec(spec: Any, key: str) -> dict[str, Any]:
         spec = c.table(spec, key)
@@ -171,25 +170,11 @@ def load_strategies(path: str | Path | None, instrument: Instrument) -> Strategy
                "revise": c.text(targets["revise"], "targets.revise",
                                 PLACEHOLDERS["targets.revise"])}
 
-    classes = {}
-    for name, spec in c.table(doc["classes"], "classes").items():
-        if name not in CLASS_KEYS:
-            c.fail(f"classes.{name}", unknown_key_message(name, CLASS_KEYS))
-        spec = c.table(spec, f"classes.{name}")
-        c.keys(spec, ("label", "strategy"), f"classes.{name}", required=("label", "strategy"))
-        classes[name] = {"label": c.text(spec["label"], f"classes.{name}.label", set()),
-                         "strategy": c.text(spec["strategy"], f"classes.{name}.strategy",
-                                            PLACEHOLDERS["classes"])}
-
-    evidence = {}
-    table = c.table(doc["evidence"], "evidence")
-    c.keys(table, EVIDENCE, "evidence", required=EVIDENCE)
-    for name, spec in table.items():
-        spec = c.table(spec, f"evidence.{name}")
-        c.keys(spec, ("label", "detail"), f"evidence.{name}", required=("label", "detail"))
-        evidence[name] = {"label": c.text(spec["label"], f"evidence.{name}.label", set()),
-                          "detail": c.text(spec["detail"], f"evidence.{name}.detail",
-                                           PLACEHOLDERS[f"evidence.{name}"])}
+    classes = c.labelled(doc["classes"], "classes", "strategy", PLACEHOLDERS["classes"],
+                         allowed=CLASS_KEYS)
+    evidence = c.labelled(doc["evidence"], "evidence", "detail",
+                          lambda name: PLACEHOLDERS[f"evidence.{name}"], allowed=EVIDENCE,
+                          required=EVIDENCE)
 
     words = {}
     table = c.table(doc["words"], "words")
