@@ -6,6 +6,8 @@ OUT    := build
 
 SAMPLE := $(sort $(wildcard surveys/sample/*.csv))
 WAVES  := $(filter-out %complaints.csv,$(SAMPLE))
+EXTRAS := --targets surveys/targets.toml --complaints surveys/sample/complaints.csv \
+          --peers surveys/benchmark.toml
 
 .PHONY: report test bench sample catalog clean help
 
@@ -31,9 +33,9 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 
 report: $(VENV)/.run-installed
 	@mkdir -p $(OUT)
-	$(BIN)/servqual report $(WAVES) --instrument surveys/instrument.toml \
+	$(BIN)/servqual report $(WAVES) --instrument surveys/instrument.toml $(EXTRAS) \
 		--out $(OUT)/servqual-report.html --json $(OUT)/servqual-results.json
-	$(BIN)/servqual report $(WAVES) --instrument surveys/instrument.toml \
+	$(BIN)/servqual report $(WAVES) --instrument surveys/instrument.toml $(EXTRAS) \
 		--lang zh-CN --out $(OUT)/servqual-report.zh-CN.html
 
 test: $(VENV)/.test-installed

@@ -7,6 +7,7 @@ anything else is a bug and keeps its traceback (exit 1).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from collections.abc import Iterator
@@ -19,11 +20,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .errors import ServqualError, UsageError
+from .errors import InputFileError, ServqualError, UsageError
+from .findings import load_categories, load_peers, load_targets
 from .ingest import RawTable, read_table
 from .instrument import DEFAULT_INSTRUMENT, Instrument, load_instrument
 from .outputs import OutputSet
-from .pipeline import compute, unique_paths
+from .pipeline import RunInputs, compute, unique_paths
+from .strategy import load_strategies
 from .validate import REASONS, Validated, validate as validate_tables
 
 app = typer.Typer(
@@ -106,6 +109,27 @@ def print_accounting(validated: Validated, console: Console) -> None:
                   f"rows_quarantined {q.rows_quarantined}")
 
 
+def run_inputs(instrument: Instrument, instrument_path: Path, *, targets: Path | None,
+               complaints: Path | None, categories: Path | None, peers: Path | None,
+               benchmark: str | None, strategies: Path | None) -> RunInputs:
+    """Load the optional inputs of a report run, checking each before the survey is read."""
+    extra = RunInputs(benchmark=benchmark,
+                      strategies=load_strategies(strategies, instrument))
+    if targets is not None:
+        extra.targets = load_targets(targets, instrument)
+    if peers is not None:
+        extra.peers = load_peers(peers, instrument)
+    if complaints is not None:
+        if not complaints.is_file():
+            raise InputFileError("complaints file does not exist", file=complaints)
+        mapping = categories or instrument_path.parent / "complaint_categories.toml"
+        extra.complaints = complaints
+        extra.categories = load_categories(mapping, instrument)
+    elif categories is not None:
+        raise UsageError("--categories is only used with --complaints")
+    return extra
+
+
 def quarantine_path(beside: Path) -> Path:
     return beside.with_name(beside.stem + ".rejected.csv")
 
@@ -122,6 +146,20 @@ def report(
         "--json", help="Also write the results as JSON here.")] = None,
     template_dir: Annotated[Optional[Path], typer.Option(
         "--template-dir", help="Directory of templates that override the built-in ones.")] = None,
+    targets: Annotated[Optional[Path], typer.Option(
+        "--targets", help="Service targets (TOML), e.g. surveys/targets.toml.")] = None,
+    complaints: Annotated[Optional[Path], typer.Option(
+        "--complaints", help="Complaints log (CSV with a category and a date or wave).")] = None,
+    categories: Annotated[Optional[Path], typer.Option(
+        "--categories", help="Complaint category → dimension map (TOML); default: "
+        "complaint_categories.toml beside the instrument.")] = None,
+    peers: Annotated[Optional[Path], typer.Option(
+        "--peers", help="External benchmark of peer gaps (TOML).")] = None,
+    benchmark: Annotated[Optional[str], typer.Option(
+        "--benchmark", help="Segment column whose units to benchmark (overrides the "
+        "instrument's benchmark_segment; '' for none).")] = None,
+    strategies: Annotated[Optional[Path], typer.Option(
+        "--strategies", help="Strategy texts (TOML) instead of the built-in ones.")] = None,
     split_by: Annotated[Optional[str], typer.Option(
         "--split-by", help="Also write one report per value of this segment column (e.g. "
                            "region), each against all respondents.")] = None,
@@ -144,23 +182,32 @@ def report(
     if out.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--out {out} should end in .html")
     browser = find_browser() if pdf else None  # fail before the work, not after it
-    loaded, validated, paths = ingest(files, instrument)
+    loaded = load_instrument(instrument)
+    extra = run_inputs(loaded, instrument, targets=targets, complaints=complaints,
+                       categories=categories, peers=peers, benchmark=benchmark,
+                       strategies=strategies)
     if split_by is not None and split_by not in loaded.segments:
         raise UsageError(f"--split-by {split_by!r} is not a segment column of the instrument "
                          f"({', '.join(loaded.segments) or 'it names none'})")
+    loaded, validated, paths = ingest(files, instrument)
     inputs = [str(p) for p in paths]
-    results = compute(validated, loaded, inputs=inputs)
+    results = compute(validated, loaded, inputs=inputs, extra=extra)
     pages = [(out, render_html(results, lang=lang, template_dir=template_dir),
               validated.quarantine)]
     skipped: list[str] = []
     if split_by is not None:
+        # A unit is judged on its own respondents against its targets; the complaints log
+        # and the benchmarking of units by the split column belong to the whole.
+        bench = loaded.analysis.benchmark_segment if extra.benchmark is None else extra.benchmark
+        unit_extra = dataclasses.replace(extra, complaints=None, categories=None,
+                                         benchmark="" if bench == split_by else bench)
         units = split(validated, split_by, loaded)
         destinations = unit_paths(out, split_by, [value for value, _ in units])
         for value, unit in units:
             if len(unit.responses) < loaded.analysis.min_cell:
                 skipped.append(value)  # too few to report without singling people out
                 continue
-            unit_results = compute(unit, loaded, inputs=inputs)
+            unit_results = compute(unit, loaded, inputs=inputs, extra=unit_extra)
             html = render_html(unit_results, lang=lang, template_dir=template_dir,
                                comparison=results, unit={"column": split_by, "value": value})
             pages.append((destinations[value], html, unit.quarantine))

@@ -49,6 +49,21 @@ class AnalysisConfig:
     trend_min_change
         Minimum change across the trend window (in scale points of the gap) for a direction
         to be ``rising`` or ``falling``; smaller, even if significant, is ``flat``.
+    alert_min_change
+        Wave-over-wave alert: the latest wave's drop against the one before must be
+        significant and at least this many scale points.
+    peer_min_difference
+        Benchmarking: a unit is ``below_peers`` when significantly below the average of the
+        others by at least this many scale points.
+    benchmark_segment
+        Segment column whose values are the units to benchmark (a region, a branch); empty
+        for none. ``--benchmark`` on the command line overrides it.
+    target_revise_margin, target_revise_waves
+        Suggest revising a target that was missed by more than this margin in each of the
+        last this-many waves while perception stayed flat.
+    complaint_min_change
+        Minimum change across the window, in complaints per 1,000 respondents, for a
+        complaint-rate trend to be rising or falling.
     """
 
     significance: float = 0.05
@@ -60,6 +75,12 @@ class AnalysisConfig:
     importance_tolerance: float = 1.0
     trend_min_waves: int = 4
     trend_min_change: float = 0.10
+    alert_min_change: float = 0.10
+    peer_min_difference: float = 0.10
+    benchmark_segment: str = ""
+    target_revise_margin: float = 0.30
+    target_revise_waves: int = 3
+    complaint_min_change: float = 0.5
 
     def __post_init__(self) -> None:
         checks = [
@@ -73,6 +94,11 @@ class AnalysisConfig:
             (self.importance_tolerance >= 0, "importance_tolerance", "must be ≥ 0"),
             (self.trend_min_waves >= 3, "trend_min_waves", "must be ≥ 3"),
             (self.trend_min_change >= 0, "trend_min_change", "must be ≥ 0"),
+            (self.alert_min_change >= 0, "alert_min_change", "must be ≥ 0"),
+            (self.peer_min_difference >= 0, "peer_min_difference", "must be ≥ 0"),
+            (self.target_revise_margin >= 0, "target_revise_margin", "must be ≥ 0"),
+            (self.target_revise_waves >= 1, "target_revise_waves", "must be ≥ 1"),
+            (self.complaint_min_change >= 0, "complaint_min_change", "must be ≥ 0"),
         ]
         for ok, key, message in checks:
             if not ok:
@@ -81,6 +107,9 @@ class AnalysisConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> AnalysisConfig:
+        return dataclasses.replace(self, **changes)
 
 
 def table_to_dataclass(cls: type, table: Any, *, file: str | Path, key: str,

@@ -8,7 +8,6 @@ thoroughly, because everything downstream trusts it: each problem is an
 from __future__ import annotations
 
 import re
-import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import AnalysisConfig, table_to_dataclass, unknown_key_message
-from .errors import InputFileError, InstrumentError
+from .errors import InstrumentError
+from .files import read_toml
 
 DEFAULT_INSTRUMENT = Path("surveys/instrument.toml")
 LANGUAGES = ("en", "zh-CN")
@@ -68,6 +68,25 @@ class LongLayout:
     adequate: str = ""
 
 
+CLASS_KEYS = ("core", "important", "regular", "value", "sub_value", "potential_value",
+              "low_value")
+
+
+@dataclass(frozen=True)
+class CustomerClasses:
+    """Which segment column holds the customer class, and which values mean which class.
+
+    Classes of the practice (domain.md §3): core / important / regular (核心 / 重要 / 常规),
+    or the value segments value / sub_value / potential_value / low_value.
+    """
+
+    column: str
+    values: dict[str, str]  # segment value → class key
+
+    def class_of(self, value: str) -> str | None:
+        return self.values.get(str(value))
+
+
 @dataclass(frozen=True)
 class Settings:
     """The ``[instrument]`` table."""
@@ -99,6 +118,7 @@ class Instrument:
     analysis: AnalysisConfig
     path: Path | None = None
     long: LongLayout | None = None
+    customer_classes: CustomerClasses | None = None
 
     # Convenience views -------------------------------------------------------------------
     @property
@@ -186,28 +206,17 @@ def load_instrument(path: str | Path) -> Instrument:
         The file is not valid TOML or does not describe a usable instrument (exit 65).
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as err:
-        raise InputFileError("instrument file does not exist", file=path) from err
-    except OSError as err:
-        raise InputFileError(f"cannot read instrument file: {err.strerror}", file=path) from err
-    try:
-        doc = tomllib.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as err:
-        raise InstrumentError("instrument file is not UTF-8 text", file=path) from err
-    except tomllib.TOMLDecodeError as err:
-        raise InstrumentError(f"not valid TOML: {err}", file=path) from err
+    doc = read_toml(path, "instrument")
     return parse_instrument(doc, path)
 
 
 def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> Instrument:
     """Build an :class:`Instrument` from an already-parsed TOML document."""
     path = Path(path)
+    tables = ("instrument", "dimensions", "items", "analysis", "customer_classes")
     for top in doc:
-        if top not in ("instrument", "dimensions", "items", "analysis"):
-            raise InstrumentError(unknown_key_message(top, ["instrument", "dimensions", "items",
-                                                            "analysis"]), file=path, key=top)
+        if top not in tables:
+            raise InstrumentError(unknown_key_message(top, tables), file=path, key=top)
     for required in ("instrument", "dimensions", "items"):
         if required not in doc:
             raise InstrumentError("required table is missing", file=path, key=required)
@@ -233,8 +242,13 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
         if not any(i.dimension == d.key for i in items):
             raise InstrumentError("dimension has no items", file=path, key=f"dimensions.{d.key}")
 
+    classes = _parse_classes(doc.get("customer_classes"), settings, path)
+    if analysis.benchmark_segment and analysis.benchmark_segment not in settings.segments:
+        raise InstrumentError(f"{analysis.benchmark_segment!r} is not one of the segments "
+                              f"({', '.join(settings.segments) or 'none'})", file=path,
+                              key="analysis.benchmark_segment")
     instrument = Instrument(settings=settings, dimensions=dimensions, items=items,
-                            analysis=analysis, path=path, long=long)
+                            analysis=analysis, path=path, long=long, customer_classes=classes)
     _check_columns_unique(instrument, path)
     return instrument
 
@@ -345,6 +359,39 @@ def _parse_items(array: Any, path: Path, dimension_keys: set[str], long: bool) -
             code=spec.get("code", ""),
         ))
     return tuple(out)
+
+
+def _parse_classes(table: Any, settings: Settings, path: Path) -> CustomerClasses | None:
+    if table is None:
+        return None
+    where = "customer_classes"
+    if not isinstance(table, dict):
+        raise InstrumentError("must be a table", file=path, key=where)
+    column = table.get("column")
+    if not isinstance(column, str) or not column:
+        raise InstrumentError("required key is missing", file=path, key=f"{where}.column")
+    if column not in settings.segments:
+        raise InstrumentError(f"{column!r} must be one of the segments "
+                              f"({', '.join(settings.segments) or 'none'})", file=path,
+                              key=f"{where}.column")
+    values: dict[str, str] = {}
+    for key, labels in table.items():
+        if key == "column":
+            continue
+        if key not in CLASS_KEYS:
+            raise InstrumentError(unknown_key_message(key, CLASS_KEYS), file=path,
+                                  key=f"{where}.{key}")
+        if not isinstance(labels, list) or not all(isinstance(v, str) for v in labels):
+            raise InstrumentError("must be a list of segment values", file=path,
+                                  key=f"{where}.{key}")
+        for label in labels:
+            if label in values:
+                raise InstrumentError(f"{label!r} is listed under two classes", file=path,
+                                      key=f"{where}.{key}")
+            values[label] = key
+    if not values:
+        raise InstrumentError("lists no class", file=path, key=where)
+    return CustomerClasses(column=column, values=values)
 
 
 def _check_columns_unique(instrument: Instrument, path: Path) -> None:

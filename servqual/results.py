@@ -11,7 +11,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,11 @@ from .stats.aggregate import Aggregates
 from .stats.moments import ALL
 from .stats.segments import segment_rows
 from .stats.tables import Tables
+from .strategy import StrategyBook, direction_strategy, subject_label
 from .validate import DataQuality
+
+if TYPE_CHECKING:
+    from .findings import Findings
 
 SCHEMA_VERSION = 1
 
@@ -49,6 +53,11 @@ SEGMENT_TEST_FIELDS = ["column", "dimension", "groups", "kruskal_h", "kruskal_df
 TOLERANCE_FIELDS = ["level", "item", "dimension", "n", "desired_mean", "adequate_mean",
                     "perceived_mean", "msa_mean", "mss_mean", "zone_width_mean",
                     "below_adequate_mean", "inside_zone_mean", "above_desired_mean"]
+TREND_FIELDS = ["direction", "slope_per_wave", "slope_ci95_low", "slope_ci95_high", "p_value",
+                "change", "waves", "first", "last", "first_wave", "last_wave", "kendall_tau",
+                "kendall_p", "theil_sen_slope"]
+WOW_FIELDS = ["previous_wave", "current_wave", "previous_mean", "current_mean", "change",
+              "welch_t", "welch_df", "p_value", "cohens_d", "alert"]
 OVERALL_FIELDS = ["servqual_unweighted", "servqual_weighted", "servqual_weighted_n",
                   "servqual_weighted_ci95_low", "servqual_weighted_ci95_high", "servperf",
                   "servperf_n", "servperf_ci95_low", "servperf_ci95_high", "servperf_weighted",
@@ -85,6 +94,10 @@ class Results:
     reliability_items: pd.DataFrame  # current wave: alpha-if-deleted, item-rest r
     tolerance: pd.DataFrame  # current wave, whole sample (empty without adequate columns)
     inputs: list[str] = field(default_factory=list)
+    # Set by the pipeline after the statistics: trends, findings and their recommendations.
+    findings: Findings | None = field(default=None, repr=False)
+    recommendations: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    strategy_book: StrategyBook | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, *, instrument: Instrument, waves: list[str], quality: DataQuality,
@@ -148,8 +161,71 @@ class Results:
             "segment_items": records(self.segment_items, SEGMENT_ITEM_FIELDS),
             "segment_tests": records(self.segment_tests, SEGMENT_TEST_FIELDS),
             "segment_responses": self.segment_responses(),
+            **self.findings_json(),
             "thresholds": self.config.as_dict(),
         }
+
+    def findings_json(self) -> dict[str, Any]:
+        f = self.findings
+        if f is None:
+            return {}
+        book, inst = self.strategy_book, self.instrument
+        trends = records(f.trends.dimensions, ["dimension"] + TREND_FIELDS + [
+            "perception_" + k for k in TREND_FIELDS] + ["common_items_only"])
+        for row in trends:
+            row["strategy"] = direction_strategy(book, subject_label("dimension",
+                                                                      row["dimension"], inst),
+                                                 row)
+        item_trends = records(f.trends.items, ["item", "dimension"] + TREND_FIELDS)
+        for row in item_trends:
+            row["strategy"] = direction_strategy(book, subject_label("item", row["item"], inst),
+                                                 row)
+        wow = f.trends.wave_over_wave
+        breaks = self.tables.breaks
+        return {
+            "questionnaire_breaks": records(breaks, list(breaks.columns)),
+            "trends": trends,
+            "item_trends": item_trends,
+            "overall_trends": records(f.trends.overall, ["score"] + TREND_FIELDS),
+            "segment_trends": records(f.trends.segments, ["column", "value", "dimension"]
+                                      + TREND_FIELDS),
+            "wave_over_wave": records(wow, ["level", "dimension", "item", "column", "value"]
+                                      + WOW_FIELDS),
+            "alerts": records(wow[wow["alert"]] if len(wow) else wow,
+                              ["level", "dimension", "item", "column", "value"] + WOW_FIELDS),
+            "targets": records(f.targets, list(f.targets.columns)),
+            "complaints": records(f.complaints, ["wave", "dimension", "count", "respondents",
+                                                 "rate_per_1000"]),
+            "complaint_summary": records(f.complaint_summary,
+                                         list(f.complaint_summary.columns)),
+            "complaints_outside_waves": f.complaints_outside,
+            "benchmark": records(f.benchmark, ["column", "dimension", "unit", "n", "gap_mean",
+                                               "rank", "units", "best_unit", "best_gap",
+                                               "average_others", "difference", "p_value",
+                                               "p_adjusted", "below_peers"]),
+            "peers": records(f.peers, list(f.peers.columns)),
+            "importance_performance": records(f.ipa, ["dimension", "importance",
+                                                       "importance_source", "performance",
+                                                       "quadrant", "importance_mid",
+                                                       "performance_mid"]),
+            "weak_points": [self.weak_point_json(p, r) for p, r in
+                            zip(f.weak_points, self.recommendations)],
+        }
+
+    @staticmethod
+    def weak_point_json(point, recommendation: dict[str, Any]) -> dict[str, Any]:
+        return clean({
+            "kind": point.kind, "id": point.id, "dimension": point.dimension,
+            "label": recommendation["label"], "gap_mean": point.gap_mean,
+            "priority": point.priority, "score": point.score,
+            "evidence": list(point.evidence),
+            "evidence_details": {code: {**facts, **recommendation["evidence"][code]}
+                                 for code, facts in point.evidence.items()},
+            "direction": point.direction or None,
+            "customer_class": point.customer_class,
+            "strategy": recommendation["text"],
+            "strategy_parts": recommendation["parts"],
+        })
 
     def segment_responses(self) -> list[dict[str, Any]]:
         """Respondents per wave and segment value (those with a perception score): the

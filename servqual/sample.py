@@ -2,14 +2,16 @@
 
 What is planted (documented for users in ``surveys/sample/README.md``):
 
-* reliability gap falls steadily, responsiveness gap rises, the other three stay flat;
+* reliability gap falls steadily, responsiveness gap rises, the other three stay flat, but
+  assurance drops in the latest wave (a wave-over-wave alert on a flat trend);
 * the ``West`` region's responsiveness is clearly worse than elsewhere, and core customers
   (核心) feel less individual attention (empathy);
 * survey-mode effects: face-to-face answers are friendlier, online answers more critical;
 * a 100-point importance allocation led by reliability, a few allocations that do not sum
   to 100, a few all-zero ones;
 * a sprinkle of missing answers (blank, 99, 0) and a few faulty rows per wave (out of
-  scale, non-numeric, duplicate and conflicting respondents, all missing, no id).
+  scale, non-numeric, duplicate and conflicting respondents, all missing, no id);
+* a complaints log whose reliability complaints rise while responsiveness complaints fall.
 
 Everything is vectorised so the benchmarks can generate millions of respondents quickly.
 """
@@ -44,6 +46,20 @@ IMPORTANCE = {"tangibles": 13, "reliability": 31, "responsiveness": 22, "assuran
               "empathy": 15}
 WEST_RESPONSIVENESS = -0.6
 CORE_EMPATHY = -0.4
+LAST_WAVE_DROP = {"assurance": -0.25}  # only in the latest wave
+
+# Complaints per 1,000 respondents at the first and the last wave, and their categories.
+COMPLAINT_RATE_START = {"tangibles": 4.0, "reliability": 8.0, "responsiveness": 16.0,
+                        "assurance": 5.0, "empathy": 9.0}
+COMPLAINT_RATE_END = {"tangibles": 4.0, "reliability": 22.0, "responsiveness": 6.0,
+                      "assurance": 5.0, "empathy": 9.0}
+COMPLAINT_CATEGORIES = {
+    "tangibles": ["营业场所环境差", "宣传资料不清楚"],
+    "reliability": ["送货延误", "订单差错", "结算错误"],
+    "responsiveness": ["电话无人接听", "问题处理慢"],
+    "assurance": ["服务态度差", "业务不熟悉"],
+    "empathy": ["不了解客户需求", "营业时间不方便"],
+}
 
 
 @dataclass(frozen=True)
@@ -73,19 +89,21 @@ def generate_wave(spec: SampleSpec, wave_index: int) -> pd.DataFrame:
     dims = item_dimensions()
     k = len(dims)
     # Latent respondent tendencies shared across items give realistic internal consistency.
-    person_e = rng.normal(0, 0.45, n)
-    person_p = rng.normal(0, 0.65, n)
+    person_e = rng.normal(0, 0.6, n)
+    person_p = rng.normal(0, 0.75, n)
     mode_shift = pd.Series(modes).map(MODE_EFFECT).to_numpy(dtype=float)
     item_offset = np.random.default_rng([spec.seed, 0xC0FFEE]).normal(0, 0.2, k)  # same every wave
     e_cols, p_cols = {}, {}
     for j, dim in enumerate(dims):
         gap = GAP_START[dim] + (GAP_END[dim] - GAP_START[dim]) * frac
+        if wave_index == len(spec.waves) - 1:
+            gap += LAST_WAVE_DROP.get(dim, 0.0)
         shift = np.zeros(n)
         if dim == "responsiveness":
             shift += np.where(regions == "West", WEST_RESPONSIVENESS, 0.0)
         if dim == "empathy":
             shift += np.where(classes == "核心", CORE_EMPATHY, 0.0)
-        e = EXPECTATION[dim] + item_offset[j] + person_e + rng.normal(0, 0.7, n)
+        e = EXPECTATION[dim] + item_offset[j] + person_e + rng.normal(0, 0.55, n)
         p = (EXPECTATION[dim] + gap + item_offset[j] + person_p + mode_shift + shift
              + rng.normal(0, 0.85, n))
         e_cols[f"E{j + 1:02d}"] = np.clip(np.rint(e), 1, 7)
@@ -171,16 +189,44 @@ def write_csv(frame: pd.DataFrame, path: Path, extra: pd.DataFrame | None = None
     path.write_bytes(data)
 
 
+def generate_complaints(spec: SampleSpec, respondents: list[int]) -> pd.DataFrame:
+    """A complaints log: per wave and dimension a Poisson number of complaints at the planted
+    rate per 1,000 respondents, each with a date in the quarter, a category and a region."""
+    rng = np.random.default_rng([spec.seed, 0xC0A1])
+    rows = []
+    for index, (wave, n) in enumerate(zip(spec.waves, respondents)):
+        frac = index / max(len(spec.waves) - 1, 1)
+        start = pd.Timestamp(f"{wave[:4]}-{(int(wave[-1]) - 1) * 3 + 1:02d}-01")
+        for dim in DIMENSIONS:
+            rate = COMPLAINT_RATE_START[dim] + (COMPLAINT_RATE_END[dim]
+                                                - COMPLAINT_RATE_START[dim]) * frac
+            count = int(rng.poisson(rate * n / 1000))
+            categories = COMPLAINT_CATEGORIES[dim]
+            for _ in range(count):
+                rows.append({
+                    "date": (start + pd.Timedelta(days=int(rng.integers(0, 90)))).date().isoformat(),
+                    "category": categories[int(rng.integers(len(categories)))],
+                    "region": list(REGIONS)[int(rng.choice(len(REGIONS), p=list(REGIONS.values())))],
+                })
+    frame = pd.DataFrame(rows).sort_values("date", kind="stable").reset_index(drop=True)
+    frame.insert(0, "complaint_id", [f"C{i:05d}" for i in range(1, len(frame) + 1)])
+    return frame
+
+
 def write_sample(out_dir: str | Path, spec: SampleSpec = SampleSpec()) -> list[Path]:
-    """Write one CSV per wave into ``out_dir``; returns the paths."""
+    """Write one CSV per wave and the complaints log into ``out_dir``; returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths, sizes = [], []
     for index, wave in enumerate(spec.waves):
         frame = generate_wave(spec, index)
+        sizes.append(len(frame))
         extra = faulty_rows(frame, np.random.default_rng([spec.seed, index, 1])) \
             if spec.faulty_rows else None
         path = out / f"{wave}.csv"
         write_csv(frame, path, extra)
         paths.append(path)
+    complaints = out / "complaints.csv"
+    generate_complaints(spec, sizes).to_csv(complaints, index=False, lineterminator="\n")
+    paths.append(complaints)
     return paths

@@ -37,7 +37,8 @@ from ..instrument import Instrument
 from ..responses import WAVE, WEIGHT, Responses
 from .coded import Coded, dimension_codes, dimension_counts, dimension_floats, encode, item_counts
 from .moments import ALL, KEYS, SUMS, WEIGHTED_SUMS
-from .scores import Block, ImportanceCounts, overall_blocks, score_blocks
+from .scores import (Block, ImportanceCounts, dimension_scores, membership, overall_blocks,
+                     score_blocks)
 
 MAX_CELLS = 20_000  # cross-classified cells beyond which segments are aggregated one by one
 HISTOGRAM_KEYS = ["wave", "segment", "value", "level", "id", "measure", "x"]
@@ -285,6 +286,49 @@ def crossproducts(responses: Responses, instrument: Instrument, coded: Coded | N
     return pd.concat(frames, ignore_index=True)
 
 
+def item_presence(moments: pd.DataFrame) -> pd.DataFrame:
+    """Waves × items: answered pairs in the whole sample (0 where the item was not asked)."""
+    rows = moments[(moments["segment"] == ALL) & (moments["level"] == "item")
+                   & (moments["measure"] == "gap")]
+    return rows.pivot_table(index="wave", columns="id", values="n", aggfunc="sum",
+                            fill_value=0)
+
+
+def questionnaire_common(moments: pd.DataFrame, instrument: Instrument) -> np.ndarray | None:
+    """Membership of the items asked in every wave, when the questionnaire changed.
+
+    None when every item has answers in every wave (or there is one wave). A dimension with
+    no item common to all waves keeps no common score.
+    """
+    presence = item_presence(moments).reindex(columns=list(instrument.item_ids), fill_value=0)
+    asked = (presence > 0).to_numpy()
+    changed = asked.any(axis=0) & ~asked.all(axis=0)  # asked in some waves, not in others
+    if len(presence) < 2 or not changed.any():
+        return None
+    asked_always = asked.all(axis=0)
+    member = membership(instrument)
+    return member * asked_always[:, None]
+
+
+def common_item_aggregates(responses: Responses, instrument: Instrument, member: np.ndarray,
+                           weight: np.ndarray | None, moment_sums: list[str]
+                           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Dimension scores from the items asked in every wave only (level ``dimension_common``):
+    what dimension trends use when the questionnaire changed between waves."""
+    dims = dimension_scores(responses, instrument, member=member)
+    keys = instrument.dimension_keys
+    blocks = [Block("dimension_common", m, keys, getattr(dims, m))
+              for m in ("expectation", "perception", "gap")]
+    moments, histograms = [], []
+    for group in groupings(responses):
+        families = _families(group) if not moments else _families(group)[1:]
+        moments.append(_marginals(blocks_moments(blocks, group, weight), group,
+                                  ["level", "id", "measure"], moment_sums, families))
+        histograms.append(_marginals(value_histogram(blocks[2], group), group,
+                                     ["level", "id", "measure", "x"], ["count"], families))
+    return pd.concat(moments, ignore_index=True), pd.concat(histograms, ignore_index=True)
+
+
 def aggregate(responses: Responses, instrument: Instrument, *, fast: bool | None = None
               ) -> Aggregates:
     """All aggregates of a set of validated responses.
@@ -328,6 +372,12 @@ def aggregate(responses: Responses, instrument: Instrument, *, fast: bool | None
         histograms.append(_marginals(pd.concat(hist_cells, ignore_index=True), group,
                                      ["level", "id", "measure", "x"], ["count"], families))
     moments_frame = pd.concat(moments, ignore_index=True)
+    common = questionnaire_common(moments_frame, instrument)
+    if common is not None:
+        extra_moments, extra_histograms = common_item_aggregates(responses, instrument, common,
+                                                                 weight, moment_sums)
+        moments_frame = pd.concat([moments_frame, extra_moments], ignore_index=True)
+        histograms.append(extra_histograms)
     moments_frame["n"] = moments_frame["n"].round().astype(np.int64)
     moments_frame = moments_frame[moments_frame["n"] > 0].reset_index(drop=True)
     histogram_frame = pd.concat(histograms, ignore_index=True)

@@ -175,9 +175,10 @@ class DimensionScores:
 
 
 def dimension_scores(responses: Responses, instrument: Instrument,
-                     dtype=np.float64) -> DimensionScores:
-    e, p, _ = paired_items(responses, dtype=dtype)
-    member = membership(instrument)
+                     member: np.ndarray | None = None) -> DimensionScores:
+    """Per-respondent dimension scores; ``member`` restricts the items (default: all)."""
+    e, p, _ = paired_items(responses)
+    member = membership(instrument) if member is None else member
     share = instrument.analysis.min_item_share
     sum_e, count = _sums(e, member)
     sum_p, _ = _sums(p, member)
@@ -187,27 +188,44 @@ def dimension_scores(responses: Responses, instrument: Instrument,
             expectation=np.where(enough, sum_e / count, np.nan),
             perception=np.where(enough, sum_p / count, np.nan),
             gap=np.where(enough, (sum_p - sum_e) / count, np.nan),
-            servperf=dimension_means(responses.perception.astype(dtype, copy=False), member,
-                                     share))
+            servperf=dimension_means(responses.perception.astype(np.float64), member, share))
     return scores
 
 
 def overall_blocks(dims: DimensionScores, responses: Responses, instrument: Instrument
                    ) -> tuple[list[Block], ImportanceCounts | None]:
-    """Importance weights (dimension level) and the overall scores of each respondent."""
+    """Importance weights, the overall scores of each respondent, and the cross moments of
+    importance–performance analysis.
+
+    Overall ids: ``respondents`` (1 for everyone: its n is the number of respondents),
+    ``servperf`` (mean of the dimension perceptions), with importance columns
+    ``servqual_weighted`` and ``servperf_weighted``, and ``overall_satisfaction`` when the
+    instrument names that column. For derived importance, per dimension ``ipa_x`` (the
+    perception score), ``ipa_y`` (overall satisfaction, or else the respondent's mean
+    perception) and ``ipa_xy`` (their product), over respondents who have both.
+    """
     keys = instrument.dimension_keys
     blocks = []
-    ids = ["servperf"]
-    values = [_row_mean(dims.servperf)]
+    servperf = _row_mean(dims.servperf)
+    ids = ["respondents", "servperf"]
+    values = [np.ones(len(responses)), servperf]
     weights, counts = importance_weights(responses, instrument)
     if weights is not None:
         ids += ["servqual_weighted", "servperf_weighted"]
         values += [weighted_sum(dims.gap, weights), weighted_sum(dims.servperf, weights)]
         blocks.append(Block("dimension", "importance", keys, weights))
+    criterion = servperf
     if OVERALL_SATISFACTION in responses.meta:
+        criterion = responses.meta[OVERALL_SATISFACTION].to_numpy(dtype=float)
         ids.append("overall_satisfaction")
-        values.append(responses.meta[OVERALL_SATISFACTION].to_numpy(dtype=float))
+        values.append(criterion)
     blocks.append(Block("overall", "score", tuple(ids), np.column_stack(values)))
+    x = dims.perception
+    both = ~np.isnan(x) & ~np.isnan(criterion)[:, None]
+    y = np.where(both, criterion[:, None], np.nan)
+    x = np.where(both, x, np.nan)
+    blocks += [Block("dimension", "ipa_x", keys, x), Block("dimension", "ipa_y", keys, y),
+               Block("dimension", "ipa_xy", keys, x * y)]
     return blocks, counts
 
 

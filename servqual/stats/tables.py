@@ -6,14 +6,14 @@ wave, the whole sample, or the segments from them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..config import AnalysisConfig
 from ..instrument import Instrument
-from .aggregate import Aggregates
+from .aggregate import Aggregates, item_presence
 from .gaps import CELL, adjust_p, gap_table, paired_t
 from .moments import ALL, describe
 from .reliability import reliability
@@ -33,6 +33,10 @@ class Tables:
     reliability_items: pd.DataFrame
     tolerance: pd.DataFrame  # items and dimensions, column ``level``
     segment_tests: pd.DataFrame
+    # When the questionnaire changed between waves: which items were not asked when, and the
+    # dimension gaps from the items asked in every wave (what dimension trends use).
+    breaks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    dimensions_common: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _ordered(table: pd.DataFrame, key: str, ids, waves: list[str]) -> pd.DataFrame:
@@ -111,6 +115,7 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
                 on=CELL + ["dimension"], how="left")
 
     overall = overall_table(moments, dims)
+    breaks, common = questionnaire_breaks(moments, instrument, waves)
     tests = between_tests(gap_table_ids(dims, "dimension"), histograms, "dimension")
     tests = tests.rename(columns={"id": "dimension"})
     return Tables(
@@ -118,7 +123,30 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
         dimensions=_ordered(dims, "dimension", instrument.dimension_keys, waves),
         overall=_ordered(overall.assign(_k=""), "_k", [""], waves).drop(columns="_k"),
         reliability=scales, reliability_items=scale_items, tolerance=tolerance,
-        segment_tests=tests)
+        segment_tests=tests, breaks=breaks,
+        dimensions_common=_ordered(common, "dimension", instrument.dimension_keys, waves))
+
+
+def questionnaire_breaks(moments: pd.DataFrame, instrument: Instrument, waves: list[str]
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Items not asked in some waves, and dimension gaps over the items asked throughout."""
+    presence = item_presence(moments).reindex(index=waves, columns=list(instrument.item_ids),
+                                              fill_value=0)
+    rows = []
+    for item in instrument.items:
+        missing = [w for w in waves if presence.loc[w, item.id] == 0]
+        if 0 < len(missing) < len(waves):  # asked in some waves, not in others
+            rows.append({"item": item.id, "dimension": item.dimension,
+                         "waves_missing": missing,
+                         "waves_asked": [w for w in waves if w not in missing]})
+    breaks = pd.DataFrame(rows, columns=["item", "dimension", "waves_missing", "waves_asked"])
+    common = pd.DataFrame()
+    if (moments["level"] == "dimension_common").any():
+        common = gap_table(moments, "dimension_common").rename(columns={"id": "dimension"})
+        asked = {d: [i.id for i in instrument.items_of(d) if i.id not in set(breaks["item"])]
+                 for d in instrument.dimension_keys}
+        common["items_used"] = common["dimension"].map(asked)
+    return breaks, common
 
 
 def gap_table_ids(table: pd.DataFrame, key: str) -> pd.DataFrame:

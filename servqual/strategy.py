@@ -1,0 +1,312 @@
+"""Evidence → recommended strategy, in English and Chinese, from an editable data file.
+
+The words live in ``reports/strategies.toml`` (or a file given with ``--strategies``); this
+module only checks that file and puts its pieces together for a weak point:
+
+(a) actions for the dimension; (b) the strategy of the trend direction; (c) for a missed
+target, the three causes to check and, when warranted, the suggestion to revise it; (d) when
+the shortfall concentrates in a customer class, that class's strategy; (e) the
+service-design tool that fits the dimension. Numbers are put in the texts as the evidence
+shows them, so a manager can see what the recommendation rests on.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import unknown_key_message
+from .errors import InstrumentError
+from .files import read_toml
+from .instrument import CLASS_KEYS, LANGUAGES, Instrument
+from .resources import data_file
+
+SERVQUAL_DIMENSIONS = ("tangibles", "reliability", "responsiveness", "assurance", "empathy")
+DIRECTIONS = ("rising", "flat", "falling", "insufficient_waves")
+EVIDENCE = ("negative_gap", "falling_trend", "target_missed", "complaints", "below_peers")
+
+# Placeholders each kind of text may use (checked on load, so a typo cannot fail a run).
+PLACEHOLDERS = {
+    "directions": {"label", "waves", "first", "last"},
+    "targets.missed": {"measure", "actual", "target", "distance"},
+    "targets.revise": {"margin", "waves"},
+    "classes": {"value", "gap", "overall"},
+    "tools": {"label"},
+    "evidence.negative_gap": {"gap", "low", "high", "p"},
+    "evidence.falling_trend": {"slope", "waves", "p", "change"},
+    "evidence.target_missed": {"measure", "actual", "target", "distance"},
+    "evidence.complaints": {"count", "wave", "rate", "trend"},
+    "evidence.below_peers": {"unit", "gap", "average", "p"},
+}
+
+Text = dict[str, str]
+
+
+def default_strategies() -> Path:
+    return data_file("strategies.toml")
+
+
+@dataclass(frozen=True)
+class StrategyBook:
+    directions: dict[str, dict[str, Text]]
+    dimensions: dict[str, dict[str, Any]]
+    generic: dict[str, Any]
+    targets: dict[str, Any]
+    classes: dict[str, dict[str, Text]]
+    tools: dict[str, dict[str, Text]]
+    evidence: dict[str, dict[str, Text]]
+    words: dict[str, Text]
+    path: Path
+
+    def actions(self, dimension: str) -> list[Text]:
+        return self.dimensions.get(dimension, self.generic)["actions"]
+
+    def tool(self, dimension: str) -> str:
+        return self.dimensions.get(dimension, self.generic)["tool"]
+
+
+class _Checker:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, message: str) -> None:
+        raise InstrumentError(message, file=self.path, key=key)
+
+    def table(self, value: Any, key: str) -> dict:
+        if not isinstance(value, dict):
+            self.fail(key, "must be a table")
+        return value
+
+    def keys(self, table: dict, allowed, key: str, required=()) -> None:
+        for k in table:
+            if k not in allowed:
+                self.fail(f"{key}.{k}" if key else k, unknown_key_message(k, allowed))
+        for k in required:
+            if k not in table:
+                self.fail(f"{key}.{k}" if key else k, "required key is missing")
+
+    def text(self, value: Any, key: str, placeholders: set[str]) -> Text:
+        value = self.table(value, key)
+        for lang in LANGUAGES:
+            if not isinstance(value.get(lang), str) or not value[lang].strip():
+                self.fail(f"{key}.{lang}", "every text needs English (en) and Chinese (zh-CN)")
+        self.keys(value, LANGUAGES, key)
+        for lang in LANGUAGES:
+            try:
+                fields = {f for _, f, _, _ in string.Formatter().parse(value[lang]) if f}
+            except ValueError as err:
+                self.fail(f"{key}.{lang}", f"bad placeholder: {err}")
+            unknown = fields - placeholders
+            if unknown:
+                allowed = ", ".join(sorted(placeholders)) or "none"
+                self.fail(f"{key}.{lang}", f"unknown placeholder {{{sorted(unknown)[0]}}}; "
+                          f"this text may use: {allowed}")
+        return dict(value)
+
+    def labelled(self, table: Any, key: str, text_key: str, placeholders,
+                 allowed=None, required=()) -> dict[str, dict[str, Text]]:
+        """A section of named entries, each ``{ label = …, <text_key> = … }``.
+
+        ``placeholders`` is a set, or a function of the entry's name giving one.
+        """
+        table = self.table(table, key)
+        if allowed is not None:
+            self.keys(table, allowed, key, required=required)
+        out = {}
+        for name, spec in table.items():
+            where = f"{key}.{name}"
+            spec = self.table(spec, where)
+            self.keys(spec, ("label", text_key), where, required=("label", text_key))
+            allowed_fields = placeholders(name) if callable(placeholders) else placeholders
+            out[name] = {"label": self.text(spec["label"], f"{where}.label", set()),
+                         text_key: self.text(spec[text_key], f"{where}.{text_key}",
+                                             allowed_fields)}
+        return out
+
+    def texts(self, value: Any, key: str, placeholders: set[str]) -> list[Text]:
+        if not isinstance(value, list) or not value:
+            self.fail(key, "must be a non-empty list of texts")
+        return [self.text(v, f"{key}[{i}]", placeholders) for i, v in enumerate(value)]
+
+
+def load_strategies(path: str | Path | None, instrument: Instrument) -> StrategyBook:
+    """Read and check a strategy file (exit 65 naming the file and key on any problem)."""
+    path = Path(path) if path is not None else default_strategies()
+    doc = read_toml(path, "strategy")
+    c = _Checker(path)
+    sections = ("directions", "dimensions", "generic", "targets", "classes", "tools",
+                "evidence", "words")
+    c.keys(doc, sections, "", required=sections)
+
+    tools = c.labelled(doc["tools"], "tools", "strategy", PLACEHOLDERS["tools"])
+    directions = c.labelled(doc["directions"], "directions", "strategy",
+                            PLACEHOLDERS["directions"], allowed=DIRECTIONS, required=DIRECTIONS)
+
+    def actions_spec(spec: Any, key: str) -> dict[str, Any]:
+        spec = c.table(spec, key)
+        c.keys(spec, ("tool", "actions"), key, required=("tool", "actions"))
+        if spec["tool"] not in tools:
+            c.fail(f"{key}.tool", unknown_key_message(spec["tool"], tools))
+        return {"tool": spec["tool"], "actions": c.texts(spec["actions"], f"{key}.actions",
+                                                          set())}
+
+    known_dimensions = set(SERVQUAL_DIMENSIONS) | set(instrument.dimension_keys)
+    dimensions = {}
+    for name, spec in c.table(doc["dimensions"], "dimensions").items():
+        if name not in known_dimensions:
+            c.fail(f"dimensions.{name}", unknown_key_message(name, sorted(known_dimensions)))
+        dimensions[name] = actions_spec(spec, f"dimensions.{name}")
+    generic = actions_spec(doc["generic"], "generic")
+
+    targets = c.table(doc["targets"], "targets")
+    c.keys(targets, ("missed", "causes", "revise"), "targets",
+           required=("missed", "causes", "revise"))
+    targets = {"missed": c.text(targets["missed"], "targets.missed",
+                                PLACEHOLDERS["targets.missed"]),
+               "causes": c.texts(targets["causes"], "targets.causes", set()),
+               "revise": c.text(targets["revise"], "targets.revise",
+                                PLACEHOLDERS["targets.revise"])}
+
+    classes = c.labelled(doc["classes"], "classes", "strategy", PLACEHOLDERS["classes"],
+                         allowed=CLASS_KEYS)
+    evidence = c.labelled(doc["evidence"], "evidence", "detail",
+                          lambda name: PLACEHOLDERS[f"evidence.{name}"], allowed=EVIDENCE,
+                          required=EVIDENCE)
+
+    words = {}
+    table = c.table(doc["words"], "words")
+    c.keys(table, ("gap", "perception"), "words", required=("gap", "perception"))
+    for name, spec in table.items():
+        words[name] = c.text(spec, f"words.{name}", set())
+
+    return StrategyBook(directions=directions, dimensions=dimensions, generic=generic,
+                        targets=targets, classes=classes, tools=tools, evidence=evidence,
+                        words=words, path=path)
+
+
+# --------------------------------------------------------------------------------------------
+# Putting texts together
+
+
+def signed(x: float | None, digits: int = 2) -> str:
+    """+0.12 / −0.34 (true minus sign); a dash when not computable."""
+    if x is None or not math.isfinite(x):
+        return "–"
+    if round(x, digits) == 0:
+        return f"{0:.{digits}f}"
+    return ("+" if x > 0 else "\u2212") + f"{abs(x):.{digits}f}"
+
+
+def plain(x: float | None, digits: int = 2) -> str:
+    if x is None or not math.isfinite(x):
+        return "–"
+    return f"{x:.{digits}f}"
+
+
+def pvalue(p: float | None) -> str:
+    """With its relation, so texts read "p {p}": "p = 0.023", "p < 0.001"."""
+    if p is None or not math.isfinite(p):
+        return "= –"
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
+def fill(text: Text, **values: Any) -> Text:
+    """Each language's text with its placeholders filled (values may differ per language:
+    pass a Text for those)."""
+    out = {}
+    for lang in LANGUAGES:
+        own = {k: (v[lang] if isinstance(v, dict) else v) for k, v in values.items()}
+        out[lang] = text[lang].format_map(own)
+    return out
+
+
+
+
+def subject_label(kind: str, ident: str, instrument: Instrument) -> Text:
+    """The words for a dimension ("Reliability" / "可靠性") or an item (its statement)."""
+    if kind == "dimension":
+        dim = instrument.dimension(ident)
+        return {lang: dim.label_for(lang) for lang in LANGUAGES}
+    item = next(i for i in instrument.items if i.id == ident)
+    quotes = {"en": ("“", "”"), "zh-CN": ("“", "”")}
+    return {lang: quotes[lang][0] + item.text_for(lang).rstrip(".。") + quotes[lang][1]
+            for lang in LANGUAGES}
+
+
+def direction_strategy(book: StrategyBook, label: Text, trend: dict[str, Any]) -> Text:
+    """The practice's strategy for a trend direction, filled with its numbers."""
+    return fill(book.directions[trend["direction"]]["strategy"], label=label,
+                waves=trend.get("waves", 0), first=signed(trend.get("first")),
+                last=signed(trend.get("last")))
+
+
+def evidence_texts(point, book: StrategyBook) -> dict[str, dict[str, Text]]:
+    """For each piece of evidence: its label and the numbers behind it, in both languages."""
+    out = {}
+    for code, facts in point.evidence.items():
+        entry = book.evidence[code]
+        if code == "negative_gap":
+            values = dict(gap=signed(facts["gap"]), low=signed(facts["ci95_low"]),
+                          high=signed(facts["ci95_high"]), p=pvalue(facts["p_adjusted"]))
+        elif code == "falling_trend":
+            values = dict(slope=signed(facts["slope_per_wave"], 3), waves=facts["waves"],
+                          p=pvalue(facts["p_value"]), change=signed(facts["change"]))
+        elif code == "target_missed":
+            values = dict(measure=book.words[facts["measure"]], actual=signed(facts["actual"])
+                          if facts["measure"] == "gap" else plain(facts["actual"]),
+                          target=signed(facts["target"]) if facts["measure"] == "gap"
+                          else plain(facts["target"]), distance=signed(facts["distance"]))
+        elif code == "complaints":
+            values = dict(count=facts["count"], wave=facts["wave"],
+                          rate=plain(facts["rate_per_1000"], 1),
+                          trend=book.directions[facts["direction"]]["label"])
+        else:  # below_peers
+            values = dict(unit=str(facts["unit"]), gap=signed(facts["gap"]),
+                          average=signed(facts["average"]), p=pvalue(facts["p_adjusted"]))
+        out[code] = {"label": dict(entry["label"]), "detail": fill(entry["detail"], **values)}
+    return out
+
+
+def recommend(point, book: StrategyBook, instrument: Instrument,
+              config) -> dict[str, Any]:
+    """The strategy for one weak point: its parts (to show as lists) and the whole text."""
+    label = subject_label(point.kind, point.id, instrument)
+    parts: list[dict[str, Any]] = []
+    trend = point.trend or {"direction": "insufficient_waves", "waves": 0}
+    parts.append({"kind": "direction", "direction": trend["direction"],
+                  **direction_strategy(book, label, trend)})
+    parts.append({"kind": "actions", "items": [dict(a) for a in book.actions(point.dimension)]})
+    for target in point.targets:
+        measure = target["measure"]
+        show = signed if measure == "gap" else plain
+        part = {"kind": "target_missed", **fill(
+            book.targets["missed"], measure=book.words[measure], actual=show(target["actual"]),
+            target=show(target["target"]), distance=signed(target["distance"])),
+            "items": [dict(c) for c in book.targets["causes"]]}
+        if target["revise"]:
+            part["revise"] = fill(book.targets["revise"], margin=plain(
+                config.target_revise_margin), waves=config.target_revise_waves)
+        parts.append(part)
+    if point.customer_class is not None:
+        c = point.customer_class
+        parts.append({"kind": "customer_class", "class": c["class"], **fill(
+            book.classes[c["class"]]["strategy"], value=c["value"], gap=signed(c["gap_mean"]),
+            overall=signed(c["overall_gap"]))})
+    tool = book.tool(point.dimension)
+    parts.append({"kind": "tool", "tool": tool, "label": dict(book.tools[tool]["label"]),
+                  **fill(book.tools[tool]["strategy"], label=label)})
+    text = {}
+    for lang in LANGUAGES:
+        sentences = []
+        for part in parts:
+            if lang in part:
+                sentences.append(part[lang])
+            sentences += [item[lang] for item in part.get("items", [])]
+            if "revise" in part:
+                sentences.append(part["revise"][lang])
+        text[lang] = (" " if lang == "en" else "").join(sentences)
+    return {"text": text, "parts": parts, "label": label,
+            "evidence": evidence_texts(point, book)}
