@@ -203,3 +203,11 @@ def test_findings_in_chinese_use_the_chinese_strategy_texts(findings_html):
                  "呈下降趋势", "服务薄弱点与改进策略", "客户投诉分析", "重点改进", "建议修正服务目标"):
         assert text in html, text
     assert "Map the service blueprint" not in html
+
+
+def test_contents_list_exactly_the_sections_present(html_en, findings_html, sample_results):
+    from fixtures import WithFindings
+    without_complaints = render_html(WithFindings(sample_results[0], {"complaints": []}), "en")
+    for html in (html_en, findings_html["en"], findings_html["zh-CN"], without_complaints):
+        toc = html[html.index('<nav class="toc"'):html.index("</nav>")]
+        assert re.findall(r'href="#([^"]+)"', toc) == section_ids(html)
