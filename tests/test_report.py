@@ -211,3 +211,15 @@ def test_contents_list_exactly_the_sections_present(html_en, findings_html, samp
     for html in (html_en, findings_html["en"], findings_html["zh-CN"], without_complaints):
         toc = html[html.index('<nav class="toc"'):html.index("</nav>")]
         assert re.findall(r'href="#([^"]+)"', toc) == section_ids(html)
+
+
+def test_questionnaire_changes_are_shown_and_flag_their_trends(sample_results):
+    from fixtures import FINDINGS, WithFindings
+    trends = [dict(FINDINGS["trends"][0], common_items_only=True)]
+    breaks = [{"item": "q03", "dimension": "tangibles", "waves_missing": ["2024Q4", "2025Q1"],
+               "waves_asked": ["2025Q2"]}]
+    html = render_html(WithFindings(sample_results[0], {"questionnaire_breaks": breaks,
+                                                         "trends": trends}), "zh-CN")
+    quality = html[html.index('id="data-quality"'):]
+    assert "问卷变更" in quality and "2024Q4、2025Q1" in quality
+    assert "‡ 问卷有变更" in html
