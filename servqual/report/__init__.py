@@ -25,7 +25,7 @@ from ..results import Results
 from .charts import CATEGORICAL, COLORS, FONT, Charts
 from .i18n import Numbers, language, translations
 
-__all__ = ["render_html", "environment", "BUILTIN_PREFIX", "plotly_js"]
+__all__ = ["BUILTIN_PREFIX", "environment", "plotly_js", "render_html"]
 
 BUILTIN_PREFIX = "builtin"
 

@@ -69,8 +69,8 @@ def print_pdf(html: str, dest: Path, browser: str) -> None:
             "--virtual-time-budget=10000", f"--window-size={PRINT_WINDOW}",
             f"--print-to-pdf={dest}", page.as_uri()]
         try:
-            proc = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
-                                  stdin=subprocess.DEVNULL)
+            proc = subprocess.run(args, capture_output=True, text=True, check=False,
+                                  timeout=TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired as err:
             raise OutputError(f"{browser} did not finish printing the PDF within "
                               f"{TIMEOUT_SECONDS} s", file=dest) from err
