@@ -55,9 +55,9 @@ class Responses:
             idx = np.flatnonzero(idx)
         return Responses(
             item_ids=self.item_ids,
-            expectation=self.expectation[idx],
-            perception=self.perception[idx],
-            adequate=None if self.adequate is None else self.adequate[idx],
+            expectation=_take_rows(self.expectation, idx),
+            perception=_take_rows(self.perception, idx),
+            adequate=None if self.adequate is None else _take_rows(self.adequate, idx),
             meta=self.meta.iloc[idx].reset_index(drop=True),
             segments=self.segments,
         )
@@ -66,6 +66,8 @@ class Responses:
     def concat(cls, parts: list[Responses]) -> Responses:
         if not parts:
             raise ValueError("nothing to concatenate")
+        if len(parts) == 1:
+            return parts[0]
         first = parts[0]
         adequate = None
         if first.adequate is not None:
@@ -78,6 +80,18 @@ class Responses:
             meta=_concat_meta([p.meta for p in parts]),
             segments=first.segments,
         )
+
+
+def _take_rows(matrix: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``matrix[idx]``, column by column when its columns are contiguous (as validation
+    builds them): a gather along each column is several times faster than numpy's row-wise
+    fancy indexing of a column-major array."""
+    if matrix.strides[0] != matrix.itemsize or matrix.shape[1] < 2:
+        return matrix[idx]
+    out = np.empty((len(idx), matrix.shape[1]), order="F")
+    for j in range(matrix.shape[1]):
+        np.take(matrix[:, j], idx, out=out[:, j])
+    return out
 
 
 def _concat_meta(frames: list[pd.DataFrame]) -> pd.DataFrame:

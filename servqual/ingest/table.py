@@ -62,6 +62,8 @@ class RawTable:
         The text encoding used (``None`` for binary formats).
     kind
         What the file holds: ``"csv"``, ``"xlsx"``, ``"xls"`` or ``"sav"``.
+    header_row
+        The spreadsheet row that names the columns (1 unless blank rows come first).
     header
         The header rows after the one naming the columns (question texts, import ids), as
         text, in the columns of ``frame``: the data must not start there (validation checks
@@ -79,6 +81,7 @@ class RawTable:
                                               "text": pd.Series([], dtype="object")}))
     encoding: str | None = None
     kind: str = "csv"
+    header_row: int = 1
     header: pd.DataFrame = field(default_factory=pd.DataFrame)
     platform: Platform | None = None
 

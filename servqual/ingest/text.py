@@ -46,21 +46,20 @@ _NON_ASCII = re.compile(rb"[^\n]*[\x80-\xff][^\n]*")
 def read_text_table(path: Path, instrument: Instrument) -> RawTable:
     """Read a CSV or TSV file; see the module docstring for how."""
     settings = instrument.settings
-    raw = _RawBytes(path)
-    with raw:
-        if not raw.data[:SNIFF_BYTES].strip() and len(raw.data) <= SNIFF_BYTES:
-            raise DataError("the file is empty", file=path)
-        auto = settings.encoding == "auto"
-        encoding = detect_encoding(raw.data[:SNIFF_BYTES], path) if auto else settings.encoding
-        _check_codec(encoding, path)
-        try:
-            return _read(raw, encoding, path, instrument)
-        except _NotUtf8 as err:
-            if not auto:
-                raise DataError(f"is not valid {encoding} text (line {err.line}); name the "
-                                "file's encoding in the instrument", file=path) from None
-            encoding = _detect_where_utf8_fails(raw.data, err.offset, path)
-            return _read(raw, encoding, path, instrument)
+    data = _map(path)
+    if not data[:SNIFF_BYTES].strip() and len(data) <= SNIFF_BYTES:
+        raise DataError("the file is empty", file=path)
+    auto = settings.encoding == "auto"
+    encoding = detect_encoding(data[:SNIFF_BYTES], path) if auto else settings.encoding
+    _check_codec(encoding, path)
+    try:
+        return _read(data, encoding, path, instrument)
+    except _NotUtf8 as err:
+        if not auto:
+            raise DataError(f"is not valid {encoding} text (line {err.line}); name the "
+                            "file's encoding in the instrument", file=path) from None
+        encoding = _detect_where_utf8_fails(data, err.offset, path)
+        return _read(data, encoding, path, instrument)
 
 
 def detect_encoding(sample: bytes, path: Path) -> str:
@@ -129,37 +128,30 @@ class _NotUtf8(Exception):
         self.line = _line_of(data, offset)
 
 
-class _RawBytes:
-    """The file's bytes, memory-mapped (released on exit, so the file is not held open)."""
-
-    def __init__(self, path: Path) -> None:
-        self._file = path.open("rb")
-        size = path.stat().st_size
-        self.data = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-
-    def __enter__(self) -> _RawBytes:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if isinstance(self.data, mmap.mmap):
-            self.data.close()
-        self._file.close()
+def _map(path: Path) -> mmap.mmap | bytes:
+    """The file's bytes, memory-mapped. The mapping lives as long as something (an Arrow
+    buffer still being released by a reader thread, say) refers to it; the file itself is
+    closed at once."""
+    with path.open("rb") as fh:
+        if not path.stat().st_size:
+            return b""
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 
 
-def _utf8(raw: _RawBytes, encoding: str, path: Path) -> tuple[object, int]:
+def _utf8(data, encoding: str, path: Path) -> tuple[object, int]:
     """The text as UTF-8 bytes (the mapped file itself when it is UTF-8) and where it starts."""
     if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
-        return raw.data, len(codecs.BOM_UTF8) if raw.data[:3] == codecs.BOM_UTF8 else 0
+        return data, len(codecs.BOM_UTF8) if data[:3] == codecs.BOM_UTF8 else 0
     try:
-        text = bytes(raw.data).decode(encoding)
+        text = bytes(data).decode(encoding)
     except UnicodeDecodeError as err:
-        raise DataError(f"cannot be decoded as {encoding} (line {_line_of(raw.data, err.start)}: "
+        raise DataError(f"cannot be decoded as {encoding} (line {_line_of(data, err.start)}: "
                         f"{err.reason}); name the file's encoding in the instrument",
                         file=path) from None
     return text.lstrip("\ufeff").encode("utf-8"), 0
 
 
-def _read(raw: _RawBytes, encoding: str, path: Path, instrument: Instrument) -> RawTable:
+def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
     settings = instrument.settings
     data, start = _utf8(raw, encoding, path)
     header, body_start, blank_lines = _header(data, start, settings.header_rows, path)
@@ -187,8 +179,6 @@ def _read(raw: _RawBytes, encoding: str, path: Path, instrument: Instrument) -> 
         if "UTF8" in str(err) or "utf8" in str(err).lower():
             raise _NotUtf8(data, _first_invalid_utf8(data)) from None
         raise DataError(f"cannot be read as a delimited text file: {err}", file=path) from err
-    finally:
-        del body
     if any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types):
         raise _NotUtf8(data, _first_invalid_utf8(data))
 
@@ -203,7 +193,7 @@ def _read(raw: _RawBytes, encoding: str, path: Path, instrument: Instrument) -> 
         "text": pd.Series([t for _, t in invalid], dtype="object"),
     })
     return RawTable(path=path, frame=frame, source_rows=source_rows, unparseable=unparseable,
-                    encoding=codecs.lookup(encoding).name, kind="csv",
+                    encoding=codecs.lookup(encoding).name, kind="csv", header_row=blank_lines + 1,
                     header=header_frame(rest, frame.columns), platform=detect_platform(names, rest))
 
 
