@@ -222,6 +222,10 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
                                   "item, expectation and perception columns",
                                   file=path, key="instrument.long")
         long = table_to_dataclass(LongLayout, settings.long, file=path, key="instrument.long")
+        if not settings.respondent_id:
+            raise InstrumentError('layout = "long" needs respondent_id: it tells which rows '
+                                  "belong to one respondent", file=path,
+                                  key="instrument.respondent_id")
     elif settings.long:
         raise InstrumentError('[instrument.long] is only used with layout = "long"',
                               file=path, key="instrument.long")
@@ -233,6 +237,12 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
         if not any(i.dimension == d.key for i in items):
             raise InstrumentError("dimension has no items", file=path, key=f"dimensions.{d.key}")
 
+    if long is not None:
+        codes = Counter(i.long_code for i in items)
+        for n, item in enumerate(items):
+            if codes[item.long_code] > 1:
+                raise InstrumentError(f"two items have the code {item.long_code!r} in the item "
+                                      "column", file=path, key=f"items[{n}].code")
     instrument = Instrument(settings=settings, dimensions=dimensions, items=items,
                             analysis=analysis, path=path, long=long)
     _check_columns_unique(instrument, path)

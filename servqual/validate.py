@@ -51,8 +51,8 @@ _CODE = {r: n + 1 for n, r in enumerate(REASONS)}
 
 QUARANTINE_COLUMNS = [SOURCE, SOURCE_ROW, "reason", "column", "value", "duplicate_of"]
 # A number as people type it: sign, digits, decimal point, exponent (after NFKC, so
-# full-width digits count).
-_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+# full-width digits count); "inf" too, as pyarrow reads it in a column of numbers.
+_NUMBER = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:inf(?:inity)?))$"
 # Up to this many dropped rows, valid rows are compacted block by block (see _compact).
 _FEW_DROPPED = 1000
 # Rows read to tell whether the file's header fits header_rows.

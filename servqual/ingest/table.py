@@ -63,7 +63,8 @@ class RawTable:
     kind
         What the file holds: ``"csv"``, ``"xlsx"``, ``"xls"`` or ``"sav"``.
     header_row
-        The spreadsheet row that names the columns (1 unless blank rows come first).
+        The spreadsheet row that names the columns (1 unless blank rows come first);
+        ``None`` when the format has no header row (SPSS).
     header
         The header rows after the one naming the columns (question texts, import ids), as
         text, in the columns of ``frame``: the data must not start there (validation checks
@@ -81,7 +82,7 @@ class RawTable:
                                               "text": pd.Series([], dtype="object")}))
     encoding: str | None = None
     kind: str = "csv"
-    header_row: int = 1
+    header_row: int | None = 1
     header: pd.DataFrame = field(default_factory=pd.DataFrame)
     platform: Platform | None = None
 

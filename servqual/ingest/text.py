@@ -37,9 +37,15 @@ _BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
 )
 # A detected Chinese encoding is read as GB18030, the superset every GBK file decodes in.
 _WIDER = {"gb2312": "gb18030", "gbk": "gb18030", "ascii": "utf-8"}
-# When a few words leave several encodings equally plausible (华东 is also valid Korean
-# cp949), the encodings spreadsheet programs save in for our users win, in this order.
-_PREFERRED = ("gb18030", "cp1252", "cp1250", "big5", "cp949", "cp932", "cp1251")
+# Classic Mac OS and DOS code pages: a few accented words are as clean in them as in the
+# Windows code page they came from, and no spreadsheet program of our users saves in them.
+_UNLIKELY = ["mac_cyrillic", "mac_greek", "mac_iceland", "mac_latin2", "mac_roman",
+             "mac_turkish", "cp437", "cp737", "cp775", "cp850", "cp852", "cp855", "cp856",
+             "cp857", "cp858", "cp860", "cp861", "cp862", "cp863", "cp864", "cp865", "cp866",
+             "cp869", "cp1006", "cp1125", "hp_roman8", "johab"]
+# When a few words leave several encodings equally clean (华东 is also valid Korean cp949),
+# the encodings spreadsheet programs save in for our users win, in this order.
+_PREFERRED = ("gb18030", "big5", "cp932", "euc_jis_2004", "cp949", "cp1252", "cp1250", "cp1251")
 _NON_ASCII = re.compile(rb"[^\n]*[\x80-\xff][^\n]*")
 
 
@@ -83,9 +89,10 @@ def detect_encoding(sample: bytes, path: Path) -> str:
 
 def _judge(sample: bytes, path: Path) -> str:
     """charset-normalizer's verdict on the lines of ``sample`` that are not plain ASCII (the
-    others are evidence of nothing and dilute the rest), ties going to :data:`_PREFERRED`."""
+    others are evidence of nothing and dilute the rest); among the encodings that decode them
+    equally cleanly, the first of :data:`_PREFERRED`, else charset-normalizer's first."""
     evidence = b"\n".join(_NON_ASCII.findall(sample)) or sample
-    matches = list(charset_normalizer.from_bytes(evidence))
+    matches = list(charset_normalizer.from_bytes(evidence, cp_exclusion=_UNLIKELY))
     if not matches:
         raise DataError("cannot tell the text encoding of the file; name it in the instrument "
                         '(encoding = "gb18030", for example)', file=path)
@@ -168,7 +175,8 @@ def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
     while end > body_start and data[end - 1:end] in (b"\n", b"\r"):
         end -= 1  # trailing line breaks end the file; they are not blank records
     labels = {match_key(c) for c in label_columns(instrument)}
-    options = _Options(names, delimiter, [n for n in names if match_key(n) in labels],
+    options = _Options(len(names), delimiter, [j for j, n in enumerate(names)
+                                               if match_key(n) in labels],
                        quoted=data.find(b'"', body_start, end) >= 0)
     body = pa.py_buffer(data)[body_start:end] if end > body_start else pa.py_buffer(b"")
     try:
@@ -186,7 +194,7 @@ def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
     total = table.num_rows + len(invalid)
     all_rows = np.arange(first_row, first_row + total, dtype=np.int64)
     source_rows = np.setdiff1d(all_rows, bad_rows, assume_unique=True)[: table.num_rows]
-    frame = table.to_pandas(types_mapper=_arrow_dtype)
+    frame = table.to_pandas(types_mapper=_arrow_dtype).set_axis(names, axis=1)
     unparseable = pd.DataFrame({
         "source_row": pd.Series([first_row + n - 1 if n is not None else -1 for n, _ in invalid],
                                 dtype="int64"),
@@ -200,10 +208,12 @@ def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
 class _Options:
     """How pyarrow parses the records after the header."""
 
-    def __init__(self, names: list[str], delimiter: str, text_columns: list[str], quoted: bool):
-        self.names = names
+    def __init__(self, width: int, delimiter: str, text_columns: list[int], quoted: bool):
+        # Columns are parsed under their positions: a header may repeat a name or leave it
+        # blank, and pyarrow would infer one type for all columns of one name.
+        self.names = [str(j) for j in range(width)]
         self.delimiter = delimiter
-        self.text_columns = text_columns
+        self.text_columns = [str(j) for j in text_columns]
         # A line break inside a value needs quotes; without any, pyarrow may split the file
         # at any line break and parse the blocks in parallel.
         self.quoted = quoted
