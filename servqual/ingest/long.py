@@ -20,7 +20,7 @@ def item_positions(codes: pd.Series, instrument: Instrument) -> np.ndarray:
     ``id``).
     """
     known = [item.long_code for item in instrument.items]
-    return pd.Categorical(codes, categories=known).codes.astype(np.int64)
+    return pd.Index(known).get_indexer(codes.astype(object)).astype(np.int64)
 
 
 def respondents(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
