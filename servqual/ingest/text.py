@@ -97,8 +97,9 @@ def _judge(sample: bytes, path: Path) -> str:
         raise DataError("cannot tell the text encoding of the file; name it in the instrument "
                         '(encoding = "gb18030", for example)', file=path)
     best = matches[0]
-    tied = [codecs.lookup(m.encoding).name for m in matches
-            if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    tied = [codecs.lookup(name).name for m in matches
+            if (m.chaos, m.coherence) == (best.chaos, best.coherence)
+            for name in [m.encoding, *m.could_be_from_charset]]  # same text, other names
     name = min(tied, key=lambda n: _PREFERRED.index(n) if n in _PREFERRED else len(_PREFERRED))
     return _WIDER.get(name, name)
 
@@ -238,7 +239,10 @@ class _Options:
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in self.text_columns},
                 null_values=NULL_TOKENS, strings_can_be_null=True,
-                quoted_strings_can_be_null=True),
+                quoted_strings_can_be_null=True,
+                # pyarrow's defaults read 1 and 0 as true and false in a column that also
+                # holds "true": answers would turn into booleans.
+                true_values=["true", "True", "TRUE"], false_values=["false", "False", "FALSE"]),
         )
         return table, invalid
 
