@@ -259,6 +259,8 @@ def _fill(out: np.ndarray, array: pa.ChunkedArray) -> None:
     position = 0
     for chunk in array.chunks:
         n = len(chunk)
+        if not n:
+            continue
         target = out[position:position + n]
         validity, data = chunk.buffers()[:2]
         dtype = np.dtype(chunk.type.to_pandas_dtype())

@@ -191,3 +191,51 @@ def test_every_row_is_accounted_for_or_the_error_is_clean(tmp_path, table):
     blanks = sum(classify(c)[0] == "blank" for n, r in enumerate(rows) if expected[n] is None
                  for c in (r[2:] if r != "blank line" else []))
     assert q.answers_missing == blanks
+
+
+excel_answer = st.one_of(
+    st.integers(1, 5),
+    st.sampled_from([9, None, "", " ", "NA", "4", "５", True, 2.5]),
+    st.integers(-10**15, 10**15).filter(lambda v: not 1 <= v <= 5 and v != 9),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    GARBAGE.filter(lambda t: not t.startswith(("=", "-", "#"))),  # no formulas or errors
+)
+excel_row = st.one_of(
+    st.tuples(st.sampled_from(["a", "b", 7, None, " "]), st.sampled_from(["East", "华东", None]),
+              st.lists(excel_answer, min_size=6, max_size=6)).map(lambda t: [t[0], t[1], *t[2]]),
+    st.just([None] * len(HEADER)),
+)
+
+
+def as_text(value) -> str:
+    """A workbook cell as the CSV oracle sees it."""
+    if value is None:
+        return ""
+    if value is True:
+        return "TRUE-as-text"  # a boolean is not an answer
+    return fmt(value) if isinstance(value, (int, float)) else value
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(st.lists(excel_row, max_size=8))
+def test_every_workbook_row_is_accounted_for(tmp_path, rows):
+    from fixtures import write_xlsx
+
+    while rows and all(v is None for v in rows[-1]):
+        rows.pop()  # blank rows after the last record are outside the table
+    inst = write(tmp_path / "instrument.toml", TINY_INSTRUMENT)
+    path = write_xlsx(tmp_path / "2026Q3.xlsx", [HEADER, *rows])
+    text_rows = [[as_text(v) for v in r] for r in rows]
+    try:
+        validated = ingest_and_validate([path], load_instrument(inst))
+    except DataError as err:
+        assert err.exit_code == 65 and looks_like_a_header(text_rows), str(err)
+        return
+    q = validated.quality
+    assert q.rows_read == len(rows) == q.rows_valid + q.rows_quarantined
+    quarantined = validated.quarantine["source_row"].tolist()
+    analysed = validated.responses.meta["source_row"].tolist()
+    assert sorted(analysed + quarantined) == list(range(2, len(rows) + 2))
+    actual = dict(zip(quarantined, validated.quarantine["reason"]))
+    assert [actual.get(n + 2) for n in range(len(rows))] == expected_reasons(text_rows)

@@ -39,10 +39,13 @@ _BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
 _WIDER = {"gb2312": "gb18030", "gbk": "gb18030", "ascii": "utf-8"}
 # Classic Mac OS and DOS code pages: a few accented words are as clean in them as in the
 # Windows code page they came from, and no spreadsheet program of our users saves in them.
+# UTF-16 and UTF-32 come with a byte-order mark (see _BOMS); without one, an even number of
+# legacy bytes may pass for them.
 _UNLIKELY = ["mac_cyrillic", "mac_greek", "mac_iceland", "mac_latin2", "mac_roman",
              "mac_turkish", "cp437", "cp737", "cp775", "cp850", "cp852", "cp855", "cp856",
              "cp857", "cp858", "cp860", "cp861", "cp862", "cp863", "cp864", "cp865", "cp866",
-             "cp869", "cp1006", "cp1125", "hp_roman8", "johab"]
+             "cp869", "cp1006", "cp1125", "hp_roman8", "johab", "utf_16", "utf_16_be",
+             "utf_16_le", "utf_32", "utf_32_be", "utf_32_le"]
 # When a few words leave several encodings equally clean (华东 is also valid Korean cp949),
 # the encodings spreadsheet programs save in for our users win, in this order.
 _PREFERRED = ("gb18030", "big5", "cp932", "euc_jis_2004", "cp949", "cp1252", "cp1250", "cp1251")
