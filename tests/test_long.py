@@ -3,6 +3,8 @@ reassembled from their rows without losing or double-counting anything."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -175,3 +177,21 @@ def test_numeric_item_codes_in_a_workbook_match(tmp_path):
     path = write_xlsx(tmp_path / "2026Q3.xlsx", cells(rows))  # item codes as numbers
     validated = ingest_and_validate([path], load_instrument(write(tmp_path / "i.toml", text)))
     assert (validated.quality.rows_valid, validated.quality.respondents_valid) == (12, 4)
+
+
+def test_validate_command_prints_rows_reasons_and_respondents(tmp_path):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from servqual.cli import app
+
+    long_file(tmp_path, to_long() + FAULTY_ROWS)
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "2026Q3.csv"), "--instrument",
+                                      str(tmp_path / "instrument.toml")])
+    assert result.exit_code == 0, result.output
+    assert "rows_read 25 = rows_valid 13 + rows_quarantined 12" in result.output
+    assert "respondents analysed: 5" in result.output
+    for reason, count in (("unknown_item", 1), ("duplicate_conflict", 5), ("all_missing", 2)):
+        assert re.search(rf"{reason}\W+{count}\b", result.output), reason
+    rejected = pd.read_csv(tmp_path / "2026Q3.rejected.csv", encoding="utf-8-sig")
+    assert len(rejected) == 12 and list(rejected.columns[6:]) == ["id", "region", "item", "E", "P"]
