@@ -16,7 +16,6 @@ import difflib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -485,7 +484,8 @@ class _Checked:
     responses: Responses
     quarantine: pd.DataFrame
     quality: DataQuality
-    provenance: pd.DataFrame | None = None  # long layout: respondent, source_row, item per valid row
+    # Long layout: respondent, source_row and item of each valid input row.
+    provenance: pd.DataFrame | None = None
 
 
 def check_table(raw: RawTable, instrument: Instrument) -> _Checked:
@@ -685,7 +685,8 @@ def _key_hashes(meta: pd.DataFrame) -> np.ndarray:
     widths = np.diff(offsets)
     if widths.max(initial=0) > 32:
         return _respondent_keys(meta).astype(np.uint64)
-    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8) if widths.any() else np.zeros(1, np.uint8)
+    data = (np.frombuffer(ids.buffers()[2], dtype=np.uint8) if widths.any()
+            else np.zeros(1, dtype=np.uint8))
     start = offsets[:-1]
     digest = wave * np.uint64(0x9E3779B97F4A7C15) ^ widths.astype(np.uint64)
     prime = np.uint64(0x100000001B3)
@@ -715,7 +716,9 @@ def find_duplicates(responses: Responses, among: np.ndarray | None = None
         return reason, first_row
     idx, key = idx[repeated], key[repeated]
     sub = responses.take(idx)
-    answers = [sub.expectation, sub.perception] + ([sub.adequate] if sub.adequate is not None else [])
+    answers = [sub.expectation, sub.perception]
+    if sub.adequate is not None:
+        answers.append(sub.adequate)
     content = pd.DataFrame(np.column_stack(answers))
     others = sub.meta[_respondent_columns(sub.meta)]
     content = pd.concat([content, others.reset_index(drop=True)], axis=1)

@@ -25,6 +25,11 @@ TINY_E = np.array([[4, 5, 3], [5, 4, 2], [3, np.nan, 5], [np.nan, 4, 4]])
 TINY_P = np.array([[3, 5, 4], [2, 3, 2], [4, 4, 5], [5, 2, 1]], dtype=float)
 
 
+def setting(line: str) -> str:
+    """The tiny instrument with one more [instrument] key."""
+    return replace_in_instrument('segments = ["region"]', f'segments = ["region"]\n{line}')
+
+
 def validate_file(tmp_path, data: bytes, name="2026Q3.csv", instrument=TINY_INSTRUMENT):
     inst = write(tmp_path / "instrument.toml", instrument)
     path = tmp_path / name
@@ -69,15 +74,15 @@ def test_legacy_bytes_after_a_long_ascii_start_are_still_detected(tmp_path):
 
 
 def test_explicit_encoding_always_wins(tmp_path):
-    latin = replace_in_instrument('segments = ["region"]',
-                                  'segments = ["region"]\nencoding = "latin-1"')
+    latin = setting('encoding = "latin-1"')
     validated = validate_file(tmp_path, CHINESE.encode("utf-8"), instrument=latin)
     # Read as Latin-1 on purpose: every byte decodes, the labels are mojibake.
-    assert validated.responses.meta["region"].astype(str).iloc[0] == "华东".encode().decode("latin-1")
+    mojibake = "华东".encode().decode("latin-1")
+    assert validated.responses.meta["region"].astype(str).iloc[0] == mojibake
 
 
 def test_explicit_wrong_encoding_is_a_data_error_naming_the_line(tmp_path):
-    utf8 = replace_in_instrument('segments = ["region"]', 'segments = ["region"]\nencoding = "utf-8"')
+    utf8 = setting('encoding = "utf-8"')
     with pytest.raises(DataError) as info:
         validate_file(tmp_path, CHINESE.encode("gb18030"), instrument=utf8)
     assert info.value.exit_code == 65
@@ -85,7 +90,7 @@ def test_explicit_wrong_encoding_is_a_data_error_naming_the_line(tmp_path):
 
 
 def test_unknown_encoding_name_is_an_instrument_mistake(tmp_path):
-    bad = replace_in_instrument('segments = ["region"]', 'segments = ["region"]\nencoding = "klingon"')
+    bad = setting('encoding = "klingon"')
     with pytest.raises(DataError, match="klingon"):
         validate_file(tmp_path, TINY_CSV.encode(), instrument=bad)
 
@@ -109,7 +114,7 @@ def test_limesurvey_export_bom_semicolons_and_quotes(tmp_path):
 
 
 def test_line_breaks_inside_quoted_values_keep_spreadsheet_row_numbers(tmp_path):
-    instrument = replace_in_instrument('segments = ["region"]', 'segments = ["region"]')
+    instrument = TINY_INSTRUMENT
     text = ("id,region,comment,E1,E2,E3,P1,P2,P3\n"
             'r1,East,"two\nlines",4,5,3,3,5,4\n'
             "r2,East,,5,4,2,2,3,8\n")
@@ -191,8 +196,7 @@ QUALTRICS_HEADER = (
 
 
 def qualtrics(header_rows: int) -> str:
-    return replace_in_instrument('segments = ["region"]',
-                                 f'segments = ["region"]\nheader_rows = {header_rows}')
+    return setting(f"header_rows = {header_rows}")
 
 
 def test_qualtrics_three_header_rows_and_its_minus_99(tmp_path):
@@ -278,8 +282,7 @@ def test_xlsx_named_sheet_dates_as_waves_and_numeric_ids(tmp_path):
         row.append(dt.datetime(2026, 7, 1) if n < 3 else dt.datetime(2026, 4, 1))
     rows[2][5] = 9.0  # P1 as a float, a missing code
     path = write_xlsx(tmp_path / "waves.xlsx", rows, sheet="Antworten", extra_sheets=("Info",))
-    instrument = replace_in_instrument('segments = ["region"]',
-                                       'segments = ["region"]\nwave = "wave"\nsheet = "Antworten"')
+    instrument = setting('wave = "wave"\nsheet = "Antworten"')
     inst = write(tmp_path / "i.toml", instrument)
     validated = ingest_and_validate([path], load_instrument(inst))
     meta = validated.responses.meta
@@ -290,7 +293,7 @@ def test_xlsx_named_sheet_dates_as_waves_and_numeric_ids(tmp_path):
 
 def test_xlsx_unknown_sheet_lists_the_sheets(tmp_path):
     path = write_xlsx(tmp_path / "2026Q3.xlsx", cells(TINY_ROWS), extra_sheets=("Info",))
-    instrument = replace_in_instrument('segments = ["region"]', 'segments = ["region"]\nsheet = "Sheet 1"')
+    instrument = setting('sheet = "Sheet 1"')
     inst = write(tmp_path / "i.toml", instrument)
     with pytest.raises(DataError) as info:
         ingest_and_validate([path], load_instrument(inst))
@@ -352,7 +355,7 @@ def test_sav_without_the_declaration_the_code_is_out_of_scale(tmp_path):
 
 
 def test_several_waves_in_one_file_via_the_wave_column(tmp_path):
-    instrument = replace_in_instrument('segments = ["region"]', 'segments = ["region"]\nwave = "wave"')
+    instrument = setting('wave = "wave"')
     lines = TINY_CSV.splitlines()
     text = "wave," + lines[0] + "\n" + "".join(
         f"{w},{line}\n" for w in ("2026Q2", "2026Q3") for line in lines[1:])

@@ -65,8 +65,8 @@ def read_table(path: str | Path, instrument: Instrument) -> RawTable:
     reader = READERS.get(suffix)
     if reader is None:
         known = ", ".join(sorted(READERS))
-        raise DataError(f"unsupported file type {path.suffix or '(none)'!r}; servqual reads {known}",
-                        file=path)
+        raise DataError(f"unsupported file type {path.suffix or '(none)'!r}; servqual reads "
+                        f"{known}", file=path)
     if not start.strip():
         raise DataError("the file is empty", file=path)
     kind, holds = _content(start)

@@ -222,7 +222,8 @@ class _Options:
         # at any line break and parse the blocks in parallel.
         self.quoted = quoted
 
-    def parse(self, body: pa.Buffer, threads: bool) -> tuple[pa.Table, list[tuple[int | None, str]]]:
+    def parse(self, body: pa.Buffer, threads: bool
+              ) -> tuple[pa.Table, list[tuple[int | None, str]]]:
         invalid: list[tuple[int | None, str]] = []
         if not body.size:  # a header and nothing else
             return pa.Table.from_arrays([pa.array([], pa.string()) for _ in self.names],
