@@ -231,6 +231,10 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
                                   "item, expectation and perception columns",
                                   file=path, key="instrument.long")
         long = table_to_dataclass(LongLayout, settings.long, file=path, key="instrument.long")
+        if not settings.respondent_id:
+            raise InstrumentError('layout = "long" needs respondent_id: it tells which rows '
+                                  "belong to one respondent", file=path,
+                                  key="instrument.respondent_id")
     elif settings.long:
         raise InstrumentError('[instrument.long] is only used with layout = "long"',
                               file=path, key="instrument.long")
@@ -242,6 +246,12 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
         if not any(i.dimension == d.key for i in items):
             raise InstrumentError("dimension has no items", file=path, key=f"dimensions.{d.key}")
 
+    if long is not None:
+        codes = Counter(i.long_code for i in items)
+        for n, item in enumerate(items):
+            if codes[item.long_code] > 1:
+                raise InstrumentError(f"two items have the code {item.long_code!r} in the item "
+                                      "column", file=path, key=f"items[{n}].code")
     classes = _parse_classes(doc.get("customer_classes"), settings, path)
     if analysis.benchmark_segment and analysis.benchmark_segment not in settings.segments:
         raise InstrumentError(f"{analysis.benchmark_segment!r} is not one of the segments "
