@@ -20,6 +20,7 @@ from .stats.tables import build_tables
 from .stats.trends import build_trends
 from .strategy import StrategyBook, load_strategies, recommend
 from .validate import Validated, validate
+from .value_segments import derive_value_segment
 from .waves import sort_waves
 
 
@@ -77,6 +78,7 @@ def compute(validated: Validated, instrument: Instrument, inputs: list[str] | No
                         f"({_reasons(validated)})")
     config = instrument.analysis
     waves = sort_waves(responses.meta["wave"].astype(str).unique())
+    responses = derive_value_segment(responses, instrument)
     aggregates = aggregate(responses, instrument)
     tables = build_tables(aggregates, instrument, waves)
     trends = build_trends(tables, waves, config)

@@ -432,6 +432,12 @@ def _read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
             meta[importance_column(dim.key)] = numeric_column(frame[dim.importance])[0]
     if settings.overall_satisfaction:
         meta[OVERALL_SATISFACTION] = numeric_column(frame[settings.overall_satisfaction])[0]
+    classes = instrument.customer_classes
+    if classes is not None and classes.derived:
+        # Value scores place the respondent in a value segment; unreadable scores leave the
+        # respondent without one, they do not cost the answers.
+        for column in (classes.current_value, classes.potential_value):
+            meta[column] = numeric_column(frame[column])[0]
     return _Rows(meta=meta, values=values, flags=flags, item=item)
 
 
