@@ -104,7 +104,8 @@ def print_accounting(validated: Validated, console: Console) -> None:
     for reason in REASONS:
         reasons.add_row(reason, f"{q.quarantine_reasons.get(reason, 0):,}")
     console.print(reasons)
-    console.print(f"answers missing: {q.answers_missing:,}   straight-lining: {q.straightlining:,}")
+    console.print(f"answers missing: {q.answers_missing:,}   straight-lining: {q.straightlining:,}"
+                  f"   respondents analysed: {q.respondents_valid:,}")
     console.print(f"rows_read {q.rows_read} = rows_valid {q.rows_valid} + "
                   f"rows_quarantined {q.rows_quarantined}")
 

@@ -72,16 +72,28 @@ CLASS_KEYS = ("core", "important", "regular", "value", "sub_value", "potential_v
               "low_value")
 
 
+VALUE_SEGMENT = "value_segment"  # the segment derived from current and potential value scores
+
+
 @dataclass(frozen=True)
 class CustomerClasses:
-    """Which segment column holds the customer class, and which values mean which class.
+    """Which segment holds the customer class, and which values mean which class.
 
     Classes of the practice (domain.md §3): core / important / regular (核心 / 重要 / 常规),
-    or the value segments value / sub_value / potential_value / low_value.
+    or the value segments value / sub_value / potential_value / low_value. Either a segment
+    column lists its values per class, or two score columns (current value 当前价值 and
+    potential value 潜在价值) are split at their medians into the derived segment
+    ``value_segment`` whose values are the class keys.
     """
 
     column: str
     values: dict[str, str]  # segment value → class key
+    current_value: str = ""  # column of current-value scores
+    potential_value: str = ""  # column of potential-value scores
+
+    @property
+    def derived(self) -> bool:
+        return bool(self.current_value)
 
     def class_of(self, value: str) -> str | None:
         return self.values.get(str(value))
@@ -179,6 +191,9 @@ class Instrument:
         cols += [(c, f"instrument.segments[{n}]") for n, c in enumerate(s.segments)]
         cols += [(d.importance, f"dimensions.{d.key}.importance")
                  for d in self.dimensions if d.importance]
+        if self.customer_classes is not None and self.customer_classes.derived:
+            cols += [(self.customer_classes.current_value, "customer_classes.current_value"),
+                     (self.customer_classes.potential_value, "customer_classes.potential_value")]
         if self.long is not None:
             cols += [(getattr(self.long, k), f"instrument.long.{k}")
                      for k in ("item", "expectation", "perception", "adequate")
@@ -231,6 +246,10 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
                                   "item, expectation and perception columns",
                                   file=path, key="instrument.long")
         long = table_to_dataclass(LongLayout, settings.long, file=path, key="instrument.long")
+        if not settings.respondent_id:
+            raise InstrumentError('layout = "long" needs respondent_id: it tells which rows '
+                                  "belong to one respondent", file=path,
+                                  key="instrument.respondent_id")
     elif settings.long:
         raise InstrumentError('[instrument.long] is only used with layout = "long"',
                               file=path, key="instrument.long")
@@ -242,6 +261,12 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
         if not any(i.dimension == d.key for i in items):
             raise InstrumentError("dimension has no items", file=path, key=f"dimensions.{d.key}")
 
+    if long is not None:
+        codes = Counter(i.long_code for i in items)
+        for n, item in enumerate(items):
+            if codes[item.long_code] > 1:
+                raise InstrumentError(f"two items have the code {item.long_code!r} in the item "
+                                      "column", file=path, key=f"items[{n}].code")
     classes = _parse_classes(doc.get("customer_classes"), settings, path)
     if analysis.benchmark_segment and analysis.benchmark_segment not in settings.segments:
         raise InstrumentError(f"{analysis.benchmark_segment!r} is not one of the segments "
@@ -367,6 +392,27 @@ def _parse_classes(table: Any, settings: Settings, path: Path) -> CustomerClasse
     where = "customer_classes"
     if not isinstance(table, dict):
         raise InstrumentError("must be a table", file=path, key=where)
+    scores = [k for k in ("current_value", "potential_value") if k in table]
+    if scores:
+        if len(scores) != 2:
+            missing = ({"current_value", "potential_value"} - set(scores)).pop()
+            raise InstrumentError("both value-score columns are needed", file=path,
+                                  key=f"{where}.{missing}")
+        for key in table:
+            if key not in ("current_value", "potential_value"):
+                raise InstrumentError("value scores and a class column exclude each other; "
+                                      "use one or the other", file=path, key=f"{where}.{key}")
+        for key in scores:
+            if not isinstance(table[key], str) or not table[key].strip():
+                raise InstrumentError("must name a column", file=path, key=f"{where}.{key}")
+        if VALUE_SEGMENT in settings.segments:
+            raise InstrumentError(f"{VALUE_SEGMENT!r} is derived from the value scores; "
+                                  "a segment column may not have that name", file=path,
+                                  key="instrument.segments")
+        keys = ("value", "sub_value", "potential_value", "low_value")
+        return CustomerClasses(column=VALUE_SEGMENT, values={k: k for k in keys},
+                               current_value=table["current_value"],
+                               potential_value=table["potential_value"])
     column = table.get("column")
     if not isinstance(column, str) or not column:
         raise InstrumentError("required key is missing", file=path, key=f"{where}.column")

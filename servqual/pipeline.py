@@ -23,6 +23,7 @@ from .responses import SOURCE
 from .stats.trends import build_trends
 from .strategy import StrategyBook, load_strategies, recommend
 from .validate import DataQuality, Validated, count_missing, straightlining, validate
+from .value_segments import derive_value_segment
 from .waves import sort_waves
 
 
@@ -80,6 +81,7 @@ def compute(validated: Validated, instrument: Instrument, inputs: list[str] | No
                         f"({_reasons(validated)})")
     config = instrument.analysis
     waves = sort_waves(responses.meta["wave"].astype(str).unique())
+    responses = derive_value_segment(responses, instrument)
     aggregates = aggregate(responses, instrument)
     tables = build_tables(aggregates, instrument, waves)
     trends = build_trends(tables, waves, config)

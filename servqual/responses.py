@@ -3,8 +3,10 @@
 Answers are kept as ``(respondents x items)`` float32 arrays, one per battery (expectation,
 perception, adequate), already reverse-scored, with ``NaN`` for a missing answer. float32
 holds every answer on a scale exactly (whole numbers, halves) in half the memory of float64;
-statistics accumulate in float64. Everything else about a respondent (wave, id, segments,
-weights, importance points) is in ``meta``.
+statistics accumulate in float64. The arrays are column-major: each item's answers are
+contiguous, as the file's columns were, which is what per-item work reads fastest.
+Everything else about a respondent (wave, id, segments, weights, importance points) is in
+``meta``.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ class Responses:
                 continue
             if arr.shape != (n, k):
                 raise ValueError(f"{name} has shape {arr.shape}, expected {(n, k)}")
-            if arr.dtype != ANSWER_DTYPE or not arr.flags.c_contiguous:
-                setattr(self, name, np.ascontiguousarray(arr, dtype=ANSWER_DTYPE))
+            if arr.dtype != ANSWER_DTYPE or not arr.flags.f_contiguous:
+                setattr(self, name, np.asfortranarray(arr, dtype=ANSWER_DTYPE))
 
     def __len__(self) -> int:
         return len(self.meta)
@@ -62,9 +64,9 @@ class Responses:
             idx = np.flatnonzero(idx)
         return Responses(
             item_ids=self.item_ids,
-            expectation=self.expectation[idx],
-            perception=self.perception[idx],
-            adequate=None if self.adequate is None else self.adequate[idx],
+            expectation=_take_rows(self.expectation, idx),
+            perception=_take_rows(self.perception, idx),
+            adequate=None if self.adequate is None else _take_rows(self.adequate, idx),
             meta=self.meta.iloc[idx].reset_index(drop=True),
             segments=self.segments,
         )
@@ -73,18 +75,40 @@ class Responses:
     def concat(cls, parts: list[Responses]) -> Responses:
         if not parts:
             raise ValueError("nothing to concatenate")
+        if len(parts) == 1:
+            return parts[0]
         first = parts[0]
-        adequate = None
-        if first.adequate is not None:
-            adequate = np.concatenate([p.adequate for p in parts])
         return cls(
             item_ids=first.item_ids,
-            expectation=np.concatenate([p.expectation for p in parts]),
-            perception=np.concatenate([p.perception for p in parts]),
-            adequate=adequate,
+            expectation=_stack_rows([p.expectation for p in parts]),
+            perception=_stack_rows([p.perception for p in parts]),
+            adequate=None if first.adequate is None else _stack_rows([p.adequate for p in parts]),
             meta=_concat_meta([p.meta for p in parts]),
             segments=first.segments,
         )
+
+
+def _take_rows(matrix: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``matrix[idx]``, column by column when its columns are contiguous (as validation
+    builds them): a gather along each column is several times faster than numpy's row-wise
+    fancy indexing of a column-major array."""
+    if matrix.strides[0] != matrix.itemsize or matrix.shape[1] < 2:
+        return matrix[idx]
+    out = np.empty((len(idx), matrix.shape[1]), dtype=matrix.dtype, order="F")
+    for j in range(matrix.shape[1]):
+        np.take(matrix[:, j], idx, out=out[:, j])
+    return out
+
+
+def _stack_rows(parts: list[np.ndarray]) -> np.ndarray:
+    """Row-wise concatenation into one column-major matrix (one copy, no conversion)."""
+    out = np.empty((sum(len(p) for p in parts), parts[0].shape[1]), dtype=ANSWER_DTYPE,
+                   order="F")
+    start = 0
+    for part in parts:
+        out[start:start + len(part)] = part
+        start += len(part)
+    return out
 
 
 def _concat_meta(frames: list[pd.DataFrame]) -> pd.DataFrame:

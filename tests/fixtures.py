@@ -108,6 +108,63 @@ def replace_in_instrument(old: str, new: str, instrument: str = TINY_INSTRUMENT)
 
 
 # --------------------------------------------------------------------------------------------
+# Other file formats, written by the tests themselves (no binary fixtures are committed)
+
+TINY_ROWS = [line.split(",") for line in TINY_CSV.splitlines()]
+
+
+def cells(rows: list[list[str]]) -> list[list[object]]:
+    """Rows of text as a spreadsheet holds them: numbers as numbers, blanks as nothing."""
+    def cell(text: str) -> object:
+        if text == "":
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    return [[cell(v) for v in row] for row in rows]
+
+
+def write_xlsx(path: Path, rows: list[list[object]], sheet: str = "Sheet1",
+               first_row: int = 1, extra_sheets: tuple[str, ...] = ()) -> Path:
+    """An .xlsx workbook with ``rows`` on ``sheet`` starting at ``first_row`` (openpyxl)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for name in extra_sheets:
+        book.create_sheet(name).append(["unrelated"])
+    ws = book.active
+    ws.title = sheet
+    for r, row in enumerate(rows, start=first_row):
+        for c, value in enumerate(row, start=1):
+            if value is not None:
+                ws.cell(row=r, column=c, value=value)
+    if extra_sheets:
+        book.move_sheet(sheet, offset=-len(extra_sheets))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+def write_sav(path: Path, frame, missing: dict[str, list[float]] | None = None) -> Path:
+    """An SPSS .sav file (pyreadstat), with user-missing values per variable."""
+    import pyreadstat
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pyreadstat.write_sav(frame, str(path), missing_ranges=missing or {})
+    return path
+
+
+def tiny_frame():
+    """TINY_CSV as a DataFrame: ids and regions as text, answers as floats (NaN blank)."""
+    import io
+
+    import pandas as pd
+
+    return pd.read_csv(io.StringIO(TINY_CSV), dtype={"id": str, "region": str})
+
+
+# --------------------------------------------------------------------------------------------
 # A hostile survey: every user-provided string of the report carries a script payload.
 
 XSS_PAYLOADS = [

@@ -268,3 +268,53 @@ def test_importance_performance_quadrants_and_derived_importance(sample_results)
     got = derived.set_index("dimension").loc["empathy", "importance"]
     assert got == pytest.approx(expected)
     assert derived["importance_source"].iloc[0] == "derived_overall_satisfaction"
+
+
+VALUE_INSTRUMENT_EXTRA = """
+[customer_classes]
+current_value = "cv"
+potential_value = "pv"
+"""
+
+
+def test_value_segments_from_scores_split_at_medians(tmp_path):
+    """Per wave, scores at or above the median are high: (high, high) value customers …"""
+    from fixtures import TINY_INSTRUMENT
+    rng = np.random.default_rng(8)
+    n = 400
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(n)],
+                          "region": rng.choice(["East", "West"], n),
+                          "cv": rng.integers(0, 100, n), "pv": rng.integers(0, 100, n)})
+    low_both = (frame["cv"] < frame["cv"].median()) & (frame["pv"] < frame["pv"].median())
+    for c in ("E1", "E2", "E3"):
+        frame[c] = rng.integers(3, 6, n)
+    for c in ("P1", "P2", "P3"):
+        # low-value customers perceive a clearly worse service on alpha (items 1 and 2)
+        frame[c] = rng.integers(3, 6, n) - np.where(low_both & (c != "P3"), 2, 0)
+    frame.loc[0, "cv"] = None  # no score: no value segment
+    inst, data = tiny(tmp_path, csv=frame.to_csv(index=False),
+                      instrument=TINY_INSTRUMENT + VALUE_INSTRUMENT_EXTRA)
+    results, validated = analyse([data], load_instrument(inst))
+    seg = results.segments[results.segments["column"] == "value_segment"]
+    assert set(seg["value"]) == {"value", "sub_value", "potential_value", "low_value"}
+    cv, pv = frame["cv"].iloc[1:], frame["pv"].iloc[1:]
+    high_cv, high_pv = cv >= cv.median(), pv >= pv.median()
+    expected = {"value": (high_cv & high_pv).sum(), "sub_value": (high_cv & ~high_pv).sum(),
+                "potential_value": (~high_cv & high_pv).sum(),
+                "low_value": (~high_cv & ~high_pv).sum()}
+    counts = seg[seg["dimension"] == "beta"].set_index("value")["n"].to_dict()
+    assert counts == expected
+    index, point = next((n, p) for n, p in enumerate(results.findings.weak_points)
+                        if p.id == "alpha")
+    assert point.customer_class["class"] == "low_value"
+    part = next(p for p in results.recommendations[index]["parts"]
+                if p["kind"] == "customer_class")
+    assert "low-value customers" in part["en"] and "低价值客户" in part["zh-CN"]
+
+
+def test_value_scores_and_class_column_exclude_each_other(tmp_path):
+    from fixtures import TINY_INSTRUMENT
+    text = TINY_INSTRUMENT + VALUE_INSTRUMENT_EXTRA + 'column = "region"\n'
+    with pytest.raises(InstrumentError) as info:
+        load_instrument(write(tmp_path / "i.toml", text))
+    assert info.value.key == "customer_classes.column"

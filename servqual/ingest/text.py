@@ -1,10 +1,23 @@
-"""Delimited text files (CSV, TSV): pyarrow's multi-threaded reader, guided by the instrument."""
+"""Delimited text files (CSV, TSV): pyarrow's multi-threaded reader, guided by the instrument.
+
+The file is memory-mapped. Its encoding is the instrument's, or detected (a byte-order mark,
+else UTF-8 when the start of the file is valid UTF-8, else charset-normalizer's verdict).
+Text in another encoding than UTF-8 is transcoded to UTF-8 once, in memory. The header rows
+are split here, quote-aware, so that long question texts with line breaks, merged header
+cells and several header rows (Qualtrics, SurveyMonkey) are handled the same way for every
+file; pyarrow then parses the records after them with the names given.
+"""
 
 from __future__ import annotations
 
 import codecs
+import csv
+import io
+import mmap
+import re
 from pathlib import Path
 
+import charset_normalizer
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -12,124 +25,313 @@ import pyarrow.csv as pacsv
 
 from ..errors import DataError
 from ..instrument import Instrument
-from .table import RawTable
+from .table import (NULL_TOKENS, RawTable, detect_platform, header_frame, label_columns,
+                    match_key, name_columns)
 
 SNIFF_BYTES = 1 << 16
 DELIMITERS = (",", ";", "\t", "|")
-# Text that means "no value" in exports (pyarrow's defaults plus Excel's and SPSS's habits).
-NULL_TOKENS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
-               "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null", "None"]
-
-
-def sniff_delimiter(first_line: str, suffix: str) -> str:
-    """The delimiter that splits the header line into the most fields (quotes respected)."""
-    counts = dict.fromkeys(DELIMITERS, 0)
-    quoted = False
-    for ch in first_line:
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch in counts:
-            counts[ch] += 1
-    best = max(DELIMITERS, key=lambda d: counts[d])
-    if counts[best] == 0:
-        return "\t" if suffix == ".tsv" else ","
-    return best
-
-
-def detect_encoding(sample: bytes, path: Path) -> str:
-    """The encoding of a text file when the instrument says ``encoding = "auto"``."""
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8"
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as err:
-        # A multi-byte character cut at the end of the sample is not an error.
-        if err.start >= len(sample) - 3 and len(sample) >= SNIFF_BYTES:
-            return "utf-8"
-    raise DataError("the file is not UTF-8 text; name its encoding in the instrument "
-                    "(encoding = \"gb18030\", for example)", file=path)
+_BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# A detected Chinese encoding is read as GB18030, the superset every GBK file decodes in.
+_WIDER = {"gb2312": "gb18030", "gbk": "gb18030", "ascii": "utf-8"}
+# Classic Mac OS and DOS code pages: a few accented words are as clean in them as in the
+# Windows code page they came from, and no spreadsheet program of our users saves in them.
+# UTF-16 and UTF-32 come with a byte-order mark (see _BOMS); without one, an even number of
+# legacy bytes may pass for them.
+_UNLIKELY = ["mac_cyrillic", "mac_greek", "mac_iceland", "mac_latin2", "mac_roman",
+             "mac_turkish", "cp437", "cp737", "cp775", "cp850", "cp852", "cp855", "cp856",
+             "cp857", "cp858", "cp860", "cp861", "cp862", "cp863", "cp864", "cp865", "cp866",
+             "cp869", "cp1006", "cp1125", "hp_roman8", "johab", "utf_16", "utf_16_be",
+             "utf_16_le", "utf_32", "utf_32_be", "utf_32_le"]
+# When a few words leave several encodings equally clean (华东 is also valid Korean cp949),
+# the encodings spreadsheet programs save in for our users win, in this order.
+_PREFERRED = ("gb18030", "big5", "cp932", "euc_jis_2004", "cp949", "cp1252", "cp1250", "cp1251")
+_NON_ASCII = re.compile(rb"[^\n]*[\x80-\xff][^\n]*")
 
 
 def read_text_table(path: Path, instrument: Instrument) -> RawTable:
+    """Read a CSV or TSV file; see the module docstring for how."""
     settings = instrument.settings
-    with path.open("rb") as fh:
-        sample = fh.read(SNIFF_BYTES)
-    if not sample.strip():
+    data = _map(path)
+    if not data[:SNIFF_BYTES].strip() and len(data) <= SNIFF_BYTES:
         raise DataError("the file is empty", file=path)
-    encoding = detect_encoding(sample, path) if settings.encoding == "auto" else settings.encoding
+    auto = settings.encoding == "auto"
+    encoding = detect_encoding(data[:SNIFF_BYTES], path) if auto else settings.encoding
+    _check_codec(encoding, path)
+    try:
+        return _read(data, encoding, path, instrument)
+    except _NotUtf8 as err:
+        if not auto:
+            raise DataError(f"is not valid {encoding} text (line {err.line}); name the "
+                            "file's encoding in the instrument", file=path) from None
+        encoding = _detect_where_utf8_fails(data, err.offset, path)
+        return _read(data, encoding, path, instrument)
+
+
+def detect_encoding(sample: bytes, path: Path) -> str:
+    """The encoding of a text file, from its first bytes, when the instrument says ``auto``.
+
+    A byte-order mark decides; else text that is valid UTF-8 is UTF-8 (the whole file is
+    checked while it is parsed); else charset-normalizer judges the sample.
+    """
+    for bom, name in _BOMS:
+        if sample.startswith(bom):
+            return name
+    if len(sample) >= SNIFF_BYTES and (cut := sample.rfind(b"\n")) > 0:
+        sample = sample[:cut + 1]  # never judge a character cut in two
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    return _judge(sample, path)
+
+
+def _judge(sample: bytes, path: Path) -> str:
+    """charset-normalizer's verdict on the lines of ``sample`` that are not plain ASCII (the
+    others are evidence of nothing and dilute the rest); among the encodings that decode them
+    equally cleanly, the first of :data:`_PREFERRED`, else charset-normalizer's first."""
+    evidence = b"\n".join(_NON_ASCII.findall(sample)) or sample
+    matches = list(charset_normalizer.from_bytes(evidence, cp_exclusion=_UNLIKELY))
+    if not matches:
+        raise DataError("cannot tell the text encoding of the file; name it in the instrument "
+                        '(encoding = "gb18030", for example)', file=path)
+    best = matches[0]
+    tied = [codecs.lookup(name).name for m in matches
+            if (m.chaos, m.coherence) == (best.chaos, best.coherence)
+            for name in [m.encoding, *m.could_be_from_charset]]  # same text, other names
+    name = min(tied, key=lambda n: _PREFERRED.index(n) if n in _PREFERRED else len(_PREFERRED))
+    return _WIDER.get(name, name)
+
+
+def _detect_where_utf8_fails(data, offset: int, path: Path) -> str:
+    """Judge the encoding on the text around the first byte that is not UTF-8.
+
+    The start of the file looked like UTF-8 (often plain ASCII); the bytes that broke it are
+    the evidence of the real encoding.
+    """
+    start = max(0, data.rfind(b"\n", 0, max(0, offset - SNIFF_BYTES // 2)) + 1)
+    end = data.find(b"\n", offset + SNIFF_BYTES // 2)
+    encoding = _judge(bytes(data[start:end if end > 0 else len(data)]), path)
+    if codecs.lookup(encoding).name == "utf-8":
+        raise DataError("is not valid UTF-8 text and its encoding cannot be told; name it in "
+                        "the instrument", file=path)
+    return encoding
+
+
+def _check_codec(encoding: str, path: Path) -> None:
     try:
         codecs.lookup(encoding)
     except LookupError as err:
-        raise DataError(f"unknown encoding {encoding!r}", file=path, column=None,
+        raise DataError(f"unknown encoding {encoding!r}", file=path,
                         key="instrument.encoding") from err
-    text_sample = sample.decode(encoding, errors="replace").lstrip("\ufeff")
-    first_line = text_sample.splitlines()[0] if text_sample else ""
-    delimiter = sniff_delimiter(first_line, path.suffix.lower())
 
-    text_columns = [c for c in (settings.respondent_id, settings.wave, *settings.segments) if c]
-    pyarrow_encoding = "utf8" if codecs.lookup(encoding).name == "utf-8" else encoding
-    invalid: list[tuple[int | None, str]] = []
 
-    def on_invalid(row) -> str:
-        invalid.append((row.number, row.text))
-        return "skip"
+class _NotUtf8(Exception):
+    """The text is not valid UTF-8 at byte ``offset`` (on ``line``)."""
 
-    def read(threads: bool) -> pa.Table:
-        return pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                use_threads=threads, encoding=pyarrow_encoding,
-                skip_rows_after_names=settings.header_rows - 1, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in text_columns},
-                null_values=NULL_TOKENS, strings_can_be_null=True,
-                quoted_strings_can_be_null=True),
-        )
+    def __init__(self, data, offset: int) -> None:
+        super().__init__(offset)
+        self.offset = offset
+        self.line = _line_of(data, offset)
 
+
+def _map(path: Path) -> mmap.mmap | bytes:
+    """The file's bytes, memory-mapped. The mapping lives as long as something (an Arrow
+    buffer still being released by a reader thread, say) refers to it; the file itself is
+    closed at once."""
+    with path.open("rb") as fh:
+        if not path.stat().st_size:
+            return b""
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _utf8(data, encoding: str, path: Path) -> tuple[object, int]:
+    """The text as UTF-8 bytes (the mapped file itself when it is UTF-8) and where it starts."""
+    if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig"):
+        return data, len(codecs.BOM_UTF8) if data[:3] == codecs.BOM_UTF8 else 0
     try:
-        table = read(threads=True)
-        if invalid:  # row numbers are only known from a single-threaded read
-            invalid.clear()
-            table = read(threads=False)
-    except pa.ArrowInvalid as err:
-        raise DataError(_explain_arrow_error(err, encoding), file=path) from err
+        text = bytes(data).decode(encoding)
     except UnicodeDecodeError as err:
-        raise DataError(f"cannot be decoded as {encoding}: {err.reason} at byte {err.start}; "
-                        "name the right encoding in the instrument", file=path) from err
+        raise DataError(f"cannot be decoded as {encoding} (line {_line_of(data, err.start)}: "
+                        f"{err.reason}); name the file's encoding in the instrument",
+                        file=path) from None
+    return text.lstrip("\ufeff").encode("utf-8"), 0
 
-    header_rows = settings.header_rows
-    # pyarrow counts physical lines from 1 with the header as line 1; skipped header rows count.
-    bad_rows = np.array([n for n, _ in invalid if n is not None], dtype=np.int64)
+
+def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
+    settings = instrument.settings
+    data, start = _utf8(raw, encoding, path)
+    header, body_start, blank_lines = _header(data, start, settings.header_rows, path)
+    delimiter = sniff_delimiter(header, path.suffix.lower())
+    rows = list(csv.reader(io.StringIO(header), delimiter=delimiter))
+    if len(rows) < settings.header_rows:
+        raise DataError(f"the file has {len(rows)} row(s), fewer than header_rows = "
+                        f"{settings.header_rows} header rows", file=path,
+                        key="instrument.header_rows")
+    names, rest = name_columns(rows)
+    first_row = blank_lines + settings.header_rows + 1  # spreadsheet row of the first record
+
+    end = len(data)
+    while end > body_start and data[end - 1:end] in (b"\n", b"\r"):
+        end -= 1  # trailing line breaks end the file; they are not blank records
+    labels = {match_key(c) for c in label_columns(instrument)}
+    options = _Options(len(names), delimiter, [j for j, n in enumerate(names)
+                                               if match_key(n) in labels],
+                       quoted=data.find(b'"', body_start, end) >= 0)
+    body = pa.py_buffer(data)[body_start:end] if end > body_start else pa.py_buffer(b"")
+    try:
+        table, invalid = options.parse(body, threads=True)
+        if invalid:  # row numbers are only known from a single-threaded read
+            table, invalid = options.parse(body, threads=False)
+    except pa.ArrowInvalid as err:
+        if "UTF8" in str(err) or "utf8" in str(err).lower():
+            raise _NotUtf8(data, _first_invalid_utf8(data)) from None
+        raise DataError(f"cannot be read as a delimited text file: {err}", file=path) from err
+    if any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types):
+        raise _NotUtf8(data, _first_invalid_utf8(data))
+
+    bad_rows = np.array([first_row + n - 1 for n, _ in invalid if n is not None], dtype=np.int64)
     total = table.num_rows + len(invalid)
-    all_rows = np.arange(header_rows + 1, header_rows + 1 + total, dtype=np.int64)
+    all_rows = np.arange(first_row, first_row + total, dtype=np.int64)
     source_rows = np.setdiff1d(all_rows, bad_rows, assume_unique=True)[: table.num_rows]
-    frame = table.to_pandas(types_mapper=_types_mapper)
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = table.to_pandas(types_mapper=_arrow_dtype).set_axis(names, axis=1)
     unparseable = pd.DataFrame({
-        "source_row": pd.Series([n if n is not None else -1 for n, _ in invalid], dtype="int64"),
+        "source_row": pd.Series([first_row + n - 1 if n is not None else -1 for n, _ in invalid],
+                                dtype="int64"),
         "text": pd.Series([t for _, t in invalid], dtype="object"),
     })
     return RawTable(path=path, frame=frame, source_rows=source_rows, unparseable=unparseable,
-                    encoding=encoding)
+                    encoding=codecs.lookup(encoding).name, kind="csv", header_row=blank_lines + 1,
+                    header=header_frame(rest, frame.columns), platform=detect_platform(names, rest))
 
 
-def _types_mapper(arrow_type: pa.DataType):
-    # Text stays pandas' string dtype whatever the pandas version, so checks are uniform, and
-    # whole numbers stay whole numbers even with blanks (the quarantine shows 7, not 7.0).
+class _Options:
+    """How pyarrow parses the records after the header."""
+
+    def __init__(self, width: int, delimiter: str, text_columns: list[int], quoted: bool):
+        # Columns are parsed under their positions: a header may repeat a name or leave it
+        # blank, and pyarrow would infer one type for all columns of one name.
+        self.names = [str(j) for j in range(width)]
+        self.delimiter = delimiter
+        self.text_columns = [str(j) for j in text_columns]
+        # A line break inside a value needs quotes; without any, pyarrow may split the file
+        # at any line break and parse the blocks in parallel.
+        self.quoted = quoted
+
+    def parse(self, body: pa.Buffer, threads: bool
+              ) -> tuple[pa.Table, list[tuple[int | None, str]]]:
+        invalid: list[tuple[int | None, str]] = []
+        if not body.size:  # a header and nothing else
+            return pa.Table.from_arrays([pa.array([], pa.string()) for _ in self.names],
+                                        names=self.names), invalid
+
+        def on_invalid(row) -> str:
+            invalid.append((row.number, row.text))
+            return "skip"
+
+        table = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(use_threads=threads, column_names=self.names,
+                                           block_size=1 << 22),
+            parse_options=pacsv.ParseOptions(
+                delimiter=self.delimiter, newlines_in_values=self.quoted,
+                ignore_empty_lines=False, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in self.text_columns},
+                null_values=NULL_TOKENS, strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                # pyarrow's defaults read 1 and 0 as true and false in a column that also
+                # holds "true": answers would turn into booleans.
+                true_values=["true", "True", "TRUE"], false_values=["false", "False", "FALSE"]),
+        )
+        return table, invalid
+
+
+def _header(data, start: int, count: int, path: Path) -> tuple[str, int, int]:
+    """The first ``count`` records after any blank lines, as text; where the data begins; and
+    how many blank lines came first."""
+    size = SNIFF_BYTES
+    while True:
+        chunk = bytes(data[start:start + size])
+        whole = start + size >= len(data)
+        try:
+            text = codecs.getincrementaldecoder("utf-8")().decode(chunk, final=whole)
+        except UnicodeDecodeError as err:
+            raise _NotUtf8(data, start + err.start) from None
+        found = _records(text, count, whole)
+        if found is not None:
+            end, blank = found
+            return text[:end].lstrip("\r\n"), start + len(text[:end].encode("utf-8")), blank
+        size *= 4
+
+
+def _records(text: str, count: int, whole: bool) -> tuple[int, int] | None:
+    """Where the first ``count`` records (after leading blank lines) end, and the number of
+    blank lines before them; ``None`` when ``text`` is cut before that."""
+    pos, blank, found, n = 0, 0, 0, len(text)
+    while found < count and pos < n:
+        end = _record_end(text, pos)
+        if end < 0:
+            if not whole:
+                return None
+            end = n
+        if found == 0 and not text[pos:end].strip("\r"):
+            blank += 1
+        else:
+            found += 1
+        pos = end + 1
+    return min(pos, n), blank
+
+
+def _record_end(text: str, pos: int) -> int:
+    """Index of the line break that ends the record starting at ``pos`` (-1: none yet)."""
+    quoted = False
+    while True:
+        newline = text.find("\n", pos)
+        if newline < 0:
+            return -1
+        quoted ^= text.count('"', pos, newline) % 2 == 1
+        if not quoted:
+            return newline
+        pos = newline + 1
+
+
+def sniff_delimiter(header: str, suffix: str) -> str:
+    """The delimiter that splits the header into the most fields, the same number on each of
+    its rows (quotes respected); a TSV file defaults to tab, anything else to comma."""
+    best, best_fields = "\t" if suffix == ".tsv" else ",", 1
+    for delimiter in DELIMITERS:
+        fields = {len(r) for r in csv.reader(io.StringIO(header), delimiter=delimiter) if r}
+        if len(fields) == 1 and (n := fields.pop()) > best_fields:
+            best, best_fields = delimiter, n
+    if best_fields > 1:
+        return best
+    first = next(csv.reader(io.StringIO(header), delimiter=","), [])
+    counts = {d: sum(cell.count(d) for cell in first) for d in DELIMITERS}
+    winner = max(DELIMITERS, key=lambda d: counts[d])
+    return winner if counts[winner] else best
+
+
+def _line_of(data, offset: int) -> int:
+    """The line (as a text editor counts) holding byte ``offset``."""
+    return bytes(data[:offset]).count(b"\n") + 1
+
+
+def _first_invalid_utf8(data) -> int:
+    try:
+        bytes(data).decode("utf-8")
+    except UnicodeDecodeError as err:
+        return err.start
+    return 0
+
+
+def _arrow_dtype(arrow_type: pa.DataType):
+    # Columns stay Arrow-backed (no copy); text is pandas' string dtype whatever the pandas
+    # version, and whole numbers stay whole with blanks (the quarantine shows 7, not 7.0).
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return pd.StringDtype()
-    if pa.types.is_integer(arrow_type):
-        return pd.Int64Dtype()
-    return None
-
-
-def _explain_arrow_error(err: Exception, encoding: str) -> str:
-    text = str(err)
-    if "Empty CSV file" in text:
-        return "the file is empty"
-    if "UTF8" in text or "utf8" in text.lower():
-        return f"the file is not valid {encoding} text; name its encoding in the instrument"
-    return f"cannot be read as a delimited text file: {text}"
+        return pd.StringDtype("pyarrow")
+    return pd.ArrowDtype(arrow_type)
