@@ -223,3 +223,27 @@ def test_questionnaire_changes_are_shown_and_flag_their_trends(sample_results):
     quality = html[html.index('id="data-quality"'):]
     assert "问卷变更" in quality and "2024Q4、2025Q1" in quality
     assert "‡ 问卷有变更" in html
+
+
+def test_derived_value_segments_are_named_in_the_report(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from fixtures import TINY_INSTRUMENT, tiny
+    from servqual.instrument import load_instrument
+    from servqual.pipeline import analyse
+
+    rng = np.random.default_rng(3)
+    n = 200
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(n)], "region": rng.choice(["E", "W"], n),
+                          "cv": rng.integers(0, 100, n), "pv": rng.integers(0, 100, n)})
+    for c in ("E1", "E2", "E3", "P1", "P2", "P3"):
+        frame[c] = rng.integers(1, 6, n)
+    extra = '\n[customer_classes]\ncurrent_value = "cv"\npotential_value = "pv"\n'
+    inst, data = tiny(tmp_path, csv=frame.to_csv(index=False), instrument=TINY_INSTRUMENT + extra)
+    results, _ = analyse([data], load_instrument(inst))
+    html = render_html(results, "zh-CN")
+    segments = html[html.index('id="segments"'):html.index('id="data-quality"')]
+    for name in ("价值客户", "次价值客户", "潜在价值客户", "低价值客户"):
+        assert f'<th scope="row">{name}</th>' in segments
+    assert ">sub_value<" not in segments

@@ -364,9 +364,12 @@ class Charts:
     # ----------------------------------------------------------------------------------------
     # Segments
 
-    def segment_dots(self, *, column: str, title: str, axis_title: str, whole: str) -> dict:
+    def segment_dots(self, *, column: str, title: str, axis_title: str, whole: str,
+                     value_labels: dict | None = None) -> dict:
         """Gap per dimension for each value of one segment column (suppressed cells left
-        out; small bases drawn hollow), with the whole sample as a black bar."""
+        out; small bases drawn hollow), with the whole sample as a black bar. ``value_labels``
+        names coded values (already translated markup, passed through)."""
+        value_labels = value_labels or {}
         rows = [r for r in self.results["segments"] if r["column"] == column]
         dims = [r["dimension"] for r in self._dims]
         labels = self._dim_labels(self._dims)
@@ -390,13 +393,13 @@ class Charts:
             color = CATEGORICAL[n % len(CATEGORICAL)]
             fig.add_trace(go.Scatter(
                 x=[None if c.get("suppressed") else c.get("gap_mean") for c in cells],
-                y=labels, name=text(value), mode="markers",
+                y=labels, name=text(value_labels.get(value, value)), mode="markers",
                 customdata=[c.get("n") for c in cells],
                 marker={"size": 11, "color": [("white" if c.get("small_base") else color)
                                               for c in cells],
                         "line": {"color": color, "width": 2}},
-                hovertemplate="%{y}: %{x:+.2f} (n = %{customdata})<extra>" + text(value)
-                              + "</extra>"))
+                hovertemplate="%{y}: %{x:+.2f} (n = %{customdata})<extra>"
+                              + text(value_labels.get(value, value)) + "</extra>"))
         return to_data(fig)
 
     # ----------------------------------------------------------------------------------------
