@@ -187,9 +187,9 @@ def report(
     extra = run_inputs(loaded, instrument, targets=targets, complaints=complaints,
                        categories=categories, peers=peers, benchmark=benchmark,
                        strategies=strategies)
-    if split_by is not None and split_by not in loaded.segments:
+    if split_by is not None and split_by not in loaded.analysis_segments:
         raise UsageError(f"--split-by {split_by!r} is not a segment column of the instrument "
-                         f"({', '.join(loaded.segments) or 'it names none'})")
+                         f"({', '.join(loaded.analysis_segments) or 'it names none'})")
     loaded, validated, paths = ingest(files, instrument)
     inputs = [str(p) for p in paths]
     results = compute(validated, loaded, inputs=inputs, extra=extra)

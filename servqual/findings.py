@@ -471,6 +471,7 @@ class WeakPoint:
     trend: dict[str, Any] = field(default_factory=dict)
     targets: list[dict[str, Any]] = field(default_factory=list)
     customer_class: dict[str, Any] | None = None
+    alert: dict[str, Any] | None = None  # a significant drop in the latest wave
 
 
 def _importance_factor(dimensions: pd.DataFrame) -> dict[str, float]:
@@ -480,6 +481,18 @@ def _importance_factor(dimensions: pd.DataFrame) -> dict[str, float]:
     return {d: float(w) * k for d, w in zip(dimensions["dimension"],
                                             dimensions["importance_weight"])
             if np.isfinite(w)}
+
+
+def _alert(wave_over_wave: pd.DataFrame, kind: str, ident: str) -> dict[str, Any] | None:
+    if wave_over_wave.empty or kind not in set(wave_over_wave["level"]):
+        return None
+    rows = wave_over_wave[(wave_over_wave["level"] == kind) & wave_over_wave["alert"]
+                          & (wave_over_wave[kind] == ident)]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return {k: row[k] for k in ("previous_wave", "current_wave", "previous_mean",
+                                "current_mean", "change", "p_value", "cohens_d")}
 
 
 def weak_points(*, dimensions: pd.DataFrame, items: pd.DataFrame, trends: TrendTables,
@@ -508,8 +521,9 @@ def weak_points(*, dimensions: pd.DataFrame, items: pd.DataFrame, trends: TrendT
             if ident in series.index:
                 trend = series.loc[ident]
                 point.direction = trend["direction"]
-                point.trend = {k: trend[k] for k in ("direction", "slope_per_wave", "p_value",
-                                                     "change", "waves", "first", "last")}
+                point.trend = {k: trend[k] for k in (
+                    "direction", "slope_per_wave", "p_value", "change", "waves", "first", "last",
+                    "observed_first", "observed_last", "first_wave", "last_wave")}
                 if trend["direction"] == FALLING:
                     point.evidence["falling_trend"] = dict(point.trend)
             missed = targets[(targets["level"] == kind) & (targets["id"] == ident)
@@ -548,6 +562,7 @@ def weak_points(*, dimensions: pd.DataFrame, items: pd.DataFrame, trends: TrendT
                                                           ident, gap, config)
             if not point.evidence:
                 continue
+            point.alert = _alert(trends.wave_over_wave, kind, ident)
             falling = 1.5 if "falling_trend" in point.evidence else 1.0
             point.score = (-gap * importance.get(point.dimension, 1.0) * falling
                            * (1 + 0.25 * (len(point.evidence) - 1)))

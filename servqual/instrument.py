@@ -149,6 +149,13 @@ class Instrument:
     def segments(self) -> list[str]:
         return self.settings.segments
 
+    @property
+    def analysis_segments(self) -> list[str]:
+        """The segment columns of the analysis: the instrument's, and the derived value
+        segment when value scores are given."""
+        derived = self.customer_classes is not None and self.customer_classes.derived
+        return list(self.settings.segments) + ([VALUE_SEGMENT] if derived else [])
+
     @cached_property
     def dimension_keys(self) -> tuple[str, ...]:
         return tuple(d.key for d in self.dimensions)
@@ -268,7 +275,9 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
                 raise InstrumentError(f"two items have the code {item.long_code!r} in the item "
                                       "column", file=path, key=f"items[{n}].code")
     classes = _parse_classes(doc.get("customer_classes"), settings, path)
-    if analysis.benchmark_segment and analysis.benchmark_segment not in settings.segments:
+    derived = [VALUE_SEGMENT] if classes is not None and classes.derived else []
+    if analysis.benchmark_segment and analysis.benchmark_segment not in (
+            list(settings.segments) + derived):
         raise InstrumentError(f"{analysis.benchmark_segment!r} is not one of the segments "
                               f"({', '.join(settings.segments) or 'none'})", file=path,
                               key="analysis.benchmark_segment")

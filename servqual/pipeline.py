@@ -81,7 +81,6 @@ def compute(validated: Validated, instrument: Instrument, inputs: list[str] | No
                         f"({_reasons(validated)})")
     config = instrument.analysis
     waves = sort_waves(responses.meta["wave"].astype(str).unique())
-    responses = derive_value_segment(responses, instrument)
     aggregates = aggregate(responses, instrument)
     tables = build_tables(aggregates, instrument, waves)
     trends = build_trends(tables, waves, config)
@@ -91,9 +90,9 @@ def compute(validated: Validated, instrument: Instrument, inputs: list[str] | No
             raise UsageError("complaints need a category mapping (--categories)")
         complaints = load_complaints(extra.complaints, extra.categories, instrument, waves)
     benchmark = config.benchmark_segment if extra.benchmark is None else extra.benchmark
-    if benchmark and benchmark not in instrument.segments:
+    if benchmark and benchmark not in instrument.analysis_segments:
         raise UsageError(f"--benchmark {benchmark!r} is not a segment column of the instrument "
-                         f"({', '.join(instrument.segments) or 'none'})")
+                         f"({', '.join(instrument.analysis_segments) or 'none'})")
     results = Results.build(instrument=instrument, waves=waves, quality=validated.quality,
                             aggregates=aggregates, tables=tables, inputs=inputs or [])
     results.findings = find(
@@ -101,8 +100,10 @@ def compute(validated: Validated, instrument: Instrument, inputs: list[str] | No
         segments=results.segments, segment_tests=results.segment_tests, targets=extra.targets,
         complaints=complaints, peers=extra.peers, benchmark_column=benchmark)
     book = extra.strategies or load_strategies(None, instrument)
-    results.recommendations = [recommend(p, book, instrument, config)
-                               for p in results.findings.weak_points]
+    weak = results.findings.weak_points
+    dimension_priority = {p.id: p.priority for p in weak if p.kind == "dimension"}
+    results.recommendations = [recommend(p, book, instrument, config, dimension_priority)
+                               for p in weak]
     results.strategy_book = book
     return results
 
@@ -111,9 +112,9 @@ def split(validated: Validated, column: str, instrument: Instrument) -> list[tup
     """The validated responses of each value of a segment column (``--split-by``): one unit
     per value, in sorted order, each with its own row accounting. Rows without a value
     belong to no unit (they stay in the overall results)."""
-    if column not in instrument.segments:
+    if column not in instrument.analysis_segments:
         raise UsageError(f"--split-by {column!r} is not a segment column of the instrument "
-                         f"({', '.join(instrument.segments) or 'it names none'})")
+                         f"({', '.join(instrument.analysis_segments) or 'it names none'})")
     meta = validated.responses.meta
     labels = meta[column].astype("string")
     quarantine = validated.quarantine

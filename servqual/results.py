@@ -54,6 +54,7 @@ TOLERANCE_FIELDS = ["level", "item", "dimension", "n", "desired_mean", "adequate
                     "perceived_mean", "msa_mean", "mss_mean", "zone_width_mean",
                     "below_adequate_mean", "inside_zone_mean", "above_desired_mean"]
 TREND_FIELDS = ["direction", "slope_per_wave", "slope_ci95_low", "slope_ci95_high", "p_value",
+                "observed_first", "observed_last",
                 "change", "waves", "first", "last", "first_wave", "last_wave", "kendall_tau",
                 "kendall_p", "theil_sen_slope"]
 WOW_FIELDS = ["previous_wave", "current_wave", "previous_mean", "current_mean", "change",
@@ -223,6 +224,7 @@ class Results:
                                  for code, facts in point.evidence.items()},
             "direction": point.direction or None,
             "customer_class": point.customer_class,
+            "alert": point.alert,
             "strategy": recommendation["text"],
             "strategy_parts": recommendation["parts"],
         })

@@ -30,7 +30,9 @@ EVIDENCE = ("negative_gap", "falling_trend", "target_missed", "complaints", "bel
 
 # Placeholders each kind of text may use (checked on load, so a typo cannot fail a run).
 PLACEHOLDERS = {
-    "directions": {"label", "waves", "first", "last"},
+    "directions": {"label", "waves", "first", "last", "first_wave", "last_wave"},
+    "alerts": {"change", "previous_wave", "current_wave", "p"},
+    "references": {"label", "priority"},
     "targets.missed": {"measure", "actual", "target", "distance"},
     "targets.revise": {"margin", "waves"},
     "classes": {"value", "gap", "overall"},
@@ -55,6 +57,8 @@ class StrategyBook:
     dimensions: dict[str, dict[str, Any]]
     generic: dict[str, Any]
     targets: dict[str, Any]
+    alerts: dict[str, Text]
+    references: dict[str, Text]
     classes: dict[str, dict[str, Text]]
     tools: dict[str, dict[str, Text]]
     evidence: dict[str, dict[str, Text]]
@@ -137,8 +141,8 @@ def load_strategies(path: str | Path | None, instrument: Instrument) -> Strategy
     path = Path(path) if path is not None else default_strategies()
     doc = read_toml(path, "strategy")
     c = _Checker(path)
-    sections = ("directions", "dimensions", "generic", "targets", "classes", "tools",
-                "evidence", "words")
+    sections = ("directions", "dimensions", "generic", "targets", "alerts", "references",
+                "classes", "tools", "evidence", "words")
     c.keys(doc, sections, "", required=sections)
 
     tools = c.labelled(doc["tools"], "tools", "strategy", PLACEHOLDERS["tools"])
@@ -170,6 +174,13 @@ def load_strategies(path: str | Path | None, instrument: Instrument) -> Strategy
                "revise": c.text(targets["revise"], "targets.revise",
                                 PLACEHOLDERS["targets.revise"])}
 
+    alerts = c.table(doc["alerts"], "alerts")
+    c.keys(alerts, ("drop",), "alerts", required=("drop",))
+    alerts = {"drop": c.text(alerts["drop"], "alerts.drop", PLACEHOLDERS["alerts"])}
+    references = c.table(doc["references"], "references")
+    c.keys(references, ("dimension",), "references", required=("dimension",))
+    references = {"dimension": c.text(references["dimension"], "references.dimension",
+                                      PLACEHOLDERS["references"])}
     classes = c.labelled(doc["classes"], "classes", "strategy", PLACEHOLDERS["classes"],
                          allowed=CLASS_KEYS)
     evidence = c.labelled(doc["evidence"], "evidence", "detail",
@@ -183,8 +194,8 @@ def load_strategies(path: str | Path | None, instrument: Instrument) -> Strategy
         words[name] = c.text(spec, f"words.{name}", set())
 
     return StrategyBook(directions=directions, dimensions=dimensions, generic=generic,
-                        targets=targets, classes=classes, tools=tools, evidence=evidence,
-                        words=words, path=path)
+                        targets=targets, alerts=alerts, references=references, classes=classes,
+                        tools=tools, evidence=evidence, words=words, path=path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,10 +248,12 @@ def subject_label(kind: str, ident: str, instrument: Instrument) -> Text:
 
 
 def direction_strategy(book: StrategyBook, label: Text, trend: dict[str, Any]) -> Text:
-    """The practice's strategy for a trend direction, filled with its numbers."""
+    """The practice's strategy for a trend direction, with the gaps observed at the first and
+    the last wave (the fitted line's values are in the trend's ``first``/``last``)."""
     return fill(book.directions[trend["direction"]]["strategy"], label=label,
-                waves=trend.get("waves", 0), first=signed(trend.get("first")),
-                last=signed(trend.get("last")))
+                waves=trend.get("waves", 0), first=signed(trend.get("observed_first")),
+                last=signed(trend.get("observed_last")),
+                first_wave=trend.get("first_wave") or "–", last_wave=trend.get("last_wave") or "–")
 
 
 def evidence_texts(point, book: StrategyBook) -> dict[str, dict[str, Text]]:
@@ -270,15 +283,28 @@ def evidence_texts(point, book: StrategyBook) -> dict[str, dict[str, Text]]:
     return out
 
 
-def recommend(point, book: StrategyBook, instrument: Instrument,
-              config) -> dict[str, Any]:
-    """The strategy for one weak point: its parts (to show as lists) and the whole text."""
+def recommend(point, book: StrategyBook, instrument: Instrument, config,
+              dimension_priority: dict[str, int] | None = None) -> dict[str, Any]:
+    """The strategy for one weak point: its parts (to show as lists) and the whole text.
+
+    ``dimension_priority`` maps dimensions that are weak points themselves to their
+    priority: an item of such a dimension refers to its card instead of repeating the
+    dimension's actions and tool.
+    """
     label = subject_label(point.kind, point.id, instrument)
     parts: list[dict[str, Any]] = []
     trend = point.trend or {"direction": "insufficient_waves", "waves": 0}
     parts.append({"kind": "direction", "direction": trend["direction"],
                   **direction_strategy(book, label, trend)})
-    parts.append({"kind": "actions", "items": [dict(a) for a in book.actions(point.dimension)]})
+    if point.alert:
+        a = point.alert
+        parts.append({"kind": "alert", **fill(
+            book.alerts["drop"], change=signed(a["change"]), previous_wave=a["previous_wave"],
+            current_wave=a["current_wave"], p=pvalue(a["p_value"]))})
+    referred = point.kind == "item" and point.dimension in (dimension_priority or {})
+    if not referred:
+        parts.append({"kind": "actions",
+                      "items": [dict(a) for a in book.actions(point.dimension)]})
     for target in point.targets:
         measure = target["measure"]
         show = signed if measure == "gap" else plain
@@ -295,9 +321,15 @@ def recommend(point, book: StrategyBook, instrument: Instrument,
         parts.append({"kind": "customer_class", "class": c["class"], **fill(
             book.classes[c["class"]]["strategy"], value=c["value"], gap=signed(c["gap_mean"]),
             overall=signed(c["overall_gap"]))})
-    tool = book.tool(point.dimension)
-    parts.append({"kind": "tool", "tool": tool, "label": dict(book.tools[tool]["label"]),
-                  **fill(book.tools[tool]["strategy"], label=label)})
+    if referred:
+        parts.append({"kind": "reference", "dimension": point.dimension, **fill(
+            book.references["dimension"],
+            label=subject_label("dimension", point.dimension, instrument),
+            priority=dimension_priority[point.dimension])})
+    else:
+        tool = book.tool(point.dimension)
+        parts.append({"kind": "tool", "tool": tool, "label": dict(book.tools[tool]["label"]),
+                      **fill(book.tools[tool]["strategy"], label=label)})
     text = {}
     for lang in LANGUAGES:
         sentences = []

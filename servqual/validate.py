@@ -29,6 +29,7 @@ from .ingest.table import match_key
 from .instrument import Instrument
 from .responses import (ANSWER_DTYPE, OVERALL_SATISFACTION, RESPONDENT, SOURCE, SOURCE_ROW,
                         WAVE, WEIGHT, Responses, importance_column)
+from .value_segments import derive_value_segment
 from .waves import wave_from_filename
 
 # Reason codes, in the order they are checked. The meaning of each is documented in the
@@ -815,6 +816,9 @@ def validate(tables: Iterable[RawTable], instrument: Instrument) -> Validated:
     quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else pd.DataFrame(
         columns=QUARANTINE_COLUMNS)
     quality.check()
+    # Value segments split each wave at the medians of all its respondents: derived here, once,
+    # so that a unit of --split-by keeps the company-wide split.
+    responses = derive_value_segment(responses, instrument)
     return Validated(responses=responses, quarantine=quarantine, quality=quality, columns=columns)
 
 

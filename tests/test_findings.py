@@ -30,7 +30,9 @@ def constructed(*, gap=-0.4, p_adjusted=0.5, direction="flat", missed=False,
     if importance is not None:
         dims["importance_weight"] = importance
     trend = {"dimension": "d", "direction": direction, "slope_per_wave": -0.1,
-             "p_value": 0.01, "change": -0.7, "waves": 8, "first": 0.3, "last": -0.4}
+             "p_value": 0.01, "change": -0.7, "waves": 8, "first": 0.3, "last": -0.4,
+             "observed_first": 0.25, "observed_last": -0.45, "first_wave": "2024Q4",
+             "last_wave": "2026Q3"}
     trends = TrendTables(dimensions=pd.DataFrame([trend]),
                          items=pd.DataFrame(columns=["item", "direction"]),
                          overall=pd.DataFrame(), segments=pd.DataFrame(),
@@ -318,3 +320,21 @@ def test_value_scores_and_class_column_exclude_each_other(tmp_path):
     with pytest.raises(InstrumentError) as info:
         load_instrument(write(tmp_path / "i.toml", text))
     assert info.value.key == "customer_classes.column"
+
+
+def test_split_by_value_segment_keeps_the_company_wide_medians(tmp_path):
+    from fixtures import TINY_INSTRUMENT
+    from servqual.pipeline import ingest_and_validate, split
+    rng = np.random.default_rng(9)
+    n = 120
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(n)], "region": "East",
+                          "cv": rng.integers(0, 50, n), "pv": rng.integers(0, 50, n)})
+    for c in ("E1", "E2", "E3", "P1", "P2", "P3"):
+        frame[c] = rng.integers(1, 6, n)
+    inst, data = tiny(tmp_path, csv=frame.to_csv(index=False),
+                      instrument=TINY_INSTRUMENT + VALUE_INSTRUMENT_EXTRA)
+    instrument = load_instrument(inst)
+    validated = ingest_and_validate([data], instrument)
+    whole = validated.responses.meta["value_segment"].astype(str).value_counts()
+    units = dict(split(validated, "value_segment", instrument))
+    assert {k: len(v.responses) for k, v in units.items()} == whole.to_dict()

@@ -106,7 +106,7 @@ def test_rule_file_errors_name_file_and_key(tmp_path, instrument, old, new, key)
 def test_missing_direction_is_an_error(tmp_path, instrument):
     text = shipped()
     start = text.index("[directions.insufficient_waves]")
-    end = text.index("# --- Actions per dimension")
+    end = text.index("# --- Wave-over-wave alert")
     path = write(tmp_path / "s.toml", text[:start] + text[end:])
     with pytest.raises(InstrumentError) as info:
         load_strategies(path, instrument)
@@ -129,7 +129,9 @@ def test_parts_of_a_recommendation(instrument):
         evidence={"target_missed": {"measure": "gap", "actual": -0.7, "target": -0.3,
                                     "distance": -0.4, "column": "", "value": ""}},
         direction="flat",
-        trend={"direction": "flat", "waves": 8, "first": -0.7, "last": -0.7},
+        trend={"direction": "flat", "waves": 8, "first": -0.7, "last": -0.7,
+               "observed_first": -0.68, "observed_last": -0.72, "first_wave": "2024Q4",
+               "last_wave": "2026Q3"},
         targets=[{"measure": "gap", "actual": -0.7, "target": -0.3, "distance": -0.4,
                   "revise": True}],
         customer_class={"class": "core", "value": "核心", "gap_mean": -1.1,
@@ -142,3 +144,35 @@ def test_parts_of_a_recommendation(instrument):
     assert "核心" in rec["parts"][3]["zh-CN"] and "−1.10" in rec["parts"][3]["en"]
     assert rec["parts"][4]["tool"] == "peak_end"
     assert "个性化关怀" in rec["text"]["zh-CN"] and "Empathy" in rec["text"]["en"]
+
+
+def test_direction_text_quotes_the_observed_gaps(instrument):
+    from servqual.strategy import direction_strategy, subject_label
+    book = load_strategies(None, instrument)
+    text = direction_strategy(book, subject_label("dimension", "reliability", instrument), {
+        "direction": "falling", "waves": 8, "first": -0.49, "last": -1.07,
+        "observed_first": -0.51, "observed_last": -1.08, "first_wave": "2024Q4",
+        "last_wave": "2026Q3"})
+    assert "−0.51 in 2024Q4 to −1.08 in 2026Q3" in text["en"]
+    assert "2024Q4 的 −0.51" in text["zh-CN"] and "2026Q3 的 −1.08" in text["zh-CN"]
+
+
+def test_alert_and_reference_parts(instrument):
+    """An item of a dimension that is itself a weak point refers to that card instead of
+    repeating its actions; a wave-over-wave drop adds an alert."""
+    from servqual.findings import WeakPoint
+    book = load_strategies(None, instrument)
+    point = WeakPoint(kind="item", id="q14", dimension="assurance", gap_mean=-0.6,
+                      evidence={"negative_gap": {"gap": -0.6, "ci95_low": -0.7,
+                                                 "ci95_high": -0.5, "p_adjusted": 0.001}},
+                      direction="flat",
+                      trend={"direction": "flat", "waves": 8},
+                      alert={"previous_wave": "2026Q2", "current_wave": "2026Q3",
+                             "change": -0.23, "p_value": 0.0004})
+    rec = recommend(point, book, instrument, instrument.analysis, {"assurance": 4})
+    kinds = [p["kind"] for p in rec["parts"]]
+    assert kinds == ["direction", "alert", "reference"]
+    assert "−0.23" in rec["parts"][1]["en"] and "2026Q2" in rec["parts"][1]["zh-CN"]
+    assert "Assurance (weak point 4)" in rec["parts"][2]["en"]
+    alone = recommend(point, book, instrument, instrument.analysis, {})
+    assert [p["kind"] for p in alone["parts"]] == ["direction", "alert", "actions", "tool"]

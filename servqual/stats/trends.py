@@ -50,6 +50,8 @@ class Trend:
     change: float  # slope × the window's length: the change the trend implies
     first: float  # fitted value at the first wave
     last: float  # fitted value at the last wave
+    observed_first: float  # the series' value at its first wave
+    observed_last: float  # and at its last wave
     kendall_tau: float
     kendall_p: float
     theil_sen_slope: float
@@ -66,8 +68,12 @@ def classify(positions, values, config: AnalysisConfig) -> Trend:
     x, y = x[ok], y[ok]
     n = len(x)
     nan = float("nan")
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    observed = (float(y[0]), float(y[-1])) if n else (nan, nan)
     if n < config.trend_min_waves or n < 3:
-        return Trend(INSUFFICIENT, n, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan)
+        return Trend(INSUFFICIENT, n, nan, nan, nan, nan, nan, nan, nan, *observed, nan, nan,
+                     nan)
     span = x.max() - x.min()
     fit = OLS(y, add_constant(x)).fit()
     slope, p = float(fit.params[1]), float(fit.pvalues[1])
@@ -86,7 +92,7 @@ def classify(positions, values, config: AnalysisConfig) -> Trend:
         direction = RISING if slope > 0 else FALLING
     start = float(fit.params[0] + slope * x.min())
     return Trend(direction, n, slope, low, high, p, float(change), start, start + change,
-                 float(tau), float(tau_p), float(theil.slope))
+                 *observed, float(tau), float(tau_p), float(theil.slope))
 
 
 def series_trends(table: pd.DataFrame, keys: list[str], value: str, waves: list[str],
