@@ -182,7 +182,10 @@ def test_findings_fill_the_summary_trends_weak_points_and_complaints(findings_ht
     assert "Over the last 8 waves it is" in summary and "flat" in summary
     # Top weak points in priority order, each with its evidence and strategy.
     assert summary.index("Reliability</strong>") < summary.index("q06 ·")
-    assert "Map the service blueprint of order delivery." in summary
+    # The summary leads with the direction's strategy and the first action, not the tool.
+    assert "Investigate fully, find the causes, fix them." in summary
+    assert "Keep promised delivery times." in summary
+    assert "Map the service blueprint of order delivery." not in summary
     assert "customers complain about it" in summary
     assert "West" in summary  # the segment alert
     trends = html[html.index('id="trends"'):html.index('id="weak-points"')]
