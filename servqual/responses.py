@@ -57,6 +57,15 @@ class Responses:
     def waves(self) -> np.ndarray:
         return self.meta[WAVE].to_numpy()
 
+    def rows(self, start: int, stop: int) -> Responses:
+        """Respondents ``start`` up to ``stop`` (views of the answers, no copy)."""
+        def part(matrix: np.ndarray | None) -> np.ndarray | None:
+            return None if matrix is None else matrix[start:stop]
+
+        return Responses(item_ids=self.item_ids, expectation=part(self.expectation),
+                         perception=part(self.perception), adequate=part(self.adequate),
+                         meta=self.meta.iloc[start:stop], segments=self.segments)
+
     def take(self, mask_or_index) -> Responses:
         """The respondents selected by a boolean mask or an integer index."""
         idx = np.asarray(mask_or_index)

@@ -61,3 +61,23 @@ def test_segment_moments_equal_pandas_groupby(sample_results):
     for (wave, region), row in expected.iterrows():
         assert got.loc[(wave, region), "n"] == row["count"]
         assert got.loc[(wave, region), "sum"] == pytest.approx(row["sum"])
+
+
+@pytest.mark.parametrize("fast", [None, False])
+def test_streaming_in_chunks_equals_one_chunk(sample_results, fast):
+    results, validated = sample_results
+    whole = aggregate(validated.responses, results.instrument, fast=fast,
+                      chunk_rows=len(validated.responses))
+    chunked = aggregate(validated.responses, results.instrument, fast=fast, chunk_rows=997)
+    assert_same(chunked, whole)
+    assert chunked.importance == whole.importance
+
+
+def test_one_non_integer_answer_sends_everything_down_the_float_path(sample_results):
+    results, validated = sample_results
+    r = validated.responses.take(np.arange(len(validated.responses)))
+    r.perception[-1, 0] = 4.5  # the last chunk only
+    chunked = aggregate(r, results.instrument, chunk_rows=1000)
+    assert_same(chunked, aggregate(r, results.instrument, fast=False))
+    assert 4.5 - r.expectation[-1, 0] in set(
+        chunked.histograms[(chunked.histograms["id"] == "q01")]["x"])

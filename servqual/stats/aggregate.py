@@ -23,11 +23,19 @@ Answers on an integer scale take the fast path: each item's (E, P) answer pair i
 one small integer and counted per cell with ``np.bincount``; E, P and gap moments and the gap
 histogram follow exactly from those counts. Other answers take the general path (weighted
 ``bincount`` of each score column).
+
+The respondents are streamed in chunks of ``CHUNK_ROWS``: every aggregate is a sum, so each
+chunk's per-cell sums are added to running totals and the tidy tables are built once at the
+end. Chunks keep the temporaries small enough to be reused and to stay in cache, where
+whole-array temporaries of a million respondents cost more in fresh memory than in
+arithmetic.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,12 +43,15 @@ import pandas as pd
 
 from ..instrument import Instrument
 from ..responses import WAVE, WEIGHT, Responses
-from .coded import Coded, dimension_codes, dimension_counts, dimension_floats, encode, item_counts
+from .coded import (DIMENSION_MEASURES, DimensionCounter, ItemCounter, dimension_codes,
+                    dimension_floats, encode, grid)
 from .moments import ALL, KEYS, SUMS, WEIGHTED_SUMS
 from .scores import (Block, ImportanceCounts, dimension_scores, membership, overall_blocks,
                      score_blocks)
 
 MAX_CELLS = 20_000  # cross-classified cells beyond which segments are aggregated one by one
+CHUNK_ROWS = 1 << 16  # respondents per chunk of the stream
+THREADS = max(1, min(2, os.cpu_count() or 1))  # streams run side by side, one per core
 HISTOGRAM_KEYS = ["wave", "segment", "value", "level", "id", "measure", "x"]
 CROSS_KEYS = ["wave", "kind", "id", "a", "b"]
 CROSS_SUMS = ["n", "sum_a", "sum_b", "sum_ab"]
@@ -65,10 +76,7 @@ class Aggregates:
             return out.groupby(keys, sort=False, dropna=False)[sums].sum().reset_index()
 
         importance = [p.importance for p in parts if p.importance is not None]
-        total = None
-        if importance:
-            total = ImportanceCounts(**{k: sum(getattr(i, k) for i in importance)
-                                        for k in ImportanceCounts().as_dict()})
+        total = sum(importance[1:], importance[0]) if importance else None
         return cls(moments=cat("moments", KEYS), histograms=cat("histograms", HISTOGRAM_KEYS),
                    crossproducts=cat("crossproducts", CROSS_KEYS), importance=total)
 
@@ -146,79 +154,82 @@ def _marginals(per_cell: pd.DataFrame, group: Grouping, keys: list[str], sums: l
 
 
 # --------------------------------------------------------------------------------------------
-# Per-cell sums
+# Accumulators: per-cell sums added up over chunks of respondents
 
 
-def _cell_sums(values: np.ndarray, group: Grouping, weight: np.ndarray | None
-               ) -> dict[str, np.ndarray]:
-    """Per cell and column: n, Σx, Σx² (and weighted sums). ``values`` is (n, m) with NaN.
+class FloatCounter:
+    """Per cell and column of float score blocks: n, Σx, Σx² (and weighted sums)."""
 
-    Columns are made contiguous first: ``np.bincount`` over a contiguous million values takes
-    about a millisecond, over a strided column ten times longer.
-    """
-    columns = np.ascontiguousarray(values.T, dtype=np.float64)
-    present = ~np.isnan(columns)
-    xz = np.where(present, columns, 0.0)
-    x2 = xz * xz
-    names = SUMS + (WEIGHTED_SUMS if weight is not None else [])
-    out = {name: np.zeros((group.size, len(columns))) for name in names}
-    code, size = group.code, group.size
-    for j in range(len(columns)):
-        out["n"][:, j] = np.bincount(code, weights=present[j], minlength=size)
-        out["sum"][:, j] = np.bincount(code, weights=xz[j], minlength=size)
-        out["sumsq"][:, j] = np.bincount(code, weights=x2[j], minlength=size)
-        if weight is not None:
-            w = np.where(present[j], weight, 0.0)
-            out["w"][:, j] = np.bincount(code, weights=w, minlength=size)
-            out["wsum"][:, j] = np.bincount(code, weights=w * xz[j], minlength=size)
-            out["wsumsq"][:, j] = np.bincount(code, weights=w * x2[j], minlength=size)
-            out["w2"][:, j] = np.bincount(code, weights=w * w, minlength=size)
-    return out
+    def __init__(self, cells: int, weighted: bool) -> None:
+        self.cells, self.weighted = cells, weighted
+        self.sums: dict[str, np.ndarray] | None = None
+        self.layout: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def add(self, blocks: list[Block], cell: np.ndarray, weight: np.ndarray | None) -> None:
+        if self.layout is None:
+            self.layout = (np.concatenate([[b.level] * len(b.ids) for b in blocks]),
+                           np.concatenate([[b.measure] * len(b.ids) for b in blocks]),
+                           np.concatenate([np.asarray(b.ids, dtype=object) for b in blocks]))
+            names = SUMS + (WEIGHTED_SUMS if self.weighted else [])
+            self.sums = {name: np.zeros((self.cells, len(self.layout[0]))) for name in names}
+        j = 0
+        for block in blocks:
+            # Each column contiguous: bincount over contiguous values is ten times faster.
+            for column in np.asarray(block.values, dtype=np.float64).T:
+                x = np.ascontiguousarray(column)
+                present = ~np.isnan(x)
+                xz = np.where(present, x, 0.0)
+                s = self.sums
+                s["n"][:, j] += np.bincount(cell, weights=present, minlength=self.cells)
+                s["sum"][:, j] += np.bincount(cell, weights=xz, minlength=self.cells)
+                s["sumsq"][:, j] += np.bincount(cell, weights=xz * xz, minlength=self.cells)
+                if weight is not None:
+                    w = np.where(present, weight, 0.0)
+                    s["w"][:, j] += np.bincount(cell, weights=w, minlength=self.cells)
+                    s["wsum"][:, j] += np.bincount(cell, weights=w * xz, minlength=self.cells)
+                    s["wsumsq"][:, j] += np.bincount(cell, weights=w * xz * xz,
+                                                     minlength=self.cells)
+                    s["w2"][:, j] += np.bincount(cell, weights=w * w, minlength=self.cells)
+                j += 1
+
+    def merge(self, other: FloatCounter) -> None:
+        if other.layout is None:
+            return
+        if self.layout is None:
+            self.layout, self.sums = other.layout, other.sums
+            return
+        for name, arr in other.sums.items():
+            self.sums[name] += arr
+
+    def frame(self) -> pd.DataFrame:
+        if self.layout is None:
+            return pd.DataFrame(columns=["cell", "level", "id", "measure"] + SUMS)
+        levels, measures, ids = self.layout
+        m = len(levels)
+        frame = pd.DataFrame({"cell": np.repeat(np.arange(self.cells), m),
+                              "level": np.tile(levels, self.cells),
+                              "id": np.tile(ids, self.cells),
+                              "measure": np.tile(measures, self.cells)})
+        for name, arr in self.sums.items():
+            frame[name] = arr.reshape(-1)
+        return frame
 
 
-def _long(sums: dict[str, np.ndarray], level, measure, ids) -> pd.DataFrame:
-    """Per-cell sums as long rows; ``level`` and ``measure`` are one value or one per column."""
-    cells, m = sums["n"].shape
-
-    def per_column(value):
-        value = np.asarray(value, dtype=object)
-        return np.tile(value, cells) if value.ndim else value
-
-    frame = pd.DataFrame({
-        "cell": np.repeat(np.arange(cells), m),
-        "level": per_column(level), "id": np.tile(np.asarray(ids, dtype=object), cells),
-        "measure": per_column(measure),
-    })
-    for name, arr in sums.items():
-        frame[name] = arr.reshape(-1)
-    return frame
-
-
-def blocks_moments(blocks: list[Block], group: Grouping, weight: np.ndarray | None
-                   ) -> pd.DataFrame:
-    """Moments of several score blocks at once (one gather of the stacked columns)."""
-    values = np.column_stack([b.values.astype(np.float64, copy=False) for b in blocks])
-    levels = np.concatenate([[b.level] * len(b.ids) for b in blocks])
-    measures = np.concatenate([[b.measure] * len(b.ids) for b in blocks])
-    ids = np.concatenate([np.asarray(b.ids, dtype=object) for b in blocks])
-    return _long(_cell_sums(values, group, weight), levels, measures, ids)
-
-
-def value_histogram(block: Block, group: Grouping) -> pd.DataFrame:
+def value_histogram(block: Block, cell: np.ndarray, cells: int) -> pd.DataFrame:
     """Per cell and column, the count of each distinct value (for rank tests)."""
     frames = []
     for j, ident in enumerate(block.ids):
-        x = block.values[:, j]
+        x = np.asarray(block.values[:, j], dtype=np.float64)
         ok = ~np.isnan(x)
         values, codes = _value_codes(x[ok])
         if len(values) == 0:
             continue
-        counts = np.bincount(group.code[ok] * len(values) + codes,
-                             minlength=group.size * len(values)).reshape(group.size, -1)
-        cell, which = np.nonzero(counts)
-        frames.append(pd.DataFrame({"cell": cell, "level": block.level, "id": ident,
+        counts = np.bincount(cell[ok] * len(values) + codes,
+                             minlength=cells * len(values)).reshape(cells, -1)
+        where, which = np.nonzero(counts)
+        frames.append(pd.DataFrame({"cell": where, "level": block.level, "id": ident,
                                     "measure": block.measure, "x": values[which],
-                                    "count": counts[cell, which].astype(float)}))
+                                    "count": counts[where, which].astype(float)}))
     if not frames:
         return pd.DataFrame(columns=["cell", "level", "id", "measure", "x", "count"])
     return pd.concat(frames, ignore_index=True)
@@ -233,57 +244,102 @@ def _value_codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     if x.size == 0:
         return np.array([]), np.array([], dtype=np.int64)
-    grid = math.lcm(*range(1, 13))
-    scaled = x * grid
+    scale = math.lcm(*range(1, 13))
+    scaled = x * scale
     rounded = np.rint(scaled)
     if np.all(np.abs(scaled - rounded) < 1e-6) and rounded.max() - rounded.min() < 10_000_000:
         offset = rounded.min()
         index = (rounded - offset).astype(np.int64)
         present = np.bincount(index) > 0
         dense = np.cumsum(present) - 1
-        return (np.flatnonzero(present) + offset) / grid, dense[index]
+        return (np.flatnonzero(present) + offset) / scale, dense[index]
     values, codes = np.unique(x, return_inverse=True)
     return values, codes
 
 
-def crossproducts(responses: Responses, instrument: Instrument, coded: Coded | None = None,
-                  answered: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
-    """Per wave and dimension, sums and cross-products of the answers of complete respondents.
+class HistogramCollector:
+    """Value histograms of float gap blocks, chunk by chunk (the general path)."""
 
-    ``kind`` is the battery (expectation, perception); respondents count when they answered
-    every item of the dimension in that battery (listwise, as SPSS RELIABILITY does).
-    With ``coded`` answers, ``answered`` gives the number of answered items per respondent and
-    dimension for each battery (from :func:`.coded.dimension_codes`).
-    """
-    waves, labels = _factorize(responses.meta[WAVE])
-    single_wave = len(labels) <= 2  # one label, plus the slot for a missing wave
-    batteries = [("expectation", responses.expectation), ("perception", responses.perception)]
-    if coded is not None:
-        batteries = [("expectation", coded.expectation), ("perception", coded.perception)]
-    frames = []
-    for side, (kind, answers) in enumerate(batteries):
-        for d, dim in enumerate(instrument.dimension_keys):
-            cols = [j for j, item in enumerate(instrument.items) if item.dimension == dim]
-            ids = np.asarray([instrument.items[j].id for j in cols], dtype=object)
-            if coded is not None:
-                complete = answered[side][:, d] == len(cols)
-            else:
-                complete = ~np.isnan(answers[:, cols]).any(axis=1)
-            a, b = np.meshgrid(np.arange(len(cols)), np.arange(len(cols)), indexing="ij")
-            for w in np.flatnonzero(np.bincount(waves[complete], minlength=len(labels))):
-                selected = complete if single_wave else complete & (waves == w)
-                rows = answers[selected][:, cols].astype(np.float64)
-                if coded is not None:  # answer = code + low − 1
-                    rows += coded.offset
-                total = rows.sum(axis=0)
-                cross = rows.T @ rows
-                frames.append(pd.DataFrame({
-                    "wave": labels[w], "kind": kind, "id": dim, "a": ids[a.ravel()],
-                    "b": ids[b.ravel()], "n": float(len(rows)), "sum_a": total[a.ravel()],
-                    "sum_b": total[b.ravel()], "sum_ab": cross.ravel()}))
-    if not frames:
-        return pd.DataFrame(columns=CROSS_KEYS + CROSS_SUMS)
-    return pd.concat(frames, ignore_index=True)
+    def __init__(self, cells: int) -> None:
+        self.cells = cells
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, blocks: list[Block], cell: np.ndarray) -> None:
+        for block in blocks:
+            if block.measure == "gap" and block.level in ("item", "dimension"):
+                self.parts.append(value_histogram(block, cell, self.cells))
+
+    def frame(self) -> pd.DataFrame:
+        keys = ["cell", "level", "id", "measure", "x"]
+        if not self.parts:
+            return pd.DataFrame(columns=keys + ["count"])
+        frame = pd.concat(self.parts, ignore_index=True)
+        return frame.groupby(keys, sort=False)["count"].sum().reset_index()
+
+
+class CrossCounter:
+    """Per wave, battery and dimension: n, Σx and Σxxᵀ of respondents who answered every item
+    of the dimension in that battery (listwise, as SPSS RELIABILITY does)."""
+
+    def __init__(self, instrument: Instrument, wave_labels: np.ndarray) -> None:
+        self.instrument, self.labels = instrument, wave_labels
+        self.columns = {d: [j for j, item in enumerate(instrument.items) if item.dimension == d]
+                        for d in instrument.dimension_keys}
+        self.totals: dict[tuple[str, str, int], list] = {}
+
+    def add(self, batteries: list[tuple[str, np.ndarray, np.ndarray]], waves: np.ndarray,
+            offset: float) -> None:
+        """``batteries``: (kind, answers, complete) with complete (respondents x dimensions)
+        saying who answered every item of each dimension; answer = value + offset.
+
+        Integer codes are multiplied in float32, exact while a chunk's sums of products stay
+        below 2**24 (65,536 respondents × 15² at most); other answers in float64.
+        """
+        exact32 = offset != 0.0 or np.issubdtype(batteries[0][1].dtype, np.integer)
+        dtype = np.float32 if exact32 and len(waves) * 225 < 2 ** 24 else np.float64
+        present = np.flatnonzero(np.bincount(waves, minlength=len(self.labels)))
+        for kind, answers, complete in batteries:
+            for d, (dim, cols) in enumerate(self.columns.items()):
+                block = answers[:, cols]  # the dimension's columns first: a small copy
+                for w in present:
+                    mask = complete[:, d] if len(present) == 1 else complete[:, d] & (waves == w)
+                    rows = block[mask].astype(dtype)
+                    if not len(rows):
+                        continue
+                    sums = rows.sum(axis=0, dtype=np.float64)
+                    cross = (rows.T @ rows).astype(np.float64)
+                    n = float(len(rows))
+                    if offset:  # Σ(x+o)(y+o) = Σxy + oΣx + oΣy + n·o²
+                        cross += offset * (sums[:, None] + sums[None, :]) + n * offset ** 2
+                        sums += n * offset
+                    total = self.totals.setdefault((kind, dim, int(w)), [0.0, 0.0, 0.0])
+                    total[0] += n
+                    total[1] = total[1] + sums
+                    total[2] = total[2] + cross
+
+    def merge(self, other: CrossCounter) -> None:
+        for key, (n, sums, cross) in other.totals.items():
+            total = self.totals.setdefault(key, [0.0, 0.0, 0.0])
+            total[0] += n
+            total[1] = total[1] + sums
+            total[2] = total[2] + cross
+
+    def frame(self) -> pd.DataFrame:
+        frames = []
+        for (kind, dim, w), (n, sums, cross) in sorted(self.totals.items()):
+            ids = np.asarray([self.instrument.items[j].id for j in self.columns[dim]],
+                             dtype=object)
+            a, b = np.meshgrid(np.arange(len(ids)), np.arange(len(ids)), indexing="ij")
+            frames.append(pd.DataFrame({
+                "wave": self.labels[w], "kind": kind, "id": dim, "a": ids[a.ravel()],
+                "b": ids[b.ravel()], "n": float(n), "sum_a": sums[a.ravel()],
+                "sum_b": sums[b.ravel()], "sum_ab": cross.ravel()}))
+        if not frames:
+            return pd.DataFrame(columns=CROSS_KEYS + CROSS_SUMS)
+        return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def item_presence(moments: pd.DataFrame) -> pd.DataFrame:
@@ -322,68 +378,164 @@ def common_item_aggregates(responses: Responses, instrument: Instrument, member:
     moments, histograms = [], []
     for group in groupings(responses):
         families = _families(group) if not moments else _families(group)[1:]
-        moments.append(_marginals(blocks_moments(blocks, group, weight), group,
-                                  ["level", "id", "measure"], moment_sums, families))
-        histograms.append(_marginals(value_histogram(blocks[2], group), group,
-                                     ["level", "id", "measure", "x"], ["count"], families))
+        counter = FloatCounter(group.size, weight is not None)
+        counter.add(blocks, group.code, weight)
+        moments.append(_marginals(counter.frame(), group, ["level", "id", "measure"],
+                                  moment_sums, families))
+        histograms.append(_marginals(value_histogram(blocks[2], group.code, group.size),
+                                     group, ["level", "id", "measure", "x"], ["count"],
+                                     families))
     return pd.concat(moments, ignore_index=True), pd.concat(histograms, ignore_index=True)
 
 
-def aggregate(responses: Responses, instrument: Instrument, *, fast: bool | None = None
-              ) -> Aggregates:
-    """All aggregates of a set of validated responses.
+class _NotCoded(Exception):
+    """A chunk's answers are not integers on the scale: use the general path for all."""
+
+
+def aggregate(responses: Responses, instrument: Instrument, *, fast: bool | None = None,
+              chunk_rows: int = CHUNK_ROWS) -> Aggregates:
+    """All aggregates of a set of validated responses, streamed in chunks of respondents.
 
     Answers that are all integers on the scale take the counting path (:mod:`.coded`);
     ``fast=False`` forces the general float path (the tests check both agree).
     """
-    weight = responses.meta[WEIGHT].to_numpy(dtype=float) if WEIGHT in responses.meta else None
-    coded = None
     if fast is not False and responses.adequate is None:
-        coded = encode(responses.expectation, responses.perception, instrument)
+        try:
+            return _aggregate(responses, instrument, coded=True, chunk_rows=chunk_rows)
+        except _NotCoded:
+            pass
+    return _aggregate(responses, instrument, coded=False, chunk_rows=chunk_rows)
+
+
+class _Stream:
+    """The accumulators of one pass over (some of) the chunks; streams merge by adding."""
+
+    def __init__(self, responses: Responses, instrument: Instrument, groups: list[Grouping],
+                 waves: np.ndarray, wave_labels: np.ndarray, coded: bool) -> None:
+        self.responses, self.instrument, self.groups = responses, instrument, groups
+        self.waves, self.coded = waves, coded
+        meta = responses.meta
+        self.weight = meta[WEIGHT].to_numpy(dtype=float) if WEIGHT in meta else None
+        weighted = self.weight is not None
+        self.member = membership(instrument)
+        self.share = instrument.analysis.min_item_share
+        levels = instrument.scale_max - instrument.scale_min + 2
+        self.floats = [FloatCounter(g.size, weighted) for g in groups]
+        self.items = [ItemCounter(g.size, len(instrument.items), levels, weighted)
+                      for g in groups] if coded else []
+        self.dims = [DimensionCounter(g.size, instrument.dimension_keys, levels,
+                                      grid(self.member), weighted)
+                     for g in groups] if coded else []
+        self.dims_counted = coded and all(d.feasible for d in self.dims)
+        self.histograms = [HistogramCollector(g.size) for g in groups]
+        self.cross = CrossCounter(instrument, wave_labels)
+        self.importance: ImportanceCounts | None = None
+
+    def add_chunk(self, start: int, stop: int) -> None:
+        part = self.responses.rows(start, stop)
+        instrument, cross = self.instrument, self.cross
+        w = None if self.weight is None else self.weight[start:stop]
+        waves = self.waves[start:stop]
+        if self.coded:
+            codes = encode(part.expectation, part.perception, instrument)
+            if codes is None:
+                raise _NotCoded
+            dim_codes = dimension_codes(codes, self.member, self.share)
+            dim_scores = dimension_floats(dim_codes, codes)
+            blocks, importance = overall_blocks(dim_scores, part, instrument)
+            if not self.dims_counted:  # too many distinct values to count: dimension floats
+                blocks += [Block("dimension", m, instrument.dimension_keys,
+                                 getattr(dim_scores, m)) for m in DIMENSION_MEASURES]
+            k = np.array([len(c) for c in cross.columns.values()])
+            cross.add([("expectation", codes.expectation, dim_codes.count_exp == k),
+                       ("perception", codes.perception, dim_codes.count_perf == k)],
+                      waves, codes.offset)
+        else:
+            scores = score_blocks(part, instrument)
+            blocks, importance = scores.blocks, scores.importance
+            complete = [(kind, answers,
+                         np.column_stack([~np.isnan(answers[:, cols]).any(axis=1)
+                                          for cols in cross.columns.values()]))
+                        for kind, answers in (("expectation", part.expectation),
+                                              ("perception", part.perception))]
+            cross.add(complete, waves, 0.0)
+        if importance is not None:
+            self.importance = importance if self.importance is None else (
+                self.importance + importance)
+        for g, group in enumerate(self.groups):
+            cell = group.code[start:stop]
+            self.floats[g].add(blocks, cell, w)
+            if self.coded:
+                self.items[g].add(codes, cell, w)
+                if self.dims_counted:
+                    self.dims[g].add(dim_codes, cell, w)
+            self.histograms[g].add(blocks, cell)
+
+    def merge(self, other: _Stream) -> None:
+        """Add another stream's totals to this one's (all accumulators are sums)."""
+        for mine, theirs in zip(self.floats, other.floats):
+            mine.merge(theirs)
+        for mine, theirs in zip(self.items + self.dims, other.items + other.dims):
+            mine.merge(theirs)
+        for mine, theirs in zip(self.histograms, other.histograms):
+            mine.parts += theirs.parts
+        self.cross.merge(other.cross)
+        if other.importance is not None:
+            self.importance = other.importance if self.importance is None else (
+                self.importance + other.importance)
+
+
+def _aggregate(responses: Responses, instrument: Instrument, *, coded: bool,
+               chunk_rows: int) -> Aggregates:
+    groups = groupings(responses)
+    waves, wave_labels = _factorize(responses.meta[WAVE])
+    starts = list(range(0, len(responses), chunk_rows))
+    workers = min(THREADS, len(starts)) or 1
+    streams = [_Stream(responses, instrument, groups, waves, wave_labels, coded)
+               for _ in range(workers)]
+
+    def run(worker: int) -> None:
+        for start in starts[worker::workers]:
+            streams[worker].add_chunk(start, min(start + chunk_rows, len(responses)))
+
+    if workers == 1:
+        run(0)
+    else:  # numpy releases the GIL in most of the chunk work: one stream per core
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, range(workers)))
+    stream = streams[0]
+    for other in streams[1:]:
+        stream.merge(other)
+
+    weight = stream.weight
     moment_sums = SUMS + (WEIGHTED_SUMS if weight is not None else [])
-    if coded is not None:
-        dim_codes = dimension_codes(coded, instrument)
-        float_blocks, importance = overall_blocks(dimension_floats(dim_codes, coded), responses,
-                                                  instrument)
-    else:
-        scores = score_blocks(responses, instrument)
-        float_blocks, importance = scores.blocks, scores.importance
-    moments, histograms = [], []
-    for group in groupings(responses):
+    moments, hists = [], []
+    for g, group in enumerate(groups):
         # A later grouping (one per segment column) would repeat the whole-sample family.
         families = _families(group) if not moments else _families(group)[1:]
-        per_cell = [blocks_moments(float_blocks, group, weight)]
-        hist_cells = [value_histogram(b, group) for b in float_blocks
-                      if b.measure == "gap" and b.level in ("item", "dimension")]
-        if coded is not None:
-            counted = dimension_counts(dim_codes, coded, instrument, group.code, group.size,
-                                       weight)
-            if counted is None:  # too many distinct values for counting: use the floats
-                dims = dimension_floats(dim_codes, coded)
-                blocks = [Block("dimension", m, instrument.dimension_keys, getattr(dims, m))
-                          for m in ("expectation", "perception", "gap", "servperf")]
-                counted = (blocks_moments(blocks, group, weight),
-                           value_histogram(blocks[2], group))
-            items = item_counts(coded, instrument, group.code, group.size, weight)
-            per_cell += [items[0], counted[0]]
-            hist_cells += [items[1], counted[1]]
+        per_cell, hist_cells = [stream.floats[g].frame()], [stream.histograms[g].frame()]
+        if coded:
+            counted = [stream.items[g].frames(instrument.item_ids, instrument.scale_min - 1)]
+            if stream.dims_counted:
+                counted.append(stream.dims[g].frames(instrument.scale_min - 1))
+            per_cell += [m for m, _ in counted]
+            hist_cells += [h for _, h in counted]
         moments.append(_marginals(pd.concat(per_cell, ignore_index=True), group,
                                   ["level", "id", "measure"], moment_sums, families))
-        histograms.append(_marginals(pd.concat(hist_cells, ignore_index=True), group,
-                                     ["level", "id", "measure", "x"], ["count"], families))
+        hists.append(_marginals(pd.concat(hist_cells, ignore_index=True), group,
+                                ["level", "id", "measure", "x"], ["count"], families))
+    importance = stream.importance
+    cross = stream.cross
     moments_frame = pd.concat(moments, ignore_index=True)
     common = questionnaire_common(moments_frame, instrument)
     if common is not None:
         extra_moments, extra_histograms = common_item_aggregates(responses, instrument, common,
                                                                  weight, moment_sums)
         moments_frame = pd.concat([moments_frame, extra_moments], ignore_index=True)
-        histograms.append(extra_histograms)
+        hists.append(extra_histograms)
     moments_frame["n"] = moments_frame["n"].round().astype(np.int64)
     moments_frame = moments_frame[moments_frame["n"] > 0].reset_index(drop=True)
-    histogram_frame = pd.concat(histograms, ignore_index=True)
+    histogram_frame = pd.concat(hists, ignore_index=True)
     histogram_frame = histogram_frame[histogram_frame["count"] > 0].reset_index(drop=True)
     return Aggregates(moments=moments_frame[KEYS + moment_sums], histograms=histogram_frame,
-                      crossproducts=crossproducts(
-                          responses, instrument, coded,
-                          None if coded is None else (dim_codes.count_exp, dim_codes.count_perf)),
-                      importance=importance)
+                      crossproducts=cross.frame(), importance=importance)

@@ -58,6 +58,9 @@ class ImportanceCounts:
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
 
+    def __add__(self, other: ImportanceCounts) -> ImportanceCounts:
+        return ImportanceCounts(**{k: v + getattr(other, k) for k, v in self.as_dict().items()})
+
 
 @dataclass
 class Scores:
