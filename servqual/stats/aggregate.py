@@ -292,11 +292,15 @@ class CrossCounter:
         """``batteries``: (kind, answers, complete) with complete (respondents x dimensions)
         saying who answered every item of each dimension; answer = value + offset.
 
-        Integer codes are multiplied in float32, exact while a chunk's sums of products stay
-        below 2**24 (65,536 respondents × 15² at most); other answers in float64.
+        Products are summed by ``einsum`` (no BLAS: its threads oversubscribe the cores when
+        anything else runs); integer codes in int64, exactly, other answers in float64.
         """
-        exact32 = offset != 0.0 or np.issubdtype(batteries[0][1].dtype, np.integer)
-        dtype = np.float32 if exact32 and len(waves) * 225 < 2 ** 24 else np.float64
+        coded = np.issubdtype(batteries[0][1].dtype, np.integer)
+        # Codes are below 256, so int32 sums of products are exact up to 32,000 respondents
+        # per chunk whatever the scale, and far beyond for the usual 5- or 7-point scales.
+        top = self.instrument.scale_max - self.instrument.scale_min + 1  # the highest code
+        dtype = (np.int32 if top * top * len(waves) < 2 ** 31 else np.int64) if coded \
+            else np.float64
         present = np.flatnonzero(np.bincount(waves, minlength=len(self.labels)))
         for kind, answers, complete in batteries:
             for d, (dim, cols) in enumerate(self.columns.items()):
@@ -306,8 +310,8 @@ class CrossCounter:
                     rows = block[mask].astype(dtype)
                     if not len(rows):
                         continue
-                    sums = rows.sum(axis=0, dtype=np.float64)
-                    cross = (rows.T @ rows).astype(np.float64)
+                    sums = rows.sum(axis=0).astype(np.float64)
+                    cross = np.einsum("ij,ik->jk", rows, rows).astype(np.float64)
                     n = float(len(rows))
                     if offset:  # Σ(x+o)(y+o) = Σxy + oΣx + oΣy + n·o²
                         cross += offset * (sums[:, None] + sums[None, :]) + n * offset ** 2
