@@ -1150,8 +1150,10 @@ class SqlAggregates:
         hist = self._marginals(pd.concat([item_hist, dim_hist], ignore_index=True),
                                ["level", "id", "measure", "x"], ["count"])
         hist = hist[hist["count"] > 0].reset_index(drop=True)
-        return Aggregates(moments=moments[KEYS + sums], histograms=hist[HISTOGRAM_KEYS + ["count"]],
-                          crossproducts=cross, importance=importance)
+        return canonical(Aggregates(moments=moments[KEYS + sums],
+                                    histograms=hist[HISTOGRAM_KEYS + ["count"]],
+                                    crossproducts=cross, importance=importance),
+                         self.instrument)
 
     def _marginals(self, cells: pd.DataFrame, keys: list[str], sums: list[str]) -> pd.DataFrame:
         """Per-cell rows summed to wave × segment value, whole sample first."""
@@ -1511,6 +1513,39 @@ class SqlAggregates:
         if not frames:
             return pd.DataFrame(columns=CROSS_KEYS + CROSS_SUMS)
         return pd.concat(frames, ignore_index=True)
+
+
+def canonical(aggregates: Aggregates, instrument: Instrument) -> Aggregates:
+    """The aggregate tables in one fixed order: waves chronologically, the whole sample then
+    the segments in the instrument's order and their values alphabetically, items and
+    dimensions in the instrument's order.
+
+    DuckDB returns rows in no particular order, and a few results list rows in the order of
+    the aggregates (``segment_tests``, ``benchmark``): this keeps them the same run to run.
+    """
+    waves = {w: n for n, w in enumerate(sort_waves(aggregates.moments["wave"].unique()))}
+    segments = {"": 0, **{c: n + 1 for n, c in enumerate(instrument.segments)}}
+    ids = {k: n for n, k in enumerate(instrument.dimension_keys + instrument.item_ids)}
+    levels = {"item": 0, "dimension": 1, "overall": 2}
+
+    def order(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        if frame.empty:
+            return frame.reset_index(drop=True)
+        keys = {"wave": lambda c: c.map(waves), "segment": lambda c: c.map(segments),
+                "level": lambda c: c.map(levels), "id": lambda c: c.map(ids).fillna(len(ids)),
+                "a": lambda c: c.map(ids), "b": lambda c: c.map(ids)}
+        sortable = pd.DataFrame({c: keys[c](frame[c]) if c in keys else frame[c]
+                                 for c in columns})
+        index = sortable.sort_values(columns, kind="stable").index
+        return frame.loc[index].reset_index(drop=True)
+
+    return Aggregates(
+        moments=order(aggregates.moments, ["wave", "segment", "value", "level", "id",
+                                           "measure"]),
+        histograms=order(aggregates.histograms, ["wave", "segment", "value", "level", "id",
+                                                 "measure", "x"]),
+        crossproducts=order(aggregates.crossproducts, ["wave", "kind", "id", "a", "b"]),
+        importance=aggregates.importance)
 
 
 # --------------------------------------------------------------------------------------------

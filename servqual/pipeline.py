@@ -105,9 +105,12 @@ def read_files(paths: Iterable[str | Path], instrument: Instrument, *, engine: s
 
 
 def combine(parts: list[Aggregated]) -> Aggregated:
-    """Aggregates of disjoint waves (files and the history store), as one."""
+    """Aggregates of disjoint waves (files and the history store), as one; the row
+    accounting lists the parts in the order of their first wave."""
     if len(parts) == 1:
         return parts[0]
+    order = {w: n for n, w in enumerate(sort_waves([w for p in parts for w in p.waves]))}
+    parts = sorted(parts, key=lambda p: min((order[w] for w in p.waves), default=len(order)))
     quality = DataQuality()
     for part in parts:
         add_quality(quality, part.quality)
