@@ -176,8 +176,6 @@ class Layout:
         cols += [(n, "FLOAT") for n in self.answer_names]
         cols += [("code", "UTINYINT"), ("bad_col", "VARCHAR"), ("bad_val", "VARCHAR"),
                  ("straight", "BOOLEAN"), ("dup_of", "BIGINT"), ("cross_file", "BOOLEAN")]
-        # Text of every numeric field, kept only for rows pending a pandas verdict.
-        cols += [(f"t_{name}", "VARCHAR") for name, _ in self.numeric_fields()]
         return cols
 
 
@@ -241,8 +239,8 @@ def stage_sql(layout: Layout, fields: dict[str, _Field], *, source: str, file: i
     ``fields`` maps each numeric field's staged name to how it is read; ``wave``, ``rid`` and
     ``segments`` are SQL expressions of the cleaned labels. The checks follow
     :data:`servqual.validate.REASONS` in order; a row with a cell pandas must judge gets the
-    code :data:`PENDING` and keeps the text of its numeric fields. Layered so that every value
-    is computed once per row.
+    code :data:`PENDING` (and is staged again by :meth:`Staging._resolve_pending`). Layered so
+    that every value is computed once per row.
     """
     inst = layout.instrument
     s = inst.settings
@@ -334,7 +332,6 @@ def stage_sql(layout: Layout, fields: dict[str, _Field], *, source: str, file: i
     last += [f"{code} AS code", f"{bad_col} AS bad_col", f"{bad_val} AS bad_val",
              f"{straight} AS straight", "CAST(NULL AS BIGINT) AS dup_of",
              "FALSE AS cross_file"]
-    last += [f"CASE WHEN {pending} THEN {fields[name].text} END AS t_{name}" for name in fields]
     return (f"SELECT {', '.join(last)} FROM (SELECT *, {', '.join(third)} FROM "
             f"(SELECT *, {', '.join(second)} FROM (SELECT *, {', '.join(first)} "
             f"FROM {source})))")
@@ -674,7 +671,6 @@ class Staging:
                 self.con.execute(f"DELETE FROM staged WHERE file = {read.index}").fetchall()
                 single = True
         self.files.append(read)
-        self._resolve_pending(read)
         self._duplicates(read)
         quality = self._file_quality(read)
         self.quarantines.append(self._file_quarantine(read))
@@ -703,14 +699,15 @@ class Staging:
                 self.con.execute(sql).fetchall()
             finally:
                 self.con.unregister("src")
+            raw = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+            self._resolve_pending(read, raw, offset)
             if read.whole is None:  # streamed: keep the raw rows rejected while staging
                 rejected = self.con.execute(
                     f"SELECT ord FROM staged WHERE file = {read.index} AND ord >= {offset} "
                     f"AND ord < {offset + n} AND code <> 0").fetchnumpy()["ord"]
                 if len(rejected):
-                    raw = (batch if isinstance(batch, pa.Table) else pa.Table.from_batches(
-                        [batch])).take(pa.array(rejected - offset))
-                    frame = raw.to_pandas(types_mapper=_types_mapper)
+                    frame = raw.take(pa.array(rejected - offset)).to_pandas(
+                        types_mapper=_types_mapper)
                     frame.index = rejected
                     read.rejected_raw.append(frame)
             offset += n
@@ -740,49 +737,49 @@ class Staging:
                            has_wave=has_wave, has_id=has_id)
         return f"INSERT INTO staged BY NAME {select}"
 
-    def _resolve_pending(self, read: FileRead) -> None:
-        """Rows with a text cell DuckDB cannot judge like pandas: parse their numeric fields
-        with :func:`servqual.validate.numeric_column` and stage them again."""
+    def _resolve_pending(self, read: FileRead, raw: pa.Table, offset: int) -> None:
+        """Rows of a batch with a text cell DuckDB cannot judge like pandas: parse their
+        numeric fields with :func:`servqual.validate.numeric_column`, from the batch's raw
+        values, and stage them again."""
         layout = self.layout
-        fields = layout.numeric_fields()
         labels = ["ord", "row", "wave", "rid"] + layout.segment_names
-        texts = [f"t_{name}" for name, _ in fields]
         pending = self.con.execute(
-            f"SELECT {', '.join(labels + texts)} FROM staged "
-            f"WHERE file = {read.index} AND code = {PENDING}").df()
+            f"SELECT {', '.join(labels)} FROM staged WHERE file = {read.index} "
+            f"AND ord >= {offset} AND ord < {offset + raw.num_rows} AND code = {PENDING} "
+            "ORDER BY ord").df()
         if pending.empty:
             return
+        rows = raw.take(pa.array(pending["ord"].to_numpy(dtype=np.int64) - offset))
+        position = {c: j for j, c in enumerate(read.columns)}
         data = {c: pending[c] for c in labels}
-        for name, column in fields:
-            text = pending[f"t_{name}"].astype("string")
-            if read.kinds.get(column) == "string":
-                values, bad = numeric_column(text)
-            else:  # a number column: its text is DuckDB's rendering of the number
-                values = pd.to_numeric(text.replace({"true": "1", "false": "0"}),
-                                       errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-                bad = np.zeros(len(text), dtype=bool)
+        for name, column in layout.numeric_fields():
+            if column not in position:
+                values, bad = np.full(len(pending), np.nan), np.zeros(len(pending), dtype=bool)
+                text = pd.Series([None] * len(pending), dtype="string")
+            else:
+                series = rows.column(position[column]).to_pandas(types_mapper=_types_mapper)
+                text = series.astype("string")  # as the quarantine shows a value
+                if read.kinds.get(column) == "string":
+                    values, bad = numeric_column(text)
+                else:
+                    values = series.to_numpy(dtype=float, na_value=np.nan)
+                    bad = np.zeros(len(series), dtype=bool)
             data[f"v_{name}"] = values
             data[f"b_{name}"] = bad
-            data[f"t_{name}"] = text.astype(object).where(text.notna(), None)
-        frame = pd.DataFrame(data)
-        resolved = {name: _field_resolved(name) for name, _ in fields}
-        s = self.instrument.settings
+            data[f"t_{name}"] = text.astype(object).where(text.notna(), None).to_numpy()
+        resolved = {name: _field_resolved(name) for name, _ in layout.numeric_fields()}
         select = stage_sql(
             layout, resolved, source="fixed", file=read.index, wave="wave", rid="rid",
             segments=layout.segment_names, ord_="ord", row="row",
-            has_wave=read.has_wave_column, has_id=bool(s.respondent_id))
-        self.con.register("fixed", frame)
+            has_wave=read.has_wave_column, has_id=bool(self.instrument.settings.respondent_id))
+        self.con.register("fixed", pd.DataFrame(data))
         try:
-            self.con.execute(f"DELETE FROM staged WHERE file = {read.index} AND code = {PENDING}").fetchall()
+            self.con.execute(f"DELETE FROM staged WHERE file = {read.index} AND ord >= {offset} "
+                             f"AND ord < {offset + raw.num_rows} AND code = {PENDING}"
+                             ).fetchall()
             self.con.execute(f"INSERT INTO staged BY NAME {select}").fetchall()
         finally:
             self.con.unregister("fixed")
-        if read.whole is None:
-            # The raw rows of pending rows that turned out valid are not needed.
-            codes = self.con.execute(
-                f"SELECT ord FROM staged WHERE file = {read.index} AND code <> 0"
-            ).fetchnumpy()["ord"]
-            read.rejected_raw = [f[f.index.isin(codes)] for f in read.rejected_raw]
 
     def _content_hash(self) -> str:
         layout = self.layout
@@ -1125,152 +1122,168 @@ class SqlAggregates:
 
     # the tables ----------------------------------------------------------------------------
     def build(self) -> Aggregates:
-        steps = ["items", "dimensions", "scores", "reliability"]
-        done = 0
-
-        def step(what: str) -> None:
-            nonlocal done
-            self.progress(f"aggregating: {what}", done, len(steps))
-            done += 1
-
-        step("items")
-        item_moments, item_hist = self.item_tables()
-        step("dimensions")
-        dim_moments, dim_hist = self.dimension_tables()
-        step("scores")
-        scores, importance = self.score_tables()
-        step("reliability")
+        """Three passes over the valid rows: sums per cell of every measure, counts per cell
+        of every gap value, cross-products per wave."""
+        steps = 3
+        self.progress("aggregating: sums", 0, steps)
+        moments, importance = self.moment_tables()
+        self.progress("aggregating: gap histograms", 1, steps)
+        hist = self.histogram_tables()
+        self.progress("aggregating: reliability", 2, steps)
         cross = self.crossproducts()
-        self.progress("aggregating", len(steps), len(steps))
-        cells = pd.concat([item_moments, dim_moments, scores], ignore_index=True)
+        self.progress("aggregating", steps, steps)
         sums = SUMS + (WEIGHTED_SUMS if self.weighted else [])
-        moments = self._marginals(cells, ["level", "id", "measure"], sums)
-        moments["n"] = moments["n"].round().astype(np.int64)
-        moments = moments[moments["n"] > 0].reset_index(drop=True)
-        hist = self._marginals(pd.concat([item_hist, dim_hist], ignore_index=True),
-                               ["level", "id", "measure", "x"], ["count"])
-        hist = hist[hist["count"] > 0].reset_index(drop=True)
         return canonical(Aggregates(moments=moments[KEYS + sums],
                                     histograms=hist[HISTOGRAM_KEYS + ["count"]],
                                     crossproducts=cross, importance=importance),
                          self.instrument)
 
-    def _marginals(self, cells: pd.DataFrame, keys: list[str], sums: list[str]) -> pd.DataFrame:
-        """Per-cell rows summed to wave × segment value, whole sample first."""
-        if self.cells == ["cell"]:
-            cells = cells.merge(self.cell_labels, on="cell", how="left")
+    def _measures(self) -> list[tuple[str, str, str, str]]:
+        """(level, id, measure, SQL over :meth:`_scores_source`) of every per-respondent
+        measure whose moments are kept: item E, P and gap over answered pairs (as
+        :func:`servqual.stats.scores.paired_items`), dimension scores and SERVPERF, and the
+        float scores of :meth:`_score_measures`."""
+        inst = self.instrument
+        out = []
+        for j, item in enumerate(inst.items):
+            out += [("item", item.id, "expectation", f"pe{j}"),
+                    ("item", item.id, "perception", f"pp{j}"),
+                    ("item", item.id, "gap", f"pp{j} - pe{j}")]
+        for d, key in enumerate(inst.dimension_keys):
+            out += [("dimension", key, "expectation", f"de{d}"),
+                    ("dimension", key, "perception", f"dp{d}"),
+                    ("dimension", key, "gap", f"dg{d}"),
+                    ("dimension", key, "servperf", f"df{d}")]
+        return out + self._score_measures()
+
+    def moment_tables(self) -> tuple[pd.DataFrame, ImportanceCounts | None]:
+        """n, Σx, Σx² (and weighted sums) of every measure, per cell in one pass, then summed
+        over cells to wave × segment value. Answers and their pairs are whole or half numbers
+        in practice, so their sums are exact; scores are ratios, summed in double precision."""
+        measures = self._measures()
+        aggs = []
+        for n in range(len(measures)):
+            x = f"m{n}"
+            aggs += [f"count({x})", f"sum({x})", f"sum({x} * {x})"]
+            if self.weighted:
+                aggs += [f"sum(weight) FILTER (WHERE {x} IS NOT NULL)", f"sum(weight * {x})",
+                         f"sum(weight * {x} * {x})",
+                         f"sum(weight * weight) FILTER (WHERE {x} IS NOT NULL)"]
+        counts = {}
+        passthrough = list(self.cells) + (["weight"] if self.weighted else [])
+        if self.instrument.has_importance:
+            _, counts = self._importance_expressions()
+            aggs += list(counts.values())
+            passthrough += ["imp_invalid", "imp_zero", "imp_rescaled", "imp_used"]
+        values = ", ".join(f"{expr} AS m{n}" for n, (_, _, _, expr) in enumerate(measures))
+        sql = (f"SELECT {', '.join(self.cells)}, {', '.join(aggs)} FROM "
+               f"(SELECT {', '.join(passthrough)}, {values} FROM {self._scores_source()}) "
+               "GROUP BY ALL")
+        rows = self.con.execute(sql).fetchall()
+        keys = len(self.cells)
+        wide = np.array([r[keys:] for r in rows], dtype=float).reshape(len(rows), -1)
+        wide = np.nan_to_num(wide, nan=0.0)  # a sum over no value is NULL: zero
+        cells = pd.DataFrame([r[:keys] for r in rows], columns=self.cells)
+        importance = None
+        if counts:
+            totals = wide[:, -len(counts):].sum(axis=0)
+            importance = ImportanceCounts(**{k: int(v) for k, v in zip(counts, totals)})
+            wide = wide[:, :-len(counts)]
+        names = SUMS + (WEIGHTED_SUMS if self.weighted else [])
+        per = len(names)
         frames = []
-        families = [(ALL, None)] + list(zip(self.layout.segments, self.layout.segment_names))
+        for labels, summed in self._family_sums(cells, wide):
+            m = len(measures)
+            block = summed.reshape(len(labels), m, per)
+            frame = pd.DataFrame({
+                "wave": np.repeat(labels["wave"].to_numpy(dtype=object), m),
+                "segment": np.repeat(labels["segment"].to_numpy(dtype=object), m),
+                "value": np.repeat(labels["value"].to_numpy(dtype=object), m),
+                "level": np.tile(np.array([x[0] for x in measures], dtype=object), len(labels)),
+                "id": np.tile(np.array([x[1] for x in measures], dtype=object), len(labels)),
+                "measure": np.tile(np.array([x[2] for x in measures], dtype=object),
+                                   len(labels))})
+            for k, name in enumerate(names):
+                frame[name] = block[:, :, k].reshape(-1)
+            frames.append(frame)
+        moments = pd.concat(frames, ignore_index=True)
+        moments["n"] = moments["n"].round().astype(np.int64)
+        return moments[moments["n"] > 0].reset_index(drop=True), importance
+
+    def _family_sums(self, cells: pd.DataFrame, wide: np.ndarray
+                     ) -> list[tuple[pd.DataFrame, np.ndarray]]:
+        """Per-cell sums added up to wave (the whole sample) and to wave × value of each
+        segment column (cells without a value for that column left out)."""
+        labelled = cells if self.cells != ["cell"] else cells.merge(
+            self.cell_labels, on="cell", how="left")
+        out = []
+        families = [("", None)] + list(zip(self.layout.segments, self.layout.segment_names))
         for segment, column in families:
             by = ["wave"] + ([column] if column else [])
-            part = cells if column is None else cells[cells[column].notna()]
-            summed = part.groupby(by + keys, sort=False, dropna=False)[sums].sum().reset_index()
-            summed.insert(1, "segment", segment)
-            summed.insert(2, "value", summed.pop(column) if column else ALL)
-            frames.append(summed)
-        out = pd.concat(frames, ignore_index=True)
-        out["value"] = out["value"].astype(object)
+            keep = np.ones(len(labelled), dtype=bool) if column is None \
+                else labelled[column].notna().to_numpy()
+            groups = labelled.loc[keep, by]
+            codes, uniques = pd.MultiIndex.from_frame(groups).factorize()
+            summed = np.zeros((len(uniques), wide.shape[1]))
+            np.add.at(summed, codes, wide[keep])
+            labels = uniques.to_frame(index=False)
+            labels.columns = by
+            labels.insert(1, "segment", segment)
+            labels["value"] = labels.pop(column) if column else ALL
+            out.append((labels, summed))
         return out
 
-    def _moments_from_counts(self, frame: pd.DataFrame, x: np.ndarray, level: str, ident,
-                             measure: str) -> pd.DataFrame:
-        """Moments of a value taken ``n`` times per row (weights ``w``, ``w2``)."""
-        n = frame["n"].to_numpy(dtype=float)
-        out = frame[self.cells].copy()
-        out["level"], out["id"], out["measure"] = level, ident, measure
-        out["n"] = n
-        out["sum"] = n * x
-        out["sumsq"] = n * x * x
-        if self.weighted:
-            w = frame["w"].to_numpy(dtype=float)
-            out["w"] = w
-            out["wsum"] = w * x
-            out["wsumsq"] = w * x * x
-            out["w2"] = frame["w2"].to_numpy(dtype=float)
-        return out
-
-    def _histogram(self, frame: pd.DataFrame, x: np.ndarray, level: str, ident) -> pd.DataFrame:
-        out = frame[self.cells].copy()
-        out["level"], out["id"], out["measure"] = level, ident, "gap"
-        out["x"] = x
-        out["count"] = frame["n"].to_numpy(dtype=float)
-        return out.groupby(self.cells + ["level", "id", "measure", "x"], sort=False,
-                           dropna=False)["count"].sum().reset_index()
-
-    def item_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Per cell and item: counts of each (E, P) answer pair; E, P and gap follow."""
-        cells = ", ".join(self.cells)
+    def histogram_tables(self) -> pd.DataFrame:
+        """Counts of each item gap and each dimension gap value, per wave × segment value:
+        counted per cell, then summed over cells by grouping sets, all in DuckDB."""
+        inst = self.instrument
         parts = []
-        for j in range(self.layout.k):
-            parts.append(f"SELECT {cells}, {j} AS item, e{j} AS e, p{j} AS p, count(*) AS n"
-                         f"{self._weights()} FROM {self._valid()} "
-                         f"WHERE e{j} IS NOT NULL AND p{j} IS NOT NULL GROUP BY ALL")
-        pairs = self._query(" UNION ALL ".join(parts))
-        ids = np.asarray(self.instrument.item_ids, dtype=object)
-        e = pairs["e"].to_numpy(dtype=float)
-        p = pairs["p"].to_numpy(dtype=float)
-        ident = ids[pairs["item"].to_numpy(dtype=int)] if len(pairs) else ids[:0]
-        moments = [self._moments_from_counts(pairs, x, "item", ident, m)
-                   for m, x in (("expectation", e), ("perception", p), ("gap", p - e))]
-        hist = self._histogram(pairs, p - e, "item", ident)
-        return pd.concat(moments, ignore_index=True), hist
+        for j, item in enumerate(inst.items):
+            parts.append(f"SELECT {', '.join(self.cells)}, 'item' AS level, "
+                         f"{_lit(item.id)} AS id, pp{j} - pe{j} AS x, count(*) AS n "
+                         f"FROM scores WHERE pe{j} IS NOT NULL GROUP BY ALL")
+        for d, key in enumerate(inst.dimension_keys):
+            parts.append(f"SELECT {', '.join(self.cells)}, 'dimension' AS level, "
+                         f"{_lit(key)} AS id, dg{d} AS x, count(*) AS n "
+                         f"FROM scores WHERE dg{d} IS NOT NULL GROUP BY ALL")
+        join = ""
+        if self.cells == ["cell"]:
+            self.con.register("cell_labels", self.cell_labels)
+            join = "JOIN cell_labels USING (cell)"
+        sets = ", ".join(["(wave, level, id, x)"] + [f"(wave, {c}, level, id, x)"
+                                                      for c in self.layout.segment_names])
+        family = "CASE " + " ".join(
+            f"WHEN GROUPING({c}) = 0 THEN {_lit(seg)}"
+            for c, seg in zip(self.layout.segment_names, self.layout.segments)) + " ELSE '' END" \
+            if self.layout.segments else "''"
+        value = "coalesce(" + ", ".join(f"CASE WHEN GROUPING({c}) = 0 THEN {c} END"
+                                        for c in self.layout.segment_names) + ", '')" \
+            if self.layout.segments else "''"
+        present = " AND ".join(f"(GROUPING({c}) = 1 OR {c} IS NOT NULL)"
+                               for c in self.layout.segment_names) or "TRUE"
+        sql = (f"WITH scores AS {self._item_source()}, "
+               f"per_cell AS ({' UNION ALL '.join(parts)}) "
+               f"SELECT wave, {family} AS segment, {value} AS value, level, id, 'gap' AS measure, "
+               f"x, CAST(sum(n) AS DOUBLE) AS count FROM per_cell {join} "
+               f"GROUP BY GROUPING SETS ({sets}) HAVING {present}")
+        try:
+            frame = self.con.execute(sql).df()
+        finally:
+            if join:
+                self.con.unregister("cell_labels")
+        frame["value"] = frame["value"].astype(object)
+        return frame
 
-    def _enough(self, count: np.ndarray, d: int) -> np.ndarray:
-        share = self.instrument.analysis.min_item_share
-        needed = share * len(self._items_of(d)) - 1e-9
-        return (count >= needed) & (count > 0)
-
-    def dimension_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Per cell and dimension: counts of each (items paired, ΣE, ΣP) and of each
-        (perception items answered, ΣP); the dimension scores are ratios of these."""
-        cells = ", ".join(self.cells)
-        keys = self.instrument.dimension_keys
-        paired, perf = [], []
-        for d in range(len(keys)):
-            items = self._items_of(d)
-            both = {j: f"(e{j} IS NOT NULL AND p{j} IS NOT NULL)" for j in items}
-            cnt = " + ".join(f"CAST({both[j]} AS INTEGER)" for j in items)
-            se = " + ".join(f"CASE WHEN {both[j]} THEN CAST(e{j} AS DOUBLE) ELSE 0 END"
-                            for j in items)
-            sp = " + ".join(f"CASE WHEN {both[j]} THEN CAST(p{j} AS DOUBLE) ELSE 0 END"
-                            for j in items)
-            paired.append(f"SELECT {cells}, {d} AS dim, {cnt} AS c, {se} AS se, {sp} AS sp, "
-                          f"count(*) AS n{self._weights()} FROM {self._valid()} GROUP BY ALL")
-            cp = " + ".join(f"CAST(p{j} IS NOT NULL AS INTEGER)" for j in items)
-            spp = " + ".join(f"coalesce(CAST(p{j} AS DOUBLE), 0)" for j in items)
-            perf.append(f"SELECT {cells}, {d} AS dim, {cp} AS c, {spp} AS sp, "
-                        f"count(*) AS n{self._weights()} FROM {self._valid()} GROUP BY ALL")
-        pairs = self._query(" UNION ALL ".join(paired))
-        perfs = self._query(" UNION ALL ".join(perf))
-        ids = np.asarray(keys, dtype=object)
-        frames, hists = [], []
-        if len(pairs):
-            dim = pairs["dim"].to_numpy(dtype=int)
-            c = pairs["c"].to_numpy(dtype=float)
-            ok = np.zeros(len(pairs), dtype=bool)
-            for d in range(len(keys)):
-                ok |= (dim == d) & self._enough(c, d)
-            sub = pairs[ok]
-            c, se, sp = (sub[k].to_numpy(dtype=float) for k in ("c", "se", "sp"))
-            ident = ids[sub["dim"].to_numpy(dtype=int)]
-            for m, x in (("expectation", se / c), ("perception", sp / c),
-                         ("gap", (sp - se) / c)):
-                frames.append(self._moments_from_counts(sub, x, "dimension", ident, m))
-            hists.append(self._histogram(sub, (sp - se) / c, "dimension", ident))
-        if len(perfs):
-            dim = perfs["dim"].to_numpy(dtype=int)
-            c = perfs["c"].to_numpy(dtype=float)
-            ok = np.zeros(len(perfs), dtype=bool)
-            for d in range(len(keys)):
-                ok |= (dim == d) & self._enough(c, d)
-            sub = perfs[ok]
-            x = sub["sp"].to_numpy(dtype=float) / sub["c"].to_numpy(dtype=float)
-            frames.append(self._moments_from_counts(sub, x, "dimension",
-                                                    ids[sub["dim"].to_numpy(dtype=int)],
-                                                    "servperf"))
-        moments = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        hist = pd.concat(hists, ignore_index=True) if hists else pd.DataFrame()
-        return moments, hist
+    def _item_source(self) -> str:
+        """Valid rows with each item's answers over answered pairs (``pe<j>``, ``pp<j>``)
+        and the dimension gaps ``dg<d>``."""
+        paired = ", ".join(
+            f"CASE WHEN e{j} IS NOT NULL AND p{j} IS NOT NULL THEN CAST(e{j} AS DOUBLE) END "
+            f"AS pe{j}, CASE WHEN e{j} IS NOT NULL AND p{j} IS NOT NULL THEN "
+            f"CAST(p{j} AS DOUBLE) END AS pp{j}" for j in range(self.layout.k))
+        gaps = ", ".join(f"{expr} AS {name}" for name, expr in
+                         self._dimension_expressions().items() if name.startswith("dg"))
+        return f"(SELECT *, {paired}, {gaps} FROM {self._valid()})"
 
     # per-respondent scores --------------------------------------------------------------
     def _dimension_expressions(self) -> dict[str, str]:
@@ -1287,6 +1300,7 @@ class SqlAggregates:
             sp = "(" + " + ".join(f"CASE WHEN {both[j]} THEN CAST(p{j} AS DOUBLE) ELSE 0 END"
                                   for j in items) + ")"
             enough = f"({cnt} >= {needed} AND {cnt} > 0)"
+            out[f"de{d}"] = f"CASE WHEN {enough} THEN {se} / {cnt} END"
             out[f"dp{d}"] = f"CASE WHEN {enough} THEN {sp} / {cnt} END"
             out[f"dg{d}"] = f"CASE WHEN {enough} THEN ({sp} - {se}) / {cnt} END"
             cp = "(" + " + ".join(f"CAST(p{j} IS NOT NULL AS INTEGER)" for j in items) + ")"
@@ -1322,7 +1336,11 @@ class SqlAggregates:
         ``dg<d>``: gap, ``df<d>``: SERVPERF) and importance weights (``wt<d>``)."""
         dims = ", ".join(f"{expr} AS {name}"
                          for name, expr in self._dimension_expressions().items())
-        sql = f"(SELECT *, {dims} FROM {self._valid()})"
+        paired = ", ".join(
+            f"CASE WHEN e{j} IS NOT NULL AND p{j} IS NOT NULL THEN CAST(e{j} AS DOUBLE) END "
+            f"AS pe{j}, CASE WHEN e{j} IS NOT NULL AND p{j} IS NOT NULL THEN "
+            f"CAST(p{j} AS DOUBLE) END AS pp{j}" for j in range(self.layout.k))
+        sql = f"(SELECT *, {paired}, {dims} FROM {self._valid()})"
         if self.instrument.has_importance:
             columns, _ = self._importance_expressions()
             sql = f"(SELECT *, {', '.join(columns)} FROM {sql})"
@@ -1408,46 +1426,6 @@ class SqlAggregates:
 
             out += zone("dimension", dim.key, mean("e"), mean("p"), mean("a"))
         return out
-
-    def score_tables(self) -> tuple[pd.DataFrame, ImportanceCounts | None]:
-        """Moments of the per-respondent float scores (overall, importance weights,
-        importance–performance, zone of tolerance) per cell, and the importance counts."""
-        measures = self._score_measures()
-        aggs = []
-        for n in range(len(measures)):
-            x = f"m{n}"
-            aggs += [f"count({x}) AS n_{n}", f"sum({x}) AS sum_{n}", f"sum({x} * {x}) AS sq_{n}"]
-            if self.weighted:
-                aggs += [f"sum(weight) FILTER (WHERE {x} IS NOT NULL) AS w_{n}",
-                         f"sum(weight * {x}) AS ws_{n}", f"sum(weight * {x} * {x}) AS wq_{n}",
-                         f"sum(weight * weight) FILTER (WHERE {x} IS NOT NULL) AS w2_{n}"]
-        counts = {}
-        passthrough = list(self.cells) + (["weight"] if self.weighted else [])
-        if self.instrument.has_importance:
-            _, counts = self._importance_expressions()
-            aggs += [f"{expr} AS cnt_{name}" for name, expr in counts.items()]
-            passthrough += ["imp_invalid", "imp_zero", "imp_rescaled", "imp_used"]
-        values = ", ".join(f"{expr} AS m{n}" for n, (_, _, _, expr) in enumerate(measures))
-        sql = (f"SELECT {', '.join(self.cells)}, {', '.join(aggs)} FROM "
-               f"(SELECT {', '.join(passthrough)}, {values} FROM {self._scores_source()}) "
-               "GROUP BY ALL")
-        wide = self._query(sql)
-        frames = []
-        for n, (level, ident, measure, _) in enumerate(measures):
-            out = wide[self.cells].copy()
-            out["level"], out["id"], out["measure"] = level, ident, measure
-            out["n"] = wide[f"n_{n}"].to_numpy(dtype=float)
-            out["sum"] = wide[f"sum_{n}"].fillna(0.0).to_numpy(dtype=float)
-            out["sumsq"] = wide[f"sq_{n}"].fillna(0.0).to_numpy(dtype=float)
-            if self.weighted:
-                for name, col in (("w", "w_"), ("wsum", "ws_"), ("wsumsq", "wq_"), ("w2", "w2_")):
-                    out[name] = wide[f"{col}{n}"].fillna(0.0).to_numpy(dtype=float)
-            frames.append(out)
-        importance = None
-        if counts:
-            importance = ImportanceCounts(**{name: int(wide[f"cnt_{name}"].sum())
-                                             for name in counts})
-        return pd.concat(frames, ignore_index=True), importance
 
     def importance_by_wave(self) -> dict[str, ImportanceCounts]:
         """The importance-allocation counts of each wave (the store keeps them per wave)."""
