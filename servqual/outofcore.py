@@ -828,8 +828,16 @@ class Staging:
     def _cross_file_duplicates(self) -> None:
         if not self.instrument.settings.respondent_id or len(self.files) < 2:
             return
+        # A duplicate is a repeated (wave, respondent): only waves found in two files or more
+        # can have one across files (usually none: one file per wave).
+        shared = self.con.execute(
+            "SELECT wave FROM (SELECT DISTINCT wave, file FROM staged WHERE code = 0) "
+            "GROUP BY wave HAVING count(*) > 1").fetchall()
+        if not shared:
+            return
+        waves = ", ".join(_lit(w) for (w,) in shared)
         before = self._count("code = 0")
-        self._mark_duplicates("code = 0", "g.file, g.ord", cross=True)
+        self._mark_duplicates(f"code = 0 AND wave IN ({waves})", "g.file, g.ord", cross=True)
         moved = before - self._count("code = 0")
         if moved:
             frame = self._as_parsed()
@@ -1122,45 +1130,150 @@ class SqlAggregates:
 
     # the tables ----------------------------------------------------------------------------
     def build(self) -> Aggregates:
-        """Three passes over the valid rows: sums per cell of every measure, counts per cell
-        of every gap value, cross-products per wave."""
-        steps = 3
-        self.progress("aggregating: sums", 0, steps)
-        moments, importance = self.moment_tables()
-        self.progress("aggregating: gap histograms", 1, steps)
-        hist = self.histogram_tables()
-        self.progress("aggregating: reliability", 2, steps)
+        """Four passes over the valid rows: counts per cell of each item's (E, P) answer pair,
+        of each dimension's (items paired, ΣE, ΣP) and (perception items, ΣP); sums per cell
+        of the float scores; cross-products per wave. Moments and gap histograms of items and
+        dimensions follow exactly from the counts, as in :mod:`servqual.stats.coded`."""
+        steps = 4
+        self.progress("aggregating: items", 0, steps)
+        item_moments, item_hist = self.item_tables()
+        self.progress("aggregating: dimensions", 1, steps)
+        dim_moments, dim_hist = self.dimension_tables()
+        self.progress("aggregating: scores", 2, steps)
+        scores, importance = self.moment_tables()
+        self.progress("aggregating: reliability", 3, steps)
         cross = self.crossproducts()
         self.progress("aggregating", steps, steps)
         sums = SUMS + (WEIGHTED_SUMS if self.weighted else [])
+        moments = pd.concat([item_moments, dim_moments, scores], ignore_index=True)
+        moments["n"] = moments["n"].round().astype(np.int64)
+        moments = moments[moments["n"] > 0].reset_index(drop=True)
+        hist = pd.concat([item_hist, dim_hist], ignore_index=True)
+        hist["value"] = hist["value"].astype(object)
         return canonical(Aggregates(moments=moments[KEYS + sums],
                                     histograms=hist[HISTOGRAM_KEYS + ["count"]],
                                     crossproducts=cross, importance=importance),
                          self.instrument)
 
-    def _measures(self) -> list[tuple[str, str, str, str]]:
-        """(level, id, measure, SQL over :meth:`_scores_source`) of every per-respondent
-        measure whose moments are kept: item E, P and gap over answered pairs (as
-        :func:`servqual.stats.scores.paired_items`), dimension scores and SERVPERF, and the
-        float scores of :meth:`_score_measures`."""
+    def _counted(self, table: str, parts: list[str], keys: list[str]) -> None:
+        """Count rows per cell and ``keys`` (with weight sums), from the UNION of ``parts``
+        (SELECTs of cell, keys), into the temporary table ``table``."""
+        weights = ", sum(weight) AS w, sum(weight * weight) AS w2" if self.weighted else ""
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(self.cells)}, "
+            f"{', '.join(keys)}, count(*) AS n{weights} FROM ({' UNION ALL '.join(parts)}) "
+            "GROUP BY ALL").fetchall()
+
+    def _rolled_up(self, table: str, keys: list[str], select: list[str]) -> pd.DataFrame:
+        """Sum ``select`` (aggregate expressions over ``table``) to wave (segment '') and to
+        wave × value of each segment column, by grouping sets."""
+        seg = self.layout.segment_names
+        join = ""
+        if self.cells == ["cell"]:
+            self.con.register("cell_labels", self.cell_labels)
+            join = "JOIN cell_labels USING (cell)"
+        sets = ", ".join([f"(wave, {', '.join(keys)})"]
+                         + [f"(wave, {c}, {', '.join(keys)})" for c in seg])
+        family = ("CASE " + " ".join(f"WHEN GROUPING({c}) = 0 THEN {_lit(name)}"
+                                     for c, name in zip(seg, self.layout.segments))
+                  + " ELSE '' END") if seg else "''"
+        value = ("coalesce(" + ", ".join(f"CASE WHEN GROUPING({c}) = 0 THEN {c} END"
+                                         for c in seg) + ", '')") if seg else "''"
+        present = " AND ".join(f"(GROUPING({c}) = 1 OR {c} IS NOT NULL)" for c in seg) or "TRUE"
+        sql = (f"SELECT wave, {family} AS segment, {value} AS value, {', '.join(keys)}, "
+               f"{', '.join(select)} FROM {table} {join} "
+               f"GROUP BY GROUPING SETS ({sets}) HAVING {present}")
+        try:
+            return self.con.execute(sql).df()
+        finally:
+            if join:
+                self.con.unregister("cell_labels")
+
+    def _moment_sums(self, x: str) -> list[str]:
+        """Aggregates over a counted table of n, Σx, Σx² (and weighted sums) of value ``x``."""
+        out = ["sum(n) AS n", f"sum(n * {x}) AS sum", f"sum(n * {x} * {x}) AS sumsq"]
+        if self.weighted:
+            out += ["sum(w) AS w", f"sum(w * {x}) AS wsum", f"sum(w * {x} * {x}) AS wsumsq",
+                    "sum(w2) AS w2"]
+        return out
+
+    def item_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Per item: E, P and gap moments over answered pairs, and the gap histogram."""
         inst = self.instrument
-        out = []
-        for j, item in enumerate(inst.items):
-            out += [("item", item.id, "expectation", f"pe{j}"),
-                    ("item", item.id, "perception", f"pp{j}"),
-                    ("item", item.id, "gap", f"pp{j} - pe{j}")]
-        for d, key in enumerate(inst.dimension_keys):
-            out += [("dimension", key, "expectation", f"de{d}"),
-                    ("dimension", key, "perception", f"dp{d}"),
-                    ("dimension", key, "gap", f"dg{d}"),
-                    ("dimension", key, "servperf", f"df{d}")]
-        return out + self._score_measures()
+        parts = [f"SELECT {', '.join(self.cells)}{', weight' if self.weighted else ''}, "
+                 f"{j} AS item, CAST(e{j} AS DOUBLE) AS e, CAST(p{j} AS DOUBLE) AS p "
+                 f"FROM {self._valid()} WHERE e{j} IS NOT NULL AND p{j} IS NOT NULL"
+                 for j in range(self.layout.k)]
+        self._counted("item_counts", parts, ["item", "e", "p"])
+        frames = []
+        for measure, x in (("expectation", "e"), ("perception", "p"), ("gap", "(p - e)")):
+            frame = self._rolled_up("item_counts", ["item"], self._moment_sums(x))
+            frame["level"], frame["measure"] = "item", measure
+            frames.append(frame)
+        moments = pd.concat(frames, ignore_index=True)
+        moments["id"] = np.asarray(inst.item_ids, dtype=object)[moments.pop("item")]
+        hist = self._rolled_up("(SELECT *, p - e AS x FROM item_counts)", ["item", "x"],
+                               ["CAST(sum(n) AS DOUBLE) AS count"])
+        hist["id"] = np.asarray(inst.item_ids, dtype=object)[hist.pop("item")]
+        hist["level"], hist["measure"] = "item", "gap"
+        self.con.execute("DROP TABLE item_counts").fetchall()
+        return moments, hist
+
+    def dimension_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Per dimension: E, P and gap score moments and the gap histogram, from counts of
+        (items paired, ΣE, ΣP); SERVPERF from counts of (perception items, ΣP). Scores only
+        where enough items are answered (``min_item_share``)."""
+        inst = self.instrument
+        keys = inst.dimension_keys
+        extra = ", weight" if self.weighted else ""
+        paired, perf = [], []
+        needed = []
+        for d in range(len(keys)):
+            items = self._items_of(d)
+            both = {j: f"(e{j} IS NOT NULL AND p{j} IS NOT NULL)" for j in items}
+            cnt = " + ".join(f"CAST({both[j]} AS INTEGER)" for j in items)
+            se = " + ".join(f"CASE WHEN {both[j]} THEN CAST(e{j} AS DOUBLE) ELSE 0 END"
+                            for j in items)
+            sp = " + ".join(f"CASE WHEN {both[j]} THEN CAST(p{j} AS DOUBLE) ELSE 0 END"
+                            for j in items)
+            paired.append(f"SELECT {', '.join(self.cells)}{extra}, {d} AS dim, {cnt} AS c, "
+                          f"{se} AS se, {sp} AS sp FROM {self._valid()}")
+            cp = " + ".join(f"CAST(p{j} IS NOT NULL AS INTEGER)" for j in items)
+            spp = " + ".join(f"coalesce(CAST(p{j} AS DOUBLE), 0)" for j in items)
+            perf.append(f"SELECT {', '.join(self.cells)}{extra}, {d} AS dim, {cp} AS c, "
+                        f"{spp} AS sp FROM {self._valid()}")
+            share = inst.analysis.min_item_share
+            needed.append(f"WHEN {d} THEN {_num(share * len(items) - 1e-9)}")
+        enough = f"(c >= CASE dim {' '.join(needed)} END AND c > 0)"
+        self._counted("dim_counts", paired, ["dim", "c", "se", "sp"])
+        self._counted("perf_counts", perf, ["dim", "c", "sp"])
+        frames = []
+        for measure, x in (("expectation", "se / c"), ("perception", "sp / c"),
+                           ("gap", "(sp - se) / c")):
+            frame = self._rolled_up(f"(SELECT * FROM dim_counts WHERE {enough})", ["dim"],
+                                    self._moment_sums(f"({x})"))
+            frame["measure"] = measure
+            frames.append(frame)
+        frame = self._rolled_up(f"(SELECT * FROM perf_counts WHERE {enough})", ["dim"],
+                                self._moment_sums("(sp / c)"))
+        frame["measure"] = "servperf"
+        frames.append(frame)
+        moments = pd.concat(frames, ignore_index=True)
+        moments["id"] = np.asarray(keys, dtype=object)[moments.pop("dim")]
+        moments["level"] = "dimension"
+        hist = self._rolled_up(
+            f"(SELECT *, (sp - se) / c AS x FROM dim_counts WHERE {enough})", ["dim", "x"],
+            ["CAST(sum(n) AS DOUBLE) AS count"])
+        hist["id"] = np.asarray(keys, dtype=object)[hist.pop("dim")]
+        hist["level"], hist["measure"] = "dimension", "gap"
+        self.con.execute("DROP TABLE dim_counts").fetchall()
+        self.con.execute("DROP TABLE perf_counts").fetchall()
+        return moments, hist
 
     def moment_tables(self) -> tuple[pd.DataFrame, ImportanceCounts | None]:
-        """n, Σx, Σx² (and weighted sums) of every measure, per cell in one pass, then summed
-        over cells to wave × segment value. Answers and their pairs are whole or half numbers
-        in practice, so their sums are exact; scores are ratios, summed in double precision."""
-        measures = self._measures()
+        """n, Σx, Σx² (and weighted sums) of every float score, per cell in one pass, then
+        summed over cells to wave × segment value."""
+        measures = self._score_measures()
         aggs = []
         for n in range(len(measures)):
             x = f"m{n}"
@@ -1206,9 +1319,7 @@ class SqlAggregates:
             for k, name in enumerate(names):
                 frame[name] = block[:, :, k].reshape(-1)
             frames.append(frame)
-        moments = pd.concat(frames, ignore_index=True)
-        moments["n"] = moments["n"].round().astype(np.int64)
-        return moments[moments["n"] > 0].reset_index(drop=True), importance
+        return pd.concat(frames, ignore_index=True), importance
 
     def _family_sums(self, cells: pd.DataFrame, wide: np.ndarray
                      ) -> list[tuple[pd.DataFrame, np.ndarray]]:
@@ -1233,58 +1344,6 @@ class SqlAggregates:
             out.append((labels, summed))
         return out
 
-    def histogram_tables(self) -> pd.DataFrame:
-        """Counts of each item gap and each dimension gap value, per wave × segment value:
-        counted per cell, then summed over cells by grouping sets, all in DuckDB."""
-        inst = self.instrument
-        parts = []
-        for j, item in enumerate(inst.items):
-            parts.append(f"SELECT {', '.join(self.cells)}, 'item' AS level, "
-                         f"{_lit(item.id)} AS id, pp{j} - pe{j} AS x, count(*) AS n "
-                         f"FROM scores WHERE pe{j} IS NOT NULL GROUP BY ALL")
-        for d, key in enumerate(inst.dimension_keys):
-            parts.append(f"SELECT {', '.join(self.cells)}, 'dimension' AS level, "
-                         f"{_lit(key)} AS id, dg{d} AS x, count(*) AS n "
-                         f"FROM scores WHERE dg{d} IS NOT NULL GROUP BY ALL")
-        join = ""
-        if self.cells == ["cell"]:
-            self.con.register("cell_labels", self.cell_labels)
-            join = "JOIN cell_labels USING (cell)"
-        sets = ", ".join(["(wave, level, id, x)"] + [f"(wave, {c}, level, id, x)"
-                                                      for c in self.layout.segment_names])
-        family = "CASE " + " ".join(
-            f"WHEN GROUPING({c}) = 0 THEN {_lit(seg)}"
-            for c, seg in zip(self.layout.segment_names, self.layout.segments)) + " ELSE '' END" \
-            if self.layout.segments else "''"
-        value = "coalesce(" + ", ".join(f"CASE WHEN GROUPING({c}) = 0 THEN {c} END"
-                                        for c in self.layout.segment_names) + ", '')" \
-            if self.layout.segments else "''"
-        present = " AND ".join(f"(GROUPING({c}) = 1 OR {c} IS NOT NULL)"
-                               for c in self.layout.segment_names) or "TRUE"
-        sql = (f"WITH scores AS {self._item_source()}, "
-               f"per_cell AS ({' UNION ALL '.join(parts)}) "
-               f"SELECT wave, {family} AS segment, {value} AS value, level, id, 'gap' AS measure, "
-               f"x, CAST(sum(n) AS DOUBLE) AS count FROM per_cell {join} "
-               f"GROUP BY GROUPING SETS ({sets}) HAVING {present}")
-        try:
-            frame = self.con.execute(sql).df()
-        finally:
-            if join:
-                self.con.unregister("cell_labels")
-        frame["value"] = frame["value"].astype(object)
-        return frame
-
-    def _item_source(self) -> str:
-        """Valid rows with each item's answers over answered pairs (``pe<j>``, ``pp<j>``)
-        and the dimension gaps ``dg<d>``."""
-        paired = ", ".join(
-            f"CASE WHEN e{j} IS NOT NULL AND p{j} IS NOT NULL THEN CAST(e{j} AS DOUBLE) END "
-            f"AS pe{j}, CASE WHEN e{j} IS NOT NULL AND p{j} IS NOT NULL THEN "
-            f"CAST(p{j} AS DOUBLE) END AS pp{j}" for j in range(self.layout.k))
-        gaps = ", ".join(f"{expr} AS {name}" for name, expr in
-                         self._dimension_expressions().items() if name.startswith("dg"))
-        return f"(SELECT *, {paired}, {gaps} FROM {self._valid()})"
-
     # per-respondent scores --------------------------------------------------------------
     def _dimension_expressions(self) -> dict[str, str]:
         """SQL of each respondent's dimension scores (NULL when too few items)."""
@@ -1300,7 +1359,6 @@ class SqlAggregates:
             sp = "(" + " + ".join(f"CASE WHEN {both[j]} THEN CAST(p{j} AS DOUBLE) ELSE 0 END"
                                   for j in items) + ")"
             enough = f"({cnt} >= {needed} AND {cnt} > 0)"
-            out[f"de{d}"] = f"CASE WHEN {enough} THEN {se} / {cnt} END"
             out[f"dp{d}"] = f"CASE WHEN {enough} THEN {sp} / {cnt} END"
             out[f"dg{d}"] = f"CASE WHEN {enough} THEN ({sp} - {se}) / {cnt} END"
             cp = "(" + " + ".join(f"CAST(p{j} IS NOT NULL AS INTEGER)" for j in items) + ")"
@@ -1336,11 +1394,7 @@ class SqlAggregates:
         ``dg<d>``: gap, ``df<d>``: SERVPERF) and importance weights (``wt<d>``)."""
         dims = ", ".join(f"{expr} AS {name}"
                          for name, expr in self._dimension_expressions().items())
-        paired = ", ".join(
-            f"CASE WHEN e{j} IS NOT NULL AND p{j} IS NOT NULL THEN CAST(e{j} AS DOUBLE) END "
-            f"AS pe{j}, CASE WHEN e{j} IS NOT NULL AND p{j} IS NOT NULL THEN "
-            f"CAST(p{j} AS DOUBLE) END AS pp{j}" for j in range(self.layout.k))
-        sql = f"(SELECT *, {paired}, {dims} FROM {self._valid()})"
+        sql = f"(SELECT *, {dims} FROM {self._valid()})"
         if self.instrument.has_importance:
             columns, _ = self._importance_expressions()
             sql = f"(SELECT *, {', '.join(columns)} FROM {sql})"
