@@ -17,29 +17,32 @@ Steps, for each file:
 2. **Stage.** Each batch is projected by one SQL statement into the ``staged`` table: labels
    cleaned as :func:`servqual.validate.text_column` does, answers parsed as numbers, missing
    codes removed, reverse-scored, and every check of :data:`servqual.validate.REASONS` up to
-   ``all_missing`` evaluated in its order. Text cells DuckDB's number cast might read
-   differently from pandas (full-width digits, ``1_000``, ``nan`` with spaces, …) are set
-   aside and parsed afterwards by :func:`servqual.validate.numeric_column` itself.
+   ``all_missing`` evaluated in its order. Rows with a text cell DuckDB's number cast might
+   read differently from pandas (full-width digits, ``1_000``, ``nan`` with spaces, …) are
+   staged again from the batch's raw values parsed by :func:`servqual.validate.numeric_column`
+   itself.
 3. **Duplicates** within the file, then **straight-lining** (when quarantined), then after
    the last file the **duplicates across files** of a wave: the same rules as
    :func:`servqual.validate.find_duplicates`, with the content compared by a hash of the
    parsed answers, segments, weight, importance and overall rating.
-4. **Aggregate** the valid rows in SQL (:class:`SqlAggregates`): answer-pair counts per item,
-   (count, ΣE, ΣP) histograms per dimension, sums of the per-respondent overall, importance,
-   importance–performance and zone-of-tolerance measures, and the cross-products of complete
-   respondents. They are exactly the tables :func:`servqual.stats.aggregate.aggregate` builds
-   (tests/test_outofcore.py compares the two on the sample and on adversarial files).
+4. **Aggregate** the valid rows in SQL (:class:`SqlAggregates`): counts of each (E, P) answer
+   pair per item and of each (items paired, ΣE, ΣP) per dimension, sums of the per-respondent
+   overall, importance, importance–performance and zone-of-tolerance scores, and the
+   cross-products of complete respondents. They are the tables
+   :func:`servqual.stats.aggregate.aggregate` builds (tests/test_outofcore.py compares the
+   two on the sample and on files made to be awkward).
 
 The quarantined rows keep the file's own values: a file read whole still has them when its
 verdicts are final; a streamed file keeps the rows it rejected while staging, and the few rows
 found to be duplicates later are recorded with their values as parsed (as cross-file duplicates
 are in the in-memory path).
 
-Known differences from the in-memory path (both tolerated by the tests' choice of data, and
-none arise with numeric answers): a streamed file reads every column as text, so a column of
-``true``/``false`` answers is ``non_numeric`` rather than 1/0; answers that are not exactly
-representable in binary (0.1 steps) are summed in double rather than single precision, so
-their dimension scores can differ in the last bits.
+Known differences from the in-memory path, none of which arise with answers on a numeric
+scale: a streamed file reads every column as text, so a column of ``true``/``false`` answers
+is ``non_numeric`` there rather than 1 and 0; answers that are not exact binary fractions
+(steps of 0.1) are summed in double rather than single precision, so their dimension scores
+may differ in the last bits. Sums of ratios (dimension scores, weights) are added in parallel
+and may differ in the last bit from run to run.
 """
 
 from __future__ import annotations
@@ -488,7 +491,7 @@ def read_batches(read: FileRead, instrument: Instrument, progress: ProgressFn,
             if read.invalid:
                 read.invalid.clear()
                 table = pacsv.read_csv(path, **options(False, {c: pa.string() for c in labels}))
-            progress(f"reading {path.name}", size, size)
+            progress(f"reading {path.name} (MB)", size / 1e6, size / 1e6)
             read.columns = [str(c).strip() for c in table.column_names]
             read.kinds = {c: _kind(t) for c, t in zip(read.columns, table.schema.types)}
             table = table.rename_columns(read.columns)
@@ -503,7 +506,7 @@ def read_batches(read: FileRead, instrument: Instrument, progress: ProgressFn,
 
         def advance(n: int) -> None:
             done[0] += n
-            progress(f"reading {path.name}", min(done[0], size), size)
+            progress(f"reading {path.name} (MB)", min(done[0], size) / 1e6, size / 1e6)
 
         threads = not read.single_threaded
         fh = _CountingFile(path, advance)
@@ -546,7 +549,7 @@ def _parquet_batches(read: FileRead, progress: ProgressFn, size: int
     for g in range(groups):
         table = pf.read_row_group(g)
         read.rows_parsed += table.num_rows
-        progress(f"reading {read.path.name}", size * (g + 1) / groups, size)
+        progress(f"reading {read.path.name} (MB)", size * (g + 1) / groups / 1e6, size / 1e6)
         yield table.rename_columns(read.columns)
 
 
