@@ -360,6 +360,7 @@ class FileRead:
     rejected_raw: list[pd.DataFrame] = field(default_factory=list)  # streamed: rows rejected
     has_wave_column: bool = False  # the wave comes from a column (else from the file name)
     single_threaded: bool = False  # streamed again single-threaded (unparseable records)
+    row_numbers: np.ndarray | None = None  # the reader's own row numbers (other formats)
 
     @property
     def rows_read(self) -> int:
@@ -395,11 +396,13 @@ def check_readable(path: Path) -> None:
             pass
     except OSError as err:
         raise InputFileError(f"cannot be read: {err.strerror}", file=path) from err
+    from .ingest import READERS
+
     suffix = path.suffix.lower()
-    if suffix not in TEXT_SUFFIXES + PARQUET_SUFFIXES:
-        known = ", ".join(sorted(TEXT_SUFFIXES + PARQUET_SUFFIXES))
+    known = set(TEXT_SUFFIXES) | set(PARQUET_SUFFIXES) | set(READERS)
+    if suffix not in known:
         raise DataError(f"unsupported file type {path.suffix or '(none)'!r}; servqual reads "
-                        f"{known}", file=path)
+                        f"{', '.join(sorted(known))}", file=path)
 
 
 class _CountingFile:
@@ -458,6 +461,9 @@ def read_batches(read: FileRead, instrument: Instrument, progress: ProgressFn,
     size = path.stat().st_size
     if path.suffix.lower() in PARQUET_SUFFIXES:
         yield from _parquet_batches(read, progress, size)
+        return
+    if path.suffix.lower() not in TEXT_SUFFIXES:
+        yield _reader_table(read, instrument, progress, size)
         return
     encoding, delimiter, labels = _text_options(path, instrument)
     read.encoding = encoding
@@ -553,9 +559,32 @@ def _parquet_batches(read: FileRead, progress: ProgressFn, size: int
         yield table.rename_columns(read.columns)
 
 
+def _reader_table(read: FileRead, instrument: Instrument, progress: ProgressFn,
+                  size: int) -> pa.Table:
+    """A file of another format (a spreadsheet, say), read whole by servqual's own reader
+    (:func:`servqual.ingest.read_table`), as one Arrow table with the reader's row numbers."""
+    from .ingest import read_table
+
+    raw = read_table(read.path, instrument)
+    read.encoding = raw.encoding
+    read.columns = [str(c) for c in raw.frame.columns]
+    frame = raw.frame.set_axis([f"c{j}" for j in range(len(read.columns))], axis=1)
+    table = pa.Table.from_pandas(frame, preserve_index=False).rename_columns(read.columns)
+    read.kinds = {c: _kind(t) for c, t in zip(read.columns, table.schema.types)}
+    read.invalid = [(int(n) if n >= 0 else None, t) for n, t in
+                    zip(raw.unparseable["source_row"], raw.unparseable["text"])]
+    read.row_numbers = np.asarray(raw.source_rows, dtype=np.int64)
+    read.rows_parsed = table.num_rows
+    read.whole = table
+    progress(f"reading {read.path.name} (MB)", size / 1e6, size / 1e6)
+    return table
+
+
 def source_rows(read: FileRead, ords: np.ndarray) -> np.ndarray:
     """Spreadsheet row numbers of parsed records (ordinals 0, 1, …), as the reader numbers
     them: records count from the first data row, unparseable records keep their own number."""
+    if read.row_numbers is not None:
+        return read.row_numbers[ords]
     bad = np.sort(np.array([n for n, _ in read.invalid if n is not None], dtype=np.int64))
     first = read.first_row
     before = bad - first - np.arange(len(bad))  # parsed records before each unparseable one

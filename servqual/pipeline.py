@@ -58,25 +58,18 @@ DUCKDB_FROM_BYTES = 48 << 20
 
 def choose_engine(paths: list[Path], engine: str = "auto") -> str:
     """``memory`` or ``duckdb`` for these files: as asked, or by their total size. Parquet
-    files are read by DuckDB only; formats DuckDB's path does not read, in memory only."""
-    from .outofcore import PARQUET_SUFFIXES, TEXT_SUFFIXES
+    files are read by DuckDB only."""
+    from .outofcore import PARQUET_SUFFIXES
 
     if engine not in ENGINES:
         raise UsageError(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
-    suffixes = {p.suffix.lower() for p in paths}
-    parquet = bool(suffixes & set(PARQUET_SUFFIXES))
-    other = bool(suffixes - set(PARQUET_SUFFIXES) - set(TEXT_SUFFIXES))
+    parquet = any(p.suffix.lower() in PARQUET_SUFFIXES for p in paths)
     if engine == "memory" and parquet:
         raise UsageError("Parquet files are read by the duckdb engine only (--engine duckdb)")
-    if engine == "duckdb" and other:
-        raise UsageError("the duckdb engine reads CSV, TSV and Parquet files; read the others "
-                         "with --engine memory")
     if engine != "auto":
         return engine
     if parquet:
         return "duckdb"
-    if other:
-        return "memory"
     size = sum(p.stat().st_size for p in paths if p.is_file())
     return "duckdb" if size >= DUCKDB_FROM_BYTES else "memory"
 
