@@ -423,16 +423,20 @@ def print_trend(answer: dict, console: Console) -> None:
     table = Table(title=f"Trends by dimension, {where} ({len(answer['waves'])} waves: "
                   f"{answer['waves'][0]} … {answer['waves'][-1]})", title_justify="left",
                   show_edge=False)
-    for column in ("dimension", "latest gap", "gap trend", "slope/wave", "p", "perception trend",
-                   "slope/wave ", "p "):
-        table.add_column(column, justify="left" if "trend" in column or column == "dimension"
-                         else "right")
+    table.add_column("dimension", no_wrap=True)
+    table.add_column("gap now", justify="right")
+    table.add_column("gap trend (slope/wave, p)", no_wrap=True)
+    table.add_column("perception trend", no_wrap=True)
+
+    def cell(t: dict) -> str:
+        if t["direction"] == "insufficient_waves":
+            return "insufficient waves"
+        return f"{t['direction']} {_num(t['slope_per_wave'])}, p {_p(t['p_value'])}"
+
     for s in series:
         latest = next((r for r in reversed(s["by_wave"]) if r["gap_mean"] is not None), None)
-        g, p = s["gap_trend"], s["perception_trend"]
-        table.add_row(s["id"], _num(latest["gap_mean"]) if latest else "–", g["direction"],
-                      _num(g["slope_per_wave"]), _p(g["p_value"]), p["direction"],
-                      _num(p["slope_per_wave"]), _p(p["p_value"]))
+        table.add_row(s["id"], _num(latest["gap_mean"]) if latest else "–",
+                      cell(s["gap_trend"]), cell(s["perception_trend"]))
     console.print(table)
 
 
