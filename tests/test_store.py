@@ -414,3 +414,19 @@ def test_analyse_is_unchanged_by_the_refactoring(sample_results):
     again, _ = analyse(SAMPLE[:2], load_instrument(INSTRUMENT))
     assert again.waves == ["2024Q4", "2025Q1"]
     assert results.current_wave == "2026Q3"
+
+
+def test_a_failed_first_ingest_leaves_no_store_behind(tmp_path, monkeypatch):
+    import servqual.store.history as history
+
+    store = tmp_path / "new.duckdb"
+    original = history.Store.attach_for_writing
+
+    def failing(*args, **kwargs):  # the store file exists now: then the write fails
+        original(*args, **kwargs).close()
+        raise OSError("disk full")
+
+    monkeypatch.setattr(history.Store, "attach_for_writing", failing)
+    with pytest.raises(OSError):
+        history.ingest_files([SAMPLE[0]], load_instrument(INSTRUMENT), store)
+    assert not store.exists() and not (tmp_path / "new.duckdb.wal").exists()

@@ -403,13 +403,21 @@ def ingest_files(paths: list[Path], instrument: Instrument, store_path: Path, *,
                  for w in names]
         if progress is not None:
             progress("writing the store", 0, 1)
-        store = Store.attach_for_writing(staging.con, store_path, wait=wait, on_wait=on_wait)
+        created = not Path(store_path).exists()
         try:
-            replaced = [w for w in names if w in set(store.waves()["wave"])]
-            write_waves(store, instrument, aggregates, importance, waves, quarantine,
-                        [str(p) for p in paths], engine="duckdb")
-        finally:
-            store.close()
+            store = Store.attach_for_writing(staging.con, store_path, wait=wait,
+                                             on_wait=on_wait)
+            try:
+                replaced = [w for w in names if w in set(store.waves()["wave"])]
+                write_waves(store, instrument, aggregates, importance, waves, quarantine,
+                            [str(p) for p in paths], engine="duckdb")
+            finally:
+                store.close()
+        except BaseException:
+            if created:  # leave no empty store behind a failed first ingest
+                for leftover in (Path(store_path), Path(f"{store_path}.wal")):
+                    leftover.unlink(missing_ok=True)
+            raise
         if progress is not None:
             progress("writing the store", 1, 1)
         return Ingested(store=store_path, waves=per_wave, replaced=replaced,
