@@ -643,6 +643,11 @@ class Staging:
     def __init__(self, instrument: Instrument, *, con: duckdb.DuckDBPyConnection | None = None,
                  progress: ProgressFn | None = None, memory_limit: str | None = None,
                  whole: bool | None = None):
+        if instrument.long is not None:
+            raise DataError("the out-of-core path (and the history store) reads wide files, "
+                            "one row per respondent; this instrument describes a long layout "
+                            "(layout = \"long\"): analyse such files with servqual report "
+                            "--engine memory", file=instrument.path, key="instrument.layout")
         self.instrument = instrument
         self.layout = Layout(instrument)
         self.progress = progress or _quiet

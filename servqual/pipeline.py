@@ -56,9 +56,10 @@ ENGINES = ("auto", "memory", "duckdb")
 DUCKDB_FROM_BYTES = 48 << 20
 
 
-def choose_engine(paths: list[Path], engine: str = "auto") -> str:
+def choose_engine(paths: list[Path], engine: str = "auto", instrument: Instrument | None = None
+                  ) -> str:
     """``memory`` or ``duckdb`` for these files: as asked, or by their total size. Parquet
-    files are read by DuckDB only."""
+    files are read by DuckDB only; long-layout files in memory only."""
     from .outofcore import PARQUET_SUFFIXES
 
     if engine not in ENGINES:
@@ -70,6 +71,8 @@ def choose_engine(paths: list[Path], engine: str = "auto") -> str:
         return engine
     if parquet:
         return "duckdb"
+    if instrument is not None and instrument.long is not None:
+        return "memory"
     size = sum(p.stat().st_size for p in paths if p.is_file())
     return "duckdb" if size >= DUCKDB_FROM_BYTES else "memory"
 
@@ -83,7 +86,7 @@ def read_files(paths: Iterable[str | Path], instrument: Instrument, *, engine: s
     ``tables`` (in memory only) are the files already being read, e.g. with a progress bar.
     """
     paths = unique_paths(paths)
-    chosen = choose_engine(paths, engine)
+    chosen = choose_engine(paths, engine, instrument)
     if chosen == "memory":
         validated = validate(tables if tables is not None else read_all(paths, instrument),
                              instrument)

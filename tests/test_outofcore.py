@@ -156,9 +156,8 @@ def test_weights_importance_overall_reverse_and_adequate(tmp_path):
         'segments = ["region"]',
         'segments = ["region", "mode"]\nsampling_weight = "w"\n'
         'overall_satisfaction = "overall"\nwave = "wave"')
-    instrument = instrument.replace('[dimensions.alpha]\nlabel = { en = "Alpha", zh-CN = "甲维度" }',
-                                    '[dimensions.alpha]\nlabel = { en = "Alpha", zh-CN = "甲维度" }'
-                                    '\nimportance = "ia"')
+    alpha = '[dimensions.alpha]\nlabel = { en = "Alpha", zh-CN = "甲维度" }'
+    instrument = instrument.replace(alpha, alpha + '\nimportance = "ia"')
     instrument = instrument.replace('[dimensions.beta]\nlabel = { en = "Beta", zh-CN = "乙维度" }',
                                     '[dimensions.beta]\nlabel = { en = "Beta", zh-CN = "乙维度" }'
                                     '\nimportance = "ib"')
@@ -342,3 +341,20 @@ def test_other_formats_come_through_servqual_s_own_reader(tmp_path, monkeypatch)
     inst, data = tiny(tmp_path, csv=csv)
     compare([data], inst)
     compare(SAMPLE[:2], INSTRUMENT)
+
+
+def test_a_long_layout_is_refused_not_misread(tmp_path):
+    """The out-of-core path reads wide files only: an instrument describing a long layout is
+    refused with a message, and report's automatic choice keeps such files in memory."""
+    long = TINY_INSTRUMENT.replace('respondent_id = "id"',
+                                   'respondent_id = "id"\nlayout = "long"', 1)
+    long = long.replace("[analysis]", '[instrument.long]\nitem = "item"\nexpectation = "E"\n'
+                        'perception = "P"\n\n[analysis]', 1)
+    for n in (1, 2, 3):
+        long = long.replace(f'expectation = "E{n}"\nperception = "P{n}"\n', "")
+    inst_path = write(tmp_path / "long.toml", long)
+    inst = load_instrument(inst_path)
+    with pytest.raises(DataError, match="long layout"):
+        Staging(inst)
+    data = write(tmp_path / "2026Q3.csv", "id,region,item,E,P\nr1,East,i1,4,3\n")
+    assert choose_engine([data], "auto", inst) == "memory"

@@ -233,10 +233,12 @@ def write_waves(store: Store, instrument: Instrument, aggregates: Aggregates,
             "SELECT rows_table FROM store.waves WHERE wave IN (SELECT wave FROM replaced)"
         ).fetchall()]
         for name in ("moments", "histograms", "crossproducts", "importance", "waves"):
-            con.execute(f"DELETE FROM store.{name} WHERE wave IN (SELECT wave FROM replaced)").fetchall()
+            con.execute(f"DELETE FROM store.{name} "
+                        "WHERE wave IN (SELECT wave FROM replaced)").fetchall()
         # A replaced wave's quarantine goes, and so do the rows without a wave label from the
         # files being ingested again.
-        con.execute("DELETE FROM store.quarantine WHERE wave IN (SELECT wave FROM replaced)").fetchall()
+        con.execute("DELETE FROM store.quarantine "
+                    "WHERE wave IN (SELECT wave FROM replaced)").fetchall()
         con.executemany("DELETE FROM store.quarantine WHERE wave IS NULL AND source_file = ?",
                         [[f] for f in files]).fetchall()
         for table in old_tables:
@@ -260,7 +262,8 @@ def write_waves(store: Store, instrument: Instrument, aggregates: Aggregates,
             con.execute(f"CREATE TABLE store.{_quote(table)} AS {wave.rows_sql}").fetchall()
             con.execute("INSERT INTO store.waves VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [wave.wave, ingest, instrument.name, mark, text, wave.respondents,
-                         quality_to_json(wave.quality), json.dumps(wave.files), table, now]).fetchall()
+                         quality_to_json(wave.quality), json.dumps(wave.files), table, now]
+                        ).fetchall()
         con.execute("INSERT INTO store.ingests VALUES (?, ?, ?, ?, ?, ?)",
                     [ingest, now, json.dumps(files), json.dumps(names), engine,
                      f"servqual {__version__}"]).fetchall()
@@ -275,7 +278,8 @@ def _insert(con, table: str, frame: pd.DataFrame) -> None:
     con.register("incoming", frame)
     try:
         columns = ", ".join(_quote(c) for c in frame.columns)
-        con.execute(f"INSERT INTO store.{table} ({columns}) SELECT {columns} FROM incoming").fetchall()
+        con.execute(f"INSERT INTO store.{table} ({columns}) "
+                    f"SELECT {columns} FROM incoming").fetchall()
     finally:
         con.unregister("incoming")
 

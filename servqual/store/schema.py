@@ -240,7 +240,8 @@ def check_schema(con, path: Path, *, write: bool) -> None:
             for name, columns in TABLES.items():
                 con.execute(f"CREATE TABLE store.{name} ({columns})").fetchall()
             con.execute("INSERT INTO store.servqual_store VALUES ('schema_version', ?), "
-                        "('created_by', ?)", [str(SCHEMA_VERSION), f"servqual {__version__}"]).fetchall()
+                        "('created_by', ?)",
+                        [str(SCHEMA_VERSION), f"servqual {__version__}"]).fetchall()
         return
     row = con.execute("SELECT value FROM store.servqual_store WHERE key = 'schema_version'"
                       ).fetchall()[0]
