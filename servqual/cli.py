@@ -3,6 +3,9 @@
 User mistakes (bad data, bad instrument, missing files, unwritable outputs) are
 :class:`~servqual.errors.ServqualError` and end with a one-line message and their exit code;
 anything else is a bug and keeps its traceback (exit 1).
+
+The statistics, pandas and the readers are imported inside the commands that use them, so
+that ``servqual trend`` answers from the history store in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import functools
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -21,13 +24,13 @@ from rich.table import Table
 
 from . import __version__
 from .errors import InputFileError, ServqualError, UsageError
-from .findings import load_categories, load_peers, load_targets
-from .ingest import RawTable, read_table
 from .instrument import DEFAULT_INSTRUMENT, Instrument, load_instrument
-from .outputs import OutputSet
-from .pipeline import RunInputs, compute, unique_paths
-from .strategy import load_strategies
-from .validate import REASONS, Validated, validate as validate_tables
+from .store import DEFAULT_STORE, DEFAULT_WAIT
+
+if TYPE_CHECKING:
+    from .ingest import RawTable
+    from .pipeline import RunInputs
+    from .validate import DataQuality, Validated
 
 app = typer.Typer(
     name="servqual",
@@ -45,6 +48,14 @@ InstrumentOption = Annotated[
 FilesArgument = Annotated[
     list[Path], typer.Argument(help="Survey files: one per wave, or one holding several waves.",
                                show_default=False)]
+StoreOption = Annotated[
+    Path, typer.Option("--store", help="The history store (a DuckDB file).")]
+WaitOption = Annotated[
+    float, typer.Option("--wait", help="Seconds to wait while another servqual process uses "
+                        "the store.")]
+EngineOption = Annotated[
+    str, typer.Option("--engine", help="auto (by input size), memory, or duckdb (out of "
+                      "core: bounded memory, also reads Parquet).")]
 
 
 def handle_errors(func):
@@ -70,6 +81,8 @@ def progress_bar() -> Progress:
 
 def read_with_progress(paths: list[Path], instrument: Instrument, progress: Progress
                        ) -> Iterator[RawTable]:
+    from .ingest import read_table
+
     task = progress.add_task("reading", total=len(paths))
     for path in paths:
         progress.update(task, description=f"reading {path.name}")
@@ -77,7 +90,21 @@ def read_with_progress(paths: list[Path], instrument: Instrument, progress: Prog
         progress.advance(task)
 
 
-def ingest(files: list[Path], instrument_path: Path) -> tuple[Instrument, Validated, list[Path]]:
+def steps(progress: Progress):
+    """A progress callback (what, done, total) shown as one bar."""
+    task = progress.add_task("starting", total=None)
+
+    def update(what: str, done: float, total: float) -> None:
+        progress.update(task, description=what, completed=done, total=total)
+
+    return update
+
+
+def read_and_validate(files: list[Path], instrument_path: Path
+                      ) -> tuple[Instrument, Validated, list[Path]]:
+    from .pipeline import unique_paths
+    from .validate import validate as validate_tables
+
     instrument = load_instrument(instrument_path)
     paths = unique_paths(files)
     with progress_bar() as progress:
@@ -85,7 +112,9 @@ def ingest(files: list[Path], instrument_path: Path) -> tuple[Instrument, Valida
     return instrument, validated, paths
 
 
-def print_accounting(validated: Validated, console: Console) -> None:
+def print_accounting(validated, console: Console) -> None:
+    from .validate import REASONS
+
     q = validated.quality
     table = Table(title="Row accounting", title_justify="left", show_edge=False)
     table.add_column("file")
@@ -114,6 +143,10 @@ def run_inputs(instrument: Instrument, instrument_path: Path, *, targets: Path |
                complaints: Path | None, categories: Path | None, peers: Path | None,
                benchmark: str | None, strategies: Path | None) -> RunInputs:
     """Load the optional inputs of a report run, checking each before the survey is read."""
+    from .findings import load_categories, load_peers, load_targets
+    from .pipeline import RunInputs
+    from .strategy import load_strategies
+
     extra = RunInputs(benchmark=benchmark,
                       strategies=load_strategies(strategies, instrument))
     if targets is not None:
@@ -138,7 +171,9 @@ def quarantine_path(beside: Path) -> Path:
 @app.command()
 @handle_errors
 def report(
-    files: FilesArgument,
+    files: Annotated[Optional[list[Path]], typer.Argument(
+        help="Survey files: one per wave, or one holding several waves (optional with "
+        "--store).", show_default=False)] = None,
     instrument: InstrumentOption = DEFAULT_INSTRUMENT,
     lang: Annotated[str, typer.Option("--lang", help="Report language: en or zh-CN.")] = "en",
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML report to write.")] = Path(
@@ -166,12 +201,22 @@ def report(
                            "region), each against all respondents.")] = None,
     pdf: Annotated[bool, typer.Option(
         "--pdf", help="Also print each report to PDF beside it (needs Chromium).")] = False,
+    store: Annotated[Optional[Path], typer.Option(
+        "--store", help="Take the history from this store (servqual ingest); files given "
+        "replace their waves in this run.")] = None,
+    engine: EngineOption = "auto",
+    wait: WaitOption = DEFAULT_WAIT,
 ) -> None:
     """The quarterly run: ingest, validate, compute, and write the HTML report (and JSON).
 
     Rejected rows are written beside the report as <report>.rejected.csv, with a reason each.
+    With --store, the waves stored there are part of the run without reading their files.
     """
-    from .pipeline import split
+    import pandas as pd
+
+    from .outputs import OutputSet
+    from .pipeline import combine, compute, compute_aggregated, read_files, split, unique_paths
+    from .validate import QUARANTINE_COLUMNS
     from .report import render_html  # plotly and jinja2 load only when a report is written
     from .report.files import unit_paths
     from .report.i18n import language
@@ -183,6 +228,16 @@ def report(
     if out.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--out {out} should end in .html")
     browser = find_browser() if pdf else None  # fail before the work, not after it
+    if not files and store is None:
+        raise UsageError("give survey files, or a history store with --store")
+    if split_by is not None:
+        # A unit's report comes from its own respondents, so the files are read in memory.
+        if store is not None:
+            raise UsageError("--split-by reports each unit from the survey files' respondents; "
+                             "it cannot take the history from --store")
+        if engine == "duckdb":
+            raise UsageError("--split-by needs the files read in memory (--engine memory)")
+        engine = "memory"
     loaded = load_instrument(instrument)
     extra = run_inputs(loaded, instrument, targets=targets, complaints=complaints,
                        categories=categories, peers=peers, benchmark=benchmark,
@@ -190,11 +245,28 @@ def report(
     if split_by is not None and split_by not in loaded.analysis_segments:
         raise UsageError(f"--split-by {split_by!r} is not a segment column of the instrument "
                          f"({', '.join(loaded.analysis_segments) or 'it names none'})")
-    loaded, validated, paths = ingest(files, instrument)
-    inputs = [str(p) for p in paths]
-    results = compute(validated, loaded, inputs=inputs, extra=extra)
-    pages = [(out, render_html(results, lang=lang, template_dir=template_dir),
-              validated.quarantine)]
+    parts, inputs = [], []
+    quarantine = pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    checked = None
+    if files:
+        paths = unique_paths(files)
+        inputs = [str(p) for p in paths]
+        with progress_bar() as progress:
+            data, checked = read_files(
+                paths, loaded, engine=engine, progress=steps(progress),
+                tables=read_with_progress(paths, loaded, progress) if engine != "duckdb"
+                else None)
+        parts.append(data)
+        quarantine = checked.quarantine
+    if store is not None:
+        from .store.history import Store
+
+        with Store.open(store, wait=wait, on_wait=_say) as history:
+            parts.append(history.load(loaded, exclude=set(parts[0].waves) if parts else set()))
+        inputs.append(str(store))
+    data = combine(parts)
+    results = compute_aggregated(data, loaded, inputs=inputs, extra=extra)
+    pages = [(out, render_html(results, lang=lang, template_dir=template_dir), quarantine)]
     skipped: list[str] = []
     if split_by is not None:
         # A unit is judged on its own respondents against its targets; the complaints log
@@ -202,7 +274,7 @@ def report(
         bench = loaded.analysis.benchmark_segment if extra.benchmark is None else extra.benchmark
         unit_extra = dataclasses.replace(extra, complaints=None, categories=None,
                                          benchmark="" if bench == split_by else bench)
-        units = split(validated, split_by, loaded)
+        units = split(checked, split_by, loaded)
         destinations = unit_paths(out, split_by, [value for value, _ in units])
         for value, unit in units:
             if len(unit.responses) < loaded.analysis.min_cell:
@@ -213,15 +285,15 @@ def report(
                                comparison=results, unit={"column": split_by, "value": value})
             pages.append((destinations[value], html, unit.quarantine))
     with OutputSet() as outputs:
-        for dest, html, quarantine in pages:
+        for dest, html, rejected in pages:
             outputs.write_text(dest, html)
-            outputs.write_csv(quarantine_path(dest), quarantine)
+            outputs.write_csv(quarantine_path(dest), rejected)
             if browser is not None:
                 print_pdf(html, outputs.temp_path(dest.with_suffix(".pdf")), browser)
         if json_out is not None:
             outputs.write_text(json_out, results.dumps())
         written = outputs.destinations
-    q = validated.quality
+    q = data.quality
     err_console.print(f"{q.rows_read:,} rows read: {q.rows_valid:,} analysed, "
                       f"{q.rows_quarantined:,} quarantined", markup=False)
     for value in skipped:
@@ -246,7 +318,9 @@ def validate(
 
     Each input gets <file>.rejected.csv (its rejected rows with a reason column).
     """
-    _, validated, paths = ingest(files, instrument)
+    from .outputs import OutputSet
+
+    _, validated, paths = read_and_validate(files, instrument)
     with OutputSet() as outputs:
         for path in paths:
             dest = quarantine_path(path if out_dir is None else out_dir / path.name)
@@ -259,6 +333,156 @@ def validate(
         err_console.print(f"servqual: error: {validated.quality.rows_quarantined} rows "
                           "quarantined (--strict)")
         raise typer.Exit(65)
+
+
+def _say(message: str) -> None:
+    err_console.print(f"servqual: {message}", markup=False, soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def ingest(
+    files: FilesArgument,
+    instrument: InstrumentOption = DEFAULT_INSTRUMENT,
+    store: StoreOption = DEFAULT_STORE,
+    wait: WaitOption = DEFAULT_WAIT,
+) -> None:
+    """Validate survey files and add their waves to the history store.
+
+    A wave already in the store is replaced, in one transaction: it is never counted twice.
+    Its rejected rows are kept in the store with it (table quarantine). Files are validated
+    and aggregated out of core by DuckDB, so any size fits.
+    """
+    from .pipeline import unique_paths
+    from .store.history import ingest_files
+
+    loaded = load_instrument(instrument)
+    paths = unique_paths(files)
+    with progress_bar() as progress:
+        done = ingest_files(paths, loaded, store, progress=steps(progress), wait=wait,
+                            on_wait=_say)
+    print_wave_accounting(done.waves, out_console)
+    stored = [w for w in done.waves if w is not None]
+    replaced = set(done.replaced)
+    for wave in stored:
+        verb = "replaced" if wave in replaced else "added"
+        out_console.print(f"{verb} wave {wave}", markup=False)
+    out_console.print(f"store: {done.store}", markup=False, soft_wrap=True)
+
+
+def print_wave_accounting(waves: dict[str | None, DataQuality], console: Console) -> None:
+    from .validate import REASONS
+    from .waves import sort_waves
+
+    table = Table(title="Row accounting by wave", title_justify="left", show_edge=False)
+    for column in ("wave", "read", "valid", "quarantined"):
+        table.add_column(column, justify="left" if column == "wave" else "right")
+    order = sort_waves([w for w in waves if w is not None]) + ([None] if None in waves else [])
+    reasons = dict.fromkeys(REASONS, 0)
+    for wave in order:
+        q = waves[wave]
+        for reason, count in q.quarantine_reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+        table.add_row(wave if wave is not None else "(no wave label)", f"{q.rows_read:,}",
+                      f"{q.rows_valid:,}", f"{q.rows_quarantined:,}")
+    console.print(table)
+    listed = ", ".join(f"{r} {n:,}" for r, n in reasons.items() if n)
+    if listed:
+        console.print(f"quarantined (kept in the store with their wave): {listed}",
+                      markup=False, soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def trend(
+    store: StoreOption = DEFAULT_STORE,
+    dimension: Annotated[Optional[str], typer.Option(
+        "--dimension", help="A dimension key, e.g. responsiveness (default: every dimension).")
+    ] = None,
+    item: Annotated[Optional[str], typer.Option("--item", help="An item id, e.g. q05.")] = None,
+    segment: Annotated[Optional[str], typer.Option(
+        "--segment", help="Only this segment value: COLUMN=VALUE, e.g. region=East.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")
+                        ] = False,
+    wait: WaitOption = DEFAULT_WAIT,
+) -> None:
+    """Ad-hoc trend check from the history store: gap and perception per wave, direction,
+    slope and p-value (as servqual report classifies them)."""
+    import json
+
+    from .store.trend import Segment, trend as trend_of
+
+    answer = trend_of(store, dimension=dimension, item=item,
+                      segment=Segment.parse(segment) if segment is not None else None,
+                      wait=wait)
+    if json_out:
+        out_console.print_json(json.dumps(answer, ensure_ascii=False)) \
+            if out_console.is_terminal else print(json.dumps(answer, ensure_ascii=False,
+                                                             indent=2))
+        return
+    print_trend(answer, out_console)
+
+
+def _num(x, fmt: str = "+.3f") -> str:
+    return "–" if x is None else format(x, fmt)
+
+
+def _p(x) -> str:
+    if x is None:
+        return "–"
+    return "<0.001" if x < 0.001 else f"{x:.3f}"
+
+
+def _trend_words(t: dict) -> str:
+    if t["direction"] == "insufficient_waves":
+        return f"insufficient waves ({t['waves']})"
+    return (f"{t['direction']}: slope {_num(t['slope_per_wave'])} per wave "
+            f"(95% CI {_num(t['slope_ci95_low'])} to {_num(t['slope_ci95_high'])}), "
+            f"p {_p(t['p_value'])}, change {_num(t['change'])} over {t['waves']} waves")
+
+
+def print_trend(answer: dict, console: Console) -> None:
+    where = "whole sample" if answer["segment"] is None else \
+        f"{answer['segment']['column']} = {answer['segment']['value']}"
+    series = answer["series"]
+    if len(series) == 1:
+        s = series[0]
+        name = s["label"].get("en") or s["id"]
+        table = Table(title=f"{s['level']} {s['id']} ({name}), {where}", title_justify="left",
+                      show_edge=False)
+        for column in ("wave", "n", "gap", "95% CI", "perception", "expectation"):
+            table.add_column(column, justify="left" if column == "wave" else "right")
+        for row in s["by_wave"]:
+            if row["suppressed"]:
+                table.add_row(row["wave"], f"{row['n']:,}", "suppressed (small cell)", "", "", "")
+                continue
+            table.add_row(row["wave"], f"{row['n']:,}", _num(row["gap_mean"]),
+                          f"{_num(row['gap_ci95_low'])} to {_num(row['gap_ci95_high'])}",
+                          _num(row["perception_mean"], ".3f"),
+                          _num(row["expectation_mean"], ".3f"))
+        console.print(table)
+        console.print(f"gap (perception − expectation): {_trend_words(s['gap_trend'])}",
+                      markup=False)
+        console.print(f"perception: {_trend_words(s['perception_trend'])}", markup=False)
+        return
+    table = Table(title=f"Trends by dimension, {where} ({len(answer['waves'])} waves: "
+                  f"{answer['waves'][0]} … {answer['waves'][-1]})", title_justify="left",
+                  show_edge=False)
+    table.add_column("dimension", no_wrap=True)
+    table.add_column("gap now", justify="right")
+    table.add_column("gap trend (slope/wave, p)", no_wrap=True)
+    table.add_column("perception trend", no_wrap=True)
+
+    def cell(t: dict) -> str:
+        if t["direction"] == "insufficient_waves":
+            return "insufficient waves"
+        return f"{t['direction']} {_num(t['slope_per_wave'])}, p {_p(t['p_value'])}"
+
+    for s in series:
+        latest = next((r for r in reversed(s["by_wave"]) if r["gap_mean"] is not None), None)
+        table.add_row(s["id"], _num(latest["gap_mean"]) if latest else "–",
+                      cell(s["gap_trend"]), cell(s["perception_trend"]))
+    console.print(table)
 
 
 @app.command()

@@ -17,13 +17,12 @@ from .ingest import RawTable, read_table
 from .instrument import Instrument
 from .results import Results
 from .findings import Target, find, load_complaints
-from .stats.aggregate import aggregate
+from .stats.aggregate import Aggregates, aggregate
 from .stats.tables import build_tables
 from .responses import SOURCE
 from .stats.trends import build_trends
 from .strategy import StrategyBook, load_strategies, recommend
 from .validate import DataQuality, Validated, count_missing, straightlining, validate
-from .value_segments import derive_value_segment
 from .waves import sort_waves
 
 
@@ -50,6 +49,88 @@ def ingest_and_validate(paths: Iterable[str | Path], instrument: Instrument) -> 
     return validate(read_all(unique_paths(paths), instrument), instrument)
 
 
+# --------------------------------------------------------------------------------------------
+# Choosing how to read: in memory, or out of core with DuckDB
+
+ENGINES = ("auto", "memory", "duckdb")
+# Inputs from this size on are validated and aggregated by DuckDB (servqual.outofcore): it is
+# faster from about this size on (benchmarks/bench_scale.py) and its memory stays bounded,
+# while the in-memory path needs about 13 GB for 8 × 1,000,000 respondents.
+DUCKDB_FROM_BYTES = 48 << 20
+
+
+def choose_engine(paths: list[Path], engine: str = "auto", instrument: Instrument | None = None
+                  ) -> str:
+    """``memory`` or ``duckdb`` for these files: as asked, or by their total size. Parquet
+    files are read by DuckDB only; long-layout files in memory only."""
+    from .outofcore import PARQUET_SUFFIXES
+
+    if engine not in ENGINES:
+        raise UsageError(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
+    parquet = any(p.suffix.lower() in PARQUET_SUFFIXES for p in paths)
+    if engine == "memory" and parquet:
+        raise UsageError("Parquet files are read by the duckdb engine only (--engine duckdb)")
+    if engine != "auto":
+        return engine
+    if parquet:
+        return "duckdb"
+    derived = instrument is not None and instrument.customer_classes is not None and \
+        instrument.customer_classes.derived
+    if instrument is not None and (instrument.long is not None or derived):
+        return "memory"  # long layouts and value segments are read in memory only
+    size = sum(p.stat().st_size for p in paths if p.is_file())
+    return "duckdb" if size >= DUCKDB_FROM_BYTES else "memory"
+
+
+def read_files(paths: Iterable[str | Path], instrument: Instrument, *, engine: str = "auto",
+               progress=None, tables: Iterable[RawTable] | None = None):
+    """Validate and aggregate survey files: ``(Aggregated, checked)`` where ``checked`` has
+    the quarantine and ``quarantine_of(file)`` (:class:`servqual.validate.Validated` in
+    memory, :class:`servqual.outofcore.Checked` with DuckDB).
+
+    ``tables`` (in memory only) are the files already being read, e.g. with a progress bar.
+    """
+    paths = unique_paths(paths)
+    chosen = choose_engine(paths, engine, instrument)
+    if chosen == "memory":
+        validated = validate(tables if tables is not None else read_all(paths, instrument),
+                             instrument)
+        return aggregated(validated, instrument), validated
+    from .outofcore import check_and_aggregate
+
+    checked, aggregates, waves = check_and_aggregate(paths, instrument, progress=progress)
+    if not waves:
+        raise DataError("no valid responses to analyse: every row was quarantined "
+                        f"({_reasons(checked.quality)})")
+    return Aggregated(aggregates, checked.quality, waves), checked
+
+
+def combine(parts: list[Aggregated]) -> Aggregated:
+    """Aggregates of disjoint waves (files and the history store), as one; the row
+    accounting lists the parts in the order of their first wave."""
+    if len(parts) == 1:
+        return parts[0]
+    order = {w: n for n, w in enumerate(sort_waves([w for p in parts for w in p.waves]))}
+    parts = sorted(parts, key=lambda p: min((order[w] for w in p.waves), default=len(order)))
+    quality = DataQuality()
+    for part in parts:
+        add_quality(quality, part.quality)
+    return Aggregated(Aggregates.concat([p.aggregates for p in parts]), quality,
+                      sort_waves([w for p in parts for w in p.waves]))
+
+
+def add_quality(total: DataQuality, part: DataQuality) -> None:
+    """Add one part's row accounting (a file's, a stored wave's) to a total."""
+    total.rows_read += part.rows_read
+    total.rows_valid += part.rows_valid
+    total.rows_quarantined += part.rows_quarantined
+    for reason, count in part.quarantine_reasons.items():
+        total.quarantine_reasons[reason] = total.quarantine_reasons.get(reason, 0) + count
+    total.answers_missing += part.answers_missing
+    total.straightlining += part.straightlining
+    total.files.extend(part.files)
+
+
 def analyse(paths: Iterable[str | Path], instrument: Instrument, extra: RunInputs | None = None
             ) -> tuple[Results, Validated]:
     """Read, validate and compute everything for a set of survey files."""
@@ -71,17 +152,53 @@ class RunInputs:
     benchmark: str | None = None  # segment column; None: the instrument's benchmark_segment
 
 
-def compute(validated: Validated, instrument: Instrument, inputs: list[str] | None = None,
-            extra: RunInputs | None = None) -> Results:
-    """Statistics, trends, findings and recommendations of validated responses."""
-    extra = extra or RunInputs()
+@dataclass
+class Aggregated:
+    """What the statistics need from the survey files: their aggregates and row accounting.
+
+    Both ways of reading the files produce it: the in-memory path (:func:`aggregated`, from
+    validated responses) and the out-of-core path (:mod:`servqual.outofcore`, DuckDB over
+    the files); the history store (:mod:`servqual.store`) keeps it per wave. Everything from
+    here on (:func:`compute_aggregated`) is the same whichever produced it.
+    """
+
+    aggregates: Aggregates
+    quality: DataQuality
+    waves: list[str]
+
+
+def aggregated(validated: Validated, instrument: Instrument) -> Aggregated:
+    """The aggregates of validated responses (the in-memory path)."""
     responses = validated.responses
     if len(responses) == 0:
         raise DataError("no valid responses to analyse: every row was quarantined "
-                        f"({_reasons(validated)})")
-    config = instrument.analysis
+                        f"({_reasons(validated.quality)})")
     waves = sort_waves(responses.meta["wave"].astype(str).unique())
-    aggregates = aggregate(responses, instrument)
+    return Aggregated(aggregate(responses, instrument), validated.quality, waves)
+
+
+def compute(validated: Validated, instrument: Instrument, inputs: list[str] | None = None,
+            extra: RunInputs | None = None) -> Results:
+    """Statistics, trends, findings and recommendations of validated responses."""
+    return compute_aggregated(aggregated(validated, instrument), instrument, inputs, extra)
+
+
+def compute_aggregated(data: Aggregated, instrument: Instrument,
+                       inputs: list[str] | None = None, extra: RunInputs | None = None
+                       ) -> Results:
+    """Statistics, trends, findings and recommendations from aggregates.
+
+    The one path from aggregates onward, whether they come from files read in memory, from
+    DuckDB over large files, from the history store, or from several of these combined
+    (:meth:`Aggregates.concat`).
+    """
+    extra = extra or RunInputs()
+    if not data.waves:
+        raise DataError("no valid responses to analyse: every row was quarantined "
+                        f"({_reasons(data.quality)})")
+    config = instrument.analysis
+    waves = sort_waves(data.waves)
+    aggregates = data.aggregates
     tables = build_tables(aggregates, instrument, waves)
     trends = build_trends(tables, waves, config)
     complaints = None
@@ -93,7 +210,7 @@ def compute(validated: Validated, instrument: Instrument, inputs: list[str] | No
     if benchmark and benchmark not in instrument.analysis_segments:
         raise UsageError(f"--benchmark {benchmark!r} is not a segment column of the instrument "
                          f"({', '.join(instrument.analysis_segments) or 'none'})")
-    results = Results.build(instrument=instrument, waves=waves, quality=validated.quality,
+    results = Results.build(instrument=instrument, waves=waves, quality=data.quality,
                             aggregates=aggregates, tables=tables, inputs=inputs or [])
     results.findings = find(
         tables=tables, aggregates=aggregates, waves=waves, instrument=instrument, trends=trends,
@@ -147,6 +264,6 @@ def _unit_quality(responses, rejected: pd.DataFrame) -> DataQuality:
     return quality
 
 
-def _reasons(validated: Validated) -> str:
-    reasons = {k: v for k, v in validated.quality.quarantine_reasons.items() if v}
+def _reasons(quality: DataQuality) -> str:
+    reasons = {k: v for k, v in quality.quarantine_reasons.items() if v}
     return ", ".join(f"{k}: {v}" for k, v in reasons.items()) or "no rows"

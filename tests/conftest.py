@@ -72,3 +72,17 @@ def browser():
         instance = playwright.chromium.launch(executable_path=executable, args=args)
         yield instance
         instance.close()
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory):
+    """The bundled 8-wave sample in a history store (servqual ingest), once per session."""
+    from typer.testing import CliRunner
+
+    from servqual.cli import app
+
+    path = tmp_path_factory.mktemp("store") / "servqual.duckdb"
+    result = CliRunner().invoke(app, ["ingest", *map(str, SAMPLE), "--instrument",
+                                      str(INSTRUMENT), "--store", str(path)])
+    assert result.exit_code == 0, result.output
+    return path

@@ -1,0 +1,428 @@
+"""Reading and writing waves of the history store (see :mod:`servqual.store`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..errors import DataError
+from ..instrument import Instrument
+from ..outofcore import canonical
+from ..stats.aggregate import CROSS_KEYS, CROSS_SUMS, HISTOGRAM_KEYS, Aggregates
+from ..stats.moments import KEYS, SUMS, WEIGHTED_SUMS
+from ..stats.scores import ImportanceCounts
+from ..validate import REASONS, DataQuality
+from ..waves import sort_waves
+from .schema import (DEFAULT_WAIT, SERIES_FIELDS, TREND_FIT_FIELDS, attach, check_schema,
+                     describe_difference, fingerprint, instrument_from_text, instrument_text,
+                     structure)
+
+
+class Store:
+    """An open history store (attached as ``store`` to a DuckDB connection).
+
+    ``Store.open(path)`` reads; writers attach it to the connection that holds the rows to
+    add (:meth:`attach_for_writing`), so respondent rows move from DuckDB to DuckDB.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, own: bool):
+        self.con = con
+        self.path = path
+        self._own = own
+
+    @classmethod
+    def open(cls, path: str | Path, wait: float = DEFAULT_WAIT,
+             on_wait: Callable[[str], None] | None = None) -> Store:
+        path = Path(path)
+        con = duckdb.connect()
+        try:
+            attach(con, path, write=False, wait=wait, on_wait=on_wait)
+            check_schema(con, path, write=False)
+        except BaseException:
+            con.close()
+            raise
+        return cls(con, path, own=True)
+
+    @classmethod
+    def attach_for_writing(cls, con: duckdb.DuckDBPyConnection, path: str | Path,
+                           wait: float = DEFAULT_WAIT,
+                           on_wait: Callable[[str], None] | None = None) -> Store:
+        path = Path(path)
+        attach(con, path, write=True, wait=wait, on_wait=on_wait)
+        try:
+            check_schema(con, path, write=True)
+        except BaseException:
+            con.execute("DETACH store").fetchall()
+            raise
+        return cls(con, path, own=False)
+
+    def close(self) -> None:
+        if self.con is None:
+            return
+        if self._own:
+            self.con.close()
+        else:
+            self.con.execute("DETACH store").fetchall()
+        self.con = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # Reading ------------------------------------------------------------------------------
+    def waves(self) -> pd.DataFrame:
+        """One row per stored wave (chronological): wave, fingerprint, instrument, …"""
+        frame = self.con.execute("SELECT * FROM store.waves").df()
+        order = sort_waves(frame["wave"])
+        return frame.set_index("wave").loc[order].reset_index() if len(frame) else frame
+
+    def latest_instrument(self) -> Instrument:
+        waves = self.waves()
+        if waves.empty:
+            raise DataError("the history store holds no waves yet; add some with "
+                            "servqual ingest FILE...", file=self.path)
+        last = waves.iloc[-1]
+        return instrument_from_text(last["instrument"], f"{self.path} (wave {last['wave']})")
+
+    def check_structure(self, instrument: Instrument, waves: list[str] | None = None) -> None:
+        """The stored waves (``waves``: those given) were read with ``instrument``'s
+        structure; else a DataError saying which and what differs."""
+        stored = self.waves()
+        if waves is not None:
+            stored = stored[stored["wave"].isin(waves)]
+        mine = fingerprint(instrument)
+        other = stored[stored["fingerprint"] != mine]
+        if other.empty:
+            return
+        first = other.iloc[0]
+        theirs = structure(instrument_from_text(first["instrument"], str(self.path)))
+        raise DataError(
+            f"waves {', '.join(other['wave'])} were stored with a different instrument "
+            f"structure than {instrument.path or 'this instrument'} "
+            f"({describe_difference(theirs, structure(instrument))}); a store keeps one "
+            "structure: re-ingest those waves with this instrument, or use another --store",
+            file=self.path)
+
+    def load(self, instrument: Instrument, exclude: set[str] = frozenset()):
+        """The stored waves' aggregates and row accounting (waves in ``exclude`` left out),
+        as :class:`servqual.pipeline.Aggregated`."""
+        from ..pipeline import Aggregated, add_quality
+
+        stored = self.waves()
+        if stored.empty:
+            raise DataError("the history store holds no waves yet; add some with "
+                            "servqual ingest FILE...", file=self.path)
+        waves = [w for w in stored["wave"] if w not in exclude]
+        self.check_structure(instrument, waves)
+        quality = DataQuality()
+        for text in stored.set_index("wave").loc[waves, "quality"] if waves else []:
+            add_quality(quality, quality_from_json(text))
+        return Aggregated(self.aggregates(waves, instrument), quality, sort_waves(waves))
+
+    def aggregates(self, waves: list[str], instrument: Instrument) -> Aggregates:
+        weighted = bool(instrument.settings.sampling_weight)
+        sums = SUMS + (WEIGHTED_SUMS if weighted else [])
+        self.con.execute("CREATE OR REPLACE TEMP TABLE chosen (wave VARCHAR)").fetchall()
+        self.con.executemany("INSERT INTO chosen VALUES (?)", [[w] for w in waves]).fetchall()
+
+        def table(name: str, columns: list[str]) -> pd.DataFrame:
+            return self.con.execute(
+                f"SELECT {', '.join(_quote(c) for c in columns)} FROM store.{name} "
+                "WHERE wave IN (SELECT wave FROM chosen)").df()
+
+        moments = table("moments", KEYS + sums)
+        moments["n"] = moments["n"].astype(np.int64)
+        histograms = table("histograms", HISTOGRAM_KEYS + ["count"])
+        cross = table("crossproducts", CROSS_KEYS + CROSS_SUMS)
+        importance = None
+        if instrument.has_importance:
+            rows = self.con.execute(
+                "SELECT sum(respondents), sum(used), sum(rescaled), sum(all_zero), "
+                "sum(missing_or_invalid) FROM store.importance "
+                "WHERE wave IN (SELECT wave FROM chosen)").fetchall()[0]
+            importance = ImportanceCounts(*(int(v or 0) for v in rows))
+        for frame in (moments, histograms):
+            frame["value"] = frame["value"].astype(object)
+        return canonical(Aggregates(moments=moments, histograms=histograms, crossproducts=cross,
+                                    importance=importance), instrument)
+
+    def respondents(self, wave: str) -> pd.DataFrame:
+        """The stored respondent-level rows of one wave."""
+        row = self.con.execute("SELECT rows_table FROM store.waves WHERE wave = ?",
+                               [wave]).fetchall()[0]
+        if row is None:
+            raise DataError(f"wave {wave!r} is not in the store", file=self.path)
+        return self.con.execute(f"SELECT * FROM store.{_quote(row[0])}").df()
+
+    def quarantine(self, wave: str | None = None) -> pd.DataFrame:
+        if wave is None:
+            return self.con.execute("SELECT * FROM store.quarantine").df()
+        return self.con.execute("SELECT * FROM store.quarantine WHERE wave = ?", [wave]).df()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# --------------------------------------------------------------------------------------------
+# Row accounting as JSON
+
+
+def quality_to_json(quality: DataQuality) -> str:
+    return json.dumps(quality.as_dict(), ensure_ascii=False)
+
+
+def quality_from_json(text: str) -> DataQuality:
+    data = json.loads(text)
+    known = {f.name for f in fields(DataQuality)}
+    quality = DataQuality(**{k: v for k, v in data.items() if k in known})
+    reasons = dict.fromkeys(REASONS, 0)
+    reasons.update(quality.quarantine_reasons)
+    quality.quarantine_reasons = reasons
+    return quality
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+@dataclass
+class WaveData:
+    """Everything the store keeps of one wave, ready to write."""
+
+    wave: str
+    quality: DataQuality
+    respondents: int
+    rows_sql: str  # SELECT of the wave's respondent rows, on the writing connection
+    files: list[str]
+
+
+def write_waves(store: Store, instrument: Instrument, aggregates: Aggregates,
+                importance: dict[str, ImportanceCounts], waves: list[WaveData],
+                quarantine: pd.DataFrame, files: list[str], engine: str) -> None:
+    """Replace (or add) ``waves`` in the store, in one transaction, and rebuild the trend
+    tables. ``quarantine`` holds the rejected rows of the files, with a ``wave`` column."""
+    con = store.con
+    names = [w.wave for w in waves]
+    if not names:
+        raise DataError("no valid responses to store: every row was quarantined")
+    kept = store.waves()
+    kept = kept[~kept["wave"].isin(names)]
+    if len(kept):
+        store.check_structure(instrument, list(kept["wave"]))
+    text = instrument_text(instrument)
+    mark = fingerprint(instrument)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    con.execute("BEGIN").fetchall()
+    try:
+        ingest = con.execute("SELECT coalesce(max(ingest), 0) + 1 FROM store.ingests"
+                             ).fetchall()[0][0]
+        con.execute("CREATE OR REPLACE TEMP TABLE replaced (wave VARCHAR)").fetchall()
+        con.executemany("INSERT INTO replaced VALUES (?)", [[w] for w in names]).fetchall()
+        old_tables = [r[0] for r in con.execute(
+            "SELECT rows_table FROM store.waves WHERE wave IN (SELECT wave FROM replaced)"
+        ).fetchall()]
+        for name in ("moments", "histograms", "crossproducts", "importance", "waves"):
+            con.execute(f"DELETE FROM store.{name} "
+                        "WHERE wave IN (SELECT wave FROM replaced)").fetchall()
+        # A replaced wave's quarantine goes, and so do the rows without a wave label from the
+        # files being ingested again.
+        con.execute("DELETE FROM store.quarantine "
+                    "WHERE wave IN (SELECT wave FROM replaced)").fetchall()
+        con.executemany("DELETE FROM store.quarantine WHERE wave IS NULL AND source_file = ?",
+                        [[f] for f in files]).fetchall()
+        for table in old_tables:
+            con.execute(f"DROP TABLE IF EXISTS store.{_quote(table)}").fetchall()
+
+        moments = aggregates.moments.copy()
+        for column in WEIGHTED_SUMS:
+            if column not in moments:
+                moments[column] = np.nan
+        _insert(con, "moments", moments[KEYS + SUMS + WEIGHTED_SUMS])
+        _insert(con, "histograms", aggregates.histograms[HISTOGRAM_KEYS + ["count"]])
+        _insert(con, "crossproducts", aggregates.crossproducts[CROSS_KEYS + CROSS_SUMS])
+        if importance:
+            _insert(con, "importance", pd.DataFrame(
+                [{"wave": w, **c.as_dict()} for w, c in importance.items()]))
+        q = _quarantine_rows(quarantine, ingest)
+        if len(q):
+            _insert(con, "quarantine", q)
+        for n, wave in enumerate(waves):
+            table = f"rows_{ingest}_{n + 1}"
+            con.execute(f"CREATE TABLE store.{_quote(table)} AS {wave.rows_sql}").fetchall()
+            con.execute("INSERT INTO store.waves VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [wave.wave, ingest, instrument.name, mark, text, wave.respondents,
+                         quality_to_json(wave.quality), json.dumps(wave.files), table, now]
+                        ).fetchall()
+        con.execute("INSERT INTO store.ingests VALUES (?, ?, ?, ?, ?, ?)",
+                    [ingest, now, json.dumps(files), json.dumps(names), engine,
+                     f"servqual {__version__}"]).fetchall()
+        rebuild_trends(store)
+        con.execute("COMMIT").fetchall()
+    except BaseException:
+        con.execute("ROLLBACK").fetchall()
+        raise
+
+
+def _insert(con, table: str, frame: pd.DataFrame) -> None:
+    con.register("incoming", frame)
+    try:
+        columns = ", ".join(_quote(c) for c in frame.columns)
+        con.execute(f"INSERT INTO store.{table} ({columns}) "
+                    f"SELECT {columns} FROM incoming").fetchall()
+    finally:
+        con.unregister("incoming")
+
+
+def _quarantine_rows(quarantine: pd.DataFrame, ingest: int) -> pd.DataFrame:
+    """The quarantine in the store's layout: fixed columns, the file's own values as JSON."""
+    fixed = ["wave", "source_file", "source_row", "reason", "column", "value", "duplicate_of"]
+    if quarantine is None or quarantine.empty:
+        return pd.DataFrame(columns=["wave", "ingest"] + fixed[1:] + ["record"])
+    own = [c for c in quarantine.columns if c not in fixed]
+    records = quarantine[own].to_json(orient="records", lines=True, force_ascii=False,
+                                      date_format="iso").splitlines() if own else \
+        ["{}"] * len(quarantine)
+    out = pd.DataFrame({
+        "wave": quarantine["wave"].astype(object).where(quarantine["wave"].notna(), None),
+        "ingest": ingest,
+        "source_file": quarantine["source_file"].astype(str),
+        "source_row": pd.to_numeric(quarantine["source_row"]).astype("int64"),
+        "reason": quarantine["reason"].astype(str),
+        "column": quarantine["column"].fillna("").astype(str),
+        "value": quarantine["value"].fillna("").astype(str),
+        "duplicate_of": pd.array(quarantine["duplicate_of"], dtype="Int64"),
+        "record": records,
+    })
+    return out
+
+
+def rebuild_trends(store: Store) -> None:
+    """Recompute the trend tables from every stored wave (inside the caller's transaction),
+    with the functions and thresholds ``servqual report`` uses (the latest wave's
+    instrument)."""
+    from ..stats.tables import build_tables
+    from ..stats.trends import series_trends
+
+    con = store.con
+    con.execute("DELETE FROM store.trend_series").fetchall()
+    con.execute("DELETE FROM store.trend_fits").fetchall()
+    waves_frame = store.waves()
+    if waves_frame.empty:
+        return
+    instrument = store.latest_instrument()
+    waves = list(waves_frame["wave"])
+    aggregates = store.aggregates(waves, instrument)
+    tables = build_tables(aggregates, instrument, waves)
+    config = instrument.analysis
+    series, fits = [], []
+    for level, table, key in (("dimension", tables.dimensions, "dimension"),
+                              ("item", tables.items, "item")):
+        frame = table.rename(columns={key: "id"}).copy()
+        if level == "dimension":
+            frame["dimension"] = frame["id"]
+        whole = frame["segment"] == ""
+        frame["suppressed"] = ~whole & (frame["n"] < config.min_cell)
+        part = frame[["id", "dimension", "segment", "value", "wave"]
+                     + [c for c in SERIES_FIELDS if c in frame] + ["suppressed"]].copy()
+        part.insert(0, "level", level)
+        for c in SERIES_FIELDS:
+            if c not in part:
+                part[c] = np.nan
+        part.loc[part["suppressed"], [c for c in SERIES_FIELDS if c != "n"]] = np.nan
+        series.append(part)
+        usable = frame[~frame["suppressed"]]
+        for measure, column in (("gap", "gap_mean"), ("perception", "perception_mean")):
+            fit = series_trends(usable, ["id", "dimension", "segment", "value"], column,
+                                waves, config)
+            if fit.empty:
+                continue
+            fit = fit.drop(columns=["measure"])
+            fit.insert(0, "level", level)
+            fit["measure"] = measure
+            fits.append(fit)
+    series_frame = pd.concat(series, ignore_index=True)
+    series_frame["value"] = series_frame["value"].astype(str)
+    _insert(con, "trend_series", series_frame[["level", "id", "dimension", "segment", "value",
+                                               "wave"] + SERIES_FIELDS + ["suppressed"]])
+    if fits:
+        fit_frame = pd.concat(fits, ignore_index=True)
+        fit_frame["value"] = fit_frame["value"].astype(str)
+        _insert(con, "trend_fits", fit_frame[["level", "id", "dimension", "segment", "value",
+                                              "measure"] + TREND_FIT_FIELDS])
+
+
+# --------------------------------------------------------------------------------------------
+# servqual ingest
+
+
+@dataclass
+class Ingested:
+    """What an ingest did: the row accounting of each wave stored, and of the rows that carry
+    no wave label (``None``)."""
+
+    store: Path
+    waves: dict[str | None, DataQuality]
+    replaced: list[str]
+    quality: DataQuality
+
+
+def ingest_files(paths: list[Path], instrument: Instrument, store_path: Path, *,
+                 progress=None, wait: float = DEFAULT_WAIT, on_wait=None,
+                 memory_limit: str | None = None) -> Ingested:
+    """Validate survey files and replace (or add) their waves in the store, all or nothing.
+
+    The files are validated and aggregated by DuckDB (:mod:`servqual.outofcore`) before the
+    store is opened, so another process is kept waiting only while the waves are written.
+    A wave found in the files replaces the stored wave of that label entirely: a wave spread
+    over several files must be ingested in one command.
+    """
+    from ..outofcore import SqlAggregates, Staging
+
+    with Staging(instrument, progress=progress, memory_limit=memory_limit) as staging:
+        checked = staging.add_files(paths)
+        names = staging.waves()
+        if not names:
+            raise DataError("no valid responses to store: every row was quarantined ("
+                            + ", ".join(f"{k}: {v}" for k, v in
+                                        checked.quality.quarantine_reasons.items() if v) + ")")
+        sql = SqlAggregates(staging.con, instrument, "staged", "code = 0", progress)
+        aggregates = sql.build()
+        importance = sql.importance_by_wave()
+        per_wave = staging.wave_quality()
+        quarantine = checked.quarantine.assign(wave=staging.quarantine_waves())
+        waves = [WaveData(wave=w, quality=per_wave[w], respondents=per_wave[w].rows_valid,
+                          rows_sql=staging.respondents_select(w),
+                          files=sorted({f["file"] for f in per_wave[w].files}))
+                 for w in names]
+        if progress is not None:
+            progress("writing the store", 0, 1)
+        created = not Path(store_path).exists()
+        try:
+            store = Store.attach_for_writing(staging.con, store_path, wait=wait,
+                                             on_wait=on_wait)
+            try:
+                replaced = [w for w in names if w in set(store.waves()["wave"])]
+                write_waves(store, instrument, aggregates, importance, waves, quarantine,
+                            [str(p) for p in paths], engine="duckdb")
+            finally:
+                store.close()
+        except BaseException:
+            if created:  # leave no empty store behind a failed first ingest
+                for leftover in (Path(store_path), Path(f"{store_path}.wal")):
+                    leftover.unlink(missing_ok=True)
+            raise
+        if progress is not None:
+            progress("writing the store", 1, 1)
+        return Ingested(store=store_path, waves=per_wave, replaced=replaced,
+                        quality=checked.quality)

@@ -1,0 +1,269 @@
+"""The history store's file: its tables, schema version, locking, and instrument structure.
+
+Light on imports (DuckDB and the instrument only), so that ``servqual trend`` starts fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from .. import __version__
+from ..errors import DataError, InputFileError, OutputError
+from ..instrument import Instrument, parse_instrument
+
+SCHEMA_VERSION = 1
+DEFAULT_STORE = Path("surveys/servqual.duckdb")
+DEFAULT_WAIT = 30.0  # seconds to wait for another process's lock on the store
+
+# Migrations from version n to n + 1, applied in one transaction when a writer opens an
+# older store. Version 1 is the first; the next schema change adds its step here.
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {}
+
+TABLES = {
+    "servqual_store": "key VARCHAR PRIMARY KEY, value VARCHAR",
+    "ingests": "ingest INTEGER PRIMARY KEY, ingested_at TIMESTAMP, files VARCHAR, "
+               "waves VARCHAR, "
+               "engine VARCHAR, servqual VARCHAR",
+    "waves": "wave VARCHAR PRIMARY KEY, ingest INTEGER, instrument_name VARCHAR, "
+             "fingerprint VARCHAR, instrument VARCHAR, respondents BIGINT, quality VARCHAR, "
+             "files VARCHAR, rows_table VARCHAR, ingested_at TIMESTAMP",
+    "moments": "wave VARCHAR, segment VARCHAR, value VARCHAR, level VARCHAR, id VARCHAR, "
+               "measure VARCHAR, n BIGINT, sum DOUBLE, sumsq DOUBLE, w DOUBLE, wsum DOUBLE, "
+               "wsumsq DOUBLE, w2 DOUBLE",
+    "histograms": "wave VARCHAR, segment VARCHAR, value VARCHAR, level VARCHAR, id VARCHAR, "
+                  "measure VARCHAR, x DOUBLE, count DOUBLE",
+    "crossproducts": "wave VARCHAR, kind VARCHAR, id VARCHAR, a VARCHAR, b VARCHAR, n DOUBLE, "
+                     "sum_a DOUBLE, sum_b DOUBLE, sum_ab DOUBLE",
+    "importance": "wave VARCHAR, respondents BIGINT, used BIGINT, rescaled BIGINT, "
+                  "all_zero BIGINT, missing_or_invalid BIGINT",
+    "quarantine": "wave VARCHAR, ingest INTEGER, source_file VARCHAR, source_row BIGINT, "
+                  "reason VARCHAR, \"column\" VARCHAR, value VARCHAR, duplicate_of BIGINT, "
+                  "record VARCHAR",
+    "trend_series": "level VARCHAR, id VARCHAR, dimension VARCHAR, segment VARCHAR, "
+                    "value VARCHAR, wave VARCHAR, n BIGINT, expectation_mean DOUBLE, "
+                    "perception_mean DOUBLE, gap_mean DOUBLE, gap_sd DOUBLE, "
+                    "gap_ci95_low DOUBLE, gap_ci95_high DOUBLE, p_value DOUBLE, "
+                    "suppressed BOOLEAN",
+    "trend_fits": "level VARCHAR, id VARCHAR, dimension VARCHAR, segment VARCHAR, "
+                  "value VARCHAR, measure VARCHAR, direction VARCHAR, waves INTEGER, "
+                  "slope_per_wave DOUBLE, slope_ci95_low DOUBLE, slope_ci95_high DOUBLE, "
+                  "p_value DOUBLE, change DOUBLE, first DOUBLE, last DOUBLE, "
+                  "first_wave VARCHAR, last_wave VARCHAR, kendall_tau DOUBLE, "
+                  "kendall_p DOUBLE, theil_sen_slope DOUBLE",
+}
+TREND_FIT_FIELDS = ["direction", "waves", "slope_per_wave", "slope_ci95_low", "slope_ci95_high",
+                    "p_value", "change", "first", "last", "first_wave", "last_wave",
+                    "kendall_tau", "kendall_p", "theil_sen_slope"]
+SERIES_FIELDS = ["n", "expectation_mean", "perception_mean", "gap_mean", "gap_sd",
+                 "gap_ci95_low", "gap_ci95_high", "p_value"]
+
+
+# --------------------------------------------------------------------------------------------
+# Instrument structure
+
+
+def structure(instrument: Instrument) -> dict:
+    """What of an instrument shapes a wave's aggregates (and so must not differ between the
+    waves of one store): items and their dimensions, scale, missing codes, which optional
+    columns exist, segments and the scoring settings. Not the wording, labels, column names or
+    the thresholds applied after aggregation."""
+    s = instrument.settings
+    a = instrument.analysis
+    return {
+        "scale": [s.scale_min, s.scale_max],
+        "missing_codes": sorted(float(m) for m in s.missing_codes),
+        "respondent_id": bool(s.respondent_id),
+        "sampling_weight": bool(s.sampling_weight),
+        "overall_satisfaction": bool(s.overall_satisfaction),
+        "segments": list(s.segments),
+        "quarantine_straightlining": bool(s.quarantine_straightlining),
+        "min_item_share": float(a.min_item_share),
+        "importance_tolerance": float(a.importance_tolerance),
+        "dimensions": [[d.key, bool(d.importance)] for d in instrument.dimensions],
+        "items": [[i.id, i.dimension, bool(i.reverse), bool(i.adequate)]
+                  for i in instrument.items],
+        "adequate": instrument.has_adequate,
+    }
+
+
+def fingerprint(instrument: Instrument) -> str:
+    text = json.dumps(structure(instrument), sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def describe_difference(old: dict, new: dict) -> str:
+    """What differs between two instrument structures, in words."""
+    parts = []
+    for key in new:
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if key == "items":
+            before, after = {i[0]: i for i in a or []}, {i[0]: i for i in b or []}
+            added = [i for i in after if i not in before]
+            removed = [i for i in before if i not in after]
+            changed = [i for i in after if i in before and after[i] != before[i]]
+            words = []
+            if added:
+                words.append("items added: " + ", ".join(added))
+            if removed:
+                words.append("items removed: " + ", ".join(removed))
+            if changed:
+                words.append("items changed (dimension, reverse or adequate column): "
+                             + ", ".join(changed))
+            if not words:
+                words.append("items reordered")
+            parts.append("; ".join(words))
+        elif key == "dimensions":
+            parts.append(f"dimensions {[d[0] for d in a or []]} → {[d[0] for d in b or []]}"
+                         if [d[0] for d in a or []] != [d[0] for d in b or []]
+                         else "importance columns of the dimensions differ")
+        else:
+            parts.append(f"{key} {a!r} → {b!r}")
+    return "; ".join(parts) or "the instrument structure differs"
+
+
+def instrument_text(instrument: Instrument) -> str:
+    """The instrument file's text (kept with every wave)."""
+    if instrument.path is None or not Path(instrument.path).is_file():
+        raise DataError("the instrument must come from a file to be kept in the store")
+    return Path(instrument.path).read_text(encoding="utf-8-sig")
+
+
+def instrument_from_text(text: str, where: str) -> Instrument:
+    return parse_instrument(tomllib.loads(text), where)
+
+
+# --------------------------------------------------------------------------------------------
+# Opening
+
+
+def _lock_holder(message: str) -> str:
+    """'PID 1234' from DuckDB's lock error, if it says."""
+    if "PID" in message:
+        return "process " + message.split("PID", 1)[1].split(")")[0].strip()
+    return "another process"
+
+
+def attach(con: duckdb.DuckDBPyConnection, path: Path, *, write: bool,
+           wait: float = DEFAULT_WAIT, on_wait: Callable[[str], None] | None = None) -> None:
+    """Attach the store at ``path`` to ``con`` as ``store``, waiting for another process's
+    lock up to ``wait`` seconds."""
+    if not write and not path.exists():
+        raise InputFileError("the history store does not exist; add waves to it first "
+                             "(servqual ingest FILE... --store PATH)", file=path)
+    if write:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise OutputError(f"cannot create the store's folder: {err.strerror}",
+                              file=path) from err
+    mode = "" if write else " (READ_ONLY)"
+    deadline = time.monotonic() + max(wait, 0.0)
+    told = False
+    while True:
+        try:
+            con.execute(f"ATTACH {_sql_text(str(path))} AS store{mode}").fetchall()
+            return
+        except duckdb.IOException as err:
+            message = str(err)
+            if "lock" not in message.lower():
+                raise _unreadable(path, err, write) from err
+            if time.monotonic() >= deadline:
+                error = OutputError if write else InputFileError
+                raise error(f"the store is in use by {_lock_holder(message)} (another servqual "
+                            f"ingest?); waited {wait:g} s for it; try again when it has "
+                            "finished, or wait longer with --wait SECONDS", file=path) from None
+            if on_wait is not None and not told:
+                on_wait(f"waiting for {path}: in use by {_lock_holder(message)}")
+                told = True
+            time.sleep(0.2)
+        except duckdb.Error as err:
+            raise _unreadable(path, err, write) from err
+
+
+def _unreadable(path: Path, err: Exception, write: bool) -> Exception:
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if "version" in text.lower():
+        return DataError(f"cannot open the store: it was written by a newer DuckDB storage "
+                         f"format than this servqual's ({duckdb.__version__}); upgrade servqual "
+                         f"({text})", file=path)
+    if not write or path.exists():
+        return DataError(f"is not a servqual history store (a DuckDB database file): {text}",
+                         file=path)
+    return OutputError(f"cannot create the store: {text}", file=path)
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def tables_of(con) -> set[str]:
+    rows = con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'store'"
+                       ).fetchall()
+    return {r[0] for r in rows}
+
+
+class _transaction:
+    """BEGIN … COMMIT, or ROLLBACK when the block raises."""
+
+    def __init__(self, con):
+        self.con = con
+
+    def __enter__(self):
+        self.con.execute("BEGIN").fetchall()
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.con.execute("ROLLBACK" if exc_type else "COMMIT").fetchall()
+        return False
+
+
+def check_schema(con, path: Path, *, write: bool) -> None:
+    """The store's schema version is one this servqual reads; create the schema in an empty
+    file, migrate an older one (writers only)."""
+    tables = tables_of(con)
+    if "servqual_store" not in tables:
+        if tables:
+            raise DataError("is a DuckDB database but not a servqual history store (it has no "
+                            "servqual_store table)", file=path)
+        if not write:
+            raise DataError("is an empty DuckDB database, not a servqual history store",
+                            file=path)
+        with _transaction(con):
+            for name, columns in TABLES.items():
+                con.execute(f"CREATE TABLE store.{name} ({columns})").fetchall()
+            con.execute("INSERT INTO store.servqual_store VALUES ('schema_version', ?), "
+                        "('created_by', ?)",
+                        [str(SCHEMA_VERSION), f"servqual {__version__}"]).fetchall()
+        return
+    row = con.execute("SELECT value FROM store.servqual_store WHERE key = 'schema_version'"
+                      ).fetchall()[0]
+    try:
+        version = int(row[0]) if row else 0
+    except ValueError:
+        version = 0
+    if version < 1:
+        raise DataError("is a servqual history store without a valid schema version",
+                        file=path)
+    if version > SCHEMA_VERSION:
+        raise DataError(f"was written by a newer servqual (store schema version {version}; "
+                        f"this servqual {__version__} reads up to version {SCHEMA_VERSION}); "
+                        "upgrade servqual to use it", file=path)
+    if version < SCHEMA_VERSION:
+        if not write:
+            raise DataError(f"uses store schema version {version}; run servqual ingest on it "
+                            f"once to migrate it to version {SCHEMA_VERSION}", file=path)
+        with _transaction(con):
+            for v in range(version, SCHEMA_VERSION):
+                MIGRATIONS[v](con)
+            con.execute("UPDATE store.servqual_store SET value = ? WHERE key = "
+                        "'schema_version'", [str(SCHEMA_VERSION)]).fetchall()
+
+
