@@ -292,8 +292,9 @@ class CrossCounter:
         """``batteries``: (kind, answers, complete) with complete (respondents x dimensions)
         saying who answered every item of each dimension; answer = value + offset.
 
-        Products are summed by ``einsum`` (no BLAS: its threads oversubscribe the cores when
-        anything else runs); integer codes in int64, exactly, other answers in float64.
+        Products are pairwise dot products of contiguous columns in numpy's own loops (no
+        BLAS: its threads oversubscribe the cores when anything else runs); integer codes in
+        int32 or int64, exactly, other answers in float64.
         """
         coded = np.issubdtype(batteries[0][1].dtype, np.integer)
         # Codes are below 256, so int32 sums of products are exact up to 32,000 respondents
@@ -304,15 +305,17 @@ class CrossCounter:
         present = np.flatnonzero(np.bincount(waves, minlength=len(self.labels)))
         for kind, answers, complete in batteries:
             for d, (dim, cols) in enumerate(self.columns.items()):
-                block = answers[:, cols]  # the dimension's columns first: a small copy
                 for w in present:
                     mask = complete[:, d] if len(present) == 1 else complete[:, d] & (waves == w)
-                    rows = block[mask].astype(dtype)
-                    if not len(rows):
+                    columns = [answers[:, j][mask].astype(dtype) for j in cols]
+                    n = float(len(columns[0])) if columns else 0.0
+                    if not n:
                         continue
-                    sums = rows.sum(axis=0).astype(np.float64)
-                    cross = np.einsum("ij,ik->jk", rows, rows).astype(np.float64)
-                    n = float(len(rows))
+                    sums = np.array([c.sum() for c in columns], dtype=np.float64)
+                    cross = np.empty((len(cols), len(cols)))
+                    for a in range(len(cols)):
+                        for b in range(a, len(cols)):
+                            cross[a, b] = cross[b, a] = np.dot(columns[a], columns[b])
                     if offset:  # Σ(x+o)(y+o) = Σxy + oΣx + oΣy + n·o²
                         cross += offset * (sums[:, None] + sums[None, :]) + n * offset ** 2
                         sums += n * offset
