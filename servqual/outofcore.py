@@ -1,30 +1,30 @@
-"""The out-of-core path: DuckDB validates and aggregates survey files, pandas never holds every row.
+"""The out-of-core path: DuckDB holds the rows of survey files, pandas never holds every row.
 
 The in-memory path (:mod:`servqual.validate` then :func:`servqual.stats.aggregate.aggregate`)
 keeps every respondent as numpy arrays: fast, but memory grows with the files. Here the rows
-go into a DuckDB table instead (which spills to disk beyond its memory limit), and the same
-validation verdicts and the same aggregates are computed in SQL; only the small aggregate
-tables, the quarantined rows and the row accounting come back to Python.
+go into a DuckDB table instead (which spills to disk beyond its memory limit); only a slice of
+rows at a time, the small aggregate tables, the quarantined rows and the row accounting are
+held in Python.
 
 Steps, for each file:
 
-1. **Read.** Delimited text is parsed by pyarrow with the options of the in-memory reader
-   (:mod:`servqual.ingest.text`: delimiter sniffing, encodings, null tokens, header rows,
-   unparseable records and their row numbers), so both paths see the same records. Files up
-   to :data:`FULL_READ_BYTES` are read whole (fastest; column types as the in-memory reader
-   infers them); larger ones are streamed in record batches with every column read as text,
-   so memory stays bounded whatever the file's size. Parquet files are streamed by row group.
-2. **Stage.** Each batch is projected by one SQL statement into the ``staged`` table: labels
-   cleaned as :func:`servqual.validate.text_column` does, answers parsed as numbers, missing
-   codes removed, reverse-scored, and every check of :data:`servqual.validate.REASONS` up to
-   ``all_missing`` evaluated in its order. Rows with a text cell DuckDB's number cast might
-   read differently from pandas (full-width digits, ``1_000``, ``nan`` with spaces, …) are
-   staged again from the batch's raw values parsed by :func:`servqual.validate.numeric_column`
-   itself.
-3. **Duplicates** within the file, then **straight-lining** (when quarantined), then after
-   the last file the **duplicates across files** of a wave: the same rules as
-   :func:`servqual.validate.find_duplicates`, with the content compared by a hash of the
-   parsed answers, segments, weight, importance and overall rating.
+1. **Read**, by servqual's own readers (:mod:`servqual.ingest`). A file is read whole by
+   :func:`servqual.ingest.read_table`, exactly as in memory, unless it is delimited text over
+   :data:`FULL_READ_BYTES`: then the same header, delimiter, encoding and record splitting
+   (:func:`servqual.ingest.text.stream_layout`) give its records in batches of
+   :data:`STREAM_BLOCK` bytes, every column read as text. Parquet files (read by this path
+   only) come a row group at a time, rows numbered from 1.
+2. **Check each row** with the in-memory code itself, a slice of at most :data:`SLICE_ROWS`
+   rows at a time: :func:`servqual.validate.resolve_columns` and
+   :func:`servqual.validate.check_header` on the first slice, then
+   :func:`servqual.validate.wide_rows` (labels, numbers, platform missing codes, every check
+   of :data:`servqual.validate.REASONS` up to ``all_missing``, reverse scoring) and
+   :func:`servqual.validate.straightlining`. The slice's verdicts and parsed values are
+   appended to the DuckDB table ``staged``.
+3. **Duplicates** within the file, then **straight-lining** (when quarantined), then after the
+   last file the **duplicates across files** of a wave, in SQL: the rules of
+   :func:`servqual.validate.find_duplicates`, the content compared by a hash of the parsed
+   answers, segments, weight, importance and overall rating.
 4. **Aggregate** the valid rows in SQL (:class:`SqlAggregates`): counts of each (E, P) answer
    pair per item and of each (items paired, ΣE, ΣP) per dimension, sums of the per-respondent
    overall, importance, importance–performance and zone-of-tolerance scores, and the
@@ -32,22 +32,19 @@ Steps, for each file:
    :func:`servqual.stats.aggregate.aggregate` builds (tests/test_outofcore.py compares the
    two on the sample and on files made to be awkward).
 
-The quarantined rows keep the file's own values: a file read whole still has them when its
-verdicts are final; a streamed file keeps the rows it rejected while staging, and the few rows
-found to be duplicates later are recorded with their values as parsed (as cross-file duplicates
-are in the in-memory path).
+The quarantine and the row accounting are built by :func:`servqual.validate.rejected_rows`,
+:func:`servqual.validate.file_record` and :func:`servqual.validate.as_parsed`, as in memory.
 
-Known differences from the in-memory path, none of which arise with answers on a numeric
-scale: a streamed file reads every column as text, so a column of ``true``/``false`` answers
-is ``non_numeric`` there rather than 1 and 0; answers that are not exact binary fractions
-(steps of 0.1) are summed in double rather than single precision, so their dimension scores
-may differ in the last bits. Sums of ratios (dimension scores, weights) are added in parallel
-and may differ in the last bit from run to run.
+Limits (README, "Large inputs"). Long layouts and value segments derived from value scores
+are refused (:class:`Staging`). A streamed file reads every column as text, so its quarantine
+shows values as written (``5``, ``true``) where a file read whole shows them as typed (``5.0``,
+``True``), and a row found to be a duplicate after its batch was staged is shown with its
+values as parsed (as duplicates across files are in memory). Sums of ratios (dimension scores,
+weights) are added in parallel and may differ in the last bit from run to run.
 """
 
 from __future__ import annotations
 
-import codecs
 import os
 import shutil
 import tempfile
@@ -59,28 +56,31 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
+import pyarrow.compute as pc
 
-from .errors import DataError, InputFileError
-from .ingest.text import NULL_TOKENS, SNIFF_BYTES, detect_encoding, sniff_delimiter
+from .errors import DataError
+from .ingest import RawTable, reader_for
+from .ingest.table import Platform
+from .ingest.text import TextLayout, arrow_dtype, encoding_where_utf8_fails, stream_layout
 from .instrument import Instrument
-from .responses import OVERALL_SATISFACTION, RESPONDENT, SOURCE, SOURCE_ROW, WAVE, WEIGHT, \
-    importance_column
+from .responses import (ANSWER_DTYPE, OVERALL_SATISFACTION, RESPONDENT, SOURCE, SOURCE_ROW,
+                        WAVE, WEIGHT, Responses, importance_column)
 from .stats.aggregate import CROSS_KEYS, CROSS_SUMS, HISTOGRAM_KEYS, Aggregates
 from .stats.moments import ALL, KEYS, SUMS, WEIGHTED_SUMS
 from .stats.scores import ImportanceCounts
-from .validate import QUARANTINE_COLUMNS, REASONS, DataQuality, numeric_column, require_columns
+from .validate import (QUARANTINE_COLUMNS, REASONS, DataQuality, answer_columns, as_parsed,
+                       check_header, file_record, merge_quality, move_to_quarantine,
+                       quarantine_of, rejected_rows, resolve_columns, straightlining,
+                       wide_rows)
 from .waves import sort_waves, wave_from_filename
 
 FULL_READ_BYTES = 1 << 30  # text files up to this size are read whole, larger ones streamed
 STREAM_BLOCK = 1 << 24  # bytes of text per streamed batch
+SLICE_ROWS = 1 << 20  # rows checked at a time (of a file read whole)
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 CODE = {reason: n + 1 for n, reason in enumerate(REASONS)}
-PENDING = 255  # staged row with a text cell only pandas can judge (see _resolve_pending)
-# Characters str.strip() removes: labels are cleaned exactly as pandas' .str.strip() does.
-_WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 
 ProgressFn = Callable[[str, float, float], None]  # (what, done, total)
 
@@ -109,12 +109,11 @@ def _num(x: float) -> str:
 
 @dataclass(frozen=True)
 class Layout:
-    """Which staged column holds what, derived from the instrument.
-
-    Numeric fields are read in the instrument's order of checks: answers (expectation,
-    perception, adequate batteries, items in order), then the sampling weight, the importance
-    points of each dimension that has them, and the overall satisfaction rating.
-    """
+    """Which staged column holds what, derived from the instrument: ``wave``, ``rid`` (the
+    respondent id), segment labels ``s0, s1, …``, ``weight``, importance points ``imp<d>``,
+    ``overall``, the answers ``e<j>``, ``p<j>`` (``a<j>``: adequate service) as analysed, and
+    the verdict: ``code`` (0: valid, else 1 + the index of the reason in
+    :data:`servqual.validate.REASONS`), ``bad_col`` and ``bad_val``."""
 
     instrument: Instrument
 
@@ -129,14 +128,6 @@ class Layout:
     @property
     def batteries(self) -> list[str]:
         return ["e", "p"] + (["a"] if self.instrument.has_adequate else [])
-
-    @property
-    def answer_columns(self) -> list[str]:
-        items = self.instrument.items
-        cols = [i.expectation for i in items] + [i.perception for i in items]
-        if self.instrument.has_adequate:
-            cols += [i.adequate for i in items]
-        return cols
 
     @property
     def answer_names(self) -> list[str]:
@@ -154,194 +145,100 @@ class Layout:
     def importance_dims(self) -> list[int]:
         return [d for d, dim in enumerate(self.instrument.dimensions) if dim.importance]
 
-    def numeric_fields(self) -> list[tuple[str, str]]:
-        """(staged name, file column) of every field parsed as a number."""
-        fields = list(zip(self.answer_names, self.answer_columns))
-        s = self.settings
-        if s.sampling_weight:
-            fields.append(("weight", s.sampling_weight))
-        for d in self.importance_dims:
-            fields.append((f"imp{d}", self.instrument.dimensions[d].importance))
-        if s.overall_satisfaction:
-            fields.append(("overall", s.overall_satisfaction))
-        return fields
+    def meta_columns(self) -> list[tuple[str, str]]:
+        """(staged name, :class:`~servqual.responses.Responses` ``meta`` column) of every
+        field that describes the respondent: what the duplicate check compares beside the
+        answers."""
+        inst = self.instrument
+        cols = list(zip(self.segment_names, self.segments))
+        if self.settings.sampling_weight:
+            cols.append(("weight", WEIGHT))
+        cols += [(f"imp{d}", importance_column(inst.dimensions[d].key))
+                 for d in self.importance_dims]
+        if self.settings.overall_satisfaction:
+            cols.append(("overall", OVERALL_SATISFACTION))
+        return cols
 
     def staged_columns(self) -> list[tuple[str, str]]:
         """(name, SQL type) of the staged table."""
         cols = [("file", "INTEGER"), ("ord", "BIGINT"), ("row", "BIGINT"), ("wave", "VARCHAR"),
                 ("rid", "VARCHAR"), ("cell", "UBIGINT")]
-        cols += [(n, "VARCHAR") for n in self.segment_names]
-        if self.settings.sampling_weight:
-            cols.append(("weight", "DOUBLE"))
-        cols += [(f"imp{d}", "DOUBLE") for d in self.importance_dims]
-        if self.settings.overall_satisfaction:
-            cols.append(("overall", "DOUBLE"))
+        cols += [(n, "VARCHAR" if n in self.segment_names else "DOUBLE")
+                 for n, _ in self.meta_columns()]
         cols += [(n, "FLOAT") for n in self.answer_names]
         cols += [("code", "UTINYINT"), ("bad_col", "VARCHAR"), ("bad_val", "VARCHAR"),
                  ("straight", "BOOLEAN"), ("dup_of", "BIGINT"), ("cross_file", "BOOLEAN")]
         return cols
 
+    def batteries_of(self, responses: Responses) -> list[np.ndarray]:
+        return [responses.expectation, responses.perception] + (
+            [responses.adequate] if self.instrument.has_adequate else [])
 
-@dataclass
-class _Field:
-    """How one numeric field is read from a source batch (SQL expressions)."""
+    def arrow(self, responses: Responses, flags, straight: np.ndarray, file: int,
+              ords: np.ndarray, wave_column: bool) -> pa.Table:
+        """Checked rows (:func:`servqual.validate.wide_rows`) as staged rows, without
+        ``cell``. A blank wave label (``missing_wave``) is NULL."""
+        meta = responses.meta
+        n = len(meta)
+        wave = _labels(meta[WAVE])
+        if wave_column:
+            wave = pc.if_else(pc.equal(wave, ""), pa.scalar(None, pa.string()), wave)
+        columns = {"file": pa.array(np.full(n, file, dtype=np.int32)), "ord": pa.array(ords),
+                   "row": pa.array(meta[SOURCE_ROW].to_numpy(dtype=np.int64)), "wave": wave,
+                   "rid": pa.array(meta[RESPONDENT].astype("string").array, type=pa.string())}
+        for name, column in self.meta_columns():
+            if name in self.segment_names:
+                columns[name] = _labels(meta[column])
+            else:
+                columns[name] = pa.array(meta[column].to_numpy(dtype=np.float64),
+                                         from_pandas=True)
+        for battery, values in zip(self.batteries, self.batteries_of(responses)):
+            for j in range(self.k):
+                columns[f"{battery}{j}"] = pa.array(values[:, j], from_pandas=True)
+        flagged = np.flatnonzero(flags.code)
+        columns["code"] = pa.array(flags.code.astype(np.uint8))
+        columns["bad_col"] = _sparse(flags.column, flagged, n)
+        columns["bad_val"] = _sparse(flags.value, flagged, n)
+        columns["straight"] = pa.array(straight)
+        return pa.table(columns)
 
-    value: str  # the number (DOUBLE), valid unless ``odd``
-    text: str  # the cell as text (for the quarantine's ``value``)
-    odd: str  # a text cell DuckDB cannot judge like pandas: parsed later in Python
-    bad: str  # a cell that is not a number (only known after parsing)
-
-
-def _field_from_source(column: str | None, kind: str) -> _Field:
-    if column is None or kind == "null":
-        return _Field("CAST(NULL AS DOUBLE)", "CAST(NULL AS VARCHAR)", "FALSE", "FALSE")
-    c = _q(column)
-    if kind == "string":
-        cast = f"try_cast({c} AS DOUBLE)"
-        # pandas would reject '1_000' and read ' nan' as not a number; DuckDB's cast reads
-        # both: such cells, like every cell the cast rejects, are judged by pandas later.
-        odd = (f"({c} IS NOT NULL AND ({cast} IS NULL OR isnan({cast}) "
-               f"OR contains({c}, '_')))")
-        return _Field(cast, c, odd, "FALSE")
-    return _Field(f"CAST({c} AS DOUBLE)", f"CAST({c} AS VARCHAR)", "FALSE", "FALSE")
-
-
-def _field_resolved(name: str) -> _Field:
-    """A field of a pending row after pandas parsed it (columns v_, b_, t_)."""
-    return _Field(f"v_{name}", f"t_{name}", "FALSE", f"b_{name}")
-
-
-def _clean(expr: str) -> str:
-    """A label as :func:`servqual.validate.text_column` cleans it: stripped, blank → NULL.
-
-    Trimming a set of characters is slow in DuckDB; only labels that start or end with one
-    (or are empty) take it.
-    """
-    x = f"CAST({expr} AS VARCHAR)"
-    ws = _lit(_WHITESPACE)
-    return (f"CASE WHEN contains({ws}, left({x}, 1)) OR contains({ws}, right({x}, 1)) "
-            f"THEN nullif(trim({x}, {ws}), '') ELSE {x} END")
-
-
-def _any(parts: list[str]) -> str:
-    return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
-
-
-def _first(conditions: list[str], values: list[str]) -> str:
-    """The value of the first true condition (NULL if none)."""
-    if not conditions:
-        return "NULL"
-    return "CASE " + " ".join(f"WHEN {c} THEN {v}" for c, v in zip(conditions, values)) + " END"
+    def responses(self, rows: pd.DataFrame, paths: list[str]) -> Responses:
+        """Staged rows (with their ``file``) back as responses, meta columns in the order
+        :func:`servqual.validate.validate` gives them."""
+        inst = self.instrument
+        meta = pd.DataFrame({SOURCE_ROW: rows["row"].to_numpy(dtype=np.int64),
+                             SOURCE: np.asarray(paths, dtype=object)[rows["file"].to_numpy()],
+                             WAVE: rows["wave"].to_numpy(dtype=object),
+                             RESPONDENT: rows["rid"].to_numpy(dtype=object)})
+        for name, column in self.meta_columns():
+            meta[column] = rows[name].to_numpy(dtype=object if name in self.segment_names
+                                               else np.float64)
+        blocks = [np.asfortranarray(rows[[f"{b}{j}" for j in range(self.k)]]
+                                    .to_numpy(dtype=ANSWER_DTYPE, na_value=np.nan))
+                  for b in self.batteries]
+        return Responses(item_ids=inst.item_ids, expectation=blocks[0], perception=blocks[1],
+                         adequate=blocks[2] if len(blocks) > 2 else None, meta=meta,
+                         segments=tuple(self.segments))
 
 
-def stage_sql(layout: Layout, fields: dict[str, _Field], *, source: str, file: int,
-              wave: str, rid: str, segments: list[str], ord_: str, row: str, has_wave: bool,
-              has_id: bool) -> str:
-    """The SELECT that turns rows of ``source`` into staged rows.
+def _labels(series: pd.Series) -> pa.Array:
+    """A label column (categorical, blanks missing) as Arrow text."""
+    array = pa.array(series, from_pandas=True)
+    if pa.types.is_dictionary(array.type):
+        array = array.cast(pa.string())
+    return array
 
-    ``fields`` maps each numeric field's staged name to how it is read; ``wave``, ``rid`` and
-    ``segments`` are SQL expressions of the cleaned labels. The checks follow
-    :data:`servqual.validate.REASONS` in order; a row with a cell pandas must judge gets the
-    code :data:`PENDING` (and is staged again by :meth:`Staging._resolve_pending`). Layered so
-    that every value is computed once per row.
-    """
-    inst = layout.instrument
-    s = inst.settings
-    lo, hi = float(s.scale_min), float(s.scale_max)
-    answers = layout.answer_names
-    columns = dict(layout.numeric_fields())
-    missing = ", ".join(_num(m) for m in s.missing_codes)
-    odd = [f"_o_{n}" for n in fields if fields[n].odd != "FALSE"]
-    pending = _any(odd)
 
-    # Layer 1: labels and numbers as read.
-    first = [f"{ord_} AS _ord", f"{row} AS _row", f"{wave} AS _wave", f"{rid} AS _rid"]
-    first += [f"{expr} AS _s{n}" for n, expr in enumerate(segments)]
-    for name, f in fields.items():
-        first.append(f"{f.value} AS _v_{name}")
-        if f.bad != "FALSE":
-            first.append(f"coalesce({f.bad}, FALSE) AS _b_{name}")
-        if f.odd != "FALSE":
-            first.append(f"{f.odd} AS _o_{name}")
-
-    def bad(n: str) -> str:
-        return f"_b_{n}" if fields[n].bad != "FALSE" else "FALSE"
-
-    # Layer 2: answers without missing codes, whether each is out of scale.
-    second = []
-    for n in answers:
-        kept = f"CASE WHEN _v_{n} IN ({missing}) THEN NULL ELSE _v_{n} END" if missing \
-            else f"_v_{n}"
-        second.append(f"{kept} AS _k_{n}")
-    third = [f"coalesce(_k_{n} < {_num(lo)} OR _k_{n} > {_num(hi)}, FALSE) AS _x_{n}"
-             for n in answers]
-    reverse = {f"{b}{j}" for b in layout.batteries for j, item in enumerate(inst.items)
-               if item.reverse}
-    third += [f"CAST({_num(lo + hi)} - _k_{n} AS FLOAT) AS _f_{n}" if n in reverse
-              else f"CAST(_k_{n} AS FLOAT) AS _f_{n}" for n in answers]
-
-    # Layer 4: the verdict.
-    conditions: list[tuple[str, str, str, str]] = []  # (test, reason, column, value)
-    if has_wave:
-        conditions.append(("_wave IS NULL", "missing_wave", "NULL", "NULL"))
-    if has_id:
-        conditions.append(("_rid IS NULL", "missing_respondent_id", "NULL", "NULL"))
-    nonnum = [bad(n) for n in answers if bad(n) != "FALSE"]
-    conditions.append((_any(nonnum), "non_numeric",
-                       _first(nonnum, [_lit(columns[n]) for n in answers if bad(n) != "FALSE"]),
-                       _first(nonnum, [f"coalesce({fields[n].text}, '')" for n in answers
-                                       if bad(n) != "FALSE"])))
-    outside = [f"_x_{n}" for n in answers]
-    conditions.append((_any(outside), "out_of_scale",
-                       _first(outside, [_lit(columns[n]) for n in answers]),
-                       _first(outside, [f"coalesce({fields[n].text}, '')" for n in answers])))
-    if s.sampling_weight:
-        w = fields["weight"]
-        column = _lit(s.sampling_weight)
-        text = f"coalesce({w.text}, '')"
-        conditions.append((bad("weight"), "non_numeric", column, text))
-        conditions.append(("coalesce(NOT (_v_weight > 0 AND NOT isinf(_v_weight)), TRUE)",
-                           "invalid_weight", column, text))
-    conditions.append(("(" + " AND ".join(f"_k_{n} IS NULL" for n in answers) + ")",
-                       "all_missing", "NULL", "NULL"))
-    conditions = [c for c in conditions if c[0] != "FALSE"]
-    code = (f"CASE WHEN {pending} THEN {PENDING} "
-            + " ".join(f"WHEN {t} THEN {CODE[r]}" for t, r, _, _ in conditions) + " ELSE 0 END")
-    bad_col = (f"CASE WHEN {pending} THEN NULL "
-               + " ".join(f"WHEN {t} THEN {c}" for t, _, c, _ in conditions) + " END")
-    bad_val = (f"CASE WHEN {pending} THEN NULL "
-               + " ".join(f"WHEN {t} THEN {v}" for t, _, _, v in conditions) + " END")
-
-    def flat(battery: str) -> str:
-        # One answer throughout: every answered item equals the first answered one (as fast
-        # as it is exact; greatest()/least() over many nullable columns is five times slower).
-        vals = [f"_f_{battery}{j}" for j in range(layout.k)]
-        answered = " + ".join(f"CAST({v} IS NOT NULL AS INTEGER)" for v in vals)
-        first = f"coalesce({', '.join(vals)})"
-        return (f"(({answered}) >= 3 AND "
-                + " AND ".join(f"coalesce({v} = {first}, TRUE)" for v in vals) + ")")
-
-    straight = f"({flat('e')} AND {flat('p')})" if layout.k >= 3 else "FALSE"
-    labels = ", ".join(["_wave"] + [f"_s{n}" for n in range(len(segments))])
-    last = [f"{file} AS file", "_ord AS ord", "_row AS row", "_wave AS wave", "_rid AS rid",
-            f"hash({labels}) AS cell"]
-    last += [f"_s{n} AS {name}" for n, name in enumerate(layout.segment_names)]
-    if s.sampling_weight:
-        last.append("_v_weight AS weight")
-    last += [f"_v_imp{d} AS imp{d}" for d in layout.importance_dims]
-    if s.overall_satisfaction:
-        last.append("_v_overall AS overall")
-    last += [f"_f_{n} AS {n}" for n in answers]
-    last += [f"{code} AS code", f"{bad_col} AS bad_col", f"{bad_val} AS bad_val",
-             f"{straight} AS straight", "CAST(NULL AS BIGINT) AS dup_of",
-             "FALSE AS cross_file"]
-    return (f"SELECT {', '.join(last)} FROM (SELECT *, {', '.join(third)} FROM "
-            f"(SELECT *, {', '.join(second)} FROM (SELECT *, {', '.join(first)} "
-            f"FROM {source})))")
+def _sparse(values: np.ndarray, rows: np.ndarray, n: int) -> pa.Array:
+    """Text at ``rows`` (NULL elsewhere) without converting the other rows' cells."""
+    index = np.full(n, -1, dtype=np.int64)
+    index[rows] = np.arange(len(rows))
+    return pa.array(values[rows].astype(str), type=pa.string()).take(
+        pa.array(index, mask=index < 0))
 
 
 # --------------------------------------------------------------------------------------------
-# Reading files into Arrow batches
+# Reading files a slice at a time
 
 
 @dataclass
@@ -350,71 +247,132 @@ class FileRead:
 
     path: Path
     index: int
-    columns: list[str] = field(default_factory=list)  # the file's column names, stripped
-    kinds: dict[str, str] = field(default_factory=dict)  # column → "string", "number", "null"
+    kind: str = "csv"
     encoding: str | None = None
-    whole: pa.Table | None = None  # the file read whole (small files): raw rows for quarantine
-    invalid: list[tuple[int | None, str]] = field(default_factory=list)  # unparseable rows
-    first_row: int = 2  # spreadsheet row of the first record
-    rows_parsed: int = 0  # records that could be split into fields
-    rejected_raw: list[pd.DataFrame] = field(default_factory=list)  # streamed: rows rejected
+    platform: Platform | None = None
+    columns: list[str] = field(default_factory=list)  # the file's own column names
+    names: list[str] | None = None  # the columns under the instrument's names
+    whole: RawTable | None = None  # the file read whole: its rows for the quarantine
+    layout: TextLayout | None = None  # streamed text: how it is laid out
+    invalid: list[tuple[int | None, str]] = field(default_factory=list)  # streamed: unparseable
+    unparseable: pd.DataFrame | None = None  # source_row and text of unparseable records
+    rows_parsed: int = 0
+    kept: list[pd.DataFrame] = field(default_factory=list)  # streamed: rows rejected when staged
     has_wave_column: bool = False  # the wave comes from a column (else from the file name)
     single_threaded: bool = False  # streamed again single-threaded (unparseable records)
-    row_numbers: np.ndarray | None = None  # the reader's own row numbers (other formats)
+    text_encoding: str | None = None  # streamed again in this encoding (not UTF-8 after all)
 
     @property
     def rows_read(self) -> int:
-        return self.rows_parsed + len(self.invalid)
+        return self.rows_parsed + len(self.unparseable)
 
 
-def _arrow_error(err: Exception, encoding: str) -> str:
-    text = str(err)
-    if "Empty CSV file" in text:
-        return "the file is empty"
-    if "UTF8" in text or "utf8" in text.lower():
-        return f"the file is not valid {encoding} text; name its encoding in the instrument"
-    return f"cannot be read as a delimited text file: {text}"
+class _Restart(Exception):
+    """A streamed text file must be staged again: single-threaded (unparseable records whose
+    row numbers only a single-threaded read knows), or in another encoding (``FileRead``'s
+    ``text_encoding``)."""
 
-
-def _kind(arrow_type: pa.DataType) -> str:
-    if pa.types.is_null(arrow_type):
-        return "null"
-    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) \
-            or pa.types.is_boolean(arrow_type) or pa.types.is_decimal(arrow_type):
-        return "number"
-    return "string"
+    def __init__(self, single_threaded: bool = False):
+        super().__init__()
+        self.single_threaded = single_threaded
 
 
 def check_readable(path: Path) -> None:
-    """The checks of :func:`servqual.ingest.read_table` before a file is read."""
-    if not path.exists():
-        raise InputFileError("file does not exist", file=path)
-    if path.is_dir():
-        raise InputFileError("is a directory, not a survey file", file=path)
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as err:
-        raise InputFileError(f"cannot be read: {err.strerror}", file=path) from err
-    from .ingest import READERS
+    """The checks :func:`servqual.ingest.read_table` makes before reading a file (Parquet
+    files: that they exist and can be read)."""
+    reader_for(path, also=PARQUET_SUFFIXES)
 
+
+def read_slices(read: FileRead, instrument: Instrument, progress: ProgressFn, scratch: Path,
+                whole: bool | None = None) -> Iterator[RawTable]:
+    """The records of one file as raw tables of consecutive rows, in file order; at least one
+    (with no rows when the file has none). Sets ``read``'s description of the file."""
+    path = read.path
+    size = path.stat().st_size
     suffix = path.suffix.lower()
-    known = set(TEXT_SUFFIXES) | set(PARQUET_SUFFIXES) | set(READERS)
-    if suffix not in known:
-        raise DataError(f"unsupported file type {path.suffix or '(none)'!r}; servqual reads "
-                        f"{', '.join(sorted(known))}", file=path)
+    if suffix in PARQUET_SUFFIXES:
+        yield from _parquet_slices(read, progress, size)
+        return
+    if suffix in TEXT_SUFFIXES and not (size <= FULL_READ_BYTES if whole is None else whole):
+        yield from _streamed_slices(read, instrument, progress, size, scratch)
+        return
+    raw = reader_for(path)(path, instrument)
+    progress(f"reading {path.name} (MB)", size / 1e6, size / 1e6)
+    read.whole, read.unparseable = raw, raw.unparseable
+    _describe(read, raw)
+    read.rows_parsed = len(raw.frame)
+    for start in range(0, max(len(raw.frame), 1), SLICE_ROWS):
+        stop = start + SLICE_ROWS
+        yield RawTable(path=path, frame=raw.frame.iloc[start:stop],
+                       source_rows=raw.source_rows[start:stop], encoding=raw.encoding,
+                       kind=raw.kind, header_row=raw.header_row, header=raw.header,
+                       platform=raw.platform)
 
 
-class _CountingFile:
-    """A binary file that counts the bytes read (the progress of a streamed read)."""
+def _describe(read: FileRead, raw: RawTable) -> None:
+    read.kind, read.encoding, read.platform = raw.kind, raw.encoding, raw.platform
+    read.columns = [str(c) for c in raw.frame.columns]
 
-    def __init__(self, path: Path, on_read: Callable[[int], None]):
+
+def _streamed_slices(read: FileRead, instrument: Instrument, progress: ProgressFn, size: int,
+                     scratch: Path) -> Iterator[RawTable]:
+    path = read.path
+    layout, text = stream_layout(path, instrument, scratch, read.text_encoding)
+    read.layout = layout
+    read.unparseable = layout.unparseable([])
+    threads = not read.single_threaded
+    done = [0]
+
+    def advance(n: int) -> None:
+        done[0] += n
+        progress(f"reading {path.name} (MB)", min(done[0], size) / 1e6, size / 1e6)
+
+    def raw(frame: pd.DataFrame, rows: np.ndarray) -> RawTable:
+        return layout.raw_table(path, frame, rows, read.unparseable)
+
+    empty = pd.DataFrame({n: pd.Series([], dtype="string") for n in range(len(layout.names))})
+    first = raw(empty.set_axis(layout.names, axis=1), np.zeros(0, dtype=np.int64))
+    _describe(read, first)
+    if layout.end <= layout.body_start:  # a header and no records
+        yield first
+        return
+    body = _Body(text, layout.body_start, layout.end, advance)
+    try:
+        reader = layout.options.stream(body, threads, read.invalid, STREAM_BLOCK)
+        for batch in reader:
+            if threads and any(n is None for n, _ in read.invalid):
+                raise _Restart(single_threaded=True)  # row numbers need a single thread
+            ords = np.arange(read.rows_parsed, read.rows_parsed + batch.num_rows)
+            read.rows_parsed += batch.num_rows
+            frame = batch.to_pandas(types_mapper=arrow_dtype).set_axis(layout.names, axis=1)
+            yield raw(frame, layout.source_rows(ords, read.invalid))
+        if threads and any(n is None for n, _ in read.invalid):
+            raise _Restart(single_threaded=True)
+    except pa.ArrowInvalid as err:
+        if "UTF8" in str(err) or "utf8" in str(err).lower():
+            read.text_encoding = encoding_where_utf8_fails(path, text, instrument)
+            raise _Restart() from None
+        raise DataError(f"cannot be read as a delimited text file: {err}", file=path) from err
+    finally:
+        body.close()
+    read.unparseable = layout.unparseable(read.invalid)
+
+
+class _Body:
+    """The records of a text file (bytes ``start`` up to ``end``) as a binary file object,
+    counting the bytes read (the progress of a streamed read)."""
+
+    def __init__(self, path: Path, start: int, end: int, on_read: Callable[[int], None]):
         self._fh = path.open("rb")
+        self._fh.seek(start)
+        self._left = end - start
         self._on_read = on_read
         self.closed = False
 
     def read(self, size: int = -1) -> bytes:
+        size = self._left if size < 0 else min(size, self._left)
         data = self._fh.read(size)
+        self._left -= len(data)
         self._on_read(len(data))
         return data
 
@@ -429,166 +387,28 @@ class _CountingFile:
         self.closed = True
 
 
-def _text_options(path: Path, instrument: Instrument) -> tuple[str, str, list[str]]:
-    """(encoding, delimiter, label columns) as :mod:`servqual.ingest.text` decides them."""
-    settings = instrument.settings
-    with path.open("rb") as fh:
-        sample = fh.read(SNIFF_BYTES)
-    if not sample.strip():
-        raise DataError("the file is empty", file=path)
-    encoding = detect_encoding(sample, path) if settings.encoding == "auto" else settings.encoding
-    try:
-        codecs.lookup(encoding)
-    except LookupError as err:
-        raise DataError(f"unknown encoding {encoding!r}", file=path, column=None,
-                        key="instrument.encoding") from err
-    text_sample = sample.decode(encoding, errors="replace").lstrip("\ufeff")
-    first_line = text_sample.splitlines()[0] if text_sample else ""
-    delimiter = sniff_delimiter(first_line, path.suffix.lower())
-    labels = [c for c in (settings.respondent_id, settings.wave, *settings.segments) if c]
-    return encoding, delimiter, labels
-
-
-def read_batches(read: FileRead, instrument: Instrument, progress: ProgressFn,
-                 whole: bool | None = None) -> Iterator[pa.Table | pa.RecordBatch]:
-    """The records of one file as Arrow tables or batches, in file order (a file read whole
-    is one table).
-
-    Sets ``read.columns``, ``read.kinds``, ``read.invalid`` (unparseable records) and
-    ``read.whole`` (when read whole) as it goes.
-    """
-    path = read.path
-    size = path.stat().st_size
-    if path.suffix.lower() in PARQUET_SUFFIXES:
-        yield from _parquet_batches(read, progress, size)
-        return
-    if path.suffix.lower() not in TEXT_SUFFIXES:
-        yield _reader_table(read, instrument, progress, size)
-        return
-    encoding, delimiter, labels = _text_options(path, instrument)
-    read.encoding = encoding
-    header_rows = instrument.settings.header_rows
-    read.first_row = header_rows + 1
-    pyarrow_encoding = "utf8" if codecs.lookup(encoding).name == "utf-8" else encoding
-    if whole is None:
-        whole = size <= FULL_READ_BYTES
-
-    def on_invalid(row) -> str:
-        read.invalid.append((row.number, row.text))
-        return "skip"
-
-    def options(threads: bool, types: dict[str, pa.DataType]):
-        return dict(
-            read_options=pacsv.ReadOptions(
-                use_threads=threads, encoding=pyarrow_encoding,
-                skip_rows_after_names=header_rows - 1,
-                block_size=(1 << 24) if whole else STREAM_BLOCK),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types, null_values=NULL_TOKENS, strings_can_be_null=True,
-                quoted_strings_can_be_null=True))
-
-    try:
-        if whole:
-            # As servqual.ingest.text: multi-threaded, and again single-threaded when a record
-            # is unparseable (only then are the row numbers known).
-            table = pacsv.read_csv(path, **options(True, {c: pa.string() for c in labels}))
-            if read.invalid:
-                read.invalid.clear()
-                table = pacsv.read_csv(path, **options(False, {c: pa.string() for c in labels}))
-            progress(f"reading {path.name} (MB)", size / 1e6, size / 1e6)
-            read.columns = [str(c).strip() for c in table.column_names]
-            read.kinds = {c: _kind(t) for c, t in zip(read.columns, table.schema.types)}
-            table = table.rename_columns(read.columns)
-            read.whole = table
-            read.rows_parsed = table.num_rows
-            yield table
-            return
-        # Streamed: every column as text, so a later batch cannot contradict the types the
-        # first one suggested.
-        names = pacsv.open_csv(path, **options(True, {})).schema.names
-        done = [0]
-
-        def advance(n: int) -> None:
-            done[0] += n
-            progress(f"reading {path.name} (MB)", min(done[0], size) / 1e6, size / 1e6)
-
-        threads = not read.single_threaded
-        fh = _CountingFile(path, advance)
-        try:
-            reader = pacsv.open_csv(fh, **options(threads, {c: pa.string() for c in names}))
-            read.columns = [str(c).strip() for c in reader.schema.names]
-            read.kinds = dict.fromkeys(read.columns, "string")
-            for batch in reader:
-                if threads and any(n is None for n, _ in read.invalid):
-                    raise _Restart()  # row numbers need a single-threaded read
-                read.rows_parsed += batch.num_rows
-                yield batch.rename_columns(read.columns)
-            if threads and any(n is None for n, _ in read.invalid):
-                raise _Restart()
-        finally:
-            fh.close()
-    except pa.ArrowInvalid as err:
-        raise DataError(_arrow_error(err, encoding), file=path) from err
-    except UnicodeDecodeError as err:
-        raise DataError(f"cannot be decoded as {encoding}: {err.reason} at byte {err.start}; "
-                        "name the right encoding in the instrument", file=path) from err
-
-
-class _Restart(Exception):
-    """A streamed text file must be staged again, single-threaded (unparseable records)."""
-
-
-def _parquet_batches(read: FileRead, progress: ProgressFn, size: int
-                     ) -> Iterator[pa.RecordBatch]:
+def _parquet_slices(read: FileRead, progress: ProgressFn, size: int) -> Iterator[RawTable]:
     import pyarrow.parquet as pq
 
     try:
         pf = pq.ParquetFile(read.path)
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"cannot be read as a Parquet file: {err}", file=read.path) from err
-    read.first_row = 1  # no header row: rows are numbered from 1
-    read.columns = [str(c).strip() for c in pf.schema_arrow.names]
-    read.kinds = {c: _kind(t) for c, t in zip(read.columns, pf.schema_arrow.types)}
+    names = [str(c) for c in pf.schema_arrow.names]
+    read.kind, read.columns = "parquet", names
     groups = pf.num_row_groups
-    for g in range(groups):
-        table = pf.read_row_group(g)
+    positions = [str(j) for j in range(len(names))]
+    for g in range(max(groups, 1)):
+        table = pf.read_row_group(g) if groups else pf.schema_arrow.empty_table()
+        frame = table.rename_columns(positions).to_pandas(types_mapper=arrow_dtype)
+        rows = np.arange(read.rows_parsed, read.rows_parsed + table.num_rows) + 1
         read.rows_parsed += table.num_rows
-        progress(f"reading {read.path.name} (MB)", size * (g + 1) / groups / 1e6, size / 1e6)
-        yield table.rename_columns(read.columns)
-
-
-def _reader_table(read: FileRead, instrument: Instrument, progress: ProgressFn,
-                  size: int) -> pa.Table:
-    """A file of another format (a spreadsheet, say), read whole by servqual's own reader
-    (:func:`servqual.ingest.read_table`), as one Arrow table with the reader's row numbers."""
-    from .ingest import read_table
-
-    raw = read_table(read.path, instrument)
-    read.encoding = raw.encoding
-    read.columns = [str(c) for c in raw.frame.columns]
-    frame = raw.frame.set_axis([f"c{j}" for j in range(len(read.columns))], axis=1)
-    table = pa.Table.from_pandas(frame, preserve_index=False).rename_columns(read.columns)
-    read.kinds = {c: _kind(t) for c, t in zip(read.columns, table.schema.types)}
-    read.invalid = [(int(n) if n >= 0 else None, t) for n, t in
-                    zip(raw.unparseable["source_row"], raw.unparseable["text"])]
-    read.row_numbers = np.asarray(raw.source_rows, dtype=np.int64)
-    read.rows_parsed = table.num_rows
-    read.whole = table
-    progress(f"reading {read.path.name} (MB)", size / 1e6, size / 1e6)
-    return table
-
-
-def source_rows(read: FileRead, ords: np.ndarray) -> np.ndarray:
-    """Spreadsheet row numbers of parsed records (ordinals 0, 1, …), as the reader numbers
-    them: records count from the first data row, unparseable records keep their own number."""
-    if read.row_numbers is not None:
-        return read.row_numbers[ords]
-    bad = np.sort(np.array([n for n, _ in read.invalid if n is not None], dtype=np.int64))
-    first = read.first_row
-    before = bad - first - np.arange(len(bad))  # parsed records before each unparseable one
-    return first + ords + np.searchsorted(before, ords, side="right")
+        progress(f"reading {read.path.name} (MB)", size * (g + 1) / max(groups, 1) / 1e6,
+                 size / 1e6)
+        raw = RawTable(path=read.path, frame=frame.set_axis(names, axis=1), source_rows=rows,
+                       encoding=None, kind="parquet", header_row=None)
+        read.unparseable = raw.unparseable  # none: Parquet rows always split into fields
+        yield raw
 
 
 # --------------------------------------------------------------------------------------------
@@ -605,23 +425,7 @@ class Checked:
     columns: dict[str, list[str]]
 
     def quarantine_of(self, file: str) -> pd.DataFrame:
-        rows = self.quarantine[self.quarantine[SOURCE] == file]
-        own = [c for c in _renamed(self.columns.get(file, [])) if c in rows.columns]
-        return rows[QUARANTINE_COLUMNS + own].reset_index(drop=True)
-
-
-def _renamed(columns) -> list[str]:
-    """Original column names, renamed where they clash with the quarantine's own columns
-    (as :mod:`servqual.validate` does)."""
-    return [f"{c} (original)" if c in QUARANTINE_COLUMNS else c for c in columns]
-
-
-def _types_mapper(arrow_type: pa.DataType):
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return pd.StringDtype()
-    if pa.types.is_integer(arrow_type):
-        return pd.Int64Dtype()
-    return None
+        return quarantine_of(self.quarantine, self.columns, file)
 
 
 def default_memory_limit() -> str:
@@ -659,9 +463,8 @@ class Staging:
         self.progress = progress or _quiet
         self.whole = whole
         self._own = con is None
-        self._tmp = None
+        self._tmp = tempfile.mkdtemp(prefix="servqual-duckdb-")
         if con is None:
-            self._tmp = tempfile.mkdtemp(prefix="servqual-duckdb-")
             con = duckdb.connect(config={
                 "memory_limit": memory_limit or default_memory_limit(),
                 "temp_directory": self._tmp, "preserve_insertion_order": False})
@@ -704,136 +507,60 @@ class Staging:
         return Checked(quality=self.quality, quarantine=quarantine, columns=columns)
 
     def _add_file(self, path: Path) -> None:
-        single = False
+        read = FileRead(path=path, index=len(self.files))
         while True:
-            read = FileRead(path=path, index=len(self.files), single_threaded=single)
             try:
                 self._stage(read)
                 break
-            except _Restart:
+            except _Restart as restart:
                 self.con.execute(f"DELETE FROM staged WHERE file = {read.index}").fetchall()
-                single = True
+                read = FileRead(path=path, index=read.index, text_encoding=read.text_encoding,
+                                single_threaded=read.single_threaded or restart.single_threaded)
         self.files.append(read)
         self._duplicates(read)
-        quality = self._file_quality(read)
-        self.quarantines.append(self._file_quarantine(read))
+        quality = DataQuality(rows_read=read.rows_read)
+        self.quarantines.append(self._file_quarantine(read, quality))
         read.whole = None  # the raw rows are no longer needed
-        read.rejected_raw = []
-        _merge(self.quality, quality)
+        read.kept = []
+        merge_quality(self.quality, quality)
 
     def _stage(self, read: FileRead) -> None:
         inst = self.instrument
-        batches = read_batches(read, inst, self.progress, self.whole)
+        wave = inst.settings.wave
+        labels = ", ".join(["wave"] + self.layout.segment_names)
         offset = 0
-        sql = None
-        for batch in batches:
-            if sql is None:
-                require_columns(pd.DataFrame(columns=read.columns), inst, read.path)
-                sql = self._stage_sql(read)
-            n = batch.num_rows
-            ords = np.arange(offset, offset + n, dtype=np.int64)
-            rows = source_rows(read, ords)
-            table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-            table = table.rename_columns([f"c{j}" for j in range(batch.num_columns)])
-            table = table.append_column("__ord", pa.array(ords)).append_column(
-                "__row", pa.array(rows))
-            self.con.register("src", table)
-            try:
-                self.con.execute(sql).fetchall()
-            finally:
-                self.con.unregister("src")
-            raw = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-            self._resolve_pending(read, raw, offset)
-            if read.whole is None:  # streamed: keep the raw rows rejected while staging
-                rejected = self.con.execute(
-                    f"SELECT ord FROM staged WHERE file = {read.index} AND ord >= {offset} "
-                    f"AND ord < {offset + n} AND code <> 0").fetchnumpy()["ord"]
-                if len(rejected):
-                    frame = raw.take(pa.array(rejected - offset)).to_pandas(
-                        types_mapper=_types_mapper)
-                    frame.index = rejected
-                    read.rejected_raw.append(frame)
-            offset += n
-        if sql is None:  # a header and no records
-            require_columns(pd.DataFrame(columns=read.columns), inst, read.path)
-
-    def _stage_sql(self, read: FileRead) -> str:
-        inst = self.instrument
-        s = inst.settings
-        position = {c: j for j, c in enumerate(read.columns)}
-
-        def col(name: str) -> str | None:
-            return f"c{position[name]}" if name in position else None
-
-        fields = {}
-        for name, column in self.layout.numeric_fields():
-            c = col(column)
-            fields[name] = _field_from_source(c, read.kinds.get(column, "null"))
-        has_wave = bool(s.wave) and s.wave in position
-        wave = _clean(col(s.wave)) if has_wave else _lit(wave_from_filename(read.path))
-        has_id = bool(s.respondent_id)
-        rid = _clean(col(s.respondent_id)) if has_id else "CAST(__row AS VARCHAR)"
-        segments = [_clean(col(seg)) for seg in s.segments]
-        read.has_wave_column = has_wave
-        select = stage_sql(self.layout, fields, source="src", file=read.index, wave=wave,
-                           rid=rid, segments=segments, ord_="__ord", row="__row",
-                           has_wave=has_wave, has_id=has_id)
-        return f"INSERT INTO staged BY NAME {select}"
-
-    def _resolve_pending(self, read: FileRead, raw: pa.Table, offset: int) -> None:
-        """Rows of a batch with a text cell DuckDB cannot judge like pandas: parse their
-        numeric fields with :func:`servqual.validate.numeric_column`, from the batch's raw
-        values, and stage them again."""
-        layout = self.layout
-        labels = ["ord", "row", "wave", "rid"] + layout.segment_names
-        pending = self.con.execute(
-            f"SELECT {', '.join(labels)} FROM staged WHERE file = {read.index} "
-            f"AND ord >= {offset} AND ord < {offset + raw.num_rows} AND code = {PENDING} "
-            "ORDER BY ord").df()
-        if pending.empty:
-            return
-        rows = raw.take(pa.array(pending["ord"].to_numpy(dtype=np.int64) - offset))
-        position = {c: j for j, c in enumerate(read.columns)}
-        data = {c: pending[c] for c in labels}
-        for name, column in layout.numeric_fields():
-            if column not in position:
-                values, bad = np.full(len(pending), np.nan), np.zeros(len(pending), dtype=bool)
-                text = pd.Series([None] * len(pending), dtype="string")
+        for raw in read_slices(read, inst, self.progress, Path(self._tmp), self.whole):
+            if read.names is None:  # the first slice: the header
+                frame = resolve_columns(raw, inst)
+                read.names = list(frame.columns)
+                read.has_wave_column = bool(wave) and wave in read.names
+                check_header(raw, frame, answer_columns(inst), inst)
             else:
-                series = rows.column(position[column]).to_pandas(types_mapper=_types_mapper)
-                text = series.astype("string")  # as the quarantine shows a value
-                if read.kinds.get(column) == "string":
-                    values, bad = numeric_column(text)
-                else:
-                    values = series.to_numpy(dtype=float, na_value=np.nan)
-                    bad = np.zeros(len(series), dtype=bool)
-            data[f"v_{name}"] = values
-            data[f"b_{name}"] = bad
-            data[f"t_{name}"] = text.astype(object).where(text.notna(), None).to_numpy()
-        resolved = {name: _field_resolved(name) for name, _ in layout.numeric_fields()}
-        select = stage_sql(
-            layout, resolved, source="fixed", file=read.index, wave="wave", rid="rid",
-            segments=layout.segment_names, ord_="ord", row="row",
-            has_wave=read.has_wave_column, has_id=bool(self.instrument.settings.respondent_id))
-        self.con.register("fixed", pd.DataFrame(data))
-        try:
-            self.con.execute(f"DELETE FROM staged WHERE file = {read.index} AND ord >= {offset} "
-                             f"AND ord < {offset + raw.num_rows} AND code = {PENDING}"
-                             ).fetchall()
-            self.con.execute(f"INSERT INTO staged BY NAME {select}").fetchall()
-        finally:
-            self.con.unregister("fixed")
+                frame = raw.frame.set_axis(read.names, axis=1)
+            flags, responses = wide_rows(raw, frame, inst)
+            straight = straightlining(responses)
+            ords = np.arange(offset, offset + len(raw.frame), dtype=np.int64)
+            offset += len(raw.frame)
+            table = self.layout.arrow(responses, flags, straight, read.index, ords,
+                                      read.has_wave_column)
+            self.con.register("checked_rows", table)
+            try:
+                self.con.execute("INSERT INTO staged BY NAME SELECT *, "
+                                 f"hash({labels}) AS cell FROM checked_rows").fetchall()
+            finally:
+                self.con.unregister("checked_rows")
+            if read.whole is None:  # streamed: keep the rows rejected so far as read
+                keep = ~flags.ok
+                if inst.settings.quarantine_straightlining:
+                    keep |= straight
+                rows = np.flatnonzero(keep)
+                if len(rows):
+                    kept = raw.frame.iloc[rows]
+                    read.kept.append(kept.set_axis(ords[rows], axis=0))
 
     def _content_hash(self) -> str:
-        layout = self.layout
-        parts = layout.answer_names + layout.segment_names
-        s = self.instrument.settings
-        if s.sampling_weight:
-            parts.append("weight")
-        parts += [f"imp{d}" for d in layout.importance_dims]
-        if s.overall_satisfaction:
-            parts.append("overall")
-        return f"hash({', '.join(parts)})"
+        fields = self.layout.answer_names + [n for n, _ in self.layout.meta_columns()]
+        return f"hash({', '.join(fields)})"
 
     def _mark_duplicates(self, where: str, order: str, cross: bool) -> None:
         """Flag duplicate respondents among the rows ``where`` (as find_duplicates does)."""
@@ -879,127 +606,71 @@ class Staging:
         if not shared:
             return
         waves = ", ".join(_lit(w) for (w,) in shared)
-        before = self._count("code = 0")
         self._mark_duplicates(f"code = 0 AND wave IN ({waves})", "g.file, g.ord", cross=True)
-        moved = before - self._count("code = 0")
-        if moved:
-            frame = self._as_parsed()
-            self.quarantines.append(frame)
-            self.quality.rows_valid -= moved
-            self.quality.add_rejected(frame["reason"])
+        rows = self._staged("cross_file")
+        if not len(rows):
+            return
+        self._quarantine_waves.append(rows["wave"].to_numpy(dtype=object))
+        frame = self._as_parsed(rows)
+        self.quarantines.append(frame)
+        self.quality.rows_valid -= len(frame)
+        self.quality.respondents_valid -= len(frame)
+        self.quality.add_rejected(frame["reason"])
+        move_to_quarantine(self.quality, frame[SOURCE])
+
+    def _staged(self, where: str) -> pd.DataFrame:
+        """Staged rows, in file order."""
+        return self.con.execute(f"SELECT * FROM staged WHERE {where} ORDER BY file, ord").df()
+
+    def _as_parsed(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Quarantine rows of staged rows, their values as parsed (reverse scoring undone), as
+        :func:`servqual.validate.validate` records duplicates across files."""
+        responses = self.layout.responses(rows, [str(f.path) for f in self.files])
+        first = rows["dup_of"].fillna(-1).to_numpy(dtype=np.int64)
+        return as_parsed(responses, rows["code"].to_numpy(dtype=np.int64), first,
+                         self.instrument, None)
 
     def _count(self, where: str) -> int:
         return int(self.con.execute(f"SELECT count(*) FROM staged WHERE {where}").fetchall()[0][0])
 
-    def _file_quality(self, read: FileRead) -> DataQuality:
-        counts = dict(self.con.execute(
-            f"SELECT code, count(*) FROM staged WHERE file = {read.index} GROUP BY code"
-        ).fetchall())
-        straight = self._count(f"file = {read.index} AND code = 0 AND straight")
-        quality = DataQuality(rows_read=read.rows_read)
-        quality.rows_valid = int(counts.get(0, 0))
-        quality.straightlining = straight
-        for code, n in counts.items():
-            if code:
-                quality.quarantine_reasons[REASONS[code - 1]] += int(n)
-                quality.rows_quarantined += int(n)
-        quality.quarantine_reasons["unparseable"] += len(read.invalid)
-        quality.rows_quarantined += len(read.invalid)
-        quality.files.append({"file": str(read.path), "encoding": read.encoding,
-                              "rows_read": read.rows_read})
-        quality.check()
-        return quality
-
-    def _file_quarantine(self, read: FileRead) -> pd.DataFrame:
-        rows = self.con.execute(
-            f"SELECT ord, row, code, bad_col, bad_val, dup_of, wave FROM staged "
-            f"WHERE file = {read.index} AND code <> 0 ORDER BY ord").df()
+    def _file_quarantine(self, read: FileRead, quality: DataQuality) -> pd.DataFrame:
+        """The file's quarantine, as :func:`servqual.validate.check_table` makes it; fills its
+        row accounting in ``quality``."""
+        rejected = self._staged(f"file = {read.index} AND code <> 0")
+        ords = rejected["ord"].to_numpy(dtype=np.int64)
+        raw = read.whole if read.whole is not None else self._streamed_rows(read, rejected)
+        rows = ords if read.whole is not None else np.arange(len(ords))
+        q = rejected_rows(raw, rows, rejected["code"].to_numpy(dtype=np.int64),
+                          rejected["bad_col"].fillna("").to_numpy(dtype=object),
+                          rejected["bad_val"].fillna("").to_numpy(dtype=object),
+                          rejected["dup_of"].fillna(-1).to_numpy(dtype=np.int64))
         unlabelled = None if read.has_wave_column else wave_from_filename(read.path)
         self._quarantine_waves.append(np.concatenate([
-            rows["wave"].astype(object).where(rows["wave"].notna(), None).to_numpy(),
-            np.full(len(read.invalid), unlabelled, dtype=object)]))
-        q = pd.DataFrame({
-            SOURCE: str(read.path),
-            SOURCE_ROW: rows["row"].to_numpy(dtype=np.int64),
-            "reason": np.array(REASONS, dtype=object)[rows["code"].to_numpy(dtype=int) - 1]
-            if len(rows) else np.array([], dtype=object),
-            "column": rows["bad_col"].fillna("").to_numpy(dtype=object),
-            "value": rows["bad_val"].fillna("").to_numpy(dtype=object),
-            "duplicate_of": pd.array(rows["dup_of"], dtype="Int64"),
-        })
-        if read.invalid:
-            q = pd.concat([q, pd.DataFrame({
-                SOURCE: str(read.path),
-                SOURCE_ROW: pd.Series([n if n is not None else -1 for n, _ in read.invalid],
-                                      dtype="int64"),
-                "reason": "unparseable", "column": "",
-                "value": pd.Series([t for _, t in read.invalid], dtype="object"),
-            })], ignore_index=True)
-        raw = self._raw_rows(read, rows["ord"].to_numpy(dtype=np.int64))
-        raw = raw.reindex(range(len(q))) if len(raw) < len(q) else raw
-        raw.columns = _renamed(raw.columns)
-        return pd.concat([q, raw.reset_index(drop=True)], axis=1)
+            rejected["wave"].astype(object).where(rejected["wave"].notna(), None).to_numpy(),
+            np.full(len(read.unparseable), unlabelled, dtype=object)]))
+        quality.rows_valid = quality.respondents_valid = self._count(
+            f"file = {read.index} AND code = 0")
+        quality.straightlining = self._count(f"file = {read.index} AND code = 0 AND straight")
+        quality.add_rejected(q["reason"])
+        quality.check()
+        quality.files.append(file_record(read, quality))
+        return q
 
-    def _raw_rows(self, read: FileRead, ords: np.ndarray) -> pd.DataFrame:
-        """The file's own values of the rows ``ords`` (as parsed where they are gone)."""
-        if read.whole is not None:
-            table = read.whole.take(pa.array(ords)) if len(ords) else read.whole.slice(0, 0)
-            return table.to_pandas(types_mapper=_types_mapper).reset_index(drop=True)
-        empty = pd.DataFrame({c: pd.Series([], dtype="string") for c in read.columns})
-        kept = pd.concat([empty] + read.rejected_raw) if read.rejected_raw else empty
-        kept = kept[~kept.index.duplicated(keep="last")]
-        missing = np.setdiff1d(ords, kept.index.to_numpy())
-        if len(missing):
-            kept = pd.concat([kept, self._parsed_rows(read.index, missing, read.columns)])
-        return kept.reindex(ords).reset_index(drop=True)
-
-    def _parsed_rows(self, file: int, ords: np.ndarray, columns: list[str]) -> pd.DataFrame:
-        """Rows as parsed, under the instrument's column names (rows whose raw values are
-        gone: duplicates found after a streamed file was staged)."""
-        frame = self._parsed(f"file = {file} AND ord IN ({', '.join(map(str, ords))})")
-        frame.index = frame.pop("__ord").to_numpy()
-        return frame[[c for c in frame.columns if c in columns]].astype("string")
-
-    def _parsed(self, where: str) -> pd.DataFrame:
-        """Staged rows in the file's column names, values as parsed (reverse-scored)."""
-        inst = self.instrument
-        s = inst.settings
-        layout = self.layout
-        select = ["ord AS __ord"]
-        if s.respondent_id:
-            select.append(f"rid AS {_q(s.respondent_id)}")
-        select.append(f"wave AS {_q(s.wave or WAVE)}")
-        for name, seg in zip(layout.segment_names, layout.segments):
-            select.append(f"{name} AS {_q(seg)}")
-        for name, column in layout.numeric_fields():
-            if name in layout.answer_names:
-                select.append(f"{name} AS {_q(column)}")
-            elif name == "weight":
-                select.append(f"weight AS {_q(column)}")
-            elif name.startswith("imp"):
-                select.append(f"{name} AS {_q(column)}")
-            elif name == "overall":
-                select.append(f"overall AS {_q(column)}")
-        return self.con.execute(f"SELECT {', '.join(select)} FROM staged WHERE {where} "
-                                "ORDER BY file, ord").df()
-
-    def _as_parsed(self) -> pd.DataFrame:
-        """Quarantine rows of the duplicates across files (values as parsed, as
-        :func:`servqual.validate.validate` records them)."""
-        meta = self.con.execute(
-            "SELECT file, row, code, dup_of, wave FROM staged WHERE cross_file "
-            "ORDER BY file, ord").df()
-        self._quarantine_waves.append(meta["wave"].to_numpy(dtype=object))
-        paths = [str(f.path) for f in self.files]
-        frame = pd.DataFrame({
-            SOURCE: [paths[i] for i in meta["file"]],
-            SOURCE_ROW: meta["row"].to_numpy(dtype=np.int64),
-            "reason": np.array(REASONS, dtype=object)[meta["code"].to_numpy(dtype=int) - 1],
-            "column": "", "value": "",
-            "duplicate_of": pd.array(meta["dup_of"], dtype="Int64"),
-        })
-        values = self._parsed("cross_file").drop(columns="__ord")
-        return pd.concat([frame, values.reset_index(drop=True)], axis=1)
+    def _streamed_rows(self, read: FileRead, rejected: pd.DataFrame) -> RawTable:
+        """The rejected rows of a streamed file as read, rows found to be duplicates after
+        they were staged as parsed, in the order of ``rejected``."""
+        ords = rejected["ord"].to_numpy(dtype=np.int64)
+        own = pd.concat(read.kept) if read.kept else pd.DataFrame(columns=read.columns)
+        gone = rejected[~np.isin(ords, own.index.to_numpy())]
+        if len(gone):  # the file's columns the instrument names, as parsed
+            parsed = self._as_parsed(gone).iloc[:, len(QUARANTINE_COLUMNS):]
+            parsed = parsed.rename(columns=dict(zip(read.names, read.columns)))
+            parsed = parsed[[c for c in dict.fromkeys(read.columns) if c in parsed.columns]]
+            own = pd.concat([own, parsed.set_axis(gone["ord"].to_numpy(), axis=0)])
+        frame = own.reindex(ords)
+        return RawTable(path=read.path, frame=frame,
+                        source_rows=rejected["row"].to_numpy(dtype=np.int64),
+                        unparseable=read.unparseable)
 
     def _answers_missing(self) -> int:
         parts = " + ".join(f"count(*) - count({n})" for n in self.layout.answer_names)
@@ -1018,7 +689,7 @@ class Staging:
 
     def wave_quality(self) -> dict[str | None, DataQuality]:
         """Row accounting per wave (``None``: rows without a wave label)."""
-        return quality_by_wave(self.con, self.layout, self.files, self.quality)
+        return quality_by_wave(self.con, self.layout, self.files)
 
     def quarantine_waves(self) -> np.ndarray:
         """The wave of each row of the quarantine (None: the row has no wave label)."""
@@ -1033,29 +704,13 @@ class Staging:
                                   {f.index: str(f.path) for f in self.files})
 
 
-def _merge(total: DataQuality, part: DataQuality) -> None:
-    """As :func:`servqual.validate._merge_quality`: add one file's accounting."""
-    total.rows_read += part.rows_read
-    total.rows_valid += part.rows_valid
-    total.rows_quarantined += part.rows_quarantined
-    for reason, count in part.quarantine_reasons.items():
-        total.quarantine_reasons[reason] += count
-    total.answers_missing += part.answers_missing
-    total.straightlining += part.straightlining
-    for f in part.files:
-        total.files.append({**f, "rows_valid": part.rows_valid,
-                            "rows_quarantined": part.rows_quarantined})
-
-
-def quality_by_wave(con, layout: Layout, files: list[FileRead], total: DataQuality
-                 ) -> dict[str | None, DataQuality]:
+def quality_by_wave(con, layout: Layout, files: list[FileRead]
+                    ) -> dict[str | None, DataQuality]:
     """Row accounting of each wave: the valid and quarantined rows that carry its label.
 
     Unparseable records belong to the wave of their file when the file has no wave column
     (the wave is the file name); otherwise, like rows with a blank wave, to none (key None).
     """
-    from .pipeline import add_quality
-
     answers = " + ".join(f"count(*) FILTER (WHERE code = 0) - count({n}) FILTER "
                          f"(WHERE code = 0)" for n in layout.answer_names)
     rows = con.execute(f"""
@@ -1076,24 +731,22 @@ def quality_by_wave(con, layout: Layout, files: list[FileRead], total: DataQuali
         q.rows_read += n
         if code == 0:
             q.rows_valid += n
+            q.respondents_valid += n
             q.answers_missing += int(missing)
         else:
             q.rows_quarantined += n
             q.quarantine_reasons[REASONS[code - 1]] += n
         q.straightlining += int(straight)
     for f in files:
-        if f.invalid:
+        if len(f.unparseable):
             wave = None if f.has_wave_column else wave_from_filename(f.path)
             q = get(wave, f.index)
-            q.rows_read += len(f.invalid)
-            q.rows_quarantined += len(f.invalid)
-            q.quarantine_reasons["unparseable"] += len(f.invalid)
+            q.rows_read += len(f.unparseable)
+            q.rows_quarantined += len(f.unparseable)
+            q.quarantine_reasons["unparseable"] += len(f.unparseable)
     for (wave, file), q in sorted(per_file.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
-        entry = {"file": str(files[file].path), "encoding": files[file].encoding,
-                 "rows_read": q.rows_read, "rows_valid": q.rows_valid,
-                 "rows_quarantined": q.rows_quarantined}
-        q.files.append(entry)
-        add_quality(out.setdefault(wave, DataQuality()), q)
+        q.files.append(file_record(files[file], q))
+        merge_quality(out.setdefault(wave, DataQuality()), q)
     return out
 
 

@@ -22,7 +22,8 @@ from .stats.tables import build_tables
 from .responses import SOURCE
 from .stats.trends import build_trends
 from .strategy import StrategyBook, load_strategies, recommend
-from .validate import DataQuality, Validated, count_missing, straightlining, validate
+from .validate import (DataQuality, Validated, count_missing, merge_quality, straightlining,
+                       validate)
 from .waves import sort_waves
 
 
@@ -114,21 +115,9 @@ def combine(parts: list[Aggregated]) -> Aggregated:
     parts = sorted(parts, key=lambda p: min((order[w] for w in p.waves), default=len(order)))
     quality = DataQuality()
     for part in parts:
-        add_quality(quality, part.quality)
+        merge_quality(quality, part.quality)
     return Aggregated(Aggregates.concat([p.aggregates for p in parts]), quality,
                       sort_waves([w for p in parts for w in p.waves]))
-
-
-def add_quality(total: DataQuality, part: DataQuality) -> None:
-    """Add one part's row accounting (a file's, a stored wave's) to a total."""
-    total.rows_read += part.rows_read
-    total.rows_valid += part.rows_valid
-    total.rows_quarantined += part.rows_quarantined
-    for reason, count in part.quarantine_reasons.items():
-        total.quarantine_reasons[reason] = total.quarantine_reasons.get(reason, 0) + count
-    total.answers_missing += part.answers_missing
-    total.straightlining += part.straightlining
-    total.files.extend(part.files)
 
 
 def analyse(paths: Iterable[str | Path], instrument: Instrument, extra: RunInputs | None = None

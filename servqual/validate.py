@@ -112,9 +112,15 @@ class Validated:
 
     def quarantine_of(self, file: str) -> pd.DataFrame:
         """The rejected rows of one input file, with that file's columns only."""
-        rows = self.quarantine[self.quarantine[SOURCE] == file]
-        own = [c for c in _renamed(self.columns.get(file, [])) if c in rows.columns]
-        return rows[QUARANTINE_COLUMNS + own].reset_index(drop=True)
+        return quarantine_of(self.quarantine, self.columns, file)
+
+
+def quarantine_of(quarantine: pd.DataFrame, columns: dict[str, list[str]], file: str
+                  ) -> pd.DataFrame:
+    """The rejected rows of one input file, with that file's columns (``columns[file]``) only."""
+    rows = quarantine[quarantine[SOURCE] == file]
+    own = [c for c in _renamed(columns.get(file, [])) if c in rows.columns]
+    return rows[QUARANTINE_COLUMNS + own].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,7 +358,7 @@ class _Rows:
     item: np.ndarray | None = None
 
 
-def _answer_columns(instrument: Instrument) -> list[str]:
+def answer_columns(instrument: Instrument) -> list[str]:
     """The answer columns: per item and battery (wide), or one per battery (long)."""
     if instrument.long is not None:
         long = instrument.long
@@ -499,26 +505,48 @@ class _Checked:
 def check_table(raw: RawTable, instrument: Instrument) -> _Checked:
     """Row-level checks of one table; duplicates within the file included."""
     frame = resolve_columns(raw, instrument)
-    answer_columns = _answer_columns(instrument)
-    check_header(raw, frame, answer_columns, instrument)
-    rows = _read_rows(raw, frame, instrument, answer_columns)
+    columns = answer_columns(instrument)
+    check_header(raw, frame, columns, instrument)
+    rows = _read_rows(raw, frame, instrument, columns)
     check = _check_long if instrument.long is not None else _check_wide
     checked = check(raw, rows, instrument)
-    quality = checked.quality
-    quality.files.append({"file": str(raw.path), "kind": raw.kind, "encoding": raw.encoding,
-                          "platform": raw.platform.name if raw.platform else None,
-                          "rows_read": raw.rows_read, "rows_valid": quality.rows_valid,
-                          "rows_quarantined": quality.rows_quarantined})
+    checked.quality.files.append(file_record(raw, checked.quality))
     return checked
+
+
+def file_record(raw: RawTable, quality: DataQuality) -> dict:
+    """The entry of one file in ``DataQuality.files``."""
+    return {"file": str(raw.path), "kind": raw.kind, "encoding": raw.encoding,
+            "platform": raw.platform.name if raw.platform else None,
+            "rows_read": quality.rows_read, "rows_valid": quality.rows_valid,
+            "rows_quarantined": quality.rows_quarantined}
+
+
+def wide_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument
+              ) -> tuple[_Flags, Responses]:
+    """The checks of each row of a wide table on its own (up to ``all_missing``), and every
+    row as responses, reverse-scored, whatever its verdict.
+
+    ``frame`` is ``raw.frame`` with the instrument's column names (:func:`resolve_columns`).
+    Rows are judged independently here, so a table may be checked in slices (the
+    out-of-core path does); duplicates and straight-lining are judged after.
+    """
+    rows = _read_rows(raw, frame, instrument, answer_columns(instrument))
+    return rows.flags, _wide_responses(rows, instrument)
+
+
+def _wide_responses(rows: _Rows, instrument: Instrument) -> Responses:
+    """Flag the rows that answer nothing; the rows as reverse-scored responses (views of
+    ``rows.values``)."""
+    rows.flags.flag(_nothing_answered(rows.values), "all_missing")
+    batteries = _batteries(rows.values, len(instrument.items))
+    _reverse_score(batteries, instrument)
+    return _make_responses(batteries, rows.meta, instrument)
 
 
 def _check_wide(raw: RawTable, rows: _Rows, instrument: Instrument) -> _Checked:
     flags, values = rows.flags, rows.values
-    flags.flag(_nothing_answered(values), "all_missing")
-    k = len(instrument.items)
-    batteries = _batteries(values, k)
-    _reverse_score(batteries, instrument)
-    responses = _make_responses(batteries, rows.meta, instrument)
+    responses = _wide_responses(rows, instrument)
     if instrument.settings.respondent_id:
         reason, first = find_duplicates(responses, among=flags.ok)
         _flag_duplicates(flags, reason, first)
@@ -528,7 +556,7 @@ def _check_wide(raw: RawTable, rows: _Rows, instrument: Instrument) -> _Checked:
     ok = flags.ok
     valid = responses
     if not ok.all():  # keep the valid rows' answers where they are: no copy of the matrix
-        valid = _make_responses(_batteries(_compact(values, ok), k),
+        valid = _make_responses(_batteries(_compact(values, ok), len(instrument.items)),
                                 rows.meta.iloc[np.flatnonzero(ok)].reset_index(drop=True),
                                 instrument)
     quality = DataQuality(rows_read=raw.rows_read, rows_valid=len(valid),
@@ -633,13 +661,24 @@ def _flag_duplicates(flags: _Flags, reason: np.ndarray, first: np.ndarray) -> No
 def _quarantine(raw: RawTable, flags: _Flags, quality: DataQuality) -> pd.DataFrame:
     """The rejected rows with their reason, then their original values; fills the counts."""
     rejected = np.flatnonzero(~flags.ok)
-    duplicate_of = flags.duplicate_of[rejected]
+    quarantine = rejected_rows(raw, rejected, flags.code[rejected], flags.column[rejected],
+                               flags.value[rejected], flags.duplicate_of[rejected])
+    quality.add_rejected(quarantine["reason"])
+    quality.check()
+    return quarantine
+
+
+def rejected_rows(raw: RawTable, rows: np.ndarray, code: np.ndarray, column: np.ndarray,
+                  value: np.ndarray, duplicate_of: np.ndarray) -> pd.DataFrame:
+    """Quarantine rows: the rows ``rows`` of ``raw.frame`` with their reason code, offending
+    column and value, and the row of the first copy (-1: none), then the unparseable records;
+    then the file's own values."""
     q = pd.DataFrame({
         SOURCE: str(raw.path),
-        SOURCE_ROW: raw.source_rows[rejected],
-        "reason": np.array(REASONS, dtype=object)[flags.code[rejected] - 1],
-        "column": flags.column[rejected],
-        "value": flags.value[rejected],
+        SOURCE_ROW: raw.source_rows[rows],
+        "reason": np.array(REASONS, dtype=object)[np.asarray(code, dtype=np.int64) - 1],
+        "column": column,
+        "value": value,
         "duplicate_of": pd.array(np.where(duplicate_of >= 0, duplicate_of, 0), dtype="Int64"),
     })
     q["duplicate_of"] = q["duplicate_of"].mask(duplicate_of < 0)
@@ -648,11 +687,8 @@ def _quarantine(raw: RawTable, flags: _Flags, quality: DataQuality) -> pd.DataFr
             SOURCE: str(raw.path), SOURCE_ROW: raw.unparseable["source_row"].to_numpy(),
             "reason": "unparseable", "column": "", "value": raw.unparseable["text"].to_numpy(),
         })], ignore_index=True)
-    original = raw.frame.iloc[rejected].reset_index(drop=True)
-    quarantine = pd.concat([q, original.set_axis(_renamed(original.columns), axis=1)], axis=1)
-    quality.add_rejected(quarantine["reason"])
-    quality.check()
-    return quarantine
+    original = raw.frame.iloc[rows].reset_index(drop=True)
+    return pd.concat([q, original.set_axis(_renamed(original.columns), axis=1)], axis=1)
 
 
 def _renamed(columns) -> list[str]:
@@ -795,7 +831,7 @@ def validate(tables: Iterable[RawTable], instrument: Instrument) -> Validated:
         checked = check_table(raw, instrument)
         parts.append(checked)
         quarantines.append(checked.quarantine)
-        _merge_quality(quality, checked.quality)
+        merge_quality(quality, checked.quality)
     if not parts:
         raise DataError("no survey files given")
     responses = Responses.concat([p.responses for p in parts])
@@ -804,14 +840,14 @@ def validate(tables: Iterable[RawTable], instrument: Instrument) -> Validated:
         if reason.any():
             drop = reason > 0
             dropped = responses.take(drop)
-            rows = _as_parsed(dropped, reason[drop], first[drop], instrument,
+            rows = as_parsed(dropped, reason[drop], first[drop], instrument,
                               _provenance(parts, drop))
             quarantines.append(rows)
             quality.rows_valid -= len(rows)
             quality.respondents_valid -= len(dropped)
             quality.answers_missing -= count_missing(dropped)
             quality.add_rejected(rows["reason"])
-            _move_to_quarantine(quality, rows[SOURCE])
+            move_to_quarantine(quality, rows[SOURCE])
             responses = responses.take(~drop)
     quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else pd.DataFrame(
         columns=QUARANTINE_COLUMNS)
@@ -822,19 +858,20 @@ def validate(tables: Iterable[RawTable], instrument: Instrument) -> Validated:
     return Validated(responses=responses, quarantine=quarantine, quality=quality, columns=columns)
 
 
-def _merge_quality(total: DataQuality, part: DataQuality) -> None:
+def merge_quality(total: DataQuality, part: DataQuality) -> None:
+    """Add one part's row accounting (a file's, a stored wave's) to a total."""
     total.rows_read += part.rows_read
     total.rows_valid += part.rows_valid
     total.rows_quarantined += part.rows_quarantined
     total.respondents_valid += part.respondents_valid
     for reason, count in part.quarantine_reasons.items():
-        total.quarantine_reasons[reason] += count
+        total.quarantine_reasons[reason] = total.quarantine_reasons.get(reason, 0) + count
     total.answers_missing += part.answers_missing
     total.straightlining += part.straightlining
     total.files.extend(part.files)
 
 
-def _move_to_quarantine(quality: DataQuality, sources: pd.Series) -> None:
+def move_to_quarantine(quality: DataQuality, sources: pd.Series) -> None:
     """Per-file counts after rows of a file were quarantined as copies from another file."""
     moved = sources.value_counts()
     for entry in quality.files:
@@ -856,7 +893,7 @@ def _provenance(parts: list[_Checked], drop: np.ndarray) -> pd.DataFrame | None:
     return rows.assign(**{_RESPONDENT: renumber[rows[_RESPONDENT].to_numpy()]})
 
 
-def _as_parsed(rows: Responses, reason: np.ndarray, first: np.ndarray, instrument: Instrument,
+def as_parsed(rows: Responses, reason: np.ndarray, first: np.ndarray, instrument: Instrument,
                provenance: pd.DataFrame | None) -> pd.DataFrame:
     """Quarantine rows for respondents set aside across files, with their values as parsed
     (reverse scoring undone). Long layout: one row per input row of each respondent."""

@@ -6,12 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from fixtures import TINY_CSV, tiny, write
+from fixtures import TINY_CSV, tiny
 from servqual.cli import app
 
 runner = CliRunner()

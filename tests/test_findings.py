@@ -12,7 +12,7 @@ from fixtures import TINY_CSV, tiny, write
 from servqual.cli import app
 from servqual.config import AnalysisConfig
 from servqual.errors import DataError, InstrumentError
-from servqual.findings import (complaint_analysis, evaluate_targets, load_categories,
+from servqual.findings import (complaint_analysis, load_categories,
                                load_complaints, load_targets, weak_points)
 from servqual.instrument import load_instrument
 from servqual.pipeline import RunInputs, analyse

@@ -22,7 +22,8 @@ from conftest import INSTRUMENT, SAMPLE
 from fixtures import TINY_CSV, TINY_INSTRUMENT, replace_in_instrument, tiny, write
 from servqual.errors import DataError, UsageError
 from servqual.instrument import load_instrument
-from servqual.outofcore import Staging, check_and_aggregate, source_rows, FileRead
+from servqual.ingest.text import TextLayout
+from servqual.outofcore import Staging, check_and_aggregate
 from servqual.pipeline import aggregated, choose_engine, ingest_and_validate, read_files
 from servqual.stats.aggregate import CROSS_KEYS, HISTOGRAM_KEYS, Aggregates
 from servqual.stats.moments import KEYS
@@ -276,11 +277,12 @@ def test_missing_column_and_missing_file_are_the_same_errors(tmp_path):
 
 def test_source_rows_skip_unparseable_records():
     """Records keep the row numbers a spreadsheet shows when records in between did not
-    split (as servqual.ingest.text numbers them)."""
-    read = FileRead(path=None, index=0, first_row=2)
-    read.invalid = [(4, "x"), (7, "y")]
-    rows = source_rows(read, np.arange(6))
-    assert list(rows) == [2, 3, 5, 6, 8, 9]
+    split (pyarrow numbers records from 1), whatever batch of a streamed file they are in."""
+    layout = TextLayout(encoding="utf-8", names=[], rest=[], header_row=1, first_row=2,
+                        body_start=0, end=0, options=None)
+    invalid = [(3, "x"), (6, "y")]  # spreadsheet rows 4 and 7
+    assert list(layout.source_rows(np.arange(6), invalid)) == [2, 3, 5, 6, 8, 9]
+    assert list(layout.source_rows(np.arange(4, 6), invalid)) == [8, 9]
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from babel.messages.pofile import read_po
 from servqual.report import render_html
 from servqual.resources import locale_dir
 
-from conftest import ROOT
 
 
 @pytest.fixture(scope="module")

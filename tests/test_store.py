@@ -357,11 +357,29 @@ def _same_but_ingest_numbers(a: dict, b: dict) -> bool:
             drop = (1, 9) if table == "waves" else (1,)
             x = sorted([tuple(v for i, v in enumerate(r) if i not in drop) for r in x], key=str)
             y = sorted([tuple(v for i, v in enumerate(r) if i not in drop) for r in y], key=str)
-        if x != y:
+        if not _rows_close(x, y):
             return False
     rows_a = sorted(v for t, v in a.items() if t.startswith("rows_"))
     rows_b = sorted(v for t, v in b.items() if t.startswith("rows_"))
     return rows_a == rows_b
+
+
+def _rows_close(x: list[tuple], y: list[tuple]) -> bool:
+    """Rows equal, floats up to their last bits: DuckDB adds sums of ratios in parallel, so two
+    ingests of the same file may differ there (outofcore.py, "Limits")."""
+    if len(x) != len(y):
+        return False
+    for r, s in zip(x, y):
+        if len(r) != len(s):
+            return False
+        for u, v in zip(r, s):
+            if isinstance(u, float) and isinstance(v, float):
+                if not math.isclose(u, v, rel_tol=1e-12, abs_tol=1e-12) \
+                        and not (math.isnan(u) and math.isnan(v)):
+                    return False
+            elif u != v:
+                return False
+    return True
 
 
 def test_two_ingests_at_once_one_waits_or_fails_clearly(store_copy, tmp_path):

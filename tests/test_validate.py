@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fixtures import TINY_CSV, replace_in_instrument, tiny, write

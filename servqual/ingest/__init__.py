@@ -17,7 +17,7 @@ from .spss import read_spss_table
 from .table import RawTable
 from .text import read_text_table
 
-__all__ = ["RawTable", "read_table", "READERS"]
+__all__ = ["RawTable", "read_table", "reader_for", "READERS"]
 
 READERS = {
     ".csv": read_text_table,
@@ -52,19 +52,20 @@ def read_table(path: str | Path, instrument: Instrument) -> RawTable:
         table of its kind (exit 65).
     """
     path = Path(path)
-    if not path.exists():
-        raise InputFileError("file does not exist", file=path)
-    if path.is_dir():
-        raise InputFileError("is a directory, not a survey file", file=path)
-    try:
-        with path.open("rb") as fh:
-            start = fh.read(512)
-    except OSError as err:
-        raise InputFileError(f"cannot be read: {err.strerror}", file=path) from err
+    return reader_for(path)(path, instrument)
+
+
+def reader_for(path: Path, also: tuple[str, ...] = ()):
+    """The reader of a file, after checking that it exists, can be read, is not empty and
+    holds what its extension says (see :func:`read_table`). Extensions in ``also`` pass
+    these checks without a reader (``None``: the caller reads them)."""
+    start = _first_bytes(path)
     suffix = path.suffix.lower()
+    if suffix in also:
+        return None
     reader = READERS.get(suffix)
     if reader is None:
-        known = ", ".join(sorted(READERS))
+        known = ", ".join(sorted([*READERS, *also]))
         raise DataError(f"unsupported file type {path.suffix or '(none)'!r}; servqual reads "
                         f"{known}", file=path)
     if not start.strip():
@@ -74,7 +75,20 @@ def read_table(path: str | Path, instrument: Instrument) -> RawTable:
     if kind != expected:
         raise DataError(f"is named {suffix} but holds {holds}; give it the extension of what "
                         "it holds, or export it again", file=path)
-    return reader(path, instrument)
+    return reader
+
+
+def _first_bytes(path: Path, size: int = 512) -> bytes:
+    """The first bytes of a survey file; InputFileError when it is missing or unreadable."""
+    if not path.exists():
+        raise InputFileError("file does not exist", file=path)
+    if path.is_dir():
+        raise InputFileError("is a directory, not a survey file", file=path)
+    try:
+        with path.open("rb") as fh:
+            return fh.read(size)
+    except OSError as err:
+        raise InputFileError(f"cannot be read: {err.strerror}", file=path) from err
 
 
 def _content(start: bytes) -> tuple[str, str]:

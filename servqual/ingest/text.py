@@ -15,6 +15,8 @@ import csv
 import io
 import mmap
 import re
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import charset_normalizer
@@ -25,10 +27,11 @@ import pyarrow.csv as pacsv
 
 from ..errors import DataError
 from ..instrument import Instrument
-from .table import (NULL_TOKENS, RawTable, detect_platform, header_frame, label_columns,
-                    match_key, name_columns)
+from .table import (NULL_TOKENS, Platform, RawTable, detect_platform, header_frame,
+                    label_columns, match_key, name_columns)
 
 SNIFF_BYTES = 1 << 16
+_TRANSCODE_BLOCK = 1 << 24  # bytes decoded at a time when a file is read block by block
 DELIMITERS = (",", ";", "\t", "|")
 _BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
@@ -162,9 +165,57 @@ def _utf8(data, encoding: str, path: Path) -> tuple[object, int]:
     return text.lstrip("\ufeff").encode("utf-8"), 0
 
 
-def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
+@dataclass
+class TextLayout:
+    """What the reader decides about a delimited text file before parsing its records."""
+
+    encoding: str  # the codec's name
+    names: list[str]  # column names (see name_columns)
+    rest: list[list[str]]  # the header rows after the first, as text
+    header_row: int  # the spreadsheet row naming the columns
+    first_row: int  # the spreadsheet row of the first record
+    body_start: int  # where the records start (a byte offset in the UTF-8 text)
+    end: int  # where they end (trailing line breaks are no records)
+    options: _Options
+
+    @property
+    def platform(self) -> Platform | None:
+        return detect_platform(self.names, self.rest)
+
+    def raw_table(self, path: Path, frame: pd.DataFrame, source_rows: np.ndarray,
+                  unparseable: pd.DataFrame) -> RawTable:
+        """Records of the file (all of them, or some) as a :class:`RawTable`."""
+        return RawTable(path=path, frame=frame, source_rows=source_rows,
+                        unparseable=unparseable, encoding=self.encoding, kind="csv",
+                        header_row=self.header_row, header=header_frame(self.rest, self.names),
+                        platform=self.platform)
+
+    def source_rows(self, records: np.ndarray, invalid: list[tuple[int | None, str]]
+                    ) -> np.ndarray:
+        """Spreadsheet row numbers of parsed records (``records``: 0 = the first parsed),
+        given the unparseable ones met up to them (``invalid``: pyarrow's numbers, 1 = the
+        first record of the file): records count from the first data row, unparseable ones
+        keep their own number."""
+        bad = np.sort(np.array([n - 1 for n, _ in invalid if n is not None], dtype=np.int64))
+        before = bad - np.arange(len(bad))  # parsed records before each unparseable one
+        return self.first_row + records + np.searchsorted(before, records, side="right")
+
+    def unparseable(self, invalid: list[tuple[int | None, str]]) -> pd.DataFrame:
+        return pd.DataFrame({
+            "source_row": pd.Series([self.first_row + n - 1 if n is not None else -1
+                                     for n, _ in invalid], dtype="int64"),
+            "text": pd.Series([t for _, t in invalid], dtype="object"),
+        })
+
+
+def text_layout(data, start: int, encoding: str, path: Path, instrument: Instrument, *,
+                find_quotes: bool = True) -> TextLayout:
+    """The header, delimiter and parse options of UTF-8 text ``data`` (records from ``start``).
+
+    ``find_quotes=False`` assumes quoted values may hold line breaks without looking for a
+    quote (which reads the whole file).
+    """
     settings = instrument.settings
-    data, start = _utf8(raw, encoding, path)
     header, body_start, blank_lines = _header(data, start, settings.header_rows, path)
     delimiter = sniff_delimiter(header, path.suffix.lower())
     rows = list(csv.reader(io.StringIO(header), delimiter=delimiter))
@@ -173,40 +224,111 @@ def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
                         f"{settings.header_rows} header rows", file=path,
                         key="instrument.header_rows")
     names, rest = name_columns(rows)
-    first_row = blank_lines + settings.header_rows + 1  # spreadsheet row of the first record
-
     end = len(data)
     while end > body_start and data[end - 1:end] in (b"\n", b"\r"):
         end -= 1  # trailing line breaks end the file; they are not blank records
     labels = {match_key(c) for c in label_columns(instrument)}
+    quoted = data.find(b'"', body_start, end) >= 0 if find_quotes else True
     options = _Options(len(names), delimiter, [j for j, n in enumerate(names)
-                                               if match_key(n) in labels],
-                       quoted=data.find(b'"', body_start, end) >= 0)
+                                               if match_key(n) in labels], quoted=quoted)
+    return TextLayout(encoding=codecs.lookup(encoding).name, names=names, rest=rest,
+                      header_row=blank_lines + 1,
+                      first_row=blank_lines + settings.header_rows + 1,
+                      body_start=body_start, end=end, options=options)
+
+
+def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
+    data, start = _utf8(raw, encoding, path)
+    layout = text_layout(data, start, encoding, path, instrument)
+    body_start, end = layout.body_start, layout.end
     body = pa.py_buffer(data)[body_start:end] if end > body_start else pa.py_buffer(b"")
     try:
-        table, invalid = options.parse(body, threads=True)
+        table, invalid = layout.options.parse(body, threads=True)
         if invalid:  # row numbers are only known from a single-threaded read
-            table, invalid = options.parse(body, threads=False)
+            table, invalid = layout.options.parse(body, threads=False)
     except pa.ArrowInvalid as err:
         if "UTF8" in str(err) or "utf8" in str(err).lower():
             raise _NotUtf8(data, _first_invalid_utf8(data)) from None
         raise DataError(f"cannot be read as a delimited text file: {err}", file=path) from err
     if any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types):
         raise _NotUtf8(data, _first_invalid_utf8(data))
+    frame = table.to_pandas(types_mapper=arrow_dtype).set_axis(layout.names, axis=1)
+    records = np.arange(table.num_rows, dtype=np.int64)
+    return layout.raw_table(path, frame, layout.source_rows(records, invalid),
+                            layout.unparseable(invalid))
 
-    bad_rows = np.array([first_row + n - 1 for n, _ in invalid if n is not None], dtype=np.int64)
-    total = table.num_rows + len(invalid)
-    all_rows = np.arange(first_row, first_row + total, dtype=np.int64)
-    source_rows = np.setdiff1d(all_rows, bad_rows, assume_unique=True)[: table.num_rows]
-    frame = table.to_pandas(types_mapper=_arrow_dtype).set_axis(names, axis=1)
-    unparseable = pd.DataFrame({
-        "source_row": pd.Series([first_row + n - 1 if n is not None else -1 for n, _ in invalid],
-                                dtype="int64"),
-        "text": pd.Series([t for _, t in invalid], dtype="object"),
-    })
-    return RawTable(path=path, frame=frame, source_rows=source_rows, unparseable=unparseable,
-                    encoding=codecs.lookup(encoding).name, kind="csv", header_row=blank_lines + 1,
-                    header=header_frame(rest, frame.columns), platform=detect_platform(names, rest))
+
+def stream_layout(path: Path, instrument: Instrument, scratch: Path,
+                  encoding: str | None = None) -> tuple[TextLayout, Path]:
+    """For a file too large to read whole: its layout, as :func:`read_text_table` decides it,
+    and a UTF-8 file holding its text to stream the records from (the file itself, or its
+    text transcoded into the folder ``scratch``). ``encoding`` overrides the instrument's and
+    the detected one (see :func:`encoding_where_utf8_fails`)."""
+    settings = instrument.settings
+    auto = settings.encoding == "auto" and encoding is None
+    if encoding is None:
+        with path.open("rb") as fh:
+            sample = fh.read(SNIFF_BYTES)
+        if not sample.strip() and path.stat().st_size <= SNIFF_BYTES:
+            raise DataError("the file is empty", file=path)
+        encoding = detect_encoding(sample, path) if auto else settings.encoding
+    _check_codec(encoding, path)
+    try:
+        return _stream_layout(path, encoding, instrument, scratch)
+    except _NotUtf8 as err:
+        if not auto:
+            raise DataError(f"is not valid {encoding} text (line {err.line}); name the "
+                            "file's encoding in the instrument", file=path) from None
+        encoding = _detect_where_utf8_fails(_map(path), err.offset, path)
+        return _stream_layout(path, encoding, instrument, scratch)
+
+
+def _stream_layout(path: Path, encoding: str, instrument: Instrument, scratch: Path
+                   ) -> tuple[TextLayout, Path]:
+    text = path
+    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+        text = _transcode(path, encoding, scratch)
+    data = _map(text)
+    start = len(codecs.BOM_UTF8) if data[:3] == codecs.BOM_UTF8 else 0
+    # Looking for a quote would read the whole file: quoted line breaks are allowed anyway.
+    return text_layout(data, start, encoding, path, instrument, find_quotes=False), text
+
+
+def encoding_where_utf8_fails(path: Path, text: Path, instrument: Instrument) -> str:
+    """A streamed file turned out not to be UTF-8 after the start its encoding was judged
+    on: the encoding judged on the text around the first byte that is not UTF-8 (as
+    :func:`read_text_table` does), or the reader's error when the instrument names the
+    encoding. ``text`` is the file the records were streamed from."""
+    data = _map(text)
+    offset = _first_invalid_utf8(data)
+    if instrument.settings.encoding != "auto":
+        raise DataError(f"is not valid {instrument.settings.encoding} text (line "
+                        f"{_line_of(data, offset)}); name the file's encoding in the "
+                        "instrument", file=path)
+    return _detect_where_utf8_fails(data, offset, path)
+
+
+def _transcode(path: Path, encoding: str, scratch: Path) -> Path:
+    """The text of ``path`` as a UTF-8 file in ``scratch`` (without a byte-order mark), decoded
+    block by block."""
+    fd, name = tempfile.mkstemp(suffix=".csv", dir=scratch)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line, first = 1, True
+    with path.open("rb") as source, open(fd, "wb") as out:
+        while True:
+            block = source.read(_TRANSCODE_BLOCK)
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as err:
+                line += block[:max(err.start, 0)].count(b"\n")
+                raise DataError(f"cannot be decoded as {encoding} (line {line}: {err.reason}); "
+                                "name the file's encoding in the instrument", file=path) from None
+            if first and text:
+                text, first = text.lstrip("\ufeff"), False
+            out.write(text.encode("utf-8"))
+            line += block.count(b"\n")
+            if not block:
+                return Path(name)
 
 
 class _Options:
@@ -228,27 +350,36 @@ class _Options:
         if not body.size:  # a header and nothing else
             return pa.Table.from_arrays([pa.array([], pa.string()) for _ in self.names],
                                         names=self.names), invalid
+        table = pacsv.read_csv(pa.BufferReader(body),
+                               **self._csv(threads, invalid, 1 << 22, self.text_columns))
+        return table, invalid
 
+    def stream(self, source, threads: bool, invalid: list[tuple[int | None, str]],
+               block_size: int) -> pacsv.CSVStreamingReader:
+        """The records of ``source`` (a binary file object) in batches, every column read
+        as text (a later batch cannot contradict the types the first one suggested);
+        unparseable records are appended to ``invalid`` as they are met."""
+        return pacsv.open_csv(source, **self._csv(threads, invalid, block_size, self.names))
+
+    def _csv(self, threads: bool, invalid: list[tuple[int | None, str]], block_size: int,
+             text_columns: list[str]) -> dict:
         def on_invalid(row) -> str:
             invalid.append((row.number, row.text))
             return "skip"
 
-        table = pacsv.read_csv(
-            pa.BufferReader(body),
+        return dict(
             read_options=pacsv.ReadOptions(use_threads=threads, column_names=self.names,
-                                           block_size=1 << 22),
+                                           block_size=block_size),
             parse_options=pacsv.ParseOptions(
                 delimiter=self.delimiter, newlines_in_values=self.quoted,
                 ignore_empty_lines=False, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in self.text_columns},
+                column_types={c: pa.string() for c in text_columns},
                 null_values=NULL_TOKENS, strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
                 # pyarrow's defaults read 1 and 0 as true and false in a column that also
                 # holds "true": answers would turn into booleans.
-                true_values=["true", "True", "TRUE"], false_values=["false", "False", "FALSE"]),
-        )
-        return table, invalid
+                true_values=["true", "True", "TRUE"], false_values=["false", "False", "FALSE"]))
 
 
 def _header(data, start: int, count: int, path: Path) -> tuple[str, int, int]:
@@ -322,14 +453,20 @@ def _line_of(data, offset: int) -> int:
 
 
 def _first_invalid_utf8(data) -> int:
-    try:
-        bytes(data).decode("utf-8")
-    except UnicodeDecodeError as err:
-        return err.start
+    """The offset of the first byte of ``data`` that is not UTF-8 (0 if there is none), read
+    block by block (the data may be a file mapped in memory, larger than memory)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for start in range(0, len(data), _TRANSCODE_BLOCK):
+        pending = len(decoder.getstate()[0])
+        block = bytes(data[start:start + _TRANSCODE_BLOCK])
+        try:
+            decoder.decode(block, final=start + len(block) >= len(data))
+        except UnicodeDecodeError as err:
+            return start - pending + err.start
     return 0
 
 
-def _arrow_dtype(arrow_type: pa.DataType):
+def arrow_dtype(arrow_type: pa.DataType):
     # Columns stay Arrow-backed (no copy); text is pandas' string dtype whatever the pandas
     # version, and whole numbers stay whole with blanks (the quarantine shows 7, not 7.0).
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..config import AnalysisConfig
 from ..instrument import Instrument
 from .aggregate import Aggregates, item_presence
 from .gaps import CELL, adjust_p, gap_table, paired_t
@@ -50,6 +49,21 @@ def _ordered(table: pd.DataFrame, key: str, ids, waves: list[str]) -> pd.DataFra
                         table["segment"].astype(str).to_numpy(),
                         table["wave"].map(wave_rank).to_numpy()))
     return table.iloc[order].reset_index(drop=True)
+
+
+def _sorted(table: pd.DataFrame, **keys) -> pd.DataFrame:
+    """Rows sorted by the given columns in turn, each in the order of its list of values (or
+    as text, for None): the same order whichever path built the aggregates."""
+    if table.empty:
+        return table.reset_index(drop=True)
+    columns = []
+    for column, values in keys.items():
+        if values is None:
+            columns.append(table[column].astype(str).to_numpy())
+        else:
+            rank = {v: n for n, v in enumerate(values)}
+            columns.append(table[column].map(rank).to_numpy())
+    return table.iloc[np.lexsort(columns[::-1])].reset_index(drop=True)
 
 
 def measure_means(moments: pd.DataFrame, level: str, measures) -> pd.DataFrame:
@@ -122,7 +136,10 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
         items=_ordered(items, "item", instrument.item_ids, waves),
         dimensions=_ordered(dims, "dimension", instrument.dimension_keys, waves),
         overall=_ordered(overall.assign(_k=""), "_k", [""], waves).drop(columns="_k"),
-        reliability=scales, reliability_items=scale_items, tolerance=tolerance,
+        reliability=_sorted(scales, wave=waves, dimension=instrument.dimension_keys, kind=None),
+        reliability_items=_sorted(scale_items, wave=waves, dimension=instrument.dimension_keys,
+                                  kind=None, item=instrument.item_ids),
+        tolerance=tolerance,
         segment_tests=tests, breaks=breaks,
         dimensions_common=_ordered(common, "dimension", instrument.dimension_keys, waves))
 

@@ -19,7 +19,7 @@ from ..outofcore import canonical
 from ..stats.aggregate import CROSS_KEYS, CROSS_SUMS, HISTOGRAM_KEYS, Aggregates
 from ..stats.moments import KEYS, SUMS, WEIGHTED_SUMS
 from ..stats.scores import ImportanceCounts
-from ..validate import REASONS, DataQuality
+from ..validate import REASONS, DataQuality, merge_quality
 from ..waves import sort_waves
 from .schema import (DEFAULT_WAIT, SERIES_FIELDS, TREND_FIT_FIELDS, attach, check_schema,
                      describe_difference, fingerprint, instrument_from_text, instrument_text,
@@ -116,7 +116,7 @@ class Store:
     def load(self, instrument: Instrument, exclude: set[str] = frozenset()):
         """The stored waves' aggregates and row accounting (waves in ``exclude`` left out),
         as :class:`servqual.pipeline.Aggregated`."""
-        from ..pipeline import Aggregated, add_quality
+        from ..pipeline import Aggregated
 
         stored = self.waves()
         if stored.empty:
@@ -126,7 +126,7 @@ class Store:
         self.check_structure(instrument, waves)
         quality = DataQuality()
         for text in stored.set_index("wave").loc[waves, "quality"] if waves else []:
-            add_quality(quality, quality_from_json(text))
+            merge_quality(quality, quality_from_json(text))
         return Aggregated(self.aggregates(waves, instrument), quality, sort_waves(waves))
 
     def aggregates(self, waves: list[str], instrument: Instrument) -> Aggregates:
