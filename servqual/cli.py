@@ -255,7 +255,7 @@ def report(
             data, checked = read_files(
                 paths, loaded, engine=engine, progress=steps(progress),
                 tables=read_with_progress(paths, loaded, progress) if engine != "duckdb"
-                else None)
+                else None, keep_responses=split_by is not None)
         parts.append(data)
         quarantine = checked.quarantine
     if store is not None:

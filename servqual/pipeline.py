@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import DataError, UsageError
@@ -54,16 +55,17 @@ def ingest_and_validate(paths: Iterable[str | Path], instrument: Instrument) -> 
 # Choosing how to read: in memory, or out of core with DuckDB
 
 ENGINES = ("auto", "memory", "duckdb")
-# Inputs from this size on are validated and aggregated by DuckDB (servqual.outofcore): it is
-# faster from about this size on (benchmarks/bench_scale.py) and its memory stays bounded,
-# while the in-memory path needs about 13 GB for 8 × 1,000,000 respondents.
-DUCKDB_FROM_BYTES = 48 << 20
+# A file from this size on is validated and aggregated by DuckDB (servqual.outofcore), whose
+# memory stays bounded: in memory, a file takes about 11 times its size in CSV at its peak
+# (1.6 GB for 150 MB, 1,000,000 respondents; benchmarks/bench_scale.py). Smaller files are
+# read in memory one at a time (stream_files), which is faster.
+DUCKDB_FROM_BYTES = 512 << 20
 
 
 def choose_engine(paths: list[Path], engine: str = "auto", instrument: Instrument | None = None
                   ) -> str:
-    """``memory`` or ``duckdb`` for these files: as asked, or by their total size. Parquet
-    files are read by DuckDB only; long-layout files in memory only."""
+    """``memory`` or ``duckdb`` for these files: as asked, or by the size of the largest.
+    Parquet files are read by DuckDB only; long-layout files in memory only."""
     from .outofcore import PARQUET_SUFFIXES
 
     if engine not in ENGINES:
@@ -75,28 +77,48 @@ def choose_engine(paths: list[Path], engine: str = "auto", instrument: Instrumen
         return engine
     if parquet:
         return "duckdb"
-    derived = instrument is not None and instrument.customer_classes is not None and \
-        instrument.customer_classes.derived
-    if instrument is not None and (instrument.long is not None or derived):
+    if instrument is not None and not _duckdb_can_read(instrument):
         return "memory"  # long layouts and value segments are read in memory only
-    size = sum(p.stat().st_size for p in paths if p.is_file())
-    return "duckdb" if size >= DUCKDB_FROM_BYTES else "memory"
+    largest = max((p.stat().st_size for p in paths if p.is_file()), default=0)
+    return "duckdb" if largest >= DUCKDB_FROM_BYTES else "memory"
+
+
+def _duckdb_can_read(instrument: Instrument) -> bool:
+    derived = instrument.customer_classes is not None and instrument.customer_classes.derived
+    return instrument.long is None and not derived
 
 
 def read_files(paths: Iterable[str | Path], instrument: Instrument, *, engine: str = "auto",
-               progress=None, tables: Iterable[RawTable] | None = None):
+               progress=None, tables: Iterable[RawTable] | None = None,
+               keep_responses: bool = False):
     """Validate and aggregate survey files: ``(Aggregated, checked)`` where ``checked`` has
     the quarantine and ``quarantine_of(file)`` (:class:`servqual.validate.Validated` in
     memory, :class:`servqual.outofcore.Checked` with DuckDB).
 
     ``tables`` (in memory only) are the files already being read, e.g. with a progress bar.
+    In memory, files are aggregated one at a time (:func:`stream_files`) unless
+    ``keep_responses`` asks for every respondent in ``checked.responses``.
     """
     paths = unique_paths(paths)
     chosen = choose_engine(paths, engine, instrument)
     if chosen == "memory":
-        validated = validate(tables if tables is not None else read_all(paths, instrument),
-                             instrument)
+        tables = tables if tables is not None else read_all(paths, instrument)
+        if not keep_responses:
+            streamed = stream_files(tables, instrument)
+            if streamed is not None:
+                return streamed
+            # Two files hold the same wave: their respondents are compared for duplicates
+            # across files, which needs them together (DuckDB for large inputs).
+            if engine == "auto" and _duckdb_can_read(instrument) and \
+                    sum(p.stat().st_size for p in paths) >= DUCKDB_FROM_BYTES:
+                return _read_with_duckdb(paths, instrument, progress)
+            tables = read_all(paths, instrument)
+        validated = validate(tables, instrument)
         return aggregated(validated, instrument), validated
+    return _read_with_duckdb(paths, instrument, progress)
+
+
+def _read_with_duckdb(paths: list[Path], instrument: Instrument, progress):
     from .outofcore import check_and_aggregate
 
     checked, aggregates, waves = check_and_aggregate(paths, instrument, progress=progress)
@@ -104,6 +126,45 @@ def read_files(paths: Iterable[str | Path], instrument: Instrument, *, engine: s
         raise DataError("no valid responses to analyse: every row was quarantined "
                         f"({_reasons(checked.quality)})")
     return Aggregated(aggregates, checked.quality, waves), checked
+
+
+def stream_files(tables: Iterable[RawTable], instrument: Instrument):
+    """The in-memory path a file at a time: each file is validated and aggregated, then its
+    respondents are let go, so memory holds one file, not all of them. ``(Aggregated,
+    Validated)`` as :func:`read_files` returns them, with no responses kept; ``None`` as soon
+    as a file holds a wave an earlier file held too (duplicates across the files of a wave
+    need their respondents together: the caller reads the files jointly instead).
+
+    The same verdicts, quarantine and row accounting as :func:`servqual.validate.validate`
+    over all the files: with no wave in two files there is nothing to compare across files.
+    """
+    parts: list[Aggregates] = []
+    quarantines: list[pd.DataFrame] = []
+    quality = DataQuality()
+    columns: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    none = None  # no respondents, in the instrument's layout
+    for raw in tables:
+        one = validate([raw], instrument)
+        del raw
+        waves = set(one.responses.meta["wave"].astype(str).unique())
+        if waves & seen:
+            return None
+        seen |= waves
+        columns.update(one.columns)
+        quarantines.append(one.quarantine)
+        merge_quality(quality, one.quality)
+        if len(one.responses):
+            parts.append(aggregate(one.responses, instrument))
+        none = one.responses.take(np.zeros(len(one.responses), dtype=bool))
+        del one
+    if not parts:
+        raise DataError("no valid responses to analyse: every row was quarantined "
+                        f"({_reasons(quality)})")
+    quarantine = pd.concat(quarantines, ignore_index=True)
+    kept = Validated(responses=none, quarantine=quarantine,
+                     quality=quality, columns=columns)
+    return Aggregated(Aggregates.concat(parts), quality, sort_waves(seen)), kept
 
 
 def combine(parts: list[Aggregated]) -> Aggregated:
