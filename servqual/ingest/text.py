@@ -64,14 +64,22 @@ def read_text_table(path: Path, instrument: Instrument) -> RawTable:
     auto = settings.encoding == "auto"
     encoding = detect_encoding(data[:SNIFF_BYTES], path) if auto else settings.encoding
     _check_codec(encoding, path)
+    return _decoding(lambda enc: _read(data, enc, path, instrument), encoding, auto, path,
+                     lambda: data)
+
+
+def _decoding(read, encoding: str, auto: bool, path: Path, data):
+    """``read(encoding)``; when the text turns out not to be UTF-8 past the part its
+    encoding was judged on, ``read`` again with the encoding of the text around the first
+    byte that is not (``data()``: the file's bytes), or an error naming the line if the
+    instrument named the encoding."""
     try:
-        return _read(data, encoding, path, instrument)
+        return read(encoding)
     except _NotUtf8 as err:
         if not auto:
             raise DataError(f"is not valid {encoding} text (line {err.line}); name the "
                             "file's encoding in the instrument", file=path) from None
-        encoding = _detect_where_utf8_fails(data, err.offset, path)
-        return _read(data, encoding, path, instrument)
+        return read(_detect_where_utf8_fails(data(), err.offset, path))
 
 
 def detect_encoding(sample: bytes, path: Path) -> str:
@@ -273,14 +281,8 @@ def stream_layout(path: Path, instrument: Instrument, scratch: Path,
             raise DataError("the file is empty", file=path)
         encoding = detect_encoding(sample, path) if auto else settings.encoding
     _check_codec(encoding, path)
-    try:
-        return _stream_layout(path, encoding, instrument, scratch)
-    except _NotUtf8 as err:
-        if not auto:
-            raise DataError(f"is not valid {encoding} text (line {err.line}); name the "
-                            "file's encoding in the instrument", file=path) from None
-        encoding = _detect_where_utf8_fails(_map(path), err.offset, path)
-        return _stream_layout(path, encoding, instrument, scratch)
+    return _decoding(lambda enc: _stream_layout(path, enc, instrument, scratch), encoding, auto,
+                     path, lambda: _map(path))
 
 
 def _stream_layout(path: Path, encoding: str, instrument: Instrument, scratch: Path
