@@ -321,7 +321,7 @@ def _streamed_slices(read: FileRead, instrument: Instrument, progress: ProgressF
     read.layout = layout
     read.unparseable = layout.unparseable([])
     threads = not read.single_threaded
-    done = [0]
+    done = [layout.body_start]  # the header is read
 
     def advance(n: int) -> None:
         done[0] += n
@@ -348,6 +348,7 @@ def _streamed_slices(read: FileRead, instrument: Instrument, progress: ProgressF
             yield raw(frame, layout.source_rows(ords, read.invalid))
         if threads and any(n is None for n, _ in read.invalid):
             raise _Restart(single_threaded=True)
+        progress(f"reading {path.name} (MB)", size / 1e6, size / 1e6)  # transcoded: sizes differ
     except pa.ArrowInvalid as err:
         if "UTF8" in str(err) or "utf8" in str(err).lower():
             read.text_encoding = encoding_where_utf8_fails(path, text, instrument)

@@ -360,3 +360,19 @@ def test_a_long_layout_is_refused_not_misread(tmp_path):
         Staging(inst)
     data = write(tmp_path / "2026Q3.csv", "id,region,item,E,P\nr1,East,i1,4,3\n")
     assert choose_engine([data], "auto", inst) == "memory"
+
+
+def test_progress_is_reported_while_streaming_and_aggregating():
+    """What the progress bar shows: bytes read of each streamed file, then the aggregation
+    steps, never past their total and ending complete."""
+    calls = []
+    check_and_aggregate(SAMPLE[:2], load_instrument(INSTRUMENT), whole=False,
+                        progress=lambda what, done, total: calls.append((what, done, total)))
+    reading = [c for c in calls if c[0].startswith("reading")]
+    aggregating = [c for c in calls if c[0].startswith("aggregating")]
+    assert {c[0] for c in reading} == {f"reading {p.name} (MB)" for p in SAMPLE[:2]}
+    assert all(0 <= done <= total for _, done, total in calls)
+    for path in SAMPLE[:2]:
+        last = [c for c in reading if path.name in c[0]][-1]
+        assert last[1] == last[2] == pytest.approx(path.stat().st_size / 1e6)
+    assert aggregating[-1][1] == aggregating[-1][2] and len(aggregating) >= 5
