@@ -312,19 +312,21 @@ def complaint_analysis(complaints: pd.DataFrame, respondents: pd.DataFrame,
 # Benchmarking (对标分析)
 
 
-def benchmark_units(moments: pd.DataFrame, column: str, wave: str, config: AnalysisConfig
-                    ) -> pd.DataFrame:
+def benchmark_units(moments: pd.DataFrame, column: str, wave: str, config: AnalysisConfig,
+                    dimensions: list[str] | None = None) -> pd.DataFrame:
     """Units (values of a segment column) ranked per dimension against the best unit and the
     average of the others; Welch's t of each unit against the others (Holm-adjusted across
-    units). Cells below ``min_cell`` are left out (privacy)."""
+    units). Cells below ``min_cell`` are left out (privacy). Dimensions in the order of
+    ``dimensions`` (default: as in ``moments``), units by rank, ties by name."""
     m = moments[(moments["wave"] == wave) & (moments["level"] == "dimension")
                 & (moments["measure"] == "gap")]
     sums = [c for c in ("n", "sum", "sumsq", "w", "wsum", "wsumsq", "w2") if c in m.columns]
     whole = m[m["segment"] == ALL].set_index("id")[sums]
     units = m[(m["segment"] == column) & (m["n"] >= config.min_cell)]
     rows = []
-    for dim, part in units.groupby("id", sort=False):
-        part = part.reset_index(drop=True)
+    parts = dict(list(units.groupby("id", sort=False)))
+    for dim in [d for d in dimensions if d in parts] if dimensions else parts:
+        part = parts[dim].reset_index(drop=True)
         rest = pd.DataFrame(whole.loc[[dim] * len(part)].to_numpy() - part[sums].to_numpy(),
                             columns=sums)
         mine, others = describe(part[sums]), describe(rest)
@@ -341,7 +343,7 @@ def benchmark_units(moments: pd.DataFrame, column: str, wave: str, config: Analy
         frame["best_unit"], frame["best_gap"] = best["unit"], best["gap_mean"]
         frame["below_peers"] = (frame["p_adjusted"] < config.significance) & (
             frame["difference"] <= -config.peer_min_difference)
-        rows.append(frame.sort_values("rank"))
+        rows.append(frame.sort_values(["rank", "unit"], kind="stable"))
     if not rows:
         return pd.DataFrame()
     return pd.concat(rows, ignore_index=True).assign(column=column)
@@ -613,7 +615,8 @@ def find(*, tables, aggregates, waves: list[str], instrument: Instrument, trends
                         & (m["id"] == "respondents")][["wave", "n"]]
         complaint_table, summary = complaint_analysis(rows, respondents, instrument, waves,
                                                       config)
-    bench = benchmark_units(aggregates.moments, benchmark_column, current, config) \
+    bench = benchmark_units(aggregates.moments, benchmark_column, current, config,
+                            instrument.dimension_keys) \
         if benchmark_column else pd.DataFrame()
     peer_table = compare_with_peers(dims_now, *peers, config) if peers else pd.DataFrame()
     ipa = importance_performance(dims_now, aggregates.moments, current,

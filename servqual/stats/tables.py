@@ -131,7 +131,8 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
     overall = overall_table(moments, dims)
     breaks, common = questionnaire_breaks(moments, instrument, waves)
     tests = between_tests(gap_table_ids(dims, "dimension"), histograms, "dimension")
-    tests = tests.rename(columns={"id": "dimension"})
+    tests = _sorted(tests.rename(columns={"id": "dimension"}), wave=waves,
+                    column=instrument.analysis_segments, dimension=instrument.dimension_keys)
     return Tables(
         items=_ordered(items, "item", instrument.item_ids, waves),
         dimensions=_ordered(dims, "dimension", instrument.dimension_keys, waves),
