@@ -107,6 +107,16 @@ def test_new_file_with_the_history_from_the_store(tmp_path):
     assert set(rejected["source_file"]) == {str(SAMPLE[-1])}
 
 
+def test_files_covering_every_stored_wave_need_nothing_from_the_store(tmp_path):
+    """Ingest this quarter, then report it with the store: the file replaces the one stored
+    wave, and the report is the file's own."""
+    store = tmp_path / "s.duckdb"
+    assert invoke("ingest", SAMPLE[-1], "--instrument", INSTRUMENT,
+                  "--store", store).exit_code == 0
+    close_enough(report_json(tmp_path / "a", SAMPLE[-1], "--store", store),
+                 report_json(tmp_path / "b", SAMPLE[-1]))
+
+
 def test_a_file_replaces_its_stored_wave_in_the_report(store_copy, tmp_path):
     changed = tmp_path / "2026Q3.csv"
     lines = SAMPLE[-1].read_text(encoding="utf-8").splitlines()
@@ -245,6 +255,16 @@ def test_the_store_records_its_schema_version(sample_store):
     assert con.execute("SELECT value FROM servqual_store WHERE key = 'schema_version'"
                        ).fetchall() == [("1",)]
     con.close()
+
+
+def test_a_store_without_a_schema_version_is_refused(tmp_path):
+    path = tmp_path / "noversion.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE servqual_store (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.close()
+    result = invoke("trend", "--store", path)
+    assert result.exit_code == 65, result.output
+    assert "without a valid schema version" in result.output
 
 
 def test_files_that_are_not_stores(tmp_path):

@@ -133,7 +133,9 @@ class Store:
         weighted = bool(instrument.settings.sampling_weight)
         sums = SUMS + (WEIGHTED_SUMS if weighted else [])
         self.con.execute("CREATE OR REPLACE TEMP TABLE chosen (wave VARCHAR)").fetchall()
-        self.con.executemany("INSERT INTO chosen VALUES (?)", [[w] for w in waves]).fetchall()
+        if waves:  # none when the run's files replace every stored wave
+            self.con.executemany("INSERT INTO chosen VALUES (?)", [[w] for w in waves]
+                                 ).fetchall()
 
         def table(name: str, columns: list[str]) -> pd.DataFrame:
             return self.con.execute(
@@ -158,8 +160,9 @@ class Store:
 
     def respondents(self, wave: str) -> pd.DataFrame:
         """The stored respondent-level rows of one wave."""
-        row = self.con.execute("SELECT rows_table FROM store.waves WHERE wave = ?",
-                               [wave]).fetchall()[0]
+        rows = self.con.execute("SELECT rows_table FROM store.waves WHERE wave = ?",
+                                [wave]).fetchall()
+        row = rows[0] if rows else None
         if row is None:
             raise DataError(f"wave {wave!r} is not in the store", file=self.path)
         return self.con.execute(f"SELECT * FROM store.{_quote(row[0])}").df()

@@ -243,8 +243,9 @@ def check_schema(con, path: Path, *, write: bool) -> None:
                         "('created_by', ?)",
                         [str(SCHEMA_VERSION), f"servqual {__version__}"]).fetchall()
         return
-    row = con.execute("SELECT value FROM store.servqual_store WHERE key = 'schema_version'"
-                      ).fetchall()[0]
+    rows = con.execute("SELECT value FROM store.servqual_store WHERE key = 'schema_version'"
+                       ).fetchall()
+    row = rows[0] if rows else None
     try:
         version = int(row[0]) if row else 0
     except ValueError:
