@@ -240,6 +240,9 @@ def _categorical(series: pd.Series, blank: str | None = None) -> pd.Categorical:
     labels = text_column(pd.Series(values if values else [], dtype=None if values else "string"))
     if blank is not None:
         labels = labels.fillna(blank)
+        if (codes < 0).any():  # empty cells: the last slot of the lookup below
+            labels = pd.concat([labels, pd.Series([blank], dtype=labels.dtype)],
+                               ignore_index=True)
     known = labels.notna().to_numpy()
     categories, remap = np.unique(labels[known].to_numpy(dtype=object).astype(str),
                                   return_inverse=True)

@@ -243,7 +243,7 @@ def test_duplicates_across_files_and_waves_from_a_column(tmp_path):
         "2026Q2,r1,East,4,5,3,3,5,4\n2026Q2,r2,East,5,4,2,2,3,2\n2026Q2,r3,West,3,2,5,4,4,5\n"
     b = "wave,id,region,E1,E2,E3,P1,P2,P3\n" \
         "2026Q2,r1,East,4,5,3,3,5,4\n2026Q2,r2,East,5,4,2,2,3,3\n2026Q2,r4,West,3,2,5,4,4,5\n" \
-        " ,r5,West,3,2,5,4,4,5\n"
+        " ,r5,West,3,2,5,4,4,5\n,r6,West,3,2,5,4,4,5\n"  # no wave: a space, and nothing
     c = "wave,id,region,E1,E2,E3,P1,P2,P3\n" \
         "2026Q1,r1,East,4,5,3,3,5,4\n2026Q3,r1,East,1,5,3,3,5,4\n2026Q3,r1,East,1,5,3,3,5,4\n"
     inst = write(tmp_path / "instrument.toml", instrument)
@@ -252,7 +252,7 @@ def test_duplicates_across_files_and_waves_from_a_column(tmp_path):
     q = checked.quarantine
     assert sorted(q["reason"]) == ["duplicate_conflict", "duplicate_conflict",
                                    "duplicate_respondent", "duplicate_respondent",
-                                   "missing_wave"]
+                                   "missing_wave", "missing_wave"]
     compare(paths, inst, whole=False, raw_values=False)
 
 
