@@ -454,13 +454,35 @@ def test_a_failed_first_ingest_leaves_no_store_behind(tmp_path, monkeypatch):
     import servqual.store.history as history
 
     store = tmp_path / "new.duckdb"
-    original = history.Store.attach_for_writing
 
-    def failing(*args, **kwargs):  # the store file exists now: then the write fails
-        original(*args, **kwargs).close()
+    def failing(*args, **kwargs):  # the store file and its schema exist now: the write fails
         raise OSError("disk full")
 
-    monkeypatch.setattr(history.Store, "attach_for_writing", failing)
+    monkeypatch.setattr(history, "write_waves", failing)
     with pytest.raises(OSError):
         history.ingest_files([SAMPLE[0]], load_instrument(INSTRUMENT), store)
     assert not store.exists() and not (tmp_path / "new.duckdb.wal").exists()
+
+
+def test_a_failed_ingest_never_removes_a_store_it_did_not_create(tmp_path, monkeypatch):
+    """A first ingest that loses the race to create the store (another process created and
+    filled it first) and then fails keeps the other process's store."""
+    import servqual.store.history as history
+
+    store = tmp_path / "new.duckdb"
+    original = history.Store.attach_for_writing
+
+    def other_process_first(con, path, **kwargs):
+        subprocess.run([sys.executable, "-m", "servqual", "ingest", str(SAMPLE[1]),
+                        "--instrument", str(INSTRUMENT), "--store", str(path)],
+                       check=True, capture_output=True, cwd=ROOT)
+        return original(con, path, **kwargs)
+
+    monkeypatch.setattr(history.Store, "attach_for_writing", other_process_first)
+    monkeypatch.setattr(history, "write_waves",
+                        lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        history.ingest_files([SAMPLE[0]], load_instrument(INSTRUMENT), store)
+    assert store.exists()
+    result = invoke("trend", "--store", store, "--json")
+    assert result.exit_code == 0 and "2025Q1" in result.output

@@ -37,6 +37,7 @@ class Store:
         self.con = con
         self.path = path
         self._own = own
+        self.created = False  # this process created the store's schema (writers)
 
     @classmethod
     def open(cls, path: str | Path, wait: float = DEFAULT_WAIT,
@@ -58,11 +59,13 @@ class Store:
         path = Path(path)
         attach(con, path, write=True, wait=wait, on_wait=on_wait)
         try:
-            check_schema(con, path, write=True)
+            created = check_schema(con, path, write=True)
         except BaseException:
             con.execute("DETACH store").fetchall()
             raise
-        return cls(con, path, own=False)
+        store = cls(con, path, own=False)
+        store.created = created
+        return store
 
     def close(self) -> None:
         if self.con is None:
@@ -171,6 +174,23 @@ class Store:
         if wave is None:
             return self.con.execute("SELECT * FROM store.quarantine").df()
         return self.con.execute("SELECT * FROM store.quarantine WHERE wave = ?", [wave]).df()
+
+
+def _remove_if_empty(path: Path) -> None:
+    """Delete a store that holds no wave, unless another process has it open: it may be
+    another first ingest, waiting for the lock to fill the store this process created."""
+    con = duckdb.connect()
+    try:
+        try:
+            attach(con, path, write=False, wait=0)  # a shared lock: no writer gets in now
+            empty = con.execute("SELECT count(*) FROM store.waves").fetchall()[0][0] == 0
+        except (duckdb.Error, DataError, OSError):
+            return
+        if empty:
+            for leftover in (path, Path(f"{path}.wal")):
+                leftover.unlink(missing_ok=True)
+    finally:
+        con.close()
 
 
 def _quote(name: str) -> str:
@@ -410,21 +430,17 @@ def ingest_files(paths: list[Path], instrument: Instrument, store_path: Path, *,
                  for w in names]
         if progress is not None:
             progress("writing the store", 0, 1)
-        created = not Path(store_path).exists()
+        store = Store.attach_for_writing(staging.con, store_path, wait=wait, on_wait=on_wait)
         try:
-            store = Store.attach_for_writing(staging.con, store_path, wait=wait,
-                                             on_wait=on_wait)
-            try:
-                replaced = [w for w in names if w in set(store.waves()["wave"])]
-                write_waves(store, instrument, aggregates, importance, waves, quarantine,
-                            [str(p) for p in paths], engine="duckdb")
-            finally:
-                store.close()
+            replaced = [w for w in names if w in set(store.waves()["wave"])]
+            write_waves(store, instrument, aggregates, importance, waves, quarantine,
+                        [str(p) for p in paths], engine="duckdb")
         except BaseException:
-            if created:  # leave no empty store behind a failed first ingest
-                for leftover in (Path(store_path), Path(f"{store_path}.wal")):
-                    leftover.unlink(missing_ok=True)
+            store.close()
+            if store.created:  # leave no empty store behind a failed first ingest
+                _remove_if_empty(Path(store_path))
             raise
+        store.close()
         if progress is not None:
             progress("writing the store", 1, 1)
         return Ingested(store=store_path, waves=per_wave, replaced=replaced,

@@ -225,9 +225,9 @@ class _transaction:
         return False
 
 
-def check_schema(con, path: Path, *, write: bool) -> None:
+def check_schema(con, path: Path, *, write: bool) -> bool:
     """The store's schema version is one this servqual reads; create the schema in an empty
-    file, migrate an older one (writers only)."""
+    file, migrate an older one (writers only). True when it created the schema."""
     tables = tables_of(con)
     if "servqual_store" not in tables:
         if tables:
@@ -242,7 +242,7 @@ def check_schema(con, path: Path, *, write: bool) -> None:
             con.execute("INSERT INTO store.servqual_store VALUES ('schema_version', ?), "
                         "('created_by', ?)",
                         [str(SCHEMA_VERSION), f"servqual {__version__}"]).fetchall()
-        return
+        return True
     rows = con.execute("SELECT value FROM store.servqual_store WHERE key = 'schema_version'"
                        ).fetchall()
     row = rows[0] if rows else None
@@ -266,5 +266,6 @@ def check_schema(con, path: Path, *, write: bool) -> None:
                 MIGRATIONS[v](con)
             con.execute("UPDATE store.servqual_store SET value = ? WHERE key = "
                         "'schema_version'", [str(SCHEMA_VERSION)]).fetchall()
+    return False
 
 
