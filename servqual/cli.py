@@ -237,6 +237,12 @@ def report(
                              "it cannot take the history from --store")
         if engine == "duckdb":
             raise UsageError("--split-by needs the files read in memory (--engine memory)")
+        from .outofcore import PARQUET_SUFFIXES
+
+        if any(Path(f).suffix.lower() in PARQUET_SUFFIXES for f in files):
+            raise UsageError("--split-by needs the files read in memory, and Parquet files are "
+                             "read by the duckdb engine only: give the survey as CSV or Excel "
+                             "to split it")
         engine = "memory"
     loaded = load_instrument(instrument)
     extra = run_inputs(loaded, instrument, targets=targets, complaints=complaints,
@@ -362,9 +368,12 @@ def ingest(
         done = ingest_files(paths, loaded, store, progress=steps(progress), wait=wait,
                             on_wait=_say)
     print_wave_accounting(done.waves, out_console)
-    stored = [w for w in done.waves if w is not None]
     replaced = set(done.replaced)
-    for wave in stored:
+    for wave in [w for w in done.waves if w is not None]:
+        if done.waves[wave].rows_valid == 0:
+            out_console.print(f"wave {wave}: no valid rows, not stored (its rejected rows are)",
+                              markup=False)
+            continue
         verb = "replaced" if wave in replaced else "added"
         out_console.print(f"{verb} wave {wave}", markup=False)
     out_console.print(f"store: {done.store}", markup=False, soft_wrap=True)

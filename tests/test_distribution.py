@@ -73,6 +73,23 @@ def test_split_by_a_column_that_is_not_a_segment_is_a_usage_error(tmp_path):
     assert not (tmp_path / "r.html").exists()
 
 
+def test_split_by_with_what_it_cannot_read_says_what_to_do(tmp_path):
+    """--split-by needs every respondent in memory: not with --engine duckdb, --store or
+    Parquet files, each refused with a message that does not send the user in a circle."""
+    inst, data = tiny(tmp_path)
+    parquet = tmp_path / "2026Q3.parquet"
+    parquet.write_bytes(b"PAR1")  # refused before it is read
+    cases = {(data, "--engine", "duckdb"): "--engine memory",
+             (data, "--store", tmp_path / "s.duckdb"): "--store",
+             (parquet,): "as CSV or Excel"}
+    for args, hint in cases.items():
+        result = invoke("report", *args, "--instrument", inst, "--out", tmp_path / "r.html",
+                        "--split-by", "region")
+        assert result.exit_code == 2 and hint in result.output, result.output
+        assert "--engine duckdb)" not in result.output
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_units_smaller_than_min_cell_get_no_report(tmp_path):
     from fixtures import replace_in_instrument
     inst, data = tiny(tmp_path, csv=UNITS_CSV,

@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import INSTRUMENT, ROOT, SAMPLE
-from fixtures import TINY_CSV, tiny, write
+from fixtures import TINY_CSV, replace_in_instrument, tiny, write
 from servqual.cli import app
 from servqual.instrument import load_instrument
 from servqual.pipeline import aggregated, analyse, ingest_and_validate
@@ -222,6 +222,27 @@ def test_new_wording_is_not_a_new_structure(store_copy, tmp_path):
     reworded = write(tmp_path / "reworded.toml", text)
     result = invoke("ingest", SAMPLE[-1], "--instrument", reworded, "--store", store_copy)
     assert result.exit_code == 0, result.output
+
+
+def test_a_wave_with_no_valid_row_is_not_stored_and_its_rejects_not_repeated(tmp_path):
+    """A file whose 2026Q3 rows are all rejected: 2026Q2 is added, 2026Q3 is said not to be
+    stored, and ingesting the file again keeps one copy of its rejected row."""
+    inst = write(tmp_path / "instrument.toml",
+                 replace_in_instrument("segments", 'wave = "wave"\nsegments'))
+    data = write(tmp_path / "f.csv", "id,wave,region,E1,E2,E3,P1,P2,P3\n"
+                 "r1,2026Q2,East,4,5,3,3,5,4\nr2,2026Q2,West,5,4,2,2,3,2\n"
+                 "r3,2026Q3,East,7,4,2,2,3,2\n")
+    store = tmp_path / "s.duckdb"
+    for verb in ("added", "replaced"):
+        result = invoke("ingest", data, "--instrument", inst, "--store", store)
+        assert result.exit_code == 0, result.output
+        assert f"{verb} wave 2026Q2" in result.output
+        assert "wave 2026Q3: no valid rows, not stored" in result.output
+        assert "added wave 2026Q3" not in result.output
+    with Store.open(store) as s:
+        assert list(s.waves()["wave"]) == ["2026Q2"]
+        q = s.quarantine()
+    assert list(zip(q["wave"], q["source_row"], q["reason"])) == [("2026Q3", 4, "out_of_scale")]
 
 
 def test_an_all_quarantined_file_leaves_the_store_alone(store_copy, tmp_path):

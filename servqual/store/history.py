@@ -258,11 +258,12 @@ def write_waves(store: Store, instrument: Instrument, aggregates: Aggregates,
         for name in ("moments", "histograms", "crossproducts", "importance", "waves"):
             con.execute(f"DELETE FROM store.{name} "
                         "WHERE wave IN (SELECT wave FROM replaced)").fetchall()
-        # A replaced wave's quarantine goes, and so do the rows without a wave label from the
-        # files being ingested again.
+        # A replaced wave's quarantine goes, and so does every row an earlier ingest of these
+        # files rejected (a wave none of whose rows was valid is not stored, but its rejected
+        # rows are): the files' rejected rows are inserted again below.
         con.execute("DELETE FROM store.quarantine "
                     "WHERE wave IN (SELECT wave FROM replaced)").fetchall()
-        con.executemany("DELETE FROM store.quarantine WHERE wave IS NULL AND source_file = ?",
+        con.executemany("DELETE FROM store.quarantine WHERE source_file = ?",
                         [[f] for f in files]).fetchall()
         for table in old_tables:
             con.execute(f"DROP TABLE IF EXISTS store.{_quote(table)}").fetchall()
