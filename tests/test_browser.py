@@ -68,6 +68,12 @@ class Visit:
     def close(self) -> None:
         self.context.close()
 
+    def __enter__(self) -> "Visit":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def screenshots(page, folder: Path) -> list[Path]:
     """One screenshot per section and one of the whole page."""
@@ -94,8 +100,7 @@ def chart_state(page) -> dict:
 @pytest.mark.parametrize("lang", ["en", "zh-CN", "findings-en", "findings-zh-CN"])
 def test_report_loads_without_errors_and_draws_every_chart(browser, report_files, lang,
                                                             tmp_path):
-    visit = Visit(browser, report_files[lang])
-    try:
+    with Visit(browser, report_files[lang]) as visit:
         state = chart_state(visit.page)
         assert visit.problems == []
         assert state["plots"] >= 8, state["names"]
@@ -109,14 +114,11 @@ def test_report_loads_without_errors_and_draws_every_chart(browser, report_files
         section_ids = visit.page.eval_on_selector_all("section.section", "s => s.map(x => x.id)")
         assert len(shots) == len(section_ids) + 1
         assert all(p.stat().st_size > 2_000 for p in shots)
-    finally:
-        visit.close()
 
 
 def test_report_fits_1280_pixels_and_the_printed_page(browser, report_files, tmp_path):
-    visit = Visit(browser, report_files["en"])
-    page = visit.page
-    try:
+    with Visit(browser, report_files["en"]) as visit:
+        page = visit.page
         overflow = """() => {
             const limit = document.querySelector('main').getBoundingClientRect().right + 1;
             return [...document.querySelectorAll('main .chart, main table, main svg.main-svg')]
@@ -134,14 +136,11 @@ def test_report_fits_1280_pixels_and_the_printed_page(browser, report_files, tmp
         page.pdf(path=str(pdf), format="A4", print_background=True)
         assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 50_000
         assert visit.problems == []
-    finally:
-        visit.close()
 
 
 def test_chinese_report_shows_chinese_labels(browser, report_files, tmp_path):
-    visit = Visit(browser, report_files["zh-CN"])
-    page = visit.page
-    try:
+    with Visit(browser, report_files["zh-CN"]) as visit:
+        page = visit.page
         assert page.inner_text("#summary h2").endswith("摘要")
         assert page.get_attribute("html", "lang") == "zh-CN"
         header = page.inner_text("#dimensions thead")
@@ -155,8 +154,6 @@ def test_chinese_report_shows_chinese_labels(browser, report_files, tmp_path):
             const w = s.getBoundingClientRect().width; s.remove(); return w; }""")
         assert width > 20
         screenshots(page, tmp_path / "screens")
-    finally:
-        visit.close()
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])
@@ -166,9 +163,8 @@ def test_script_payloads_in_the_data_stay_inert(browser, hostile_files, lang, by
     """Payloads in segment values, item texts, a dimension label, the instrument name and the
     file name are shown as text and never run: with the page's CSP, and without it (Playwright
     bypasses the CSP), which proves the escaping alone keeps them inert."""
-    visit = Visit(browser, hostile_files[lang], bypass_csp=bypass_csp)
-    page = visit.page
-    try:
+    with Visit(browser, hostile_files[lang], bypass_csp=bypass_csp) as visit:
+        page = visit.page
         for element in page.locator("#segments tbody th, #items td.statement").all():
             element.hover(timeout=2_000)
         assert page.evaluate("window.__xss") is None
@@ -186,5 +182,3 @@ def test_script_payloads_in_the_data_stay_inert(browser, hostile_files, lang, by
         assert XSS_PAYLOADS[2] in charts  # Plotly draws the escaped value as plain text
         assert not [p for p in visit.problems if "request" in p]
         screenshots(page, tmp_path / "screens")
-    finally:
-        visit.close()
