@@ -40,15 +40,7 @@ class Tables:
 
 def _ordered(table: pd.DataFrame, key: str, ids, waves: list[str]) -> pd.DataFrame:
     """Rows in wave order, whole sample first then segments, ids in instrument order."""
-    if table.empty:
-        return table.reset_index(drop=True)
-    id_rank = {k: n for n, k in enumerate(ids)}
-    wave_rank = {w: n for n, w in enumerate(waves)}
-    order = np.lexsort((table[key].map(id_rank).to_numpy(),
-                        table["value"].astype(str).to_numpy(),
-                        table["segment"].astype(str).to_numpy(),
-                        table["wave"].map(wave_rank).to_numpy()))
-    return table.iloc[order].reset_index(drop=True)
+    return _sorted(table, wave=waves, segment=None, value=None, **{key: list(ids)})
 
 
 def _sorted(table: pd.DataFrame, **keys) -> pd.DataFrame:
@@ -136,7 +128,7 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
     return Tables(
         items=_ordered(items, "item", instrument.item_ids, waves),
         dimensions=_ordered(dims, "dimension", instrument.dimension_keys, waves),
-        overall=_ordered(overall.assign(_k=""), "_k", [""], waves).drop(columns="_k"),
+        overall=_sorted(overall, wave=waves, segment=None, value=None),
         reliability=_sorted(scales, wave=waves, dimension=instrument.dimension_keys, kind=None),
         reliability_items=_sorted(scale_items, wave=waves, dimension=instrument.dimension_keys,
                                   kind=None, item=instrument.item_ids),
