@@ -81,3 +81,65 @@ def test_one_non_integer_answer_sends_everything_down_the_float_path(sample_resu
     assert_same(chunked, aggregate(r, results.instrument, fast=False))
     assert 4.5 - r.expectation[-1, 0] in set(
         chunked.histograms[(chunked.histograms["id"] == "q01")]["x"])
+
+
+# The compiled loops (servqual.stats.kernels) against numpy and pandas on the same numbers.
+
+
+@pytest.mark.parametrize("fast", [None, False])
+def test_dimension_gap_tables_equal_pandas(sample_results, fast):
+    """Moments per wave × region and the whole sample's histogram of every dimension gap,
+    against pandas on the scores numpy computes (matrix products, no compiled loop)."""
+    from servqual.stats.scores import dimension_scores
+
+    results, validated = sample_results
+    r, inst = validated.responses, results.instrument
+    got = aggregate(r, inst, fast=fast)
+    scores = dimension_scores(r, inst)
+    m, h = got.moments, got.histograms
+    for d, key in enumerate(inst.dimension_keys):
+        frame = pd.DataFrame({"wave": r.meta["wave"].astype(str).to_numpy(),
+                              "region": r.meta["region"].astype(object).to_numpy(),
+                              "gap": scores.gap[:, d]}).dropna(subset=["gap"])
+        frame["square"] = frame["gap"] ** 2
+        expected = frame.dropna().groupby(["wave", "region"])[["gap", "square"]].agg(
+            ["count", "sum"])
+        rows = m[(m["segment"] == "region") & (m["level"] == "dimension") & (m["id"] == key)
+                 & (m["measure"] == "gap")].set_index(["wave", "value"]).sort_index()
+        assert list(rows.index) == list(expected.index)
+        np.testing.assert_array_equal(rows["n"], expected[("gap", "count")])
+        np.testing.assert_allclose(rows["sum"], expected[("gap", "sum")], rtol=1e-12)
+        np.testing.assert_allclose(rows["sumsq"], expected[("square", "sum")], rtol=1e-12)
+
+        histogram = frame.groupby(["wave", "gap"]).size()
+        rows = h[(h["segment"] == "") & (h["level"] == "dimension") & (h["id"] == key)
+                 & (h["measure"] == "gap")].set_index(["wave", "x"]).sort_index()
+        assert list(rows.index) == list(histogram.index)  # equal scores (1/2, 2/4) once
+        np.testing.assert_array_equal(rows["count"], histogram.to_numpy())
+
+
+def test_crossproducts_equal_numpy(sample_results):
+    """n, Σx and XᵀX over the respondents who answered every item of a dimension."""
+    results, validated = sample_results
+    r, inst = validated.responses, results.instrument
+    cross = results.aggregates.crossproducts.set_index(CROSS_KEYS)
+    waves = r.meta["wave"].astype(str).to_numpy()
+    checked = 0
+    for kind in ("expectation", "perception"):
+        answers = getattr(r, kind).astype(float)
+        for key in inst.dimension_keys:
+            cols = [j for j, item in enumerate(inst.items) if item.dimension == key]
+            ids = [inst.items[j].id for j in cols]
+            for wave in results.waves:
+                x = answers[waves == wave][:, cols]
+                x = x[~np.isnan(x).any(axis=1)]
+                products = x.T @ x
+                for a, ia in enumerate(ids):
+                    for b, ib in enumerate(ids):
+                        row = cross.loc[(wave, kind, key, ia, ib)]
+                        assert row["n"] == len(x)
+                        assert row["sum_a"] == x[:, a].sum()
+                        assert row["sum_ab"] == products[a, b]
+                        checked += 1
+    assert checked == 2 * len(results.waves) * sum(
+        sum(item.dimension == key for item in inst.items) ** 2 for key in inst.dimension_keys)

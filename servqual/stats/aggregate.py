@@ -33,6 +33,7 @@ arithmetic.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -43,8 +44,8 @@ import pandas as pd
 
 from ..instrument import Instrument
 from ..responses import WAVE, WEIGHT, Responses
-from .coded import (DIMENSION_MEASURES, DimensionCounter, ItemCounter, dimension_codes,
-                    dimension_floats, encode, grid)
+from . import kernels
+from .coded import DIMENSION_MEASURES, CodedCounter
 from .moments import ALL, KEYS, SUMS, WEIGHTED_SUMS
 from .scores import (Block, ImportanceCounts, dimension_scores, membership, overall_blocks,
                      score_blocks)
@@ -56,6 +57,7 @@ THREADS = max(1, min(2, os.cpu_count() or 1))
 HISTOGRAM_KEYS = ["wave", "segment", "value", "level", "id", "measure", "x"]
 CROSS_KEYS = ["wave", "kind", "id", "a", "b"]
 CROSS_SUMS = ["n", "sum_a", "sum_b", "sum_ab"]
+MOMENT_SLOTS = len(SUMS) + len(WEIGHTED_SUMS)  # the sums kernels.float_moments adds
 
 
 @dataclass
@@ -163,7 +165,8 @@ class FloatCounter:
 
     def __init__(self, cells: int, weighted: bool) -> None:
         self.cells, self.weighted = cells, weighted
-        self.sums: dict[str, np.ndarray] | None = None
+        self.names = SUMS + (WEIGHTED_SUMS if weighted else [])
+        self.sums: np.ndarray | None = None  # (len(MOMENT_SLOTS), cells, columns)
         self.layout: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def add(self, blocks: list[Block], cell: np.ndarray, weight: np.ndarray | None) -> None:
@@ -171,27 +174,13 @@ class FloatCounter:
             self.layout = (np.concatenate([[b.level] * len(b.ids) for b in blocks]),
                            np.concatenate([[b.measure] * len(b.ids) for b in blocks]),
                            np.concatenate([np.asarray(b.ids, dtype=object) for b in blocks]))
-            names = SUMS + (WEIGHTED_SUMS if self.weighted else [])
-            self.sums = {name: np.zeros((self.cells, len(self.layout[0]))) for name in names}
+            self.sums = np.zeros((MOMENT_SLOTS, self.cells, len(self.layout[0])))
+        weights = weight if weight is not None else np.zeros(1)
         j = 0
         for block in blocks:
-            # Each column contiguous: bincount over contiguous values is ten times faster.
-            for column in np.asarray(block.values, dtype=np.float64).T:
-                x = np.ascontiguousarray(column)
-                present = ~np.isnan(x)
-                xz = np.where(present, x, 0.0)
-                s = self.sums
-                s["n"][:, j] += np.bincount(cell, weights=present, minlength=self.cells)
-                s["sum"][:, j] += np.bincount(cell, weights=xz, minlength=self.cells)
-                s["sumsq"][:, j] += np.bincount(cell, weights=xz * xz, minlength=self.cells)
-                if weight is not None:
-                    w = np.where(present, weight, 0.0)
-                    s["w"][:, j] += np.bincount(cell, weights=w, minlength=self.cells)
-                    s["wsum"][:, j] += np.bincount(cell, weights=w * xz, minlength=self.cells)
-                    s["wsumsq"][:, j] += np.bincount(cell, weights=w * xz * xz,
-                                                     minlength=self.cells)
-                    s["w2"][:, j] += np.bincount(cell, weights=w * w, minlength=self.cells)
-                j += 1
+            kernels.float_moments(block.values, cell, weights, weight is not None, j,
+                                  self.sums)
+            j += len(block.ids)
 
     def merge(self, other: FloatCounter) -> None:
         if other.layout is None:
@@ -199,8 +188,7 @@ class FloatCounter:
         if self.layout is None:
             self.layout, self.sums = other.layout, other.sums
             return
-        for name, arr in other.sums.items():
-            self.sums[name] += arr
+        self.sums += other.sums
 
     def frame(self) -> pd.DataFrame:
         if self.layout is None:
@@ -211,8 +199,8 @@ class FloatCounter:
                               "level": np.tile(levels, self.cells),
                               "id": np.tile(ids, self.cells),
                               "measure": np.tile(measures, self.cells)})
-        for name, arr in self.sums.items():
-            frame[name] = arr.reshape(-1)
+        for slot, name in enumerate(self.names):
+            frame[name] = self.sums[slot].reshape(-1)
         return frame
 
 
@@ -282,66 +270,54 @@ class CrossCounter:
     """Per wave, battery and dimension: n, Σx and Σxxᵀ of respondents who answered every item
     of the dimension in that battery (listwise, as SPSS RELIABILITY does)."""
 
+    KINDS = ("expectation", "perception")
+
     def __init__(self, instrument: Instrument, wave_labels: np.ndarray) -> None:
         self.instrument, self.labels = instrument, wave_labels
+        self.keys = instrument.dimension_keys
         self.columns = {d: [j for j, item in enumerate(instrument.items) if item.dimension == d]
-                        for d in instrument.dimension_keys}
-        self.totals: dict[tuple[str, str, int], list] = {}
+                        for d in self.keys}
+        self.item_dim = np.array([self.keys.index(item.dimension) for item in instrument.items],
+                                 dtype=np.int64)
+        self.position = np.array([self.columns[item.dimension].index(j)
+                                  for j, item in enumerate(instrument.items)], dtype=np.int64)
+        size = max((len(c) for c in self.columns.values()), default=0)
+        shape = (len(wave_labels), len(self.KINDS), len(self.keys))
+        self.n = np.zeros(shape)
+        self.sums = np.zeros(shape + (size,))
+        self.cross = np.zeros(shape + (size, size))  # upper triangle (a ≤ b) filled
 
-    def add(self, batteries: list[tuple[str, np.ndarray, np.ndarray]], waves: np.ndarray,
-            offset: float) -> None:
-        """``batteries``: (kind, answers, complete) with complete (respondents x dimensions)
-        saying who answered every item of each dimension; answer = value + offset.
-
-        Products are pairwise dot products of contiguous columns in numpy's own loops (no
-        BLAS: its threads oversubscribe the cores when anything else runs); integer codes in
-        int32 or int64, exactly, other answers in float64.
-        """
-        coded = np.issubdtype(batteries[0][1].dtype, np.integer)
-        # Codes are below 256, so int32 sums of products are exact up to 32,000 respondents
-        # per chunk whatever the scale, and far beyond for the usual 5- or 7-point scales.
-        top = self.instrument.scale_max - self.instrument.scale_min + 1  # the highest code
-        dtype = (np.int32 if top * top * len(waves) < 2 ** 31 else np.int64) if coded \
-            else np.float64
-        present = np.flatnonzero(np.bincount(waves, minlength=len(self.labels)))
-        for kind, answers, complete in batteries:
-            for d, (dim, cols) in enumerate(self.columns.items()):
-                for w in present:
-                    mask = complete[:, d] if len(present) == 1 else complete[:, d] & (waves == w)
-                    columns = [answers[:, j][mask].astype(dtype) for j in cols]
-                    n = float(len(columns[0])) if columns else 0.0
-                    if not n:
-                        continue
-                    sums = np.array([c.sum() for c in columns], dtype=np.float64)
-                    cross = np.empty((len(cols), len(cols)))
-                    for a in range(len(cols)):
-                        for b in range(a, len(cols)):
-                            cross[a, b] = cross[b, a] = np.dot(columns[a], columns[b])
-                    if offset:  # Σ(x+o)(y+o) = Σxy + oΣx + oΣy + n·o²
-                        cross += offset * (sums[:, None] + sums[None, :]) + n * offset ** 2
-                        sums += n * offset
-                    total = self.totals.setdefault((kind, dim, int(w)), [0.0, 0.0, 0.0])
-                    total[0] += n
-                    total[1] = total[1] + sums
-                    total[2] = total[2] + cross
+    def add(self, kind: str, answers: np.ndarray, first: int, last: int, waves: np.ndarray
+            ) -> None:
+        """Add respondents first..last−1 of one battery's answers (NaN = missing; the matrix
+        as :func:`.kernels.column_major`) and the wave of every respondent."""
+        kernels.cross_products(answers, first, last, waves, self.item_dim, self.position,
+                               self.KINDS.index(kind), self.n, self.sums, self.cross)
 
     def merge(self, other: CrossCounter) -> None:
-        for key, (n, sums, cross) in other.totals.items():
-            total = self.totals.setdefault(key, [0.0, 0.0, 0.0])
-            total[0] += n
-            total[1] = total[1] + sums
-            total[2] = total[2] + cross
+        self.n += other.n
+        self.sums += other.sums
+        self.cross += other.cross
 
     def frame(self) -> pd.DataFrame:
         frames = []
-        for (kind, dim, w), (n, sums, cross) in sorted(self.totals.items()):
-            ids = np.asarray([self.instrument.items[j].id for j in self.columns[dim]],
-                             dtype=object)
+        for kind, dim, w in sorted(itertools.product(range(len(self.KINDS)), self.keys,
+                                                     range(len(self.labels))),
+                                   key=lambda key: (self.KINDS[key[0]], key[1], key[2])):
+            d = self.keys.index(dim)
+            n = self.n[w, kind, d]
+            if not n:
+                continue
+            cols = self.columns[dim]
+            ids = np.asarray([self.instrument.items[j].id for j in cols], dtype=object)
+            sums = self.sums[w, kind, d, :len(cols)]
+            upper = np.triu(self.cross[w, kind, d, :len(cols), :len(cols)])
+            cross = upper + np.triu(upper, 1).T
             a, b = np.meshgrid(np.arange(len(ids)), np.arange(len(ids)), indexing="ij")
             frames.append(pd.DataFrame({
-                "wave": self.labels[w], "kind": kind, "id": dim, "a": ids[a.ravel()],
-                "b": ids[b.ravel()], "n": float(n), "sum_a": sums[a.ravel()],
-                "sum_b": sums[b.ravel()], "sum_ab": cross.ravel()}))
+                "wave": self.labels[w], "kind": self.KINDS[kind], "id": dim,
+                "a": ids[a.ravel()], "b": ids[b.ravel()], "n": float(n),
+                "sum_a": sums[a.ravel()], "sum_b": sums[b.ravel()], "sum_ab": cross.ravel()}))
         if not frames:
             return pd.DataFrame(columns=CROSS_KEYS + CROSS_SUMS)
         return pd.concat(frames, ignore_index=True)
@@ -422,68 +398,56 @@ class _Stream:
                  waves: np.ndarray, wave_labels: np.ndarray, coded: bool) -> None:
         self.responses, self.instrument, self.groups = responses, instrument, groups
         self.waves, self.coded = waves, coded
+        self.answers = {kind: kernels.column_major(getattr(responses, kind))
+                        for kind in CrossCounter.KINDS}
         meta = responses.meta
         self.weight = meta[WEIGHT].to_numpy(dtype=float) if WEIGHT in meta else None
         weighted = self.weight is not None
-        self.member = membership(instrument)
-        self.share = instrument.analysis.min_item_share
-        levels = instrument.scale_max - instrument.scale_min + 2
         self.floats = [FloatCounter(g.size, weighted) for g in groups]
-        self.items = [ItemCounter(g.size, len(instrument.items), levels, weighted)
-                      for g in groups] if coded else []
-        self.dims = [DimensionCounter(g.size, instrument.dimension_keys, levels,
-                                      grid(self.member), weighted)
-                     for g in groups] if coded else []
-        self.dims_counted = coded and all(d.feasible for d in self.dims)
+        if coded and not all(CodedCounter.feasible(g.size, instrument) for g in groups):
+            raise _NotCoded
+        # Too many distinct dimension scores to count in some grouping: dimension floats.
+        self.dims_counted = coded and all(CodedCounter.counts_dimensions(g.size, instrument)
+                                          for g in groups)
+        self.counted = [CodedCounter(g.size, instrument, weighted, self.dims_counted)
+                        for g in groups] if coded else []
         self.histograms = [HistogramCollector(g.size) for g in groups]
         self.cross = CrossCounter(instrument, wave_labels)
         self.importance: ImportanceCounts | None = None
 
     def add_chunk(self, start: int, stop: int) -> None:
         part = self.responses.rows(start, stop)
-        instrument, cross = self.instrument, self.cross
+        instrument = self.instrument
         w = None if self.weight is None else self.weight[start:stop]
-        waves = self.waves[start:stop]
+        answers = self.answers
         if self.coded:
-            codes = encode(part.expectation, part.perception, instrument)
-            if codes is None:
-                raise _NotCoded
-            dim_codes = dimension_codes(codes, self.member, self.share)
-            dim_scores = dimension_floats(dim_codes, codes)
+            for counter, group in zip(self.counted, self.groups):
+                dim_scores = counter.add(answers["expectation"], answers["perception"], start,
+                                         stop, group.code, self.weight)
+                if dim_scores is None:
+                    raise _NotCoded
             blocks, importance = overall_blocks(dim_scores, part, instrument)
-            if not self.dims_counted:  # too many distinct values to count: dimension floats
+            if not self.dims_counted:
                 blocks += [Block("dimension", m, instrument.dimension_keys,
                                  getattr(dim_scores, m)) for m in DIMENSION_MEASURES]
-            k = np.array([len(c) for c in cross.columns.values()])
-            cross.add([("expectation", codes.expectation, dim_codes.count_exp == k),
-                       ("perception", codes.perception, dim_codes.count_perf == k)],
-                      waves, codes.offset)
         else:
             scores = score_blocks(part, instrument)
             blocks, importance = scores.blocks, scores.importance
-            complete = [(kind, answers,
-                         np.column_stack([~np.isnan(answers[:, cols]).any(axis=1)
-                                          for cols in cross.columns.values()]))
-                        for kind, answers in (("expectation", part.expectation),
-                                              ("perception", part.perception))]
-            cross.add(complete, waves, 0.0)
+        for kind, matrix in answers.items():
+            self.cross.add(kind, matrix, start, stop, self.waves)
         if importance is not None:
             self.importance = importance if self.importance is None else (
                 self.importance + importance)
-        for g, group in enumerate(self.groups):
+        for floats, histograms, group in zip(self.floats, self.histograms, self.groups):
             cell = group.code[start:stop]
-            self.floats[g].add(blocks, cell, w)
-            if self.coded:
-                self.items[g].add(codes, cell, w)
-                if self.dims_counted:
-                    self.dims[g].add(dim_codes, cell, w)
-            self.histograms[g].add(blocks, cell)
+            floats.add(blocks, cell, w)
+            histograms.add(blocks, cell)
 
     def merge(self, other: _Stream) -> None:
         """Add another stream's totals to this one's (all accumulators are sums)."""
         for mine, theirs in zip(self.floats, other.floats):
             mine.merge(theirs)
-        for mine, theirs in zip(self.items + self.dims, other.items + other.dims):
+        for mine, theirs in zip(self.counted, other.counted):
             mine.merge(theirs)
         for mine, theirs in zip(self.histograms, other.histograms):
             mine.parts += theirs.parts
@@ -523,11 +487,9 @@ def _aggregate(responses: Responses, instrument: Instrument, *, coded: bool,
         families = _families(group) if not moments else _families(group)[1:]
         per_cell, hist_cells = [stream.floats[g].frame()], [stream.histograms[g].frame()]
         if coded:
-            counted = [stream.items[g].frames(instrument.item_ids, instrument.scale_min - 1)]
-            if stream.dims_counted:
-                counted.append(stream.dims[g].frames(instrument.scale_min - 1))
-            per_cell += [m for m, _ in counted]
-            hist_cells += [h for _, h in counted]
+            counted_moments, counted_histograms = stream.counted[g].frames()
+            per_cell.append(counted_moments)
+            hist_cells.append(counted_histograms)
         moments.append(_marginals(pd.concat(per_cell, ignore_index=True), group,
                                   ["level", "id", "measure"], moment_sums, families))
         hists.append(_marginals(pd.concat(hist_cells, ignore_index=True), group,

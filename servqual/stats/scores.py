@@ -33,6 +33,7 @@ import numpy as np
 
 from ..instrument import Instrument
 from ..responses import OVERALL_SATISFACTION, Responses, importance_column
+from . import kernels
 
 
 @dataclass(frozen=True)
@@ -142,29 +143,13 @@ def importance_weights(responses: Responses, instrument: Instrument
     points = np.column_stack([
         responses.meta[c].to_numpy(dtype=float) if c is not None else np.zeros(n)
         for c in columns])
-    total = points.sum(axis=1)
-    invalid = np.isnan(points).any(axis=1) | (points < 0).any(axis=1)
-    zero = ~invalid & (total == 0)
-    usable = ~invalid & ~zero
-    tolerance = instrument.analysis.importance_tolerance
-    rescaled = usable & (np.abs(total - 100) > tolerance)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        weights = points / total[:, None]
-    weights[~usable] = np.nan
-    counts = ImportanceCounts(respondents=n, used=int(usable.sum()), rescaled=int(rescaled.sum()),
-                              all_zero=int(zero.sum()), missing_or_invalid=int(invalid.sum()))
+    weights, counts = np.empty_like(points), np.zeros(4, np.int64)
+    kernels.allocation_weights(points, instrument.analysis.importance_tolerance, weights,
+                               counts)
+    used, rescaled, zero, invalid = counts
+    counts = ImportanceCounts(respondents=n, used=int(used), rescaled=int(rescaled),
+                              all_zero=int(zero), missing_or_invalid=int(invalid))
     return weights, counts
-
-
-def weighted_sum(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Σ w·x over the available values, with weights rescaled to sum to 1 over those."""
-    available = ~np.isnan(values) & ~np.isnan(weights)
-    w = np.where(available, weights, 0.0)
-    total = w.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = (np.where(available, values, 0.0) * w).sum(axis=1) / total
-    out[total <= 0] = np.nan
-    return out
 
 
 @dataclass
@@ -209,13 +194,14 @@ def overall_blocks(dims: DimensionScores, responses: Responses, instrument: Inst
     """
     keys = instrument.dimension_keys
     blocks = []
-    servperf = _row_mean(dims.servperf)
+    servperf = kernels.row_mean(dims.servperf)
     ids = ["respondents", "servperf"]
     values = [np.ones(len(responses)), servperf]
     weights, counts = importance_weights(responses, instrument)
     if weights is not None:
         ids += ["servqual_weighted", "servperf_weighted"]
-        values += [weighted_sum(dims.gap, weights), weighted_sum(dims.servperf, weights)]
+        values += [kernels.weighted_sum(dims.gap, weights),
+                   kernels.weighted_sum(dims.servperf, weights)]
         blocks.append(Block("dimension", "importance", keys, weights))
     criterion = servperf
     if OVERALL_SATISFACTION in responses.meta:
@@ -252,14 +238,6 @@ def score_blocks(responses: Responses, instrument: Instrument) -> Scores:
         blocks += tolerance_blocks(responses, membership(instrument),
                                    instrument.analysis.min_item_share, items, keys)
     return Scores(blocks=blocks, importance=counts)
-
-
-def _row_mean(values: np.ndarray) -> np.ndarray:
-    count = (~np.isnan(values)).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(np.isnan(values), 0.0, values).sum(axis=1) / count
-    out[count == 0] = np.nan
-    return out
 
 
 def tolerance_blocks(responses: Responses, member: np.ndarray, share: float,
