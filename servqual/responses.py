@@ -4,7 +4,8 @@ Answers are kept as ``(respondents x items)`` float32 arrays, one per battery (e
 perception, adequate), already reverse-scored, with ``NaN`` for a missing answer. float32
 holds every answer on a scale exactly (whole numbers, halves) in half the memory of float64;
 statistics accumulate in float64. The arrays are column-major: each item's answers are
-contiguous, as the file's columns were, which is what per-item work reads fastest.
+contiguous, as the file's columns were, which is what per-item work reads fastest (the
+columns need not be adjacent: a matrix may be the top rows of a taller one).
 Everything else about a respondent (wave, id, segments, weights, importance points) is in
 ``meta``.
 """
@@ -47,7 +48,10 @@ class Responses:
                 continue
             if arr.shape != (n, k):
                 raise ValueError(f"{name} has shape {arr.shape}, expected {(n, k)}")
-            if arr.dtype != ANSWER_DTYPE or not arr.flags.f_contiguous:
+            # Each column contiguous is what matters (not the whole matrix: validation keeps
+            # the valid rows at the top of a taller matrix, and copying them costs more than
+            # everything the statistics then do with them).
+            if arr.dtype != ANSWER_DTYPE or arr.strides[0] != arr.itemsize:
                 setattr(self, name, np.asfortranarray(arr, dtype=ANSWER_DTYPE))
 
     def __len__(self) -> int:
