@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import rowchecks
 from .errors import DataError
 from .ingest import RawTable
 from .ingest.long import assemble, item_positions, respondents
@@ -541,7 +542,7 @@ def wide_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument
 def _wide_responses(rows: _Rows, instrument: Instrument) -> Responses:
     """Flag the rows that answer nothing; the rows as reverse-scored responses (views of
     ``rows.values``)."""
-    rows.flags.flag(_nothing_answered(rows.values), "all_missing")
+    rows.flags.flag(rowchecks.answered_none(rows.values), "all_missing")
     batteries = _batteries(rows.values, len(instrument.items))
     _reverse_score(batteries, instrument)
     return _make_responses(batteries, rows.meta, instrument)
@@ -576,7 +577,7 @@ def _check_long(raw: RawTable, rows: _Rows, instrument: Instrument) -> _Checked:
     # A respondent none of whose rows answers anything.
     live = np.flatnonzero(flags.ok)
     owner, first = respondents(key[live])
-    answered = np.bincount(owner, weights=(~_nothing_answered(values[live])).astype(float),
+    answered = np.bincount(owner, weights=(~rowchecks.answered_none(values[live])).astype(float),
                            minlength=len(first))
     flags.flag(_spread(live, answered[owner] == 0, len(key)), "all_missing")
 
@@ -647,13 +648,6 @@ def _disagrees(owner: np.ndarray, values: pd.Series, size: int, by: np.ndarray |
     return out
 
 
-def _nothing_answered(values: np.ndarray) -> np.ndarray:
-    answered = np.zeros(len(values), dtype=bool)
-    for j in range(values.shape[1]):
-        answered |= ~np.isnan(values[:, j])
-    return ~answered
-
-
 def _flag_duplicates(flags: _Flags, reason: np.ndarray, first: np.ndarray) -> None:
     for name in ("duplicate_conflict", "duplicate_respondent"):
         mask = reason == _CODE[name]
@@ -720,32 +714,13 @@ def _respondent_keys(meta: pd.DataFrame) -> np.ndarray:
 
 
 def _key_hashes(meta: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash of each row's (wave, respondent id): equal keys, equal hashes.
-
-    The ids' UTF-8 bytes are laid out in a zero-padded ``(rows, 8·w)`` byte matrix and read
-    as ``w`` 64-bit words per row, which is several times faster than a hash table of a
-    million strings; ids longer than 32 bytes fall back to exact codes.
-    """
-    wave = pd.factorize(meta[WAVE])[0].astype(np.uint64)
+    """A 64-bit hash of each row's (wave, respondent id): equal keys, equal hashes."""
+    wave = pd.factorize(meta[WAVE])[0].astype(np.int64)
     ids = _arrow(meta[RESPONDENT]).combine_chunks().cast(pa.large_string())
     offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[ids.offset:ids.offset + len(ids) + 1]
-    widths = np.diff(offsets)
-    longest = int(widths.max(initial=0))
-    if longest > 32:
-        return _respondent_keys(meta).astype(np.uint64)
-    words = -(-longest // 8)
-    padded = np.zeros((len(ids), 8 * words), dtype=np.uint8)
-    if longest:
-        data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-        if widths.min() == longest:
-            padded[:, :longest] = data.reshape(len(ids), longest)
-        else:  # row by row, the bytes of each id fill its first cells, in order
-            padded[np.arange(8 * words) < widths[:, None]] = data
-    digest = wave * np.uint64(0x9E3779B97F4A7C15) ^ widths.astype(np.uint64)
-    prime = np.uint64(0x100000001B3)
-    for word in padded.view(np.uint64).T:
-        digest = digest * prime ^ word
-    return digest
+    data = ids.buffers()[2]
+    return rowchecks.key_hashes(wave, offsets, np.frombuffer(data, dtype=np.uint8)
+                                if data is not None else np.zeros(0, dtype=np.uint8))
 
 
 def find_duplicates(responses: Responses, among: np.ndarray | None = None
@@ -792,27 +767,14 @@ def straightlining(responses: Responses, min_answered: int = 3) -> np.ndarray:
 
     Each battery must have at least ``min_answered`` answers for the pattern to mean anything.
     """
-    def flat(battery: np.ndarray) -> np.ndarray:
-        answered = np.zeros(len(battery), dtype=np.int64)
-        high = np.full(len(battery), -np.inf)
-        low = np.full(len(battery), np.inf)
-        for j in range(battery.shape[1]):
-            column = battery[:, j]
-            answered += ~np.isnan(column)
-            np.fmax(high, column, out=high)
-            np.fmin(low, column, out=low)
-        return (answered >= min_answered) & (high == low)
-
     if responses.expectation.shape[1] < min_answered:
         return np.zeros(len(responses), dtype=bool)
-    return flat(responses.expectation) & flat(responses.perception)
+    return rowchecks.straight([responses.expectation, responses.perception], min_answered)
 
 
 def count_missing(responses: Responses) -> int:
-    total = int(np.isnan(responses.expectation).sum() + np.isnan(responses.perception).sum())
-    if responses.adequate is not None:
-        total += int(np.isnan(responses.adequate).sum())
-    return total
+    batteries = [responses.expectation, responses.perception, responses.adequate]
+    return sum(rowchecks.missing(b) for b in batteries if b is not None)
 
 
 # --------------------------------------------------------------------------------------------
