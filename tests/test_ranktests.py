@@ -67,3 +67,36 @@ def test_results_wilcoxon_matches_scipy_on_raw_sample(sample_results):
         ref = stats.wilcoxon(d, zero_method="pratt", method="asymptotic")
         assert items.loc[item, "wilcoxon_p"] == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-300)
         assert items.loc[item, "gap_median"] == np.median(d)
+
+
+def test_many_histograms_at_once_equal_scipy_one_by_one():
+    """The grouped Wilcoxon and medians (one call for every cell of a report) against scipy
+    and numpy on each sample, including an empty and an all-zero one."""
+    from servqual.stats.ranktests import medians_from_histograms, wilcoxon_pratt_groups
+
+    rng = np.random.default_rng(11)
+    samples = [rng.integers(-3, 4, size) * 1.0 for size in (40, 7, 300, 1)]
+    samples += [np.zeros(12), rng.choice([-0.5, 0.25, 1.0], 50), np.array([])]
+    group, values, counts = [], [], []
+    for g, d in enumerate(samples):
+        x, c = histogram(d)
+        group += [g] * len(x)
+        values += list(x)
+        counts += list(c)
+    order = rng.permutation(len(group))  # rows in any order
+    group, values, counts = (np.asarray(a)[order] for a in (group, values, counts))
+    statistic, z, p = wilcoxon_pratt_groups(group, values.astype(float), counts.astype(float),
+                                            len(samples))
+    medians = medians_from_histograms(group, values.astype(float), counts.astype(float),
+                                      len(samples))
+    for g, d in enumerate(samples):
+        if len(d) == 0:
+            assert np.isnan([statistic[g], z[g], p[g], medians[g]]).all()
+            continue
+        assert medians[g] == np.median(d)
+        if not d.any():  # all zeros: no variance, no test
+            assert np.isnan(z[g]) and np.isnan(p[g])
+            continue
+        ref = stats.wilcoxon(d, zero_method="pratt", method="asymptotic")
+        assert statistic[g] == pytest.approx(ref.statistic)
+        assert p[g] == pytest.approx(ref.pvalue)

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from .moments import describe
-from .ranktests import median_from_histogram, wilcoxon_pratt
+from .ranktests import medians_from_histograms, wilcoxon_pratt_groups
 
 CELL = ["wave", "segment", "value"]
 
@@ -97,12 +97,13 @@ def gap_table(moments: pd.DataFrame, level: str, histograms: pd.DataFrame | None
 def rank_statistics(histograms: pd.DataFrame, level: str) -> pd.DataFrame:
     """Median gap and the Wilcoxon signed-rank test (Pratt) of each cell's gap histogram."""
     sub = histograms[(histograms["level"] == level) & (histograms["measure"] == "gap")]
-    rows = []
-    for key, part in sub.groupby(CELL + ["id"], sort=False):
-        x, c = part["x"].to_numpy(), part["count"].to_numpy()
-        _, z, p = wilcoxon_pratt(x, c)
-        rows.append((*key, median_from_histogram(x, c), z, p))
-    return pd.DataFrame(rows, columns=CELL + ["id", "gap_median", "wilcoxon_z", "wilcoxon_p"])
+    keys = sub[CELL + ["id"]]
+    group = keys.groupby(CELL + ["id"], sort=False, dropna=False).ngroup().to_numpy()
+    out = keys.drop_duplicates().reset_index(drop=True)
+    x, c = sub["x"].to_numpy(dtype=float), sub["count"].to_numpy(dtype=float)
+    _, out["wilcoxon_z"], out["wilcoxon_p"] = wilcoxon_pratt_groups(group, x, c, len(out))
+    out.insert(len(CELL) + 1, "gap_median", medians_from_histograms(group, x, c, len(out)))
+    return out
 
 
 def adjust_pvalues(p: np.ndarray, method: str) -> np.ndarray:

@@ -43,28 +43,55 @@ def wilcoxon_pratt(values: np.ndarray, counts: np.ndarray) -> tuple[float, float
     Large samples make the approximation exact enough; a paired t-test is reported alongside.
     """
     values = np.asarray(values, dtype=float)
-    counts = np.asarray(counts, dtype=float)
+    statistic, z, p = wilcoxon_pratt_groups(np.zeros(len(values), dtype=np.int64), values,
+                                            np.asarray(counts, dtype=float), 1)
+    return float(statistic[0]), float(z[0]), float(p[0])
+
+
+def _group_starts(group: np.ndarray) -> np.ndarray:
+    """Where each run of equal (sorted) group codes starts."""
+    return np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else group
+
+
+def wilcoxon_pratt_groups(group: np.ndarray, values: np.ndarray, counts: np.ndarray,
+                          groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`wilcoxon_pratt` of many histograms at once: row ``i`` says that ``values[i]``
+    occurs ``counts[i]`` times in histogram ``group[i]`` (0..groups−1). Arrays of
+    (statistic, z, p) per histogram, NaN where it has no value."""
     keep = counts > 0
-    values, counts = values[keep], counts[keep]
-    n = counts.sum()
-    if n == 0:
-        return np.nan, np.nan, np.nan
+    group, values, counts = group[keep], values[keep], counts[keep]
     magnitude = np.abs(values)
-    # Group the values by |value|: +v and −v are ties in rank.
-    groups, inverse = np.unique(magnitude, return_inverse=True)
-    group_counts = np.bincount(inverse, weights=counts, minlength=len(groups))
-    ranks = _average_ranks(group_counts)[inverse]
-    r_plus = float((ranks * counts)[values > 0].sum())
-    r_minus = float((ranks * counts)[values < 0].sum())
-    n0 = float(counts[values == 0].sum())
+    order = np.lexsort((magnitude, group))
+    group, values, counts, magnitude = group[order], values[order], counts[order], magnitude[order]
+    # Ties in rank: the same |value| in the same histogram (+v and −v tie).
+    tie = np.r_[True, (group[1:] != group[:-1]) | (magnitude[1:] != magnitude[:-1])] \
+        if len(group) else np.zeros(0, bool)
+    tie_id = np.cumsum(tie) - 1
+    tie_counts = np.bincount(tie_id, weights=counts) if len(group) else np.zeros(0)
+    tie_group = group[tie]
+    # Average ranks within each histogram: cumulative counts restarted at its first tie.
+    upper = np.cumsum(tie_counts)
+    first_tie = _group_starts(tie_group)
+    before = np.repeat(upper[first_tie] - tie_counts[first_tie], np.diff(np.r_[first_tie,
+                                                                          len(tie_group)]))
+    ranks = (upper - before - (tie_counts - 1) / 2.0)[tie_id]
+
+    def per_group(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(group, weights=weights, minlength=groups)
+
+    r_plus = per_group(np.where(values > 0, ranks * counts, 0.0))
+    r_minus = per_group(np.where(values < 0, ranks * counts, 0.0))
+    n = per_group(counts)
+    n0 = per_group(np.where(values == 0, counts, 0.0))
+    nonzero = magnitude[tie] > 0
+    ties = np.bincount(tie_group, weights=np.where(nonzero, tie_counts ** 3 - tie_counts, 0.0),
+                       minlength=groups)
     mean = n * (n + 1) / 4 - n0 * (n0 + 1) / 4
-    nonzero_groups = group_counts[groups > 0]
-    var = (n * (n + 1) * (2 * n + 1) - n0 * (n0 + 1) * (2 * n0 + 1)
-           - (nonzero_groups ** 3 - nonzero_groups).sum() / 2) / 24
-    if var <= 0:
-        return min(r_plus, r_minus), np.nan, np.nan
-    z = (r_plus - mean) / np.sqrt(var)
-    return min(r_plus, r_minus), float(z), float(2 * sps.norm.sf(abs(z)))
+    var = (n * (n + 1) * (2 * n + 1) - n0 * (n0 + 1) * (2 * n0 + 1) - ties / 2) / 24
+    statistic = np.where(n > 0, np.minimum(r_plus, r_minus), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where((n > 0) & (var > 0), (r_plus - mean) / np.sqrt(var), np.nan)
+    return statistic, z, 2 * sps.norm.sf(np.abs(z))
 
 
 def kruskal(groups: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float, int]:
@@ -96,12 +123,28 @@ def kruskal(groups: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float, 
 
 def median_from_histogram(values: np.ndarray, counts: np.ndarray) -> float:
     """The median (mean of the two middle values for an even count), as numpy computes it."""
-    order = np.argsort(values)
-    values, counts = np.asarray(values, float)[order], np.asarray(counts, float)[order]
-    n = counts.sum()
-    if n == 0:
-        return np.nan
+    values = np.asarray(values, dtype=float)
+    return float(medians_from_histograms(np.zeros(len(values), dtype=np.int64), values,
+                                         np.asarray(counts, dtype=float), 1)[0])
+
+
+def medians_from_histograms(group: np.ndarray, values: np.ndarray, counts: np.ndarray,
+                            groups: int) -> np.ndarray:
+    """:func:`median_from_histogram` of many histograms at once (rows as in
+    :func:`wilcoxon_pratt_groups`); NaN where a histogram has no value."""
+    keep = counts > 0
+    group, values, counts = group[keep], values[keep], counts[keep]
+    order = np.lexsort((values, group))
+    group, values, counts = group[order], values[order], counts[order]
+    n = np.bincount(group, weights=counts, minlength=groups)
     cumulative = np.cumsum(counts)
-    lower = values[np.searchsorted(cumulative, (n + 1) // 2)]
-    upper = values[np.searchsorted(cumulative, n // 2 + 1)]
-    return float((lower + upper) / 2)
+    # counts before each histogram's first row: its middle ranks lie after them
+    start = np.zeros(groups)
+    firsts = _group_starts(group)
+    start[group[firsts]] = cumulative[firsts] - counts[firsts]
+    out = np.full(groups, np.nan)
+    has = n > 0
+    lower = values[np.searchsorted(cumulative, start[has] + (n[has] + 1) // 2)]
+    upper = values[np.searchsorted(cumulative, start[has] + n[has] // 2 + 1)]
+    out[has] = (lower + upper) / 2
+    return out
