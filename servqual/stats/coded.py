@@ -16,9 +16,6 @@ path exactly (tests/test_aggregate.py).
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
