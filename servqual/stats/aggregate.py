@@ -20,15 +20,15 @@ are sums over cells. When the cross-classification would have too many cells, ea
 column is aggregated on its own instead (same results, more passes over the data).
 
 Answers on an integer scale take the fast path: each item's (E, P) answer pair is coded as
-one small integer and counted per cell with ``np.bincount``; E, P and gap moments and the gap
-histogram follow exactly from those counts. Other answers take the general path (weighted
-``bincount`` of each score column).
+one small integer and counted per cell (:mod:`.coded`); E, P and gap moments and the gap
+histogram follow exactly from those counts. Other answers take the general path (n, Σx, Σx²
+of each score column per cell). The loops over respondents are compiled (:mod:`.kernels`).
 
 The respondents are streamed in chunks of ``CHUNK_ROWS``: every aggregate is a sum, so each
 chunk's per-cell sums are added to running totals and the tidy tables are built once at the
 end. Chunks keep the temporaries small enough to be reused and to stay in cache, where
 whole-array temporaries of a million respondents cost more in fresh memory than in
-arithmetic.
+arithmetic; two streams of chunks run side by side, one per core.
 """
 
 from __future__ import annotations
