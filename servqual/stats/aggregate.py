@@ -47,8 +47,8 @@ from ..responses import WAVE, WEIGHT, Responses
 from . import kernels
 from .coded import DIMENSION_MEASURES, CodedCounter
 from .moments import ALL, KEYS, SUMS, WEIGHTED_SUMS
-from .scores import (Block, ImportanceCounts, dimension_scores, membership, overall_blocks,
-                     score_blocks)
+from .scores import (Block, ImportanceCounts, dimension_scores, item_dimensions, membership,
+                     overall_blocks, score_blocks)
 
 MAX_CELLS = 20_000  # cross-classified cells beyond which segments are aggregated one by one
 CHUNK_ROWS = 1 << 16  # respondents per chunk of the stream
@@ -277,8 +277,7 @@ class CrossCounter:
         self.keys = instrument.dimension_keys
         self.columns = {d: [j for j, item in enumerate(instrument.items) if item.dimension == d]
                         for d in self.keys}
-        self.item_dim = np.array([self.keys.index(item.dimension) for item in instrument.items],
-                                 dtype=np.int64)
+        self.item_dim = item_dimensions(instrument)
         self.position = np.array([self.columns[item.dimension].index(j)
                                   for j, item in enumerate(instrument.items)], dtype=np.int64)
         size = max((len(c) for c in self.columns.values()), default=0)

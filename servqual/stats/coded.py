@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..instrument import Instrument
 from . import kernels
-from .scores import DimensionScores, membership
+from .scores import DimensionScores, item_dimensions, membership
 
 MAX_HISTOGRAM = 20_000_000  # cells x distinct values beyond which the float path is used
 MAX_LEVELS = 250  # scale points beyond which answers are summed as floats, not counted
@@ -87,11 +87,11 @@ class CodedCounter:
         self.low = instrument.scale_min
         self.top = instrument.scale_max - instrument.scale_min + 1  # the highest code
         self.levels = self.top + 1  # codes 0..top
-        self.item_dim = np.argmax(member, axis=1).astype(np.int64)
+        self.item_dim = item_dimensions(instrument)
         self.needed = instrument.analysis.min_item_share * member.sum(axis=0) - 1e-9
         self.slots = _dimension_values(instrument)
         self.span = int(self.slots[-1])
-        self.dims_counted = dimensions and self.counts_dimensions(cells, instrument)
+        self.dims_counted = dimensions and cells * self.span <= MAX_HISTOGRAM
         k, d = len(self.item_ids), len(self.keys)
         self.pairs = _Counts((cells, k, self.levels ** 2), weighted)
         self.dims = _Counts((len(DIMENSION_MEASURES), cells, d,

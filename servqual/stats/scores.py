@@ -86,6 +86,11 @@ def membership(instrument: Instrument) -> np.ndarray:
     return m
 
 
+def item_dimensions(instrument: Instrument) -> np.ndarray:
+    """The position of each item's dimension among the instrument's dimensions (int64)."""
+    return np.argmax(membership(instrument), axis=1).astype(np.int64)
+
+
 def paired_items(responses: Responses, dtype=np.float64
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Item E, P and gap, each NaN unless both E and P are answered."""
