@@ -45,6 +45,7 @@ import pandas as pd
 from ..instrument import Instrument
 from ..responses import WAVE, WEIGHT, Responses
 from . import kernels
+from .cells import CellRows, families, marginals
 from .coded import DIMENSION_MEASURES, CodedCounter
 from .moments import ALL, KEYS, SUMS, WEIGHTED_SUMS
 from .scores import (Block, ImportanceCounts, dimension_scores, item_dimensions, membership,
@@ -55,6 +56,7 @@ CHUNK_ROWS = 1 << 16  # respondents per chunk of the stream
 # Streams run side by side, one per core (1M respondents, 2 cores: 1.0 s -> 0.8 s).
 THREADS = max(1, min(2, os.cpu_count() or 1))
 HISTOGRAM_KEYS = ["wave", "segment", "value", "level", "id", "measure", "x"]
+HISTOGRAM_CELL_KEYS = HISTOGRAM_KEYS[3:]  # what a cell's histogram rows are keyed by
 CROSS_KEYS = ["wave", "kind", "id", "a", "b"]
 CROSS_SUMS = ["n", "sum_a", "sum_b", "sum_ab"]
 MOMENT_SLOTS = len(SUMS) + len(WEIGHTED_SUMS)  # the sums kernels.float_moments adds
@@ -137,23 +139,10 @@ def groupings(responses: Responses) -> list[Grouping]:
     return [grouping(responses, (c,)) for c in columns]
 
 
-def _families(group: Grouping) -> list[tuple[str, list[str]]]:
-    """(segment, grouping keys) for the whole sample and each segment column of a grouping."""
-    return [(ALL, [WAVE])] + [(c, [WAVE, c]) for c in group.columns]
-
-
-def _marginals(per_cell: pd.DataFrame, group: Grouping, keys: list[str], sums: list[str],
-               families: list[tuple[str, list[str]]]) -> pd.DataFrame:
-    """Sum per-cell rows (column ``cell``) up to wave × segment value, for each family."""
-    joined = per_cell.join(group.cells, on="cell")
-    frames = []
-    for segment, by in families:
-        part = joined if segment == ALL else joined[joined[segment].notna()]
-        summed = part.groupby(by + keys, sort=False)[sums].sum().reset_index()
-        summed.insert(1, "segment", segment)
-        summed.insert(2, "value", summed.pop(segment) if segment != ALL else ALL)
-        frames.append(summed)
-    return pd.concat(frames, ignore_index=True)
+def _families(group: Grouping, whole: bool = True):
+    """The whole sample (when ``whole``) and each segment column of a grouping, as groups of
+    its cells (:func:`.cells.families`)."""
+    return families(group.cells, WAVE, group.columns, whole)
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,18 +179,13 @@ class FloatCounter:
             return
         self.sums += other.sums
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self) -> CellRows:
         if self.layout is None:
-            return pd.DataFrame(columns=["cell", "level", "id", "measure"] + SUMS)
+            return CellRows.empty(["level", "id", "measure"], self.names)
         levels, measures, ids = self.layout
-        m = len(levels)
-        frame = pd.DataFrame({"cell": np.repeat(np.arange(self.cells), m),
-                              "level": np.tile(levels, self.cells),
-                              "id": np.tile(ids, self.cells),
-                              "measure": np.tile(measures, self.cells)})
-        for slot, name in enumerate(self.names):
-            frame[name] = self.sums[slot].reshape(-1)
-        return frame
+        keys = pd.DataFrame({"level": levels, "id": ids, "measure": measures})
+        return CellRows.dense(keys, {name: self.sums[slot]
+                                     for slot, name in enumerate(self.names)})
 
 
 def value_histogram(block: Block, cell: np.ndarray, cells: int) -> pd.DataFrame:
@@ -258,12 +242,11 @@ class HistogramCollector:
             if block.measure == "gap" and block.level in ("item", "dimension"):
                 self.parts.append(value_histogram(block, cell, self.cells))
 
-    def frame(self) -> pd.DataFrame:
-        keys = ["cell", "level", "id", "measure", "x"]
+    def frame(self) -> CellRows:
         if not self.parts:
-            return pd.DataFrame(columns=keys + ["count"])
-        frame = pd.concat(self.parts, ignore_index=True)
-        return frame.groupby(keys, sort=False)["count"].sum().reset_index()
+            return CellRows.empty(HISTOGRAM_CELL_KEYS, ["count"])
+        return CellRows.from_frame(pd.concat(self.parts, ignore_index=True),
+                                   HISTOGRAM_CELL_KEYS, ["count"])
 
 
 class CrossCounter:
@@ -360,14 +343,13 @@ def common_item_aggregates(responses: Responses, instrument: Instrument, member:
               for m in ("expectation", "perception", "gap")]
     moments, histograms = [], []
     for group in groupings(responses):
-        families = _families(group) if not moments else _families(group)[1:]
+        groups = _families(group, whole=not moments)
         counter = FloatCounter(group.size, weight is not None)
         counter.add(blocks, group.code, weight)
-        moments.append(_marginals(counter.frame(), group, ["level", "id", "measure"],
-                                  moment_sums, families))
-        histograms.append(_marginals(value_histogram(blocks[2], group.code, group.size),
-                                     group, ["level", "id", "measure", "x"], ["count"],
-                                     families))
+        moments.append(marginals(counter.frame(), groups))
+        histogram = value_histogram(blocks[2], group.code, group.size)
+        histograms.append(marginals(CellRows.from_frame(histogram, HISTOGRAM_CELL_KEYS,
+                                                        ["count"]), groups))
     return pd.concat(moments, ignore_index=True), pd.concat(histograms, ignore_index=True)
 
 
@@ -483,16 +465,14 @@ def _aggregate(responses: Responses, instrument: Instrument, *, coded: bool,
     moments, hists = [], []
     for g, group in enumerate(groups):
         # A later grouping (one per segment column) would repeat the whole-sample family.
-        families = _families(group) if not moments else _families(group)[1:]
+        groups = _families(group, whole=not moments)
         per_cell, hist_cells = [stream.floats[g].frame()], [stream.histograms[g].frame()]
         if coded:
             counted_moments, counted_histograms = stream.counted[g].frames()
             per_cell.append(counted_moments)
             hist_cells.append(counted_histograms)
-        moments.append(_marginals(pd.concat(per_cell, ignore_index=True), group,
-                                  ["level", "id", "measure"], moment_sums, families))
-        hists.append(_marginals(pd.concat(hist_cells, ignore_index=True), group,
-                                ["level", "id", "measure", "x"], ["count"], families))
+        moments.append(marginals(CellRows.concat(per_cell), groups))
+        hists.append(marginals(CellRows.concat(hist_cells), groups))
     importance = stream.importance
     cross = stream.cross
     moments_frame = pd.concat(moments, ignore_index=True)

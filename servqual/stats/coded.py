@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..instrument import Instrument
 from . import kernels
+from .cells import CellRows
 from .scores import DimensionScores, item_dimensions, membership
 
 MAX_HISTOGRAM = 20_000_000  # cells x distinct values beyond which the float path is used
@@ -134,16 +135,15 @@ class CodedCounter:
             self.dims.counts, self.dims.w, self.dims.w2, scores)
         return DimensionScores(*scores) if counted else None
 
-    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def frames(self) -> tuple[CellRows, CellRows]:
         """Item and dimension moments (E, P, gap, SERVPERF) and gap histograms, per cell."""
         items, item_histograms = self._item_frames()
         if not self.dims_counted:
             return items, item_histograms
         dims, dim_histograms = self._dimension_frames()
-        return (pd.concat([items, dims], ignore_index=True),
-                pd.concat([item_histograms, dim_histograms], ignore_index=True))
+        return CellRows.concat([items, dims]), CellRows.concat([item_histograms, dim_histograms])
 
-    def _item_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _item_frames(self) -> tuple[CellRows, CellRows]:
         levels, cells, k = self.levels, self.cells, len(self.item_ids)
         answer = np.arange(levels, dtype=float) + self.low - 1
         e_code, p_code = np.divmod(np.arange(levels * levels), levels)
@@ -151,47 +151,48 @@ class CodedCounter:
         ev, pv = answer[e_code[paired]], answer[p_code[paired]]
         c, wc, w2 = self.pairs.flat((slice(None), slice(None), paired), cells * k)
         ids = np.asarray(self.item_ids, dtype=object)
-        frames = []
-        for measure, x in (("expectation", ev), ("perception", pv), ("gap", pv - ev)):
-            frame = pd.DataFrame({"cell": np.repeat(np.arange(cells), k), "level": "item",
-                                  "id": np.tile(ids, cells), "measure": measure})
-            for name, arr in histogram_sums(c, x, wc, w2).items():
-                frame[name] = arr
-            frames.append(frame)
+        measures = ("expectation", "perception", "gap")
+        sums = [histogram_sums(c, x, wc, w2) for x in (ev, pv, pv - ev)]
+        keys = pd.DataFrame({"level": "item", "id": np.tile(ids, len(measures)),
+                             "measure": np.repeat(measures, k)})
+        moments = CellRows.dense(keys, {name: np.concatenate(
+            [s[name].reshape(cells, k) for s in sums], axis=1) for name in sums[0]})
         gaps, which = np.unique(pv - ev, return_inverse=True)
         by_gap = np.zeros((cells * k, len(gaps)))
         np.add.at(by_gap.T, which, c.T)
-        rows, cols = np.nonzero(by_gap)
-        histogram = pd.DataFrame({
-            "cell": rows // k, "level": "item", "id": ids[rows % k], "measure": "gap",
-            "x": gaps[cols], "count": by_gap[rows, cols]})
-        return pd.concat(frames, ignore_index=True), histogram
+        return moments, _histogram("item", ids, gaps, by_gap, cells)
 
-    def _dimension_frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _dimension_frames(self) -> tuple[CellRows, CellRows]:
         cells, d = self.cells, len(self.keys)
         keys = np.asarray(self.keys, dtype=object)
         # the count c and numerator offset of each counted value (see kernels.coded_pairs)
         count = np.repeat(np.arange(1, len(self.slots)), np.diff(self.slots))
         step = np.arange(self.span) - self.slots[count - 1]
-        moment_frames, histograms = [], []
+        moments, histograms = [], []
         for m, measure in enumerate(DIMENSION_MEASURES):
             if measure == "gap":
                 x = (step - count * (self.top - 1)) / count
             else:
                 x = (step + count) / count + (self.low - 1)
             counts, w, w2 = self.dims.flat(m, cells * d)
-            frame = pd.DataFrame({"cell": np.repeat(np.arange(cells), d), "level": "dimension",
-                                  "id": np.tile(keys, cells), "measure": measure})
-            for name, arr in histogram_sums(counts, x, w, w2).items():
-                frame[name] = arr
-            moment_frames.append(frame)
+            sums = histogram_sums(counts, x, w, w2)
+            moments.append(CellRows.dense(
+                pd.DataFrame({"level": "dimension", "id": keys, "measure": measure}),
+                {name: arr.reshape(cells, d) for name, arr in sums.items()}))
             if measure == "gap":  # equal scores (1/2 and 2/4) counted together
                 values, which = np.unique(x, return_inverse=True)
                 by_value = np.zeros((cells * d, len(values)))
                 np.add.at(by_value.T, which, counts.T)
-                rows, cols = np.nonzero(by_value)
-                histograms.append(pd.DataFrame({
-                    "cell": rows // d, "level": "dimension", "id": keys[rows % d],
-                    "measure": "gap", "x": values[cols], "count": by_value[rows, cols]}))
-        return (pd.concat(moment_frames, ignore_index=True),
-                pd.concat(histograms, ignore_index=True))
+                histograms.append(_histogram("dimension", keys, values, by_value, cells))
+        return CellRows.concat(moments), CellRows.concat(histograms)
+
+
+def _histogram(level: str, ids: np.ndarray, values: np.ndarray, counts: np.ndarray,
+               cells: int) -> CellRows:
+    """Gap histograms from counts of (cell × id) rows and ``values`` columns (zeros left out)."""
+    rows, cols = np.nonzero(counts)
+    k = len(ids)
+    keys = pd.DataFrame({"level": level, "id": np.repeat(ids, len(values)), "measure": "gap",
+                         "x": np.tile(values, k)})
+    return CellRows.sparse(rows // k, (rows % k) * len(values) + cols, keys,
+                           {"count": counts[rows, cols]})
