@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from .config import AnalysisConfig, unknown_key_message
 from .errors import DataError, InstrumentError
@@ -44,6 +43,7 @@ from .ingest.text import sniff_delimiter
 from .instrument import Instrument
 from .stats.gaps import adjust_pvalues, paired_t
 from .stats.moments import ALL, describe
+from .stats.probability import binomial_at_least
 from .stats.trends import FALLING, FLAT, RISING, TrendTables, classify, welch_t
 from .waves import parse_wave, time_axis
 
@@ -293,8 +293,7 @@ def complaint_analysis(complaints: pd.DataFrame, respondents: pd.DataFrame,
             c1, c2 = before["count"], now.loc[dim, "count"]
             n1, n2 = before["respondents"], now.loc[dim, "respondents"]
             if c1 + c2 > 0:  # exact conditional test of a higher rate now (Poisson counts)
-                increase_p = float(sps.binomtest(int(c2), int(c1 + c2), n2 / (n1 + n2),
-                                                 alternative="greater").pvalue)
+                increase_p = binomial_at_least(int(c2), int(c1 + c2), n2 / (n1 + n2))
         count = int(now.loc[dim, "count"])
         rising = trend.direction == RISING
         increased = increase_p < config.significance

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from .moments import describe
+from .probability import t_ppf, t_sf
 from .ranktests import medians_from_histograms, wilcoxon_pratt_groups
 
 CELL = ["wave", "segment", "value"]
@@ -45,9 +45,9 @@ def paired_t(mean: np.ndarray, sd: np.ndarray, n: np.ndarray) -> dict[str, np.nd
         df = n - 1
         se = sd / np.sqrt(n)
         t = mean / se
-        crit = sps.t.ppf(0.975, df)
+        crit = t_ppf(0.975, df)
         low, high = mean - crit * se, mean + crit * se
-        p = 2 * sps.t.sf(np.abs(t), df)
+        p = 2 * t_sf(np.abs(t), df)
         dz = mean / sd
     undefined = (n < 2) | np.isnan(sd)
     zero_var = ~undefined & (sd == 0)

@@ -9,7 +9,8 @@ histogram exists, and histograms add up across files and partitions.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats as sps
+
+from .probability import chi2_sf, normal_sf
 
 
 def _average_ranks(counts: np.ndarray) -> np.ndarray:
@@ -91,7 +92,7 @@ def wilcoxon_pratt_groups(group: np.ndarray, values: np.ndarray, counts: np.ndar
     statistic = np.where(n > 0, np.minimum(r_plus, r_minus), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where((n > 0) & (var > 0), (r_plus - mean) / np.sqrt(var), np.nan)
-    return statistic, z, 2 * sps.norm.sf(np.abs(z))
+    return statistic, z, 2 * normal_sf(np.abs(z))
 
 
 def kruskal(groups: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float, int]:
@@ -118,7 +119,7 @@ def kruskal(groups: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float, 
         return np.nan, np.nan, len(groups) - 1
     h /= ties
     df = len(groups) - 1
-    return float(h), float(sps.chi2.sf(h, df)), df
+    return float(h), float(chi2_sf(h, df)), df
 
 
 def median_from_histogram(values: np.ndarray, counts: np.ndarray) -> float:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from ..config import AnalysisConfig
 from .moments import ALL
+from .probability import f_sf
 from .ranktests import kruskal
 
 SUPPRESSED_COLUMNS = (
@@ -59,7 +59,7 @@ def welch_anova(n: np.ndarray, mean: np.ndarray, var: np.ndarray) -> tuple[float
     lam = ((1 - w / total) ** 2 / (n - 1)).sum()
     f = ((w * (mean - grand) ** 2).sum() / (k - 1)) / (1 + 2 * (k - 2) * lam / (k * k - 1))
     df1, df2 = k - 1, (k * k - 1) / (3 * lam)
-    return float(f), float(sps.f.sf(f, df1, df2)), float(df1), float(df2)
+    return float(f), float(f_sf(f, df1, df2)), float(df1), float(df2)
 
 
 def between_tests(table: pd.DataFrame, histograms: pd.DataFrame, level: str) -> pd.DataFrame:

@@ -14,8 +14,9 @@ Direction (service-evaluation practice: 呈上升 / 呈平衡状态 / 呈下降�
   significant, and a manager must not be alarmed by them;
 * ``flat`` — otherwise.
 
-Alongside: the slope's 95 % CI (statsmodels OLS), Mann–Kendall (Kendall's τ of the series
-against time, scipy) and the Theil–Sen slope, robust checks a reader can compare.
+Alongside: the slope's 95 % CI (OLS), Mann–Kendall (Kendall's τ of the series against
+time) and the Theil–Sen slope, robust checks a reader can compare (:mod:`.probability`;
+the tests check them against statsmodels and scipy).
 
 Wave-over-wave: the latest wave against the one before, Welch's t-test on the respondents'
 scores (from the sufficient statistics) with Cohen's d; an alert is raised when the latest
@@ -24,17 +25,14 @@ wave drops significantly and by at least ``alert_min_change``, even if the trend
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from statsmodels.regression.linear_model import OLS
-from statsmodels.tools.tools import add_constant
-from scipy import stats as sps
 
 from ..config import AnalysisConfig
 from ..waves import time_axis
+from .probability import kendall_tau, least_squares, t_sf, theil_sen_slope
 
 RISING, FLAT, FALLING, INSUFFICIENT = "rising", "flat", "falling", "insufficient_waves"
 
@@ -75,24 +73,20 @@ def classify(positions, values, config: AnalysisConfig) -> Trend:
         return Trend(INSUFFICIENT, n, nan, nan, nan, nan, nan, nan, nan, *observed, nan, nan,
                      nan)
     span = x.max() - x.min()
-    fit = OLS(y, add_constant(x)).fit()
-    slope, p = float(fit.params[1]), float(fit.pvalues[1])
-    low, high = (float(v) for v in fit.conf_int(0.05)[1])
+    fit = least_squares(x, y)
+    slope, p, low, high = fit.slope, fit.p_value, fit.low, fit.high
     if not np.isfinite(p):  # a perfect fit: no residual variance, the slope is certain
         p = 0.0 if slope != 0 else 1.0
         low = high = slope
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        tau, tau_p = sps.kendalltau(x, y)
-    theil = sps.theilslopes(y, x)
+    tau, tau_p = kendall_tau(x, y)
     change = slope * span
     meaningful = abs(change) >= config.trend_min_change
     direction = FLAT
     if p < config.significance and meaningful:
         direction = RISING if slope > 0 else FALLING
-    start = float(fit.params[0] + slope * x.min())
+    start = fit.intercept + slope * x.min()
     return Trend(direction, n, slope, low, high, p, float(change), start, start + change,
-                 *observed, float(tau), float(tau_p), float(theil.slope))
+                 *observed, tau, tau_p, theil_sen_slope(x, y))
 
 
 def series_trends(table: pd.DataFrame, keys: list[str], value: str, waves: list[str],
@@ -160,7 +154,7 @@ def welch_t(n1, m1, v1, n2, m2, v2):
         a, b = v1 / n1, v2 / n2
         t = (m2 - m1) / np.sqrt(a + b)
         df = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n2 - 1))
-        p = 2 * sps.t.sf(np.abs(t), df)
+        p = 2 * t_sf(np.abs(t), df)
     return t, df, p
 
 

@@ -1,0 +1,173 @@
+"""Tail probabilities and the small-series tests of trends, without scipy.stats.
+
+``scipy.stats`` takes half a second to import (it builds the documentation of a hundred
+distributions), more than the statistics of a small run; statsmodels imports it too. The
+run needs a few of its functions only, and those are thin layers over ``scipy.special``,
+which is what this module calls:
+
+* the t, normal, χ² and F tail probabilities and the t quantile — the very special
+  functions scipy.stats' distributions evaluate (``stdtr``, ``stdtrit``, ``ndtr``,
+  ``chdtrc``, ``fdtrc``);
+* the binomial upper tail, P(X ≥ k) = I_p(k, n − k + 1) (``betainc``);
+* an ordinary least-squares line with its slope's t-test and 95 % interval;
+* Kendall's τ-b with its p-value, and the Theil–Sen slope.
+
+tests/test_probability.py checks every function against scipy.stats and statsmodels on the
+same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+# Kendall's τ: the exact null distribution when neither series has ties and the series is
+# short (or nearly every pair is concordant, or discordant), as scipy.stats.kendalltau does.
+_KENDALL_EXACT_UP_TO = 33
+
+
+def t_sf(x, df):
+    """P(T > x) for Student's t with ``df`` degrees of freedom."""
+    return special.stdtr(df, -np.asarray(x, dtype=float))
+
+
+def t_ppf(q, df):
+    """The ``q`` quantile of Student's t with ``df`` degrees of freedom."""
+    return special.stdtrit(df, q)
+
+
+def normal_sf(z):
+    """P(Z > z) for the standard normal distribution."""
+    return special.ndtr(-np.asarray(z, dtype=float))
+
+
+def chi2_sf(x, df):
+    """P(X > x) for the χ² distribution with ``df`` degrees of freedom."""
+    return special.chdtrc(df, x)
+
+
+def f_sf(x, df1, df2):
+    """P(X > x) for the F distribution with (df1, df2) degrees of freedom."""
+    return special.fdtrc(df1, df2, x)
+
+
+def binomial_at_least(k: int, n: int, p: float) -> float:
+    """P(X ≥ k) for X ~ Binomial(n, p): the one-sided ('greater') exact binomial test."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    return float(special.betainc(k, n - k + 1, p))
+
+
+@dataclass(frozen=True)
+class Line:
+    """An ordinary least-squares line y = intercept + slope · x, and its slope's two-sided
+    t-test (n − 2 degrees of freedom) and 95 % confidence interval."""
+
+    intercept: float
+    slope: float
+    se: float
+    p_value: float
+    low: float
+    high: float
+
+
+def least_squares(x: np.ndarray, y: np.ndarray) -> Line:
+    """Fit a line to at least three points whose x are not all equal.
+
+    slope = Sxy / Sxx, se = √(SSR / (n − 2) / Sxx), t = slope / se. With no residual at all,
+    t is infinite (p = 0), or undefined for a zero slope (p = NaN), as statsmodels reports.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = len(x)
+    dx = x - x.mean()
+    sxx = float(dx @ dx)
+    slope = float(dx @ (y - y.mean())) / sxx
+    intercept = float(y.mean() - slope * x.mean())
+    residual = y - (intercept + slope * x)
+    df = n - 2
+    se = math.sqrt(float(residual @ residual) / df / sxx)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.float64(slope) / np.float64(se)
+    p = float(2 * t_sf(abs(t), df))
+    half = float(t_ppf(0.975, df)) * se
+    return Line(intercept, slope, se, p, slope - half, slope + half)
+
+
+def theil_sen_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """The median of the slopes between all pairs of points with different x."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    dx = x[:, None] - x
+    dy = y[:, None] - y
+    apart = dx > 0
+    return float(np.median(dy[apart] / dx[apart])) if apart.any() else float("nan")
+
+
+def kendall_tau(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Kendall's τ-b of two series and its two-sided p-value.
+
+    Over all pairs of positions: C concordant, D discordant, Tx and Ty tied in x or in y,
+    T₀ = n(n − 1)/2 pairs; τ-b = (C − D) / √((T₀ − Tx)(T₀ − Ty)). The p-value is exact (the
+    distribution of C over the n! orderings) without ties in a short series, else from the
+    normal approximation with the variance corrected for ties (Kendall 1970, ch. 4).
+    NaN when either series is constant.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = len(x)
+    upper = np.triu(np.ones((n, n), dtype=bool), 1)
+    sx = np.sign(x[None, :] - x[:, None])[upper]
+    sy = np.sign(y[None, :] - y[:, None])[upper]
+    total = n * (n - 1) // 2
+    concordant = int(np.sum(sx * sy > 0))
+    discordant = int(np.sum(sx * sy < 0))
+    x_ties, y_ties = int(np.sum(sx == 0)), int(np.sum(sy == 0))
+    if x_ties == total or y_ties == total:
+        return float("nan"), float("nan")
+    score = concordant - discordant
+    tau = score / math.sqrt(total - x_ties) / math.sqrt(total - y_ties)
+    tau = min(1.0, max(-1.0, tau))
+    if not x_ties and not y_ties and (n <= _KENDALL_EXACT_UP_TO
+                                      or min(discordant, total - discordant) <= 1):
+        return tau, _kendall_exact_p(n, concordant)
+    m = n * (n - 1.0)
+    vx, tx1, tx2 = _tie_terms(x)
+    vy, ty1, ty2 = _tie_terms(y)
+    var = ((m * (2 * n + 5) - vx - vy) / 18 + 2 * tx1 * ty1 / m
+           + tx2 * ty2 / (9 * m * (n - 2)))
+    return tau, float(2 * normal_sf(abs(score) / math.sqrt(var)))
+
+
+def _tie_terms(values: np.ndarray) -> tuple[float, float, float]:
+    """Over the groups of t equal values: Σ t(t − 1)(2t + 5), Σ t(t − 1)/2, Σ t(t − 1)(t − 2)."""
+    t = np.unique(values, return_counts=True)[1].astype(float)
+    t = t[t > 1]
+    return (float(np.sum(t * (t - 1) * (2 * t + 5))), float(np.sum(t * (t - 1) / 2)),
+            float(np.sum(t * (t - 1) * (t - 2))))
+
+
+def _kendall_exact_p(n: int, concordant: int) -> float:
+    """Two-sided exact p-value of ``concordant`` pairs among n untied positions.
+
+    Under independence each of the n! orderings is equally likely; the number with c
+    discordant pairs is the Mahonian number M(n, c) (inversions of a permutation). The
+    distribution is symmetric about n(n − 1)/4, so p = 2 · Σ_{i ≤ c} M(n, i) / n! with c the
+    smaller of the concordant and discordant counts (1 at the centre).
+    """
+    total = n * (n - 1) // 2
+    c = min(concordant, total - concordant)
+    if n <= 2 or 4 * c == n * (n - 1):
+        return 1.0
+    counts = [1] + [0] * c  # M(1, i)
+    for size in range(2, n + 1):  # adding an element adds 0..size − 1 inversions
+        running, out = 0, []
+        for i in range(c + 1):
+            running += counts[i]
+            if i >= size:
+                running -= counts[i - size]
+            out.append(running)
+        counts = out
+    return min(1.0, 2 * sum(counts) / math.factorial(n))
