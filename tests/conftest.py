@@ -2,11 +2,16 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+# Compiled templates go to a cache of the test session's own, not the user's (~/.cache).
+_CACHE = tempfile.TemporaryDirectory(prefix="servqual-test-cache-")
+os.environ["SERVQUAL_CACHE_DIR"] = _CACHE.name
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = sorted((ROOT / "surveys" / "sample").glob("20*.csv"))

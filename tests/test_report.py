@@ -249,3 +249,38 @@ def test_derived_value_segments_are_named_in_the_report(tmp_path):
     for name in ("价值客户", "次价值客户", "潜在价值客户", "低价值客户"):
         assert f'<th scope="row">{name}</th>' in segments
     assert ">sub_value<" not in segments
+
+
+def test_compiled_templates_are_reused_and_an_edited_template_is_compiled_again(
+        sample_results, tmp_path, monkeypatch):
+    import servqual.report as report
+
+    monkeypatch.setenv("SERVQUAL_CACHE_DIR", str(tmp_path / "cache"))
+    report._bytecode_cache.cache_clear()
+    user = tmp_path / "templates"
+    user.mkdir()
+    partial = user / "_data_quality.html"
+    partial.write_text("<p>first version</p>", encoding="utf-8")
+    try:
+        assert "first version" in render_html(sample_results[0], "en", template_dir=user)
+        cached = list((tmp_path / "cache" / "templates").iterdir())
+        assert len(cached) > 10  # every template used, compiled once
+        partial.write_text("<p>second version</p>", encoding="utf-8")
+        html = render_html(sample_results[0], "en", template_dir=user)
+        assert "second version" in html and "first version" not in html
+    finally:
+        report._bytecode_cache.cache_clear()
+
+
+def test_a_cache_that_cannot_be_written_only_costs_time(sample_results, tmp_path, monkeypatch):
+    import servqual.report as report
+
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("", encoding="utf-8")  # a file where the cache directory would be
+    monkeypatch.setenv("SERVQUAL_CACHE_DIR", str(blocked))
+    report._bytecode_cache.cache_clear()
+    try:
+        assert report._bytecode_cache() is None
+        assert "<html" in render_html(sample_results[0], "en")
+    finally:
+        report._bytecode_cache.cache_clear()

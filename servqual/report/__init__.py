@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import pickle
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import jinja2
 from plotly.offline import get_plotlyjs
 
-from ..resources import templates_dir
+from ..resources import cache_dir, templates_dir
 from ..results import Results
 from .charts import CATEGORICAL, COLORS, FONT, Charts
 from .i18n import Numbers, language, translations
@@ -45,6 +46,7 @@ def environment(lang: str, template_dir: str | Path | None = None) -> jinja2.Env
     """The Jinja2 environment of a report language (datasette-style factory)."""
     env = jinja2.Environment(
         loader=loader(template_dir),
+        bytecode_cache=_bytecode_cache(),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         extensions=["jinja2.ext.i18n"],
@@ -58,6 +60,31 @@ def environment(lang: str, template_dir: str | Path | None = None) -> jinja2.Env
     env.filters["localised"] = lambda texts: localised(texts, lang)
     env.filters["basename"] = lambda path: Path(str(path)).name
     return env
+
+
+class _QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between runs (compiling them all takes about 0.12 s, loading
+    them 0.005 s). Jinja keys each by the template's name and checks it against the source's
+    checksum, so an edited template is compiled again. A cache that cannot be written is
+    only a slower run, never an error."""
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError, pickle.UnpicklingError):  # unreadable: compile
+            bucket.reset()
+
+
+@cache
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    directory = cache_dir("templates")
+    return _QuietBytecodeCache(str(directory)) if directory is not None else None
 
 
 def localised(texts: Any, lang: str) -> str:
