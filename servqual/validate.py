@@ -716,8 +716,11 @@ def _respondent_keys(meta: pd.DataFrame) -> np.ndarray:
 def _key_hashes(meta: pd.DataFrame) -> np.ndarray:
     """A 64-bit hash of each row's (wave, respondent id): equal keys, equal hashes."""
     wave = pd.factorize(meta[WAVE])[0].astype(np.int64)
-    ids = _arrow(meta[RESPONDENT]).combine_chunks().cast(pa.large_string())
-    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[ids.offset:ids.offset + len(ids) + 1]
+    ids = _arrow(meta[RESPONDENT]).combine_chunks()
+    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
+        ids = ids.cast(pa.large_string())
+    width = np.int64 if pa.types.is_large_string(ids.type) else np.int32
+    offsets = np.frombuffer(ids.buffers()[1], dtype=width)[ids.offset:ids.offset + len(ids) + 1]
     data = ids.buffers()[2]
     return rowchecks.key_hashes(wave, offsets, np.frombuffer(data, dtype=np.uint8)
                                 if data is not None else np.zeros(0, dtype=np.uint8))
@@ -736,7 +739,7 @@ def find_duplicates(responses: Responses, among: np.ndarray | None = None
     first_row = np.full(n, -1, dtype=np.int64)
     idx = np.arange(n) if among is None else np.flatnonzero(among)
     # Cheap hashes first find the few rows that may repeat a key; exact keys decide.
-    idx = idx[pd.Series(_key_hashes(responses.meta)[idx]).duplicated(keep=False).to_numpy()]
+    idx = idx[rowchecks.repeated(_key_hashes(responses.meta)[idx])]
     key = _respondent_keys(responses.meta.iloc[idx])
     repeated = pd.Series(key).duplicated(keep=False).to_numpy()
     if not repeated.any():

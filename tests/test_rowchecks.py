@@ -57,3 +57,32 @@ def test_key_hashes_equal_for_equal_keys_only():
     for a in range(len(ids)):
         for b in range(len(ids)):
             assert (h[a] == h[b]) == (keys[a] == keys[b]), (keys[a], keys[b])
+
+
+def test_key_hashes_of_32_and_64_bit_offsets_agree():
+    ids = ["r1", "", "客户7", "a-much-longer-respondent-identifier", "r1"]
+    wave = np.array([0, 1, 0, 2, 1], dtype=np.int64)
+    hashes = []
+    for kind, width in ((pa.string(), np.int32), (pa.large_string(), np.int64)):
+        array = pa.array(ids, kind)
+        hashes.append(rowchecks.key_hashes(
+            wave, np.frombuffer(array.buffers()[1], dtype=width),
+            np.frombuffer(array.buffers()[2], dtype=np.uint8)))
+    np.testing.assert_array_equal(hashes[0], hashes[1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([0, 1, 2, 3, 2**63, 2**64 - 1, 12345678901234567]) |
+                st.integers(0, 2**64 - 1), max_size=60))
+def test_repeated_hashes_equal_pandas_duplicated(values):
+    import pandas as pd
+
+    hashes = np.array(values, dtype=np.uint64)
+    expected = pd.Series(hashes).duplicated(keep=False).to_numpy()
+    got = rowchecks.repeated(hashes)
+    # 0 is stored as 1: a 0 and a 1 mark each other; every true repeat is marked
+    assert (got >= expected).all()
+    spurious = got & ~expected
+    assert set(hashes[spurious].tolist()) <= {0, 1}
+    if not ({0, 1} <= set(values)):
+        np.testing.assert_array_equal(got, expected)
