@@ -54,6 +54,9 @@ def servqual(*args: str) -> list[str]:
 
 def stages(respondents: int, engine: str) -> dict:
     """Each stage of a report run, in this process (run it isolated)."""
+    from servqual.tuning import tune_process
+
+    tune_process()  # as the command line does (the environment: see run_isolated)
     from servqual.instrument import load_instrument
     from servqual.report import render_html
     from servqual.results import Results

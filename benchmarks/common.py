@@ -61,8 +61,10 @@ def peak_rss_mb() -> float:
 
 def run_isolated(module: str, *args: str) -> dict:
     """Run ``python -m module args`` in a fresh process; it prints one JSON object last."""
+    from servqual.tuning import _ENVIRONMENT  # what `servqual` sets before the libraries load
+
     proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": "0"})
+                          cwd=ROOT, env={**_ENVIRONMENT, **os.environ, "PYTHONHASHSEED": "0"})
     if proc.returncode != 0:
         raise RuntimeError(f"{module} failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
