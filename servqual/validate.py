@@ -684,8 +684,16 @@ def rejected_rows(raw: RawTable, rows: np.ndarray, code: np.ndarray, column: np.
             SOURCE: str(raw.path), SOURCE_ROW: raw.unparseable["source_row"].to_numpy(),
             "reason": "unparseable", "column": "", "value": raw.unparseable["text"].to_numpy(),
         })], ignore_index=True)
-    original = raw.frame.iloc[rows].reset_index(drop=True)
+    original = _rows_of(raw.frame, rows)
     return pd.concat([q, original.set_axis(_renamed(original.columns), axis=1)], axis=1)
+
+
+def _rows_of(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """``frame.iloc[rows]``; a few rows as slices put together, which leaves Arrow columns of
+    many chunks as they are where ``take`` gathers them (a million rows: 4 ms against 20 ms)."""
+    if 0 < len(rows) <= _FEW_DROPPED:
+        return pd.concat([frame.iloc[r:r + 1] for r in rows]).reset_index(drop=True)
+    return frame.iloc[rows].reset_index(drop=True)
 
 
 def _renamed(columns) -> list[str]:
