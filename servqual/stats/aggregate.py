@@ -343,13 +343,13 @@ def common_item_aggregates(responses: Responses, instrument: Instrument, member:
               for m in ("expectation", "perception", "gap")]
     moments, histograms = [], []
     for group in groupings(responses):
-        groups = _families(group, whole=not moments)
+        sums_to = _families(group, whole=not moments)
         counter = FloatCounter(group.size, weight is not None)
         counter.add(blocks, group.code, weight)
-        moments.append(marginals(counter.frame(), groups))
+        moments.append(marginals(counter.frame(), sums_to))
         histogram = value_histogram(blocks[2], group.code, group.size)
         histograms.append(marginals(CellRows.from_frame(histogram, HISTOGRAM_CELL_KEYS,
-                                                        ["count"]), groups))
+                                                        ["count"]), sums_to))
     return pd.concat(moments, ignore_index=True), pd.concat(histograms, ignore_index=True)
 
 
@@ -465,14 +465,14 @@ def _aggregate(responses: Responses, instrument: Instrument, *, coded: bool,
     moments, hists = [], []
     for g, group in enumerate(groups):
         # A later grouping (one per segment column) would repeat the whole-sample family.
-        groups = _families(group, whole=not moments)
+        sums_to = _families(group, whole=not moments)
         per_cell, hist_cells = [stream.floats[g].frame()], [stream.histograms[g].frame()]
         if coded:
             counted_moments, counted_histograms = stream.counted[g].frames()
             per_cell.append(counted_moments)
             hist_cells.append(counted_histograms)
-        moments.append(marginals(CellRows.concat(per_cell), groups))
-        hists.append(marginals(CellRows.concat(hist_cells), groups))
+        moments.append(marginals(CellRows.concat(per_cell), sums_to))
+        hists.append(marginals(CellRows.concat(hist_cells), sums_to))
     importance = stream.importance
     cross = stream.cross
     moments_frame = pd.concat(moments, ignore_index=True)
