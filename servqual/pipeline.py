@@ -57,7 +57,7 @@ def ingest_and_validate(paths: Iterable[str | Path], instrument: Instrument) -> 
 ENGINES = ("auto", "memory", "duckdb")
 # A file from this size on is validated and aggregated by DuckDB (servqual.outofcore), whose
 # memory stays bounded: in memory, a file takes about 11 times its size in CSV at its peak
-# (1.6 GB for 150 MB, 1,000,000 respondents; benchmarks/bench_scale.py). Smaller files are
+# (1.8 GB for 150 MB, 1,000,000 respondents; benchmarks/bench_scale.py). Smaller files are
 # read in memory one at a time (stream_files), which is faster.
 DUCKDB_FROM_BYTES = 512 << 20
 
