@@ -179,7 +179,7 @@ class FloatCounter:
             return
         self.sums += other.sums
 
-    def frame(self) -> CellRows:
+    def cell_rows(self) -> CellRows:
         if self.layout is None:
             return CellRows.empty(["level", "id", "measure"], self.names)
         levels, measures, ids = self.layout
@@ -242,7 +242,7 @@ class HistogramCollector:
             if block.measure == "gap" and block.level in ("item", "dimension"):
                 self.parts.append(value_histogram(block, cell, self.cells))
 
-    def frame(self) -> CellRows:
+    def cell_rows(self) -> CellRows:
         if not self.parts:
             return CellRows.empty(HISTOGRAM_CELL_KEYS, ["count"])
         return CellRows.from_frame(pd.concat(self.parts, ignore_index=True),
@@ -346,7 +346,7 @@ def common_item_aggregates(responses: Responses, instrument: Instrument, member:
         sums_to = _families(group, whole=not moments)
         counter = FloatCounter(group.size, weight is not None)
         counter.add(blocks, group.code, weight)
-        moments.append(marginals(counter.frame(), sums_to))
+        moments.append(marginals(counter.cell_rows(), sums_to))
         histogram = value_histogram(blocks[2], group.code, group.size)
         histograms.append(marginals(CellRows.from_frame(histogram, HISTOGRAM_CELL_KEYS,
                                                         ["count"]), sums_to))
@@ -466,9 +466,9 @@ def _aggregate(responses: Responses, instrument: Instrument, *, coded: bool,
     for g, group in enumerate(groups):
         # A later grouping (one per segment column) would repeat the whole-sample family.
         sums_to = _families(group, whole=not moments)
-        per_cell, hist_cells = [stream.floats[g].frame()], [stream.histograms[g].frame()]
+        per_cell, hist_cells = [stream.floats[g].cell_rows()], [stream.histograms[g].cell_rows()]
         if coded:
-            counted_moments, counted_histograms = stream.counted[g].frames()
+            counted_moments, counted_histograms = stream.counted[g].cell_rows()
             per_cell.append(counted_moments)
             hist_cells.append(counted_histograms)
         moments.append(marginals(CellRows.concat(per_cell), sums_to))

@@ -135,15 +135,15 @@ class CodedCounter:
             self.dims.counts, self.dims.w, self.dims.w2, scores)
         return DimensionScores(*scores) if counted else None
 
-    def frames(self) -> tuple[CellRows, CellRows]:
+    def cell_rows(self) -> tuple[CellRows, CellRows]:
         """Item and dimension moments (E, P, gap, SERVPERF) and gap histograms, per cell."""
-        items, item_histograms = self._item_frames()
+        items, item_histograms = self._item_rows()
         if not self.dims_counted:
             return items, item_histograms
-        dims, dim_histograms = self._dimension_frames()
+        dims, dim_histograms = self._dimension_rows()
         return CellRows.concat([items, dims]), CellRows.concat([item_histograms, dim_histograms])
 
-    def _item_frames(self) -> tuple[CellRows, CellRows]:
+    def _item_rows(self) -> tuple[CellRows, CellRows]:
         levels, cells, k = self.levels, self.cells, len(self.item_ids)
         answer = np.arange(levels, dtype=float) + self.low - 1
         e_code, p_code = np.divmod(np.arange(levels * levels), levels)
@@ -162,7 +162,7 @@ class CodedCounter:
         np.add.at(by_gap.T, which, c.T)
         return moments, _histogram("item", ids, gaps, by_gap, cells)
 
-    def _dimension_frames(self) -> tuple[CellRows, CellRows]:
+    def _dimension_rows(self) -> tuple[CellRows, CellRows]:
         cells, d = self.cells, len(self.keys)
         keys = np.asarray(self.keys, dtype=object)
         # the count c and numerator offset of each counted value (see kernels.coded_pairs)
