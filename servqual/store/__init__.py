@@ -39,6 +39,11 @@ change. A wave read with another structure is refused (exit 65) with what differ
 would compare different things under one name.
 """
 
-from .schema import DEFAULT_STORE, DEFAULT_WAIT, SCHEMA_VERSION
+from pathlib import Path
+
+# Here rather than in .schema, so that the command line reads them without loading DuckDB.
+SCHEMA_VERSION = 1
+DEFAULT_STORE = Path("surveys/servqual.duckdb")
+DEFAULT_WAIT = 30.0  # seconds to wait for another process's lock on the store
 
 __all__ = ["DEFAULT_STORE", "DEFAULT_WAIT", "SCHEMA_VERSION"]

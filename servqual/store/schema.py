@@ -17,10 +17,7 @@ import duckdb
 from .. import __version__
 from ..errors import DataError, InputFileError, OutputError
 from ..instrument import Instrument, parse_instrument
-
-SCHEMA_VERSION = 1
-DEFAULT_STORE = Path("surveys/servqual.duckdb")
-DEFAULT_WAIT = 30.0  # seconds to wait for another process's lock on the store
+from . import DEFAULT_WAIT, SCHEMA_VERSION
 
 # Migrations from version n to n + 1, applied in one transaction when a writer opens an
 # older store. Version 1 is the first; the next schema change adds its step here.
