@@ -26,7 +26,7 @@ from . import __version__
 from .errors import InputFileError, ServqualError, UsageError
 from .instrument import DEFAULT_INSTRUMENT, Instrument, load_instrument
 from .store import DEFAULT_STORE, DEFAULT_WAIT
-from .tuning import tune_process
+from .tuning import before_exit, tune_process
 
 if TYPE_CHECKING:
     from .ingest import RawTable
@@ -529,7 +529,10 @@ def main_options(
 
 def main() -> None:
     tune_process()  # a command-line run only: see servqual/tuning.py
-    app(prog_name="servqual")
+    try:
+        app(prog_name="servqual")
+    finally:
+        before_exit()
 
 
 if __name__ == "__main__":
