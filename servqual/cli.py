@@ -213,22 +213,12 @@ def report(
     Rejected rows are written beside the report as <report>.rejected.csv, with a reason each.
     With --store, the waves stored there are part of the run without reading their files.
     """
-    import pandas as pd
+    from .engines import ahead_for, choose_engine, read_ahead, unique_paths
 
-    from .outputs import OutputSet
-    from .pipeline import combine, compute, compute_aggregated, read_files, split, unique_paths
-    from .validate import QUARANTINE_COLUMNS
-    from .report import render_html  # plotly and jinja2 load only when a report is written
-    from .report.files import unit_paths
-    from .report.i18n import language
-    from .report.pdf import find_browser, print_pdf
-
-    language(lang)  # a bad --lang is a usage error before any work is done
     if template_dir is not None and not template_dir.is_dir():
         raise UsageError(f"--template-dir {template_dir} is not a directory")
     if out.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--out {out} should end in .html")
-    browser = find_browser() if pdf else None  # fail before the work, not after it
     if not files and store is None:
         raise UsageError("give survey files, or a history store with --store")
     if split_by is not None:
@@ -238,7 +228,7 @@ def report(
                              "it cannot take the history from --store")
         if engine == "duckdb":
             raise UsageError("--split-by needs the files read in memory (--engine memory)")
-        from .outofcore import PARQUET_SUFFIXES
+        from .engines import PARQUET_SUFFIXES
 
         if any(Path(f).suffix.lower() in PARQUET_SUFFIXES for f in files):
             raise UsageError("--split-by needs the files read in memory, and Parquet files are "
@@ -246,25 +236,42 @@ def report(
                              "to split it")
         engine = "memory"
     loaded = load_instrument(instrument)
-    extra = run_inputs(loaded, instrument, targets=targets, complaints=complaints,
-                       categories=categories, peers=peers, benchmark=benchmark,
-                       strategies=strategies)
     if split_by is not None and split_by not in loaded.analysis_segments:
         raise UsageError(f"--split-by {split_by!r} is not a segment column of the instrument "
                          f"({', '.join(loaded.analysis_segments) or 'it names none'})")
-    parts, inputs = [], []
-    quarantine = pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    checked = None
-    if files:
-        paths = unique_paths(files)
-        inputs = [str(p) for p in paths]
-        with progress_bar() as progress:
+    paths = unique_paths(files) if files else []
+    chosen = choose_engine(paths, engine, loaded) if paths else None
+    in_memory = chosen == "memory"
+    with progress_bar() as progress, read_ahead(
+            read_with_progress(paths, loaded, progress) if in_memory else (),
+            ahead_for(paths) if in_memory else 0) as tables:
+        # The first file is being read from here on: the rest of servqual loads meanwhile.
+        # (A mistake found below is reported once that read is done, a second or so.)
+        import pandas as pd
+
+        from .outputs import OutputSet
+        from .pipeline import combine, compute, compute_aggregated, read_files, split
+        from .report import render_html  # plotly and jinja2 load only when a report is written
+        from .report.files import unit_paths
+        from .report.i18n import language
+        from .report.pdf import find_browser, print_pdf
+        from .validate import QUARANTINE_COLUMNS
+
+        language(lang)  # a bad --lang is a usage error before any work is done
+        browser = find_browser() if pdf else None  # fail before the work, not after it
+        extra = run_inputs(loaded, instrument, targets=targets, complaints=complaints,
+                           categories=categories, peers=peers, benchmark=benchmark,
+                           strategies=strategies)
+        parts, inputs = [], [str(p) for p in paths]
+        quarantine = pd.DataFrame(columns=QUARANTINE_COLUMNS)
+        checked = None
+        if paths:
             data, checked = read_files(
                 paths, loaded, engine=engine, progress=steps(progress),
-                tables=read_with_progress(paths, loaded, progress) if engine != "duckdb"
-                else None, keep_responses=split_by is not None)
-        parts.append(data)
-        quarantine = checked.quarantine
+                tables=tables if in_memory else None,
+                keep_responses=split_by is not None)
+            parts.append(data)
+            quarantine = checked.quarantine
     if store is not None:
         from .store.history import Store
 

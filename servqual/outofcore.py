@@ -58,6 +58,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .engines import PARQUET_SUFFIXES
 from .errors import DataError
 from .ingest import RawTable, reader_for
 from .ingest.table import Platform
@@ -78,7 +79,6 @@ FULL_READ_BYTES = 1 << 30  # text files up to this size are read whole, larger o
 STREAM_BLOCK = 1 << 24  # bytes of text per streamed batch
 SLICE_ROWS = 1 << 20  # rows checked at a time (of a file read whole)
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
-PARQUET_SUFFIXES = (".parquet", ".pq")
 
 CODE = {reason: n + 1 for n, reason in enumerate(REASONS)}
 

@@ -7,12 +7,15 @@ run that fails has produced nothing on disk.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import engines
+from .engines import ahead_for, choose_engine, duckdb_can_read, read_ahead, unique_paths
 from .errors import DataError, UsageError
 from .ingest import RawTable, read_table
 from .instrument import Instrument
@@ -26,20 +29,6 @@ from .strategy import StrategyBook, load_strategies, recommend
 from .validate import (DataQuality, Validated, count_missing, merge_quality, straightlining,
                        validate)
 from .waves import sort_waves
-
-
-def unique_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """The input files, each once (the same file named twice would double-count it)."""
-    seen: dict[Path, Path] = {}
-    for p in paths:
-        path = Path(p)
-        key = path.resolve() if path.exists() else path
-        if key in seen:
-            raise UsageError(f"{path} is given more than once")
-        seen[key] = path
-    if not seen:
-        raise UsageError("no survey files given")
-    return list(seen.values())
 
 
 def read_all(paths: list[Path], instrument: Instrument) -> Iterator[RawTable]:
@@ -59,41 +48,7 @@ def ingest_and_validate(paths: Iterable[str | Path], instrument: Instrument) -> 
 
 
 # --------------------------------------------------------------------------------------------
-# Choosing how to read: in memory, or out of core with DuckDB
-
-ENGINES = ("auto", "memory", "duckdb")
-# A file from this size on is validated and aggregated by DuckDB (servqual.outofcore), whose
-# memory stays bounded: in memory, a file takes about 11 times its size in CSV at its peak
-# (1.8 GB for 150 MB, 1,000,000 respondents; benchmarks/bench_scale.py). Smaller files are
-# read in memory one at a time (stream_files), which is faster.
-DUCKDB_FROM_BYTES = 512 << 20
-
-
-def choose_engine(paths: list[Path], engine: str = "auto", instrument: Instrument | None = None
-                  ) -> str:
-    """``memory`` or ``duckdb`` for these files: as asked, or by the size of the largest.
-    Parquet files are read by DuckDB only; long-layout files in memory only."""
-    from .outofcore import PARQUET_SUFFIXES
-
-    if engine not in ENGINES:
-        raise UsageError(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
-    parquet = any(p.suffix.lower() in PARQUET_SUFFIXES for p in paths)
-    if engine == "memory" and parquet:
-        raise UsageError("Parquet files are read by the duckdb engine only (--engine duckdb)")
-    if engine != "auto":
-        return engine
-    if parquet:
-        return "duckdb"
-    if instrument is not None and not _duckdb_can_read(instrument):
-        return "memory"  # long layouts and value segments are read in memory only
-    largest = max((p.stat().st_size for p in paths if p.is_file()), default=0)
-    return "duckdb" if largest >= DUCKDB_FROM_BYTES else "memory"
-
-
-def _duckdb_can_read(instrument: Instrument) -> bool:
-    derived = instrument.customer_classes is not None and instrument.customer_classes.derived
-    return instrument.long is None and not derived
-
+# Reading in memory or out of core with DuckDB (servqual.engines chooses)
 
 def read_files(paths: Iterable[str | Path], instrument: Instrument, *, engine: str = "auto",
                progress=None, tables: Iterable[RawTable] | None = None,
@@ -102,25 +57,28 @@ def read_files(paths: Iterable[str | Path], instrument: Instrument, *, engine: s
     the quarantine and ``quarantine_of(file)`` (:class:`servqual.validate.Validated` in
     memory, :class:`servqual.outofcore.Checked` with DuckDB).
 
-    ``tables`` (in memory only) are the files already being read, e.g. with a progress bar.
-    In memory, files are aggregated one at a time (:func:`stream_files`) unless
+    ``tables`` (in memory only) are the files already being read, e.g. with a progress bar
+    or ahead (:func:`servqual.engines.read_ahead`; the caller closes them). In memory, files
+    are aggregated one at a time (:func:`stream_files`), the next read ahead, unless
     ``keep_responses`` asks for every respondent in ``checked.responses``.
     """
     paths = unique_paths(paths)
     chosen = choose_engine(paths, engine, instrument)
     if chosen == "memory":
-        tables = tables if tables is not None else read_all(paths, instrument)
         if not keep_responses:
-            streamed = stream_files(tables, instrument)
+            with (read_ahead(read_all(paths, instrument), ahead_for(paths)) if tables is None
+                  else nullcontext(tables)) as files:
+                streamed = stream_files(files, instrument)
             if streamed is not None:
                 return streamed
             # Two files hold the same wave: their respondents are compared for duplicates
             # across files, which needs them together (DuckDB for large inputs).
-            if engine == "auto" and _duckdb_can_read(instrument) and \
-                    sum(p.stat().st_size for p in paths) >= DUCKDB_FROM_BYTES:
+            if engine == "auto" and duckdb_can_read(instrument) and \
+                    sum(p.stat().st_size for p in paths) >= engines.DUCKDB_FROM_BYTES:
                 return _read_with_duckdb(paths, instrument, progress)
             tables = read_all(paths, instrument)
-        validated = validate(tables, instrument)
+        validated = validate(tables if tables is not None else read_all(paths, instrument),
+                             instrument)
         return aggregated(validated, instrument), validated
     return _read_with_duckdb(paths, instrument, progress)
 

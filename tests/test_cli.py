@@ -76,6 +76,25 @@ def test_unknown_language_is_a_usage_error(tmp_path):
     assert result.exit_code == 2 and "zh-CN" in result.output
 
 
+def test_unknown_benchmark_column_is_a_usage_error(tmp_path):
+    inst, data = tiny(tmp_path)
+    result = invoke("report", data, "--instrument", inst, "--benchmark", "branch", "--out",
+                    tmp_path / "r.html")
+    assert result.exit_code == 2, result.output
+    assert "'branch'" in result.output and "region" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "r.html").exists()
+
+
+def test_a_missing_side_file_is_reported_while_the_survey_is_being_read(tmp_path):
+    """The survey files start being read before --targets is loaded (servqual.engines):
+    the mistake still ends the run with its exit code and nothing written."""
+    inst, data = tiny(tmp_path)
+    result = invoke("report", data, "--instrument", inst, "--targets", tmp_path / "none.toml",
+                    "--out", tmp_path / "r.html")
+    assert result.exit_code == 66, result.output
+    assert "none.toml" in result.output and not (tmp_path / "r.html").exists()
+
+
 def test_bad_option_is_a_usage_error():
     assert invoke("report", "--no-such-option").exit_code == 2
 

@@ -312,11 +312,11 @@ def test_any_small_survey_gives_the_same_answer(tmp_path_factory, rows):
 
 
 def test_engine_choice_by_size_and_format(tmp_path, monkeypatch):
-    import servqual.pipeline as pipeline
+    import servqual.engines as engines
 
     small = write(tmp_path / "a.csv", "x\n")
     assert choose_engine([small]) == "memory"
-    monkeypatch.setattr(pipeline, "DUCKDB_FROM_BYTES", 1)
+    monkeypatch.setattr(engines, "DUCKDB_FROM_BYTES", 1)
     assert choose_engine([small]) == "duckdb"
     parquet = tmp_path / "a.parquet"
     assert choose_engine([parquet]) == "duckdb"
