@@ -197,8 +197,9 @@ class Layout:
                 columns[f"{battery}{j}"] = pa.array(values[:, j], from_pandas=True)
         flagged = np.flatnonzero(flags.code)
         columns["code"] = pa.array(flags.code.astype(np.uint8))
-        columns["bad_col"] = _sparse(flags.column, flagged, n)
-        columns["bad_val"] = _sparse(flags.value, flagged, n)
+        bad_column, bad_value = flags.cells(flagged)
+        columns["bad_col"] = _sparse(bad_column, flagged, n)
+        columns["bad_val"] = _sparse(bad_value, flagged, n)
         columns["straight"] = pa.array(straight)
         return pa.table(columns)
 
@@ -230,10 +231,10 @@ def _labels(series: pd.Series) -> pa.Array:
 
 
 def _sparse(values: np.ndarray, rows: np.ndarray, n: int) -> pa.Array:
-    """Text at ``rows`` (NULL elsewhere) without converting the other rows' cells."""
+    """Text ``values`` at ``rows`` (NULL elsewhere) as a column of ``n`` rows."""
     index = np.full(n, -1, dtype=np.int64)
     index[rows] = np.arange(len(rows))
-    return pa.array(values[rows].astype(str), type=pa.string()).take(
+    return pa.array(values.astype(str), type=pa.string()).take(
         pa.array(index, mask=index < 0))
 
 
