@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fixtures import TINY_CSV, replace_in_instrument, tiny, write
 from servqual.errors import DataError
@@ -146,3 +153,42 @@ def test_wave_from_file_name(tmp_path):
 def test_ids_keep_leading_zeros(tmp_path):
     validated, _ = run(tmp_path, TINY_CSV.replace("r1,", "007,"))
     assert "007" in set(validated.responses.meta["respondent_id"])
+
+
+# Cells of a text-typed answer column: numbers as exports write them, and what is not one.
+CELLS = ["1", "7", " 3 ", "4.0", "+2", "-1.5", ".5", "1e0", "2E+0", "inf", "-Infinity", "５",
+         "３.５", "", "   ", None, "x", "五", "1,5", "2 3", "..", "e3", "true", "NaN", "1e400"]
+NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:inf(?:inity)?))")
+
+
+def oracle(cell):
+    """A cell's number (NaN when blank or text) and whether it is text: Python's own parse
+    of the NFKC-normalised, stripped cell."""
+    if cell is None:
+        return np.nan, False
+    text = unicodedata.normalize("NFKC", cell.strip()).strip()
+    if not text:
+        return np.nan, False
+    if NUMBER.fullmatch(text):
+        return float(text), False
+    return np.nan, True
+
+
+@given(st.lists(st.sampled_from(CELLS), min_size=1, max_size=60), st.integers(1, 4))
+@settings(max_examples=150, deadline=None)
+def test_text_answer_cells_parse_as_python_parses_them(cells, pieces):
+    """numbers_into on a text column (parsed once per distinct text) against the oracle,
+    cell by cell, on an Arrow column of several chunks as the CSV reader gives."""
+    from servqual.validate import numbers_into
+
+    bounds = np.linspace(0, len(cells), pieces + 1).astype(int)
+    chunked = pa.chunked_array([pa.array(cells[a:b], pa.string())
+                                for a, b in zip(bounds[:-1], bounds[1:])], pa.string())
+    series = pd.Series(pd.arrays.ArrowStringArray(chunked))
+    out = np.empty(len(cells), dtype=np.float32)
+    with np.errstate(over="ignore"):
+        bad = numbers_into(series, out)
+        expected = [oracle(c) for c in cells]
+        want = np.array([v for v, _ in expected], dtype=np.float32)
+    np.testing.assert_array_equal(out, want)  # NaN where NaN, infinities included
+    assert bad.tolist() == [b for _, b in expected]
