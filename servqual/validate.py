@@ -332,6 +332,14 @@ def text_column(series: pd.Series) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(text), index=series.index)
 
 
+def _ids(series: pd.Series) -> tuple[pd.arrays.ArrowStringArray, np.ndarray]:
+    """Respondent ids as :func:`text_column` gives them, but "" where blank, and the mask of
+    blank ids. (Missing values filled afterwards in pandas cost 14 ms per 1,000,000 ids.)"""
+    text = _text(_arrow(series), normalize=False)
+    blank = pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False)
+    return pd.arrays.ArrowStringArray(pc.fill_null(text, "")), blank
+
+
 # --------------------------------------------------------------------------------------------
 # Rows of one table
 
@@ -432,9 +440,9 @@ def _read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
         meta[WAVE] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
                                                [wave_from_filename(raw.path)])
     if settings.respondent_id:
-        rid = text_column(frame[settings.respondent_id])
-        flags.flag(rid.isna().to_numpy(), "missing_respondent_id")
-        meta[RESPONDENT] = rid.fillna("").array
+        rid, blank = _ids(frame[settings.respondent_id])
+        flags.flag(blank, "missing_respondent_id")
+        meta[RESPONDENT] = rid
     else:
         meta[RESPONDENT] = pd.array(raw.source_rows.astype(str), dtype="string")
     for seg in settings.segments:
