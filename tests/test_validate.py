@@ -192,3 +192,21 @@ def test_text_answer_cells_parse_as_python_parses_them(cells, pieces):
         want = np.array([v for v, _ in expected], dtype=np.float32)
     np.testing.assert_array_equal(out, want)  # NaN where NaN, infinities included
     assert bad.tolist() == [b for _, b in expected]
+
+
+def test_the_quarantine_does_not_keep_the_file_in_memory(tmp_path):
+    """A quarantined row is copied out of the table read from the file: a slice of the
+    table would keep its whole block of rows alive for the rest of the run."""
+    rows = [f"r{i},East,4,5,3,3,5,4" for i in range(40_000)]
+    rows[123] = "r123,East,8,5,3,3,5,4"  # out of scale
+    validated, _ = run(tmp_path, "id,region,E1,E2,E3,P1,P2,P3\n" + "\n".join(rows) + "\n")
+    quarantine = validated.quarantine
+    assert quarantine["source_row"].tolist() == [125]
+    held = 0
+    for j in range(quarantine.shape[1]):
+        array = quarantine.iloc[:, j].array
+        if hasattr(array, "__arrow_array__"):
+            arrow = array.__arrow_array__()
+            chunks = arrow.chunks if isinstance(arrow, pa.ChunkedArray) else [arrow]
+            held += sum(b.size for c in chunks for b in c.buffers() if b is not None)
+    assert 0 < held < 4096  # a few bytes per column, not 40,000 rows' worth
