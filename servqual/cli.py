@@ -255,8 +255,11 @@ def report(
         from .report.files import unit_paths
         from .report.i18n import language
         from .report.pdf import find_browser, print_pdf
+        from .stats.kernels import warm_up
         from .validate import QUARANTINE_COLUMNS
 
+        if in_memory:
+            warm_up()  # numba's compiler loads now, not at the first file's validation
         language(lang)  # a bad --lang is a usage error before any work is done
         browser = find_browser() if pdf else None  # fail before the work, not after it
         extra = run_inputs(loaded, instrument, targets=targets, complaints=complaints,
