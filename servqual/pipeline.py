@@ -58,7 +58,8 @@ def read_files(paths: Iterable[str | Path], instrument: Instrument, *, engine: s
     memory, :class:`servqual.outofcore.Checked` with DuckDB).
 
     ``tables`` (in memory only) are the files already being read, e.g. with a progress bar
-    or ahead (:func:`servqual.engines.read_ahead`; the caller closes them). In memory, files
+    or ahead (:func:`servqual.engines.read_ahead`; the caller closes them, and they are
+    closed here when the files must be read again together). In memory, files
     are aggregated one at a time (:func:`stream_files`), the next read ahead, unless
     ``keep_responses`` asks for every respondent in ``checked.responses``.
     """
@@ -71,6 +72,8 @@ def read_files(paths: Iterable[str | Path], instrument: Instrument, *, engine: s
                 streamed = stream_files(files, instrument)
             if streamed is not None:
                 return streamed
+            if hasattr(tables, "close"):
+                tables.close()  # they are read again below: no file held or read ahead
             # Two files hold the same wave: their respondents are compared for duplicates
             # across files, which needs them together (DuckDB for large inputs).
             if engine == "auto" and duckdb_can_read(instrument) and \

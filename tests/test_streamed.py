@@ -6,10 +6,12 @@ from __future__ import annotations
 import textwrap
 
 import pandas as pd
+import pytest
 
 from conftest import INSTRUMENT, SAMPLE
 from fixtures import TINY_INSTRUMENT, replace_in_instrument, write
 from servqual import pipeline
+from servqual.engines import read_ahead
 from servqual.instrument import load_instrument
 from servqual.pipeline import aggregated, ingest_and_validate, read_files
 from test_outofcore import assert_same_aggregates
@@ -77,6 +79,15 @@ def test_files_sharing_a_wave_are_checked_together_for_duplicates(tmp_path):
     assert data.quality.quarantine_reasons["duplicate_respondent"] == 1
     assert checked.quarantine["source_file"].tolist() == [str(west)]
     assert data.waves == ["2026Q2", "2026Q3"]
+    # Files being read ahead (as the command line passes them) are let go before the files
+    # are read again together: no table is held or read for nothing meanwhile.
+    later = write(tmp_path / "later.csv", older.read_text().replace("2026Q2", "2026Q4"))
+    files, loaded = [older, east, west, later], load_instrument(inst)
+    with read_ahead(pipeline.read_all(files, loaded)) as ahead:
+        again, _ = read_files(files, loaded, engine="memory", tables=ahead)
+        with pytest.raises(StopIteration):
+            next(ahead)  # the file after west was being read ahead: dropped
+    assert again.waves == ["2026Q2", "2026Q3", "2026Q4"]
 
 
 def test_a_file_with_every_row_quarantined_among_others(tmp_path):
