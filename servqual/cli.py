@@ -260,8 +260,8 @@ def report(
 
         if in_memory:
             warm_up()  # numba's compiler loads now, not at the first file's validation
-        language(lang)  # a bad --lang is a usage error before any work is done
-        browser = find_browser() if pdf else None  # fail before the work, not after it
+        language(lang)  # a bad --lang is a usage error before the survey is analysed
+        browser = find_browser() if pdf else None  # fail before the analysis, not after it
         extra = run_inputs(loaded, instrument, targets=targets, complaints=complaints,
                            categories=categories, peers=peers, benchmark=benchmark,
                            strategies=strategies)
