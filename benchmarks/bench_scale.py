@@ -140,7 +140,9 @@ def run(respondents: int) -> Table:
 
     engine = choose_engine(paths)  # what `servqual report` takes for these files
     s = run_isolated("benchmarks.bench_scale", "stages", str(respondents), engine)
-    e2e = min((end_to_end(paths, work) for _ in range(2)), key=lambda r: r["seconds"])
+    # Best of three, as the bare read: about one run in four on this shared machine spends
+    # 2-4 s more in the kernel (system time) handing out fresh memory.
+    e2e = min((end_to_end(paths, work) for _ in range(3)), key=lambda r: r["seconds"])
     other = "duckdb" if engine == "memory" else "memory"
     e2e_other = end_to_end(paths, work / other, other)
     html = (work / "report.html").stat().st_size
@@ -178,7 +180,7 @@ def run(respondents: int) -> Table:
           "the run itself reads the next file while it validates this one "
           "(servqual.engines.read_ahead), so it takes less")
     met = e2e["seconds"] / bare <= 3
-    t.add("end-to-end servqual report", f"{e2e['seconds']:.2f} s",
+    t.add("end-to-end servqual report (best of 3)", f"{e2e['seconds']:.2f} s",
           f"{ratio(e2e['seconds'])}; target <= 3x " + ("(met)" if met else "(NOT met)"))
     t.add(f"end-to-end, --engine {other}", f"{e2e_other['seconds']:.2f} s",
           f"{ratio(e2e_other['seconds'])}; peak RSS {e2e_other['peak_rss_mb']:,.0f} MB")
