@@ -221,8 +221,12 @@ def _arrow(series: pd.Series) -> pa.ChunkedArray:
 
 def _encoded(array: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Dictionary codes of a column (-1 where missing) and its distinct values, from Arrow's
-    hash kernel (several times faster than pandas' factorize of Arrow strings)."""
-    encoded = pc.dictionary_encode(array)
+    hash kernel (several times faster than pandas' factorize of Arrow strings), or as read
+    (a dictionary column: each chunk its own dictionary until unified)."""
+    if pa.types.is_dictionary(array.type):
+        encoded = array.unify_dictionaries()
+    else:
+        encoded = pc.dictionary_encode(array)
     if not encoded.num_chunks:
         return np.zeros(0, dtype=np.int64), pa.array([], array.type)
     codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False)
