@@ -343,9 +343,9 @@ def test_killed_in_the_middle_of_an_ingest_the_store_is_as_before(store_copy, tm
     lines = SAMPLE[-1].read_text(encoding="utf-8").splitlines()
     changed.write_text("\n".join(lines[:200]) + "\n", encoding="utf-8")
     before = dump(store_copy)
-    proc = hold_ingest(store_copy, [changed, SAMPLE[0]])
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    with hold_ingest(store_copy, [changed, SAMPLE[0]]) as proc:  # closes its pipes after
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
     assert dump(store_copy) == before
     # Still a working store.
     assert invoke("trend", "--store", store_copy, "--json").exit_code == 0
@@ -441,7 +441,8 @@ def test_two_ingests_at_once_one_waits_or_fails_clearly(store_copy, tmp_path):
         proc.stdin.write("go\n")
         proc.stdin.flush()
     assert proc.stdout.readline().strip() == "DONE"
-    proc.wait()
+    with proc:  # waits for it and closes its pipes
+        pass
     out, err = waiter.communicate(timeout=120)
     assert waiter.returncode == 0, err
     with Store.open(store_copy) as store:
