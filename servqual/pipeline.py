@@ -79,7 +79,7 @@ def read_files(paths: Iterable[str | Path], instrument: Instrument, *, engine: s
             if engine == "auto" and duckdb_can_read(instrument) and \
                     sum(p.stat().st_size for p in paths) >= engines.DUCKDB_FROM_BYTES:
                 return _read_with_duckdb(paths, instrument, progress)
-            tables = read_all(paths, instrument)
+            tables = None  # read again below, all together
         validated = validate(tables if tables is not None else read_all(paths, instrument),
                              instrument)
         return aggregated(validated, instrument), validated
