@@ -15,7 +15,7 @@ import functools
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 import typer
 from rich.console import Console
@@ -23,8 +23,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
+from .engines import ENGINES, survey_paths
 from .errors import InputFileError, ServqualError, UsageError
-from .instrument import DEFAULT_INSTRUMENT, Instrument, load_instrument
+from .instrument import DEFAULT_INSTRUMENT, LANGUAGES, Instrument, load_instrument
+from .quarantine import quarantine_path
 from .store import DEFAULT_STORE, DEFAULT_WAIT
 from .tuning import before_exit, tune_process
 
@@ -54,9 +56,11 @@ StoreOption = Annotated[
 WaitOption = Annotated[
     float, typer.Option("--wait", help="Seconds to wait while another servqual process uses "
                         "the store.")]
+# Option values from fixed sets are checked by the parser, before anything is read: a
+# mistake there is a usage error (exit 2) however large the survey.
 EngineOption = Annotated[
-    str, typer.Option("--engine", help="auto (by input size), memory, or duckdb (out of "
-                      "core: bounded memory, also reads Parquet).")]
+    Literal[ENGINES], typer.Option("--engine", help="auto (by input size), memory, or duckdb "
+                                   "(out of core: bounded memory, also reads Parquet).")]
 
 
 def handle_errors(func):
@@ -101,13 +105,22 @@ def steps(progress: Progress):
     return update
 
 
+def inputs_of(files: list[Path]) -> list[Path]:
+    """The survey files among the inputs (see :func:`servqual.engines.survey_paths`); the
+    quarantine files left out are named on the terminal."""
+    paths, skipped = survey_paths(files)
+    for path in skipped:
+        _say(f"left out {path}: it holds rejected rows written by servqual (a quarantine "
+             "file), not survey responses")
+    return paths
+
+
 def read_and_validate(files: list[Path], instrument_path: Path
                       ) -> tuple[Instrument, Validated, list[Path]]:
-    from .pipeline import unique_paths
     from .validate import validate as validate_tables
 
+    paths = inputs_of(files)
     instrument = load_instrument(instrument_path)
-    paths = unique_paths(files)
     with progress_bar() as progress:
         validated = validate_tables(read_with_progress(paths, instrument, progress), instrument)
     return instrument, validated, paths
@@ -165,10 +178,6 @@ def run_inputs(instrument: Instrument, instrument_path: Path, *, targets: Path |
     return extra
 
 
-def quarantine_path(beside: Path) -> Path:
-    return beside.with_name(beside.stem + ".rejected.csv")
-
-
 @app.command()
 @handle_errors
 def report(
@@ -176,7 +185,8 @@ def report(
         help="Survey files: one per wave, or one holding several waves (optional with "
         "--store).", show_default=False)] = None,
     instrument: InstrumentOption = DEFAULT_INSTRUMENT,
-    lang: Annotated[str, typer.Option("--lang", help="Report language: en or zh-CN.")] = "en",
+    lang: Annotated[Literal[LANGUAGES], typer.Option("--lang", help="Report language.")
+                    ] = "en",
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML report to write.")] = Path(
         "servqual-report.html"),
     json_out: Annotated[Optional[Path], typer.Option(
@@ -213,7 +223,7 @@ def report(
     Rejected rows are written beside the report as <report>.rejected.csv, with a reason each.
     With --store, the waves stored there are part of the run without reading their files.
     """
-    from .engines import ahead_for, choose_engine, read_ahead, unique_paths
+    from .engines import ahead_for, choose_engine, read_ahead
 
     if template_dir is not None and not template_dir.is_dir():
         raise UsageError(f"--template-dir {template_dir} is not a directory")
@@ -235,11 +245,11 @@ def report(
                              "read by the duckdb engine only: give the survey as CSV or Excel "
                              "to split it")
         engine = "memory"
+    paths = inputs_of(files) if files else []
     loaded = load_instrument(instrument)
     if split_by is not None and split_by not in loaded.analysis_segments:
         raise UsageError(f"--split-by {split_by!r} is not a segment column of the instrument "
                          f"({', '.join(loaded.analysis_segments) or 'it names none'})")
-    paths = unique_paths(files) if files else []
     chosen = choose_engine(paths, engine, loaded) if paths else None
     in_memory = chosen == "memory"
     with progress_bar() as progress, read_ahead(
@@ -253,14 +263,12 @@ def report(
         from .pipeline import combine, compute, compute_aggregated, read_files, split
         from .report import render_html  # plotly and jinja2 load only when a report is written
         from .report.files import unit_paths
-        from .report.i18n import language
         from .report.pdf import find_browser, print_pdf
         from .stats.kernels import warm_up
         from .validate import QUARANTINE_COLUMNS
 
         if in_memory:
             warm_up()  # numba's compiler loads now, not at the first file's validation
-        language(lang)  # a bad --lang is a usage error before the survey is analysed
         browser = find_browser() if pdf else None  # fail before the analysis, not after it
         extra = run_inputs(loaded, instrument, targets=targets, complaints=complaints,
                            categories=categories, peers=peers, benchmark=benchmark,
@@ -313,6 +321,10 @@ def report(
     q = data.quality
     err_console.print(f"{q.rows_read:,} rows read: {q.rows_valid:,} analysed, "
                       f"{q.rows_quarantined:,} quarantined", markup=False)
+    for f in q.files:
+        if f["rows_valid"] == 0 and f["rows_read"]:
+            _say(f"warning: {f['file']}: every row was quarantined; it adds nothing to the "
+                 f"report (its rejected rows are in {quarantine_path(out)})")
     for value in skipped:
         err_console.print(f"no report for {split_by} = {value}: fewer than "
                           f"{loaded.analysis.min_cell} respondents (min_cell)", markup=False)
@@ -333,19 +345,30 @@ def validate(
 ) -> None:
     """Ingest and validate only: print the row accounting and write the quarantined rows.
 
-    Each input gets <file>.rejected.csv (its rejected rows with a reason column).
+    Each input gets <file>.rejected.csv (its rejected rows with a reason column). Exit 65
+    when a file has no valid row (its quarantine file says why), or with --strict when any
+    row is quarantined.
     """
     from .outputs import OutputSet
 
     _, validated, paths = read_and_validate(files, instrument)
+    rejected = {str(path): validated.quarantine_of(str(path)) for path in paths}
     with OutputSet() as outputs:
         for path in paths:
             dest = quarantine_path(path if out_dir is None else out_dir / path.name)
-            outputs.write_csv(dest, validated.quarantine_of(str(path)))
+            outputs.write_csv(dest, rejected[str(path)])
         written = outputs.destinations
     print_accounting(validated, out_console)
     for path in written:
         out_console.print(f"quarantine: {path}", markup=False, soft_wrap=True)
+    empty = [f for f in validated.quality.files if f["rows_valid"] == 0]
+    for f in empty:
+        reasons = rejected[f["file"]]["reason"].value_counts()
+        why = ", ".join(f"{r} {n:,}" for r, n in reasons.items()) or "it has no data rows"
+        err_console.print(f"servqual: error: {f['file']}: no valid row ({why})", markup=False,
+                          soft_wrap=True)
+    if empty:
+        raise typer.Exit(65)
     if strict and validated.quality.rows_quarantined:
         err_console.print(f"servqual: error: {validated.quality.rows_quarantined} rows "
                           "quarantined (--strict)")
@@ -370,11 +393,10 @@ def ingest(
     Its rejected rows are kept in the store with it (table quarantine). Files are validated
     and aggregated out of core by DuckDB, so any size fits.
     """
-    from .pipeline import unique_paths
     from .store.history import ingest_files
 
+    paths = inputs_of(files)
     loaded = load_instrument(instrument)
-    paths = unique_paths(files)
     with progress_bar() as progress:
         done = ingest_files(paths, loaded, store, progress=steps(progress), wait=wait,
                             on_wait=_say)

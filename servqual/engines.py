@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from .errors import UsageError
+from .quarantine import is_quarantine_file
 
 if TYPE_CHECKING:
     from .instrument import Instrument
@@ -48,6 +49,19 @@ def unique_paths(paths: Iterable[str | Path]) -> list[Path]:
     if not seen:
         raise UsageError("no survey files given")
     return list(seen.values())
+
+
+def survey_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """The survey files among the inputs, each once, and the inputs left out: quarantine
+    files servqual wrote (``servqual validate`` puts ``<wave>.rejected.csv`` beside each
+    input, where a glob such as ``surveys/*.csv`` picks it up again)."""
+    paths = unique_paths(paths)
+    skipped = [p for p in paths if is_quarantine_file(p)]
+    if skipped and len(skipped) == len(paths):
+        raise UsageError("no survey files given: " + ", ".join(map(str, skipped)) +
+                         " hold rejected rows written by servqual (quarantine files), not "
+                         "survey responses")
+    return [p for p in paths if p not in skipped], skipped
 
 
 def choose_engine(paths: list[Path], engine: str = "auto", instrument: Instrument | None = None

@@ -91,8 +91,7 @@ def _read_with_duckdb(paths: list[Path], instrument: Instrument, progress):
 
     checked, aggregates, waves = check_and_aggregate(paths, instrument, progress=progress)
     if not waves:
-        raise DataError("no valid responses to analyse: every row was quarantined "
-                        f"({_reasons(checked.quality)})")
+        raise no_valid_responses(checked.quality)
     return Aggregated(aggregates, checked.quality, waves), checked
 
 
@@ -127,8 +126,7 @@ def stream_files(tables: Iterable[RawTable], instrument: Instrument):
         none = one.responses.take(np.zeros(len(one.responses), dtype=bool))
         del one
     if not parts:
-        raise DataError("no valid responses to analyse: every row was quarantined "
-                        f"({_reasons(quality)})")
+        raise no_valid_responses(quality)
     quarantine = pd.concat(quarantines, ignore_index=True)
     kept = Validated(responses=none, quarantine=quarantine,
                      quality=quality, columns=columns)
@@ -189,8 +187,7 @@ def aggregated(validated: Validated, instrument: Instrument) -> Aggregated:
     """The aggregates of validated responses (the in-memory path)."""
     responses = validated.responses
     if len(responses) == 0:
-        raise DataError("no valid responses to analyse: every row was quarantined "
-                        f"({_reasons(validated.quality)})")
+        raise no_valid_responses(validated.quality)
     waves = sort_waves(_waves_in(responses.meta["wave"]))
     return Aggregated(aggregate(responses, instrument), validated.quality, waves)
 
@@ -212,8 +209,7 @@ def compute_aggregated(data: Aggregated, instrument: Instrument,
     """
     extra = extra or RunInputs()
     if not data.waves:
-        raise DataError("no valid responses to analyse: every row was quarantined "
-                        f"({_reasons(data.quality)})")
+        raise no_valid_responses(data.quality)
     config = instrument.analysis
     waves = sort_waves(data.waves)
     aggregates = data.aggregates
@@ -280,6 +276,16 @@ def _unit_quality(responses, rejected: pd.DataFrame) -> DataQuality:
                               "rows_quarantined": bad})
     quality.check()
     return quality
+
+
+def no_valid_responses(quality: DataQuality) -> DataError:
+    """The error of a run left with no respondent: it names the files read (the one file as
+    the error's file) and the reasons their rows were quarantined."""
+    files = [f["file"] for f in quality.files]
+    where = f" in {', '.join(files)}" if len(files) > 1 else ""
+    return DataError(f"no valid responses to analyse{where}: every row was quarantined "
+                     f"({_reasons(quality)}); servqual validate writes each rejected row "
+                     "with its reason", file=files[0] if len(files) == 1 else None)
 
 
 def _reasons(quality: DataQuality) -> str:

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .quarantine import SOURCE, SOURCE_ROW
+
 # Columns of Responses.meta with a fixed meaning; segment columns keep their own names.
 WAVE = "wave"
 RESPONDENT = "respondent_id"
-SOURCE = "source_file"
-SOURCE_ROW = "source_row"
 WEIGHT = "sampling_weight"
 OVERALL_SATISFACTION = "overall_satisfaction"
 ANSWER_DTYPE = np.float32

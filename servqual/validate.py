@@ -28,6 +28,7 @@ from .ingest import RawTable
 from .ingest.long import assemble, item_positions, respondents
 from .ingest.table import match_key
 from .instrument import Instrument
+from .quarantine import QUARANTINE_COLUMNS
 from .responses import (ANSWER_DTYPE, OVERALL_SATISFACTION, RESPONDENT, SOURCE, SOURCE_ROW,
                         WAVE, WEIGHT, Responses, importance_column)
 from .value_segments import derive_value_segment
@@ -50,7 +51,6 @@ REASONS = (
 )
 _CODE = {r: n + 1 for n, r in enumerate(REASONS)}
 
-QUARANTINE_COLUMNS = [SOURCE, SOURCE_ROW, "reason", "column", "value", "duplicate_of"]
 # A number as people type it: sign, digits, decimal point, exponent (after NFKC, so
 # full-width digits count); "inf" too, as pyarrow reads it in a column of numbers.
 _NUMBER = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:inf(?:inity)?))$"
@@ -270,11 +270,39 @@ def _text(array: pa.ChunkedArray, normalize: bool) -> pa.ChunkedArray:
     return text
 
 
-def _fill(out: np.ndarray, array: pa.ChunkedArray) -> None:
+@dataclass(frozen=True)
+class AnswerScale:
+    """The answers a column may hold: ``lo..hi`` and the missing codes.
+
+    Answers are kept as float32 (:data:`~servqual.responses.ANSWER_DTYPE`), and the cast can
+    move a value the file holds outside the scale onto an accepted one: ``1e-320`` becomes
+    0, a missing code, and ``7.00000001`` becomes 7. Such a value is an answer out of scale,
+    and :meth:`rounded_in` finds it.
+    """
+
+    lo: float
+    hi: float
+    codes: tuple[float, ...]
+
+    def accepts(self, values: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            inside = (values >= self.lo) & (values <= self.hi)
+        return inside | np.isin(values, self.codes)
+
+    def rounded_in(self, exact: np.ndarray) -> np.ndarray:
+        """Values (float64) accepted only once cast to the answers' float32."""
+        with np.errstate(over="ignore"):
+            near = exact.astype(ANSWER_DTYPE)
+        return self.accepts(near) & ~self.accepts(exact)
+
+
+def _fill(out: np.ndarray, array: pa.ChunkedArray, scale: AnswerScale | None = None) -> None:
     """Write numbers (integer or floating Arrow arrays) into ``out`` in its dtype, nulls NaN.
 
     Reads each chunk's value buffer in place and converts while copying: one pass over the
-    data, no temporary array.
+    data, no temporary array. With a ``scale``, a floating value the cast to ``out``'s dtype
+    would move into the scale or onto a missing code is written as infinity (out of scale;
+    see :class:`AnswerScale`). Whole numbers cannot move so, and are not looked at.
     """
     position = 0
     for chunk in array.chunks:
@@ -284,17 +312,22 @@ def _fill(out: np.ndarray, array: pa.ChunkedArray) -> None:
         target = out[position:position + n]
         validity, data = chunk.buffers()[:2]
         dtype = np.dtype(chunk.type.to_pandas_dtype())
+        source = np.frombuffer(data, dtype=dtype)[chunk.offset:chunk.offset + n]
         with np.errstate(over="ignore"):  # beyond float32: infinite, so out of scale
-            target[:] = np.frombuffer(data, dtype=dtype)[chunk.offset:chunk.offset + n]
+            target[:] = source
+        if scale is not None and dtype.kind == "f" and out.dtype != dtype:
+            target[scale.rounded_in(source)] = np.inf
         if chunk.null_count:
             bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
             target[bits[chunk.offset:chunk.offset + n] == 0] = np.nan
         position += n
 
 
-def numbers_into(series: pd.Series, out: np.ndarray) -> np.ndarray:
+def numbers_into(series: pd.Series, out: np.ndarray, scale: AnswerScale | None = None
+                 ) -> np.ndarray:
     """Parse a column of answers into ``out`` (NaN when blank); return the mask of cells that
-    hold text that is not a number (booleans and dates included)."""
+    hold text that is not a number (booleans and dates included). With a ``scale``, values
+    outside it that ``out``'s dtype would round into it are written as infinity."""
     array = _arrow(series)
     kind = array.type
     none = np.zeros(len(series), dtype=bool)
@@ -302,7 +335,7 @@ def numbers_into(series: pd.Series, out: np.ndarray) -> np.ndarray:
         out[:] = np.nan
         return none
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        _fill(out, pc.cast(array, pa.float64()) if pa.types.is_decimal(kind) else array)
+        _fill(out, pc.cast(array, pa.float64()) if pa.types.is_decimal(kind) else array, scale)
         return none
     # Each distinct text is parsed once: a column of answers holds a handful of them, where
     # matching a million cells against the number pattern took 58 ms per column.
@@ -313,6 +346,8 @@ def numbers_into(series: pd.Series, out: np.ndarray) -> np.ndarray:
     _fill(parsed[:-1], pc.cast(pc.if_else(number, text, pa.scalar(None, pa.large_string())),
                                pa.float64()))
     parsed[-1] = np.nan
+    if scale is not None and out.dtype != parsed.dtype:
+        parsed[scale.rounded_in(parsed)] = np.inf
     bad = pc.fill_null(pc.and_(pc.invert(number), pc.not_equal(text, "")), False)
     bad = np.append(bad.to_numpy(zero_copy_only=False), False)
     with np.errstate(over="ignore"):  # beyond float32: infinite, so out of scale
@@ -456,14 +491,16 @@ def _read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
         item = item_positions(text_column(frame[instrument.long.item]), instrument)
         flags.flag_cells(item < 0, instrument.long.item, "unknown_item")
 
+    missing = sorted({*settings.missing_codes, *raw.missing_codes})
+    scale = AnswerScale(settings.scale_min, settings.scale_max, tuple(missing))
     values = _answer_matrix(n, len(answer_columns))
     for j, column in enumerate(answer_columns):
-        flags.flag_cells(numbers_into(frame[column], values[:, j]), column, "non_numeric")
+        flags.flag_cells(numbers_into(frame[column], values[:, j], scale), column,
+                         "non_numeric")
     if settings.sampling_weight:
         weight, weight_text = numeric_column(frame[settings.sampling_weight])
         flags.flag_cells(weight_text, settings.sampling_weight, "non_numeric")
         meta[WEIGHT] = weight
-    missing = sorted({*settings.missing_codes, *raw.missing_codes})
     for j, column in enumerate(answer_columns):
         answers = values[:, j]
         with np.errstate(invalid="ignore"):

@@ -241,8 +241,12 @@ def text_layout(data, start: int, encoding: str, path: Path, instrument: Instrum
     # three segment columns, for 13 ms more parsing.
     coded = {match_key(c) for c in (settings.wave, *settings.segments) if c}
     quoted = data.find(b'"', body_start, end) >= 0 if find_quotes else True
-    options = _Options(len(names), delimiter, [j for j, n in enumerate(names)
-                                               if match_key(n) in labels], quoted=quoted,
+    # pyarrow reads 0x1F as the integer 31, where an answer written so is not a number:
+    # with any 0x in the records, every column is read as text and validation judges it.
+    hexadecimal = any(data.find(prefix, body_start, end) >= 0 for prefix in (b"0x", b"0X"))
+    as_text = range(len(names)) if hexadecimal else [j for j, n in enumerate(names)
+                                                     if match_key(n) in labels]
+    options = _Options(len(names), delimiter, list(as_text), quoted=quoted,
                        coded=[j for j, n in enumerate(names) if match_key(n) in coded])
     return TextLayout(encoding=codecs.lookup(encoding).name, names=names, rest=rest,
                       header_row=blank_lines + 1,

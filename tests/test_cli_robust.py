@@ -1,0 +1,200 @@
+"""Ordinary mistakes and ordinary files on the command line: a clear message and a documented
+exit code, never a traceback, never a misreading (issue "Never crash, never misread silently").
+Each test is named after what broke."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import INSTRUMENT, SAMPLE
+from fixtures import TINY_CSV, tiny
+from servqual.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def rejected(path):
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def two_waves(tmp_path):
+    """The last two sample waves, copied (the sample itself is never written to)."""
+    folder = tmp_path / "waves"
+    folder.mkdir()
+    for source in SAMPLE[-2:]:
+        shutil.copy(source, folder / source.name)
+    return folder
+
+
+def test_report_after_validate_leaves_out_the_quarantine_file(tmp_path):
+    # The README's own order: validate the new wave (its .rejected.csv lands beside it), then
+    # report on the folder's waves with a glob that matches the quarantine file too.
+    folder = two_waves(tmp_path)
+    latest = folder / SAMPLE[-1].name
+    result = invoke("validate", latest, "--instrument", INSTRUMENT)
+    assert result.exit_code == 0, result.output
+    quarantine = folder / (latest.stem + ".rejected.csv")
+    assert quarantine.exists()
+    out, js = tmp_path / "out" / "r.html", tmp_path / "out" / "r.json"
+    result = invoke("report", *sorted(folder.glob("20*.csv")), "--instrument", INSTRUMENT,
+                    "--out", out, "--json", js)
+    assert result.exit_code == 0, result.output
+    assert f"left out {quarantine}" in result.stderr
+    doc = json.loads(js.read_text(encoding="utf-8"))
+    assert doc["waves"] == [SAMPLE[-2].stem, SAMPLE[-1].stem]
+    assert {f["file"] for f in doc["data_quality"]["files"]} == {
+        str(folder / SAMPLE[-2].name), str(latest)}
+
+
+def test_validate_and_ingest_leave_out_quarantine_files(tmp_path):
+    folder = two_waves(tmp_path)
+    latest = folder / SAMPLE[-1].name
+    assert invoke("validate", latest, "--instrument", INSTRUMENT).exit_code == 0
+    quarantine = folder / (latest.stem + ".rejected.csv")
+    before = quarantine.read_bytes()
+    result = invoke("validate", *sorted(folder.glob("*.csv")), "--instrument", INSTRUMENT)
+    assert result.exit_code == 0, result.output
+    assert f"left out {quarantine}" in result.stderr
+    assert not (folder / (quarantine.stem + ".rejected.csv")).exists()
+    assert quarantine.read_bytes() == before  # written again from the wave, unchanged
+    store = tmp_path / "h.duckdb"
+    result = invoke("ingest", *sorted(folder.glob("*.csv")), "--instrument", INSTRUMENT,
+                    "--store", store)
+    assert result.exit_code == 0, result.output
+    assert f"left out {quarantine}" in result.stderr
+    assert "rejected" not in result.stdout.replace(str(quarantine), "")
+
+
+def test_only_quarantine_files_given_is_a_usage_error(tmp_path):
+    folder = two_waves(tmp_path)
+    latest = folder / SAMPLE[-1].name
+    assert invoke("validate", latest, "--instrument", INSTRUMENT).exit_code == 0
+    quarantine = folder / (latest.stem + ".rejected.csv")
+    result = invoke("report", quarantine, "--instrument", INSTRUMENT, "--out",
+                    tmp_path / "r.html")
+    assert result.exit_code == 2
+    assert str(quarantine) in result.output and "quarantine" in result.output
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_survey_file_named_like_a_quarantine_file_is_still_read(tmp_path):
+    # Recognised by what it holds, not by its name.
+    inst, data = tiny(tmp_path, name="2026Q3.rejected.csv")
+    js = tmp_path / "r.json"
+    result = invoke("report", data, "--instrument", inst, "--out", tmp_path / "r.html",
+                    "--json", js)
+    assert result.exit_code == 0, result.output
+    assert json.loads(js.read_text(encoding="utf-8"))["data_quality"]["rows_valid"] == 4
+
+
+@pytest.mark.parametrize("cell", ["0x5", "0X5", "0x1F"])
+def test_hexadecimal_answer_is_non_numeric(tmp_path, cell):
+    # pyarrow's integer parser reads 0x5 as 5: a misreading, as no scale is written in hex.
+    inst, data = tiny(tmp_path, csv=TINY_CSV.replace("r2,East,5,", f"r2,East,{cell},"))
+    result = invoke("validate", data, "--instrument", inst, "--out-dir", tmp_path / "q")
+    assert result.exit_code == 0, result.output
+    rows = rejected(tmp_path / "q" / "2026Q3.rejected.csv")
+    assert [(r["id"], r["reason"], r["column"], r["value"]) for r in rows] == [
+        ("r2", "non_numeric", "E1", cell)]
+
+
+@pytest.mark.parametrize("cell", ["1e-320", "1e-310", "9.0000000001", "5.00000001",
+                                  "0.00000000001"])
+def test_value_rounded_onto_the_scale_is_out_of_scale(tmp_path, cell):
+    # Answers are held as float32: 1e-320 became 0.0 (no missing code here, but below 1) or,
+    # with 0 a missing code, a missing answer; 9.0000000001 became the missing code 9;
+    # 5.00000001 became 5, the top of the scale. Each is a value outside the scale.
+    inst, data = tiny(tmp_path, csv=TINY_CSV.replace("r2,East,5,", f"r2,East,{cell},"),
+                      instrument=open_instrument_with_missing_zero())
+    result = invoke("validate", data, "--instrument", inst, "--out-dir", tmp_path / "q")
+    assert result.exit_code == 0, result.output
+    rows = rejected(tmp_path / "q" / "2026Q3.rejected.csv")
+    assert [(r["id"], r["reason"], r["column"]) for r in rows] == [("r2", "out_of_scale", "E1")]
+    # A column read as numbers shows the number, in Python's spelling (1e-11 for
+    # 0.00000000001): the same value, not necessarily the same characters.
+    assert float(rows[0]["value"]) == float(cell)
+
+
+def open_instrument_with_missing_zero() -> str:
+    from fixtures import TINY_INSTRUMENT, replace_in_instrument
+
+    return replace_in_instrument("missing_codes = [9]", "missing_codes = [9, 0]",
+                                 TINY_INSTRUMENT)
+
+
+def test_in_scale_decimals_still_read(tmp_path):
+    inst, data = tiny(tmp_path, csv=TINY_CSV.replace("r2,East,5,4,2,2,3,2",
+                                                     "r2,East,4.5,4,2,2,3,2.5"))
+    js = tmp_path / "r.json"
+    result = invoke("report", data, "--instrument", inst, "--out", tmp_path / "r.html",
+                    "--json", js)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(js.read_text(encoding="utf-8"))
+    assert doc["data_quality"]["rows_quarantined"] == 0
+    i1 = next(i for i in doc["items"] if i["item"] == "i1")
+    assert i1["expectation_mean"] == pytest.approx((4 + 4.5 + 3) / 3)
+
+
+def test_no_valid_responses_names_the_file(tmp_path):
+    bad = "id,region,E1,E2,E3,P1,P2,P3\nr1,East,8,8,8,8,8,8\nr2,West,6,6,6,6,6,6\n"
+    inst, data = tiny(tmp_path, csv=bad)
+    result = invoke("report", data, "--instrument", inst, "--out", tmp_path / "r.html")
+    assert result.exit_code == 65
+    assert str(data) in result.stderr and "out_of_scale: 2" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_no_valid_responses_in_several_files_names_them(tmp_path):
+    bad = "id,region,E1,E2,E3,P1,P2,P3\nr1,East,8,8,8,8,8,8\n"
+    inst, first = tiny(tmp_path, csv=bad, name="2026Q2.csv")
+    _, second = tiny(tmp_path, csv=bad, name="2026Q3.csv")
+    result = invoke("report", first, second, "--instrument", inst, "--out",
+                    tmp_path / "r.html")
+    assert result.exit_code == 65
+    assert str(first) in result.stderr and str(second) in result.stderr
+
+
+def test_report_warns_of_a_file_with_no_valid_row(tmp_path):
+    inst, good = tiny(tmp_path, name="2026Q2.csv")
+    _, bad = tiny(tmp_path, csv="id,region,E1,E2,E3,P1,P2,P3\nr1,East,8,8,8,8,8,8\n")
+    result = invoke("report", good, bad, "--instrument", inst, "--out", tmp_path / "r.html")
+    assert result.exit_code == 0, result.output
+    assert f"warning: {bad}: every row was quarantined" in result.stderr
+
+
+def test_validate_exits_65_when_a_file_keeps_no_row(tmp_path):
+    bad = "id,region,E1,E2,E3,P1,P2,P3\nr1,East,8,8,8,8,8,8\nr2,West,x,6,6,6,6,6\n"
+    inst, data = tiny(tmp_path, csv=bad)
+    result = invoke("validate", data, "--instrument", inst)
+    assert result.exit_code == 65
+    assert f"{data}: no valid row" in result.stderr
+    assert "out_of_scale 1" in result.stderr and "non_numeric 1" in result.stderr
+    # The quarantine file is complete and says why: it is written.
+    assert len(rejected(tmp_path / "2026Q3.rejected.csv")) == 2
+
+
+def test_validate_exits_65_for_a_file_of_header_only(tmp_path):
+    inst, data = tiny(tmp_path, csv="id,region,E1,E2,E3,P1,P2,P3\n")
+    result = invoke("validate", data, "--instrument", inst)
+    assert result.exit_code == 65
+    assert f"{data}: no valid row (it has no data rows)" in result.stderr
+
+
+@pytest.mark.parametrize("option", [("--lang", "xx"), ("--engine", "gpu")])
+def test_bad_option_value_is_a_usage_error_found_first(tmp_path, option):
+    # Found before the instrument (missing here) and the survey are read.
+    result = invoke("report", tmp_path / "missing.csv", "--instrument",
+                    tmp_path / "missing.toml", "--out", tmp_path / "r.html", *option)
+    assert result.exit_code == 2
+    assert option[1] in result.output and "Traceback" not in result.output
