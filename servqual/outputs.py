@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .celltext import csv_frame
 from .errors import OutputError
 
 
@@ -65,10 +66,16 @@ class OutputSet:
             raise OutputError(f"cannot write: {err.strerror}", file=dest) from err
 
     def write_csv(self, dest: str | Path, frame: pd.DataFrame) -> None:
-        """CSV in UTF-8 with a byte-order mark, so Excel opens Chinese text correctly."""
+        """CSV in UTF-8 with a byte-order mark, so Excel opens Chinese text correctly.
+
+        Cells and column names go through :func:`servqual.celltext.csv_frame`: text that a
+        spreadsheet would run as a formula gets a leading ``'``, overlong text is cut with a
+        visible marker, numbers are written as numbers.
+        """
         temp = self._temp_for(Path(dest))
+        safe = csv_frame(frame)
         try:
-            frame.to_csv(temp, index=False, encoding="utf-8-sig")
+            safe.to_csv(temp, index=False, encoding="utf-8-sig")
         except OSError as err:
             raise OutputError(f"cannot write: {err.strerror}", file=dest) from err
 
