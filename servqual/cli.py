@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
+from .celltext import bounded
 from .errors import InputFileError, ServqualError, UsageError
 from .instrument import DEFAULT_INSTRUMENT, Instrument, load_instrument
 from .store import DEFAULT_STORE, DEFAULT_WAIT
@@ -314,7 +315,7 @@ def report(
     err_console.print(f"{q.rows_read:,} rows read: {q.rows_valid:,} analysed, "
                       f"{q.rows_quarantined:,} quarantined", markup=False)
     for value in skipped:
-        err_console.print(f"no report for {split_by} = {value}: fewer than "
+        err_console.print(f"no report for {split_by} = {bounded(value)}: fewer than "
                           f"{loaded.analysis.min_cell} respondents (min_cell)", markup=False)
     for path in written:
         out_console.print(str(path), markup=False, soft_wrap=True)
