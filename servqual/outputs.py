@@ -74,14 +74,16 @@ class OutputSet:
     def write_csv(self, dest: str | Path, frame: pd.DataFrame) -> None:
         """CSV in UTF-8 with a byte-order mark, so Excel opens Chinese text correctly.
 
-        Cells and column names go through :func:`csv_frame`: text that a
-        spreadsheet would run as a formula gets a leading ``'``, overlong text is cut with a
-        visible marker, numbers are written as numbers.
+        Cells and column names go through :func:`csv_frame`: text that a spreadsheet would run
+        as a formula gets a leading ``'``, overlong text is cut with a visible marker, numbers
+        are written as numbers. Lines end in CRLF (RFC 4180): the csv module quotes a cell
+        holding a character of the line terminator, so a cell holding a lone CR is quoted too
+        (with LF alone it was written bare, and a spreadsheet split the row there).
         """
         temp = self._temp_for(Path(dest))
         safe = csv_frame(frame)
         try:
-            safe.to_csv(temp, index=False, encoding="utf-8-sig")
+            safe.to_csv(temp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
         except OSError as err:
             raise OutputError(f"cannot write: {err.strerror}", file=dest) from err
 
@@ -128,7 +130,7 @@ def _umask() -> int:
 _TRIGGER = "^[=+\\-@\t\r\uff1d\uff0b\uff0d\uff20]"
 # A plain number (after NFKC: full-width digits and signs count): harmless as a formula, and
 # a reader expects to see it unchanged. No "inf": a spreadsheet takes it for a name.
-_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
 
 def neutralise_formulas(texts: pa.Array) -> pa.Array:
