@@ -383,11 +383,11 @@ def ingest(
     replaced = set(done.replaced)
     for wave in [w for w in done.waves if w is not None]:
         if done.waves[wave].rows_valid == 0:
-            out_console.print(f"wave {wave}: no valid rows, not stored (its rejected rows are)",
-                              markup=False)
+            out_console.print(f"wave {bounded(wave)}: no valid rows, not stored "
+                              "(its rejected rows are)", markup=False)
             continue
         verb = "replaced" if wave in replaced else "added"
-        out_console.print(f"{verb} wave {wave}", markup=False)
+        out_console.print(f"{verb} wave {bounded(wave)}", markup=False)
     out_console.print(f"store: {done.store}", markup=False, soft_wrap=True)
 
 
@@ -404,7 +404,7 @@ def print_wave_accounting(waves: dict[str | None, DataQuality], console: Console
         q = waves[wave]
         for reason, count in q.quarantine_reasons.items():
             reasons[reason] = reasons.get(reason, 0) + count
-        table.add_row(wave if wave is not None else "(no wave label)", f"{q.rows_read:,}",
+        table.add_row(bounded(wave) if wave is not None else "(no wave label)", f"{q.rows_read:,}",
                       f"{q.rows_valid:,}", f"{q.rows_quarantined:,}")
     console.print(table)
     listed = ", ".join(f"{r} {n:,}" for r, n in reasons.items() if n)

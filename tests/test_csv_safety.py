@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from typer.testing import CliRunner
 
-from fixtures import TINY_CSV, tiny, write
+from fixtures import TINY_CSV, replace_in_instrument, tiny, write
 from servqual.celltext import CSV_CELL_CHARS, MESSAGE_CELL_CHARS, bounded
 from servqual.cli import app
 from servqual.outputs import OutputSet
@@ -204,6 +204,32 @@ def test_huge_complaint_category_in_error_message_is_short(tmp_path):
     assert result.exit_code == 65, result.output
     assert "unknown complaint category" in result.output and MARKER in result.output
     assert len(result.output) < 2 * MESSAGE_CELL_CHARS + 500
+
+
+def test_huge_wave_label_on_the_terminal_is_short(tmp_path):
+    inst = write(tmp_path / "instrument.toml",
+                 replace_in_instrument("segments", 'wave = "wave"\nsegments'))
+    wave = "w" * 50_000  # every stored table holds the label: 5 MB would take long
+    data = write(tmp_path / "f.csv", "id,wave,region,E1,E2,E3,P1,P2,P3\n"
+                 f"r1,{wave},East,4,5,3,3,5,4\nr2,{wave},West,5,4,2,2,3,2\n")
+    result = invoke("ingest", data, "--instrument", inst, "--store", tmp_path / "s.duckdb")
+    assert result.exit_code == 0, result.output
+    assert "added wave" in result.output
+    assert "…[truncated: 50,000 characters in all]" in result.output.replace("\n", "")
+    assert len(result.output) < 2_000
+
+
+def test_huge_segment_value_listed_by_trend_is_short(tmp_path):
+    region = "r" * 50_000
+    inst, data = tiny(tmp_path, csv=TINY_CSV.replace("West", region))
+    store = tmp_path / "s.duckdb"
+    result = invoke("ingest", data, "--instrument", inst, "--store", store)
+    assert result.exit_code == 0, result.output
+    result = invoke("trend", "--store", store, "--segment", "region=Mars")
+    assert result.exit_code == 65, result.output
+    assert "the store knows: East, rrr" in result.output
+    assert "…[truncated: 50,000 characters in all]" in result.output.replace("\n", "")
+    assert len(result.output) < 2_000
 
 
 def test_bounded_marks_the_cut_with_the_original_length():
