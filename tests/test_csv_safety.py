@@ -232,6 +232,18 @@ def test_huge_segment_value_listed_by_trend_is_short(tmp_path):
     assert len(result.output) < 2_000
 
 
+def test_huge_split_value_skipped_on_the_terminal_is_short(tmp_path):
+    region = "r" * 50_000  # one respondent: fewer than min_cell, no report for it
+    inst, data = tiny(tmp_path, csv=TINY_CSV + f"r5,{region},4,5,3,3,5,4\n",
+                      instrument=replace_in_instrument("min_cell = 1", "min_cell = 2"))
+    result = invoke("report", data, "--instrument", inst, "--split-by", "region",
+                    "--out", tmp_path / "r.html")
+    assert result.exit_code == 0, result.output
+    assert "no report for region =" in result.output
+    assert "…[truncated: 50,000 characters in all]" in result.output.replace("\n", "")
+    assert len(result.output) < 2_000
+
+
 def test_bounded_marks_the_cut_with_the_original_length():
     assert bounded("short") == "short"
     cut = bounded("y" * 1000, 100)
