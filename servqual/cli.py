@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
+from .celltext import bounded
 from .engines import ENGINES, survey_paths
 from .errors import InputFileError, ServqualError, UsageError
 from .instrument import DEFAULT_INSTRUMENT, LANGUAGES, Instrument, load_instrument
@@ -326,7 +327,7 @@ def report(
             _say(f"warning: {f['file']}: every row was quarantined; it adds nothing to the "
                  f"report (its rejected rows are in {quarantine_path(out)})")
     for value in skipped:
-        err_console.print(f"no report for {split_by} = {value}: fewer than "
+        err_console.print(f"no report for {split_by} = {bounded(value)}: fewer than "
                           f"{loaded.analysis.min_cell} respondents (min_cell)", markup=False)
     for path in written:
         out_console.print(str(path), markup=False, soft_wrap=True)
@@ -404,11 +405,11 @@ def ingest(
     replaced = set(done.replaced)
     for wave in [w for w in done.waves if w is not None]:
         if done.waves[wave].rows_valid == 0:
-            out_console.print(f"wave {wave}: no valid rows, not stored (its rejected rows are)",
-                              markup=False)
+            out_console.print(f"wave {bounded(wave)}: no valid rows, not stored "
+                              "(its rejected rows are)", markup=False)
             continue
         verb = "replaced" if wave in replaced else "added"
-        out_console.print(f"{verb} wave {wave}", markup=False)
+        out_console.print(f"{verb} wave {bounded(wave)}", markup=False)
     out_console.print(f"store: {done.store}", markup=False, soft_wrap=True)
 
 
@@ -425,7 +426,7 @@ def print_wave_accounting(waves: dict[str | None, DataQuality], console: Console
         q = waves[wave]
         for reason, count in q.quarantine_reasons.items():
             reasons[reason] = reasons.get(reason, 0) + count
-        table.add_row(wave if wave is not None else "(no wave label)", f"{q.rows_read:,}",
+        table.add_row(bounded(wave) if wave is not None else "(no wave label)", f"{q.rows_read:,}",
                       f"{q.rows_valid:,}", f"{q.rows_quarantined:,}")
     console.print(table)
     listed = ", ".join(f"{r} {n:,}" for r, n in reasons.items() if n)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .celltext import quoted
+
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
@@ -46,9 +48,9 @@ class ServqualError(Exception):
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.column is not None:
-            where.append(f"column {self.column!r}")
+            where.append(f"column {quoted(self.column)}")
         if self.key is not None:
-            where.append(f"key {self.key!r}")
+            where.append(f"key {quoted(self.key)}")
         prefix = ", ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
 

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .celltext import quoted
 from .config import AnalysisConfig, unknown_key_message
 from .errors import DataError, InstrumentError
 from .files import read_bytes, read_toml
@@ -240,7 +241,7 @@ def load_complaints(path: str | Path, categories: dict[str, str], instrument: In
     unknown = ~category.isin(categories)
     if unknown.any():
         first = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise DataError(f"unknown complaint category {category.iloc[first]!r}; known: "
+        raise DataError(f"unknown complaint category {quoted(category.iloc[first])}; known: "
                         f"{', '.join(sorted(categories))} (map it in the categories file)",
                         file=path, row=first + 2, column="category")
     if "wave" in frame.columns and frame["wave"].str.strip().ne("").all():
@@ -249,7 +250,7 @@ def load_complaints(path: str | Path, categories: dict[str, str], instrument: In
         dates = pd.to_datetime(frame["date"].str.strip(), errors="coerce", format="mixed")
         if dates.isna().any():
             first = int(np.flatnonzero(dates.isna().to_numpy())[0])
-            raise DataError(f"not a date: {frame['date'].iloc[first]!r}", file=path,
+            raise DataError(f"not a date: {quoted(frame['date'].iloc[first])}", file=path,
                             row=first + 2, column="date")
         wave = pd.Series([_wave_of_date(d.date(), waves) for d in dates], index=frame.index)
     inside = wave.isin(waves)

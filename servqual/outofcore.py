@@ -58,6 +58,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .celltext import bounded
 from .engines import PARQUET_SUFFIXES
 from .errors import DataError
 from .ingest import RawTable, reader_for
@@ -354,7 +355,8 @@ def _streamed_slices(read: FileRead, instrument: Instrument, progress: ProgressF
         if "UTF8" in str(err) or "utf8" in str(err).lower():
             read.text_encoding = encoding_where_utf8_fails(path, text, instrument)
             raise _Restart() from None
-        raise DataError(f"cannot be read as a delimited text file: {err}", file=path) from err
+        raise DataError(f"cannot be read as a delimited text file: {bounded(str(err))}",
+                        file=path) from err
     finally:
         body.close()
     read.unparseable = layout.unparseable(read.invalid)

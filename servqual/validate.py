@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import rowchecks
+from .celltext import quoted
 from .errors import DataError
 from .ingest import RawTable
 from .ingest.long import assemble, item_positions, respondents
@@ -156,7 +157,7 @@ def resolve_columns(raw: RawTable, instrument: Instrument) -> pd.DataFrame:
             renames[by_key[match_key(column)][0]] = column
         elif required:
             close = difflib.get_close_matches(column, names, n=1, cutoff=0.6)
-            hint = f"; closest existing column: {close[0]!r}" if close else ""
+            hint = f"; closest existing column: {quoted(close[0])}" if close else ""
             raise DataError(f"column named by {key} is not in the file{hint}",
                             file=path, row=raw.header_row, column=column)
     if not renames:
@@ -182,7 +183,7 @@ def check_header(raw: RawTable, frame: pd.DataFrame, answer_columns: list[str],
             column = answer_columns[int(np.argmax(~np.isnan(values[0])))]
             raise DataError(
                 f"this is header row {i + 2} of header_rows = {declared}, but it holds answers "
-                f"(column {column!r}: {cells[column].iloc[0]!r}); the file seems to have "
+                f"(column {column!r}: {quoted(cells[column].iloc[0])}); the file seems to have "
                 f"{i + 1} header row(s): set header_rows = {i + 1}",
                 file=raw.path, row=raw.header_row + 1 + i, key="instrument.header_rows")
     head = frame.head(_HEADER_LOOKAHEAD)
@@ -195,7 +196,7 @@ def check_header(raw: RawTable, frame: pd.DataFrame, answer_columns: list[str],
         column = answer_columns[0]
         raise DataError(
             f"this row looks like another header row, not answers (column {column!r}: "
-            f"{head[column].iloc[0]!r}); the file seems to have {declared + leading} header "
+            f"{quoted(head[column].iloc[0])}); the file seems to have {declared + leading} header "
             f"rows: set header_rows = {declared + leading}",
             file=raw.path, row=int(raw.source_rows[0]), key="instrument.header_rows")
 

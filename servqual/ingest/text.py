@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from ..celltext import bounded
 from ..errors import DataError
 from ..instrument import Instrument
 from .table import (NULL_TOKENS, Platform, RawTable, detect_platform, header_frame,
@@ -266,7 +267,8 @@ def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
     except pa.ArrowInvalid as err:
         if "UTF8" in str(err) or "utf8" in str(err).lower():
             raise _NotUtf8(data, _first_invalid_utf8(data)) from None
-        raise DataError(f"cannot be read as a delimited text file: {err}", file=path) from err
+        raise DataError(f"cannot be read as a delimited text file: {bounded(str(err))}",
+                        file=path) from err
     if any(pa.types.is_binary(t) or pa.types.is_large_binary(t) for t in table.schema.types):
         raise _NotUtf8(data, _first_invalid_utf8(data))
     frame = table.to_pandas(types_mapper=arrow_dtype).set_axis(layout.names, axis=1)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..celltext import bounded
 from ..errors import DataError, UsageError
 from ..instrument import Instrument
 from ..waves import sort_waves
@@ -35,7 +36,7 @@ class Segment:
 
 
 def _known(kind: str, name: str, known) -> DataError:
-    listed = ", ".join(known) if known else "none"
+    listed = ", ".join(bounded(str(k)) for k in known) if known else "none"
     return DataError(f"unknown {kind} {name!r}; the store knows: {listed}")
 
 

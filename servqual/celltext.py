@@ -1,0 +1,56 @@
+"""How much of a cell's text servqual puts into an output: one bound, one visible marker.
+
+A survey file is written by others: a cell may hold megabytes of pasted junk. Text copied
+from the data into a message, a label or a CSV cell is cut by :func:`bounded`, which says
+visibly that it cut and how long the text was; :func:`quoted` is its form for error
+messages. The CSV writer (:mod:`servqual.outputs`) cuts to :data:`CSV_CELL_CHARS`, messages
+and the terminal to :data:`MESSAGE_CELL_CHARS`.
+
+Pure Python, so that importing it (from :mod:`servqual.errors`) loads no data library.
+"""
+
+from __future__ import annotations
+
+# Excel holds at most 32,767 characters in a cell, counted in UTF-16 code units.
+EXCEL_CELL_LIMIT = 32_767
+# Longest CSV cell servqual writes, in characters (code points), the marker of a cut cell
+# and its leading quote included. Half of Excel's limit: a character outside the Basic
+# Multilingual Plane (an emoji, a rare CJK ideograph) is two UTF-16 code units to Excel.
+CSV_CELL_CHARS = EXCEL_CELL_LIMIT // 2
+# Longest cell text quoted in an error message or printed on the terminal, in characters.
+MESSAGE_CELL_CHARS = 200
+
+
+def bounded(text: str, limit: int = MESSAGE_CELL_CHARS) -> str:
+    """``text`` if it has at most ``limit`` characters, else its start and a marker.
+
+    Parameters
+    ----------
+    text : str
+        Text taken from the data (a cell, a column name, a label).
+    limit : int
+        Most characters of the result, marker included. It should leave room for the
+        marker (about 45 characters): below that, a cut text is the marker alone.
+
+    Returns
+    -------
+    str
+        ``text`` unchanged, or its first characters followed by
+        ``…[truncated: 5,242,880 characters in all]`` (the length of ``text``), so that
+        nothing is cut silently.
+    """
+    if len(text) <= limit:
+        return text
+    marker = f"…[truncated: {len(text):,} characters in all]"
+    return text[:max(limit - len(marker), 0)] + marker
+
+
+def quoted(value: object, limit: int = MESSAGE_CELL_CHARS) -> str:
+    """``repr(value)`` for an error message, its text bounded by :func:`bounded`.
+
+    One huge cell must not flood the terminal: a text value is cut to ``limit`` characters
+    before it is quoted; any other value's ``repr`` is cut likewise.
+    """
+    if isinstance(value, str):
+        return repr(bounded(value, limit))
+    return bounded(repr(value), limit)
