@@ -18,7 +18,7 @@ from ..errors import DataError, UsageError
 from ..instrument import Instrument
 from ..waves import sort_waves
 from .schema import (DEFAULT_WAIT, SERIES_FIELDS, TREND_FIT_FIELDS, attach, check_schema,
-                     instrument_from_text)
+                     guard, instrument_from_text)
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,10 @@ def trend(store: str | Path, *, dimension: str | None = None, item: str | None =
     path = Path(store)
     con = duckdb.connect()
     try:
-        attach(con, path, write=False, wait=wait)
-        check_schema(con, path, write=False)
-        return _trend(con, path, dimension, item, segment)
+        with guard(path):
+            attach(con, path, write=False, wait=wait)
+            check_schema(con, path, write=False)
+            return _trend(con, path, dimension, item, segment)
     finally:
         con.close()
 
