@@ -322,15 +322,15 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path, *, write: bool,
 
 
 def _unreadable(path: Path, err: Exception, write: bool) -> Exception:
-    mapped = failure(path, err, write=write)
-    if mapped is not None and not isinstance(mapped, DataError):
-        return mapped
     text = _reason(err)
     if "version" in text.lower() and "wal" not in text.lower():
         return DataError(f"cannot open the store: it was written by another DuckDB storage "
                          f"format version than this servqual's DuckDB ({duckdb.__version__}) "
                          f"reads; upgrade servqual, or, if the store is damaged, "
                          f"{rebuild_hint()} (DuckDB: {text})", file=path)
+    mapped = failure(path, err, write=write)
+    if mapped is not None:
+        return mapped
     if not write or path.exists():
         return damaged(path, text)
     return OutputError(f"cannot create the store: {text}", file=path)
@@ -395,7 +395,8 @@ def stored_version(con, path: Path) -> int | None:
     if "servqual_store" not in tables:
         if tables:
             raise DataError("is a DuckDB database but not a servqual history store (it has no "
-                            "servqual_store table); check --store", file=path)
+                            "servqual_store table); check --store; if it was the store, it is "
+                            "damaged: " + rebuild_hint(), file=path)
         return None
     rows = con.execute("SELECT value FROM store.servqual_store WHERE key = 'schema_version'"
                        ).fetchall()
