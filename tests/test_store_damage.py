@@ -301,16 +301,6 @@ def test_a_store_without_read_permission_crashed_the_commands(store, tmp_path):
     assert path.read_bytes() == store.read_bytes()
 
 
-def test_ingest_into_a_store_path_ending_in_csv_kept_nothing(tmp_path):
-    """DuckDB opens a path ending in .csv as an in-memory database unless told the type:
-    the ingest said it added the waves, and nothing was written."""
-    path = tmp_path / "history.csv"
-    result = invoke("ingest", NEW_WAVE, "--instrument", INSTRUMENT, "--store", path)
-    assert result.exit_code == 0, result.output
-    assert path.read_bytes()[8:12] == b"DUCK"
-    assert trend_json(path)["waves"] == ["2025Q2"]
-
-
 def test_a_write_ahead_log_cut_short_by_a_crash_is_not_damage(store, tmp_path):
     """A log whose last entry was cut short is what a crash during a commit leaves: DuckDB
     keeps what was committed before it, and so does servqual (no error)."""

@@ -291,7 +291,9 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path, *, write: bool,
         except OSError as err:
             raise OutputError(f"cannot create the store's folder: {err.strerror}",
                               file=path) from err
-    # TYPE duckdb: DuckDB would open a path ending in .csv (say) as an in-memory database.
+    # TYPE duckdb: without it DuckDB opens an existing file ending in .csv (say) as an
+    # in-memory database, and an ingest would keep nothing. (check_file refuses such a
+    # file first; the type and the path check below keep the store a file regardless.)
     mode = "TYPE duckdb" if write else "TYPE duckdb, READ_ONLY"
     deadline = time.monotonic() + max(wait, 0.0)
     told = False
