@@ -70,8 +70,10 @@ class Store:
                 try:
                     stored_version(con, path)
                     verify(con, path)
-                finally:
-                    con.execute("DETACH store").fetchall()
+                except BaseException:
+                    _quietly(con, "DETACH store")
+                    raise
+                con.execute("DETACH store").fetchall()
             attach(con, path, write=True, wait=wait, on_wait=on_wait)
             try:
                 created = check_schema(con, path, write=True)

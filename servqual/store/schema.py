@@ -148,7 +148,7 @@ WAL_MAGIC = b"\x64\x00\x62\x65\x00"
 
 # What DuckDB says when the bytes it reads from a database file are not what it wrote.
 _DAMAGE_WORDS = ("corrupt", "checksum", "not a valid duckdb database", "could not read enough",
-                 "replaying wal", "invalidated", "deserializ", "serializ", "unexpected end")
+                 "replaying wal", "invalidated", "serializ", "unexpected end")
 # The DuckDB exceptions reading a damaged file raises (a checksum mismatch is a plain
 # duckdb.Error). Others (BinderException, ParserException, ConstraintException …) come from
 # servqual's own queries: bugs, never blamed on the file.
