@@ -440,11 +440,13 @@ def print_wave_accounting(waves: dict[str | None, DataQuality], console: Console
 def trend(
     store: StoreOption = DEFAULT_STORE,
     dimension: Annotated[Optional[str], typer.Option(
-        "--dimension", help="A dimension key, e.g. responsiveness (default: every dimension).")
-    ] = None,
-    item: Annotated[Optional[str], typer.Option("--item", help="An item id, e.g. q05.")] = None,
+        "--dimension", help="A dimension's key or label in any language and case, e.g. "
+        "responsiveness or 响应性 (default: every dimension).")] = None,
+    item: Annotated[Optional[str], typer.Option(
+        "--item", help="An item id in any case, e.g. q05.")] = None,
     segment: Annotated[Optional[str], typer.Option(
-        "--segment", help="Only this segment value: COLUMN=VALUE, e.g. region=East.")] = None,
+        "--segment", help="Only this segment value: COLUMN=VALUE, e.g. region=East (in any "
+        "case).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")
                         ] = False,
     wait: WaitOption = DEFAULT_WAIT,

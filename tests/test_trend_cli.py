@@ -99,16 +99,83 @@ def test_a_table_on_the_terminal(sample_store):
 
 
 @pytest.mark.parametrize("args, named", [
-    (("--dimension", "speed"), "tangibles, reliability, responsiveness, assurance, empathy"),
-    (("--item", "q99"), "q01"),
+    (("--dimension", "speed"), "tangibles (Tangibles), reliability (Reliability), "
+                               "responsiveness (Responsiveness), assurance (Assurance), "
+                               "empathy (Empathy)"),
+    (("--item", "q99"), "q01 (The company's equipment looks modern and up to date.)"),
     (("--segment", "planet=Mars"), "customer_class, region, survey_mode"),
     (("--segment", "region=Mars"), "Central, East, North, South, West"),
     (("--dimension", "tangibles", "--item", "q05"), "reliability"),
 ])
-def test_unknown_names_exit_65_naming_the_known_ones(sample_store, args, named):
+def test_unknown_names_are_usage_errors_naming_the_known_ones(sample_store, args, named):
     result = invoke("trend", "--store", sample_store, *args)
-    assert result.exit_code == 65
+    assert result.exit_code == 2, result.output
     assert named in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args, closest", [
+    (("--dimension", "responsivenes"), "did you mean 'responsiveness'?"),
+    (("--dimension", "Emphaty"), "did you mean 'empathy'?"),
+    (("--item", "q5"), "did you mean 'q05'?"),
+    (("--segment", "regoin=West"), "did you mean 'region'?"),
+    (("--segment", "region=Wset"), "did you mean 'West'?"),
+])
+def test_a_misspelt_name_is_answered_with_the_closest_one(sample_store, args, closest):
+    result = invoke("trend", "--store", sample_store, *args)
+    assert result.exit_code == 2, result.output
+    assert closest in result.output
+
+
+@pytest.mark.parametrize("name", ["Responsiveness", "RESPONSIVENESS", "  responsiveness ",
+                                  "响应性", "\u3000响应性\u3000", "ＲＥＳＰＯＮＳＩＶＥＮＥＳＳ"])
+def test_a_dimension_named_by_its_label_or_in_another_case_exited_65(sample_store, name):
+    """--dimension takes the key or a label in any language, in any case, with surrounding
+    (full-width) spaces and full-width letters: the answer is the dimension's."""
+    (series,) = trend_json(sample_store, "--dimension", name)["series"]
+    assert series["id"] == "responsiveness"
+    assert series == trend_json(sample_store, "--dimension", "responsiveness")["series"][0]
+
+
+def test_an_item_id_in_another_case_exited_65(sample_store):
+    (series,) = trend_json(sample_store, "--item", " Q05 ")["series"]
+    assert series["id"] == "q05"
+    assert series == trend_json(sample_store, "--item", "q05")["series"][0]
+
+
+def test_a_segment_column_and_value_in_another_case_exited_65(sample_store):
+    answer = trend_json(sample_store, "--dimension", "Responsiveness", "--segment", "REGION=west")
+    assert answer["segment"] == {"column": "region", "value": "West"}
+    assert answer == trend_json(sample_store, "--dimension", "responsiveness",
+                                "--segment", "region=West")
+
+
+def test_labels_come_from_the_store_without_an_instrument_file(sample_store, tmp_path,
+                                                               monkeypatch):
+    """The labels are those of the instrument kept in the store: no --instrument, and no
+    surveys/instrument.toml where the command runs."""
+    monkeypatch.chdir(tmp_path)
+    (series,) = trend_json(sample_store, "--dimension", "有形性")["series"]
+    assert series["id"] == "tangibles"
+
+
+def test_many_segment_values_are_listed_bounded(tmp_path):
+    """An unknown value of a column with many (and long) values names at most 20 of them,
+    each cut to 60 characters."""
+    values = [f"Branch {n:02d} " + "x" * 80 for n in range(30)]
+    rows = "\n".join(f"r{n},{values[n % 30]},4,4,3,3,4,4" for n in range(60))
+    for wave in ("2025Q4", "2026Q1"):
+        inst, _ = tiny(tmp_path, csv="id,region,E1,E2,E3,P1,P2,P3\n" + rows + "\n",
+                       name=f"{wave}.csv")
+    store = tmp_path / "s.duckdb"
+    result = invoke("ingest", tmp_path / "2025Q4.csv", tmp_path / "2026Q1.csv",
+                    "--instrument", inst, "--store", store)
+    assert result.exit_code == 0, result.output
+    result = invoke("trend", "--store", store, "--segment", "region=Mars")
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "Branch 19 " in message and "Branch 20 " not in message
+    assert "… and 10 more" in message
+    assert "x" * 50 not in message and "Branch 00 " + "x" * 49 + "…," in message
 
 
 def test_a_malformed_segment_is_a_usage_error(sample_store):

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..errors import DataError
+from ..errors import DataError, ServqualError
 from ..instrument import Instrument
 from ..outofcore import canonical
 from ..stats.aggregate import CROSS_KEYS, CROSS_SUMS, HISTOGRAM_KEYS, Aggregates
@@ -22,15 +22,18 @@ from ..stats.scores import ImportanceCounts
 from ..validate import REASONS, DataQuality, merge_quality
 from ..waves import sort_waves
 from .schema import (DEFAULT_WAIT, SERIES_FIELDS, TREND_FIT_FIELDS, attach, check_schema,
-                     describe_difference, fingerprint, instrument_from_text, instrument_text,
-                     structure)
+                     describe_difference, fingerprint, guard, instrument_from_text,
+                     instrument_text, rebuild_hint, stored_version, structure, tables_of,
+                     verify)
 
 
 class Store:
     """An open history store (attached as ``store`` to a DuckDB connection).
 
     ``Store.open(path)`` reads; writers attach it to the connection that holds the rows to
-    add (:meth:`attach_for_writing`), so respondent rows move from DuckDB to DuckDB.
+    add (:meth:`attach_for_writing`), so respondent rows move from DuckDB to DuckDB. Used as
+    a context manager, a DuckDB error that a damaged store raises in the block becomes
+    servqual's error naming the file (:func:`.schema.failure`).
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, own: bool):
@@ -45,8 +48,9 @@ class Store:
         path = Path(path)
         con = duckdb.connect()
         try:
-            attach(con, path, write=False, wait=wait, on_wait=on_wait)
-            check_schema(con, path, write=False)
+            with guard(path):
+                attach(con, path, write=False, wait=wait, on_wait=on_wait)
+                check_schema(con, path, write=False)
         except BaseException:
             con.close()
             raise
@@ -57,30 +61,49 @@ class Store:
                            wait: float = DEFAULT_WAIT,
                            on_wait: Callable[[str], None] | None = None) -> Store:
         path = Path(path)
-        attach(con, path, write=True, wait=wait, on_wait=on_wait)
-        try:
-            created = check_schema(con, path, write=True)
-        except BaseException:
-            con.execute("DETACH store").fetchall()
-            raise
+        with guard(path, write=True):
+            if path.exists():
+                # Read-only first, and all of it: a damaged store is refused before anything
+                # is written (DuckDB would find the damage in the middle of the commit, with
+                # the file half rewritten).
+                attach(con, path, write=False, wait=wait, on_wait=on_wait, writer=True)
+                try:
+                    stored_version(con, path)
+                    verify(con, path)
+                except BaseException:
+                    _quietly(con, "DETACH store")
+                    raise
+                con.execute("DETACH store").fetchall()
+            attach(con, path, write=True, wait=wait, on_wait=on_wait)
+            try:
+                created = check_schema(con, path, write=True)
+            except BaseException:
+                _quietly(con, "DETACH store")
+                raise
         store = cls(con, path, own=False)
         store.created = created
         return store
 
-    def close(self) -> None:
+    def close(self, *, failed: bool = False) -> None:
+        """Detach (a writer's store: DuckDB checkpoints it now) or close. ``failed``: on the
+        way out of an error, which a second error from DuckDB must not hide."""
         if self.con is None:
             return
+        con, self.con = self.con, None
         if self._own:
-            self.con.close()
+            con.close()
+        elif failed:
+            _quietly(con, "DETACH store")
         else:
-            self.con.execute("DETACH store").fetchall()
-        self.con = None
+            with guard(self.path, write=True):
+                con.execute("DETACH store").fetchall()
 
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(failed=exc is not None)
+        guard(self.path).__exit__(exc_type, exc, tb)
 
     # Reading ------------------------------------------------------------------------------
     def waves(self) -> pd.DataFrame:
@@ -168,6 +191,9 @@ class Store:
         row = rows[0] if rows else None
         if row is None:
             raise DataError(f"wave {wave!r} is not in the store", file=self.path)
+        if row[0] not in tables_of(self.con):
+            raise DataError(f"the history store is damaged: the table {row[0]} of wave "
+                            f"{wave!r} is missing; " + rebuild_hint(), file=self.path)
         return self.con.execute(f"SELECT * FROM store.{_quote(row[0])}").df()
 
     def quarantine(self, wave: str | None = None) -> pd.DataFrame:
@@ -184,13 +210,22 @@ def _remove_if_empty(path: Path) -> None:
         try:
             attach(con, path, write=False, wait=0)  # a shared lock: no writer gets in now
             empty = con.execute("SELECT count(*) FROM store.waves").fetchall()[0][0] == 0
-        except (duckdb.Error, DataError, OSError):
+        except (duckdb.Error, ServqualError, OSError):
             return
         if empty:
             for leftover in (path, Path(f"{path}.wal")):
                 leftover.unlink(missing_ok=True)
     finally:
         con.close()
+
+
+def _quietly(con, sql: str) -> None:
+    """Run ``sql`` on the way out of an error; DuckDB failing again (a store it found
+    damaged, a transaction it ended itself) must not hide that error."""
+    try:
+        con.execute(sql).fetchall()
+    except duckdb.Error:
+        pass
 
 
 def _quote(name: str) -> str:
@@ -294,7 +329,7 @@ def write_waves(store: Store, instrument: Instrument, aggregates: Aggregates,
         rebuild_trends(store)
         con.execute("COMMIT").fetchall()
     except BaseException:
-        con.execute("ROLLBACK").fetchall()
+        _quietly(con, "ROLLBACK")
         raise
 
 
@@ -433,11 +468,12 @@ def ingest_files(paths: list[Path], instrument: Instrument, store_path: Path, *,
             progress("writing the store", 0, 1)
         store = Store.attach_for_writing(staging.con, store_path, wait=wait, on_wait=on_wait)
         try:
-            replaced = [w for w in names if w in set(store.waves()["wave"])]
-            write_waves(store, instrument, aggregates, importance, waves, quarantine,
-                        [str(p) for p in paths], engine="duckdb")
+            with guard(Path(store_path), write=True):
+                replaced = [w for w in names if w in set(store.waves()["wave"])]
+                write_waves(store, instrument, aggregates, importance, waves, quarantine,
+                            [str(p) for p in paths], engine="duckdb")
         except BaseException:
-            store.close()
+            store.close(failed=True)
             if store.created:  # leave no empty store behind a failed first ingest
                 _remove_if_empty(Path(store_path))
             raise

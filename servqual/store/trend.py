@@ -8,18 +8,20 @@ a second however many respondents the waves had.
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from ..celltext import bounded
 from ..errors import DataError, UsageError
 from ..instrument import Instrument
 from ..waves import sort_waves
 from .schema import (DEFAULT_WAIT, SERIES_FIELDS, TREND_FIT_FIELDS, attach, check_schema,
-                     instrument_from_text)
+                     guard, instrument_from_text)
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,39 @@ class Segment:
         return cls(column.strip(), value.strip())
 
 
-def _known(kind: str, name: str, known) -> DataError:
-    listed = ", ".join(bounded(str(k)) for k in known) if known else "none"
-    return DataError(f"unknown {kind} {name!r}; the store knows: {listed}")
+LISTED = 20  # values named at most in a message
+LISTED_CHARS = 60  # characters of each value named
+
+
+def _key(name: str) -> str:
+    """How a name on the command line is compared with the store's: NFKC (full-width forms
+    are plain ones), case and runs of whitespace do not matter. The comparison of
+    :func:`servqual.ingest.table.match_key`, which this module does not import: it would
+    load pandas."""
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+def _unpadded(text: str) -> str:
+    """Numbers without leading zeros: q5 is closest to q05 (not to q15)."""
+    return re.sub(r"(?<!\d)0+(?=\d)", "", text)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= LISTED_CHARS else text[:LISTED_CHARS - 1] + "…"
+
+
+def _unknown(what: str, name: str, known: list[str], names: dict[str, str]) -> UsageError:
+    """A usage error for a name the store does not know: ``what`` it is not, the valid
+    names as ``known`` lists them (at most :data:`LISTED`), and the closest of ``names``
+    (every accepted spelling, compared by :func:`_key`, → its key) if one is close."""
+    listed = ", ".join(_cut(k) for k in known[:LISTED]) or "none"
+    if len(known) > LISTED:
+        listed += f" … and {len(known) - LISTED} more"
+    wanted = _key(name)
+    close = [n for n in names if _unpadded(n) == _unpadded(wanted)][:1] \
+        or difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.6)
+    hint = f"; did you mean {names[close[0]]!r}?" if close else ""
+    return UsageError(f"{what}; the history store knows: {listed}{hint}")
 
 
 def trend(store: str | Path, *, dimension: str | None = None, item: str | None = None,
@@ -47,9 +79,10 @@ def trend(store: str | Path, *, dimension: str | None = None, item: str | None =
     path = Path(store)
     con = duckdb.connect()
     try:
-        attach(con, path, write=False, wait=wait)
-        check_schema(con, path, write=False)
-        return _trend(con, path, dimension, item, segment)
+        with guard(path):
+            attach(con, path, write=False, wait=wait)
+            check_schema(con, path, write=False)
+            return _trend(con, path, dimension, item, segment)
     finally:
         con.close()
 
@@ -65,14 +98,7 @@ def _trend(con, path: Path, dimension, item, segment) -> dict:
     series = _selected(instrument, dimension, item)
     seg, value = "", ""
     if segment is not None:
-        if segment.column not in instrument.segments:
-            raise _known("segment column", segment.column, instrument.segments)
-        values = [r[0] for r in con.execute(
-            "SELECT DISTINCT value FROM store.trend_series WHERE segment = ? ORDER BY value",
-            [segment.column]).fetchall()]
-        if segment.value not in values:
-            raise _known(f"value of segment {segment.column!r}", segment.value, values)
-        seg, value = segment.column, segment.value
+        seg, value = _segment_value(con, instrument, segment)
     keys = [(level, ident) for level, ident in series]
     con.execute("CREATE TEMP TABLE wanted (level VARCHAR, id VARCHAR)").fetchall()
     con.executemany("INSERT INTO wanted VALUES (?, ?)", [list(k) for k in keys]).fetchall()
@@ -109,20 +135,76 @@ def _trend(con, path: Path, dimension, item, segment) -> dict:
             "series": out}
 
 
+def _dimension_key(instrument: Instrument, name: str) -> str:
+    """The dimension a --dimension names: its key or its label in any language."""
+    wanted = _key(name)
+    by_key = {_key(d.key): d.key for d in instrument.dimensions}
+    if wanted in by_key:
+        return by_key[wanted]
+    by_label = {}
+    for d in instrument.dimensions:
+        for label in d.label.values():
+            by_label.setdefault(_key(label), set()).add(d.key)
+    found = by_label.get(wanted, set())
+    if len(found) == 1:
+        return found.pop()
+    if found:
+        raise UsageError(f"--dimension {name!r} is the label of several dimensions ("
+                         f"{', '.join(sorted(found))}); give its key")
+    known = [f"{d.key} ({d.label.get('en') or d.key})" for d in instrument.dimensions]
+    names = {**{k: next(iter(v)) for k, v in by_label.items() if len(v) == 1}, **by_key}
+    raise _unknown(f"--dimension {name!r} is not a dimension of the store's instrument", name,
+                   known, names)
+
+
+def _item_id(instrument: Instrument, name: str) -> str:
+    """The item an --item names: its id, in any case."""
+    by_id = {_key(i.id): i.id for i in instrument.items}
+    if _key(name) in by_id:
+        return by_id[_key(name)]
+    known = [f"{i.id} ({_cut(i.text.get('en') or i.dimension)})" for i in instrument.items]
+    raise _unknown(f"--item {name!r} is not an item of the store's instrument", name, known,
+                   by_id)
+
+
 def _selected(instrument: Instrument, dimension: str | None, item: str | None
               ) -> list[tuple[str, str]]:
-    if dimension is not None and dimension not in instrument.dimension_keys:
-        raise _known("dimension", dimension, instrument.dimension_keys)
+    if dimension is not None:
+        dimension = _dimension_key(instrument, dimension)
     if item is not None:
-        if item not in instrument.item_ids:
-            raise _known("item", item, instrument.item_ids)
+        item = _item_id(instrument, item)
         if dimension is not None and instrument.dimension_of_item[item] != dimension:
-            raise DataError(f"item {item!r} belongs to dimension "
-                            f"{instrument.dimension_of_item[item]!r}, not {dimension!r}")
+            raise UsageError(f"--item {item} belongs to dimension "
+                             f"{instrument.dimension_of_item[item]!r}, not {dimension!r}; "
+                             "give one of the two, or matching ones")
         return [("item", item)]
     if dimension is not None:
         return [("dimension", dimension)]
     return [("dimension", d) for d in instrument.dimension_keys]
+
+
+def _segment_value(con, instrument: Instrument, segment: Segment) -> tuple[str, str]:
+    """The stored segment column and value a --segment COLUMN=VALUE names: the column as
+    :func:`_key` compares names, the value exactly or, if that is unambiguous, so too."""
+    stored = [r[0] for r in con.execute(
+        "SELECT DISTINCT segment FROM store.trend_series WHERE segment <> ''").fetchall()]
+    order = {c: n for n, c in enumerate(instrument.analysis_segments)}
+    stored.sort(key=lambda c: (order.get(c, len(order)), c))
+    columns = {_key(c): c for c in stored}
+    column = columns.get(_key(segment.column))
+    if column is None:
+        raise _unknown(f"--segment {segment.column!r} is not a segment column of the store",
+                       segment.column, stored, columns)
+    values = [r[0] for r in con.execute(
+        "SELECT DISTINCT value FROM store.trend_series WHERE segment = ? ORDER BY value",
+        [column]).fetchall()]
+    if segment.value in values:
+        return column, segment.value
+    alike = [v for v in values if _key(v) == _key(segment.value)]
+    if len(alike) == 1:
+        return column, alike[0]
+    raise _unknown(f"--segment {column}={segment.value}: the store has no {column} "
+                   f"{segment.value!r}", segment.value, values, {_key(v): v for v in values})
 
 
 def _no_trend() -> dict:
