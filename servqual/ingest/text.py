@@ -1,7 +1,8 @@
 """Delimited text files (CSV, TSV): pyarrow's multi-threaded reader, guided by the instrument.
 
 The file is memory-mapped. Its encoding is the instrument's, or detected (a byte-order mark,
-else UTF-8 when the start of the file is valid UTF-8, else charset-normalizer's verdict).
+else UTF-16 by its zero bytes, else UTF-8 when the start of the file is valid UTF-8, else the
+legacy code page whose reading is plausible text: :mod:`servqual.ingest.charsets`).
 Text in another encoding than UTF-8 is transcoded to UTF-8 once, in memory. The header rows
 are split here, quote-aware, so that long question texts with line breaks, merged header
 cells and several header rows (Qualtrics, SurveyMonkey) are handled the same way for every
@@ -19,7 +20,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import charset_normalizer
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -27,32 +27,19 @@ import pyarrow.csv as pacsv
 
 from ..errors import DataError
 from ..instrument import Instrument
+from .charsets import SEPARATOR, judge, utf16_without_bom
 from .table import (NULL_TOKENS, Platform, RawTable, detect_platform, header_frame,
                     label_columns, match_key, name_columns)
 
 SNIFF_BYTES = 1 << 16
 _TRANSCODE_BLOCK = 1 << 24  # bytes decoded at a time when a file is read block by block
 DELIMITERS = (",", ";", "\t", "|")
+_LAST_SEPARATOR = re.compile(SEPARATOR.pattern + rb"[^\x00-\x2f\x3a-\x3f]*\Z")
 _BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-# A detected Chinese encoding is read as GB18030, the superset every GBK file decodes in.
-_WIDER = {"gb2312": "gb18030", "gbk": "gb18030", "ascii": "utf-8"}
-# Classic Mac OS and DOS code pages: a few accented words are as clean in them as in the
-# Windows code page they came from, and no spreadsheet program of our users saves in them.
-# UTF-16 and UTF-32 come with a byte-order mark (see _BOMS); without one, an even number of
-# legacy bytes may pass for them.
-_UNLIKELY = ["mac_cyrillic", "mac_greek", "mac_iceland", "mac_latin2", "mac_roman",
-             "mac_turkish", "cp437", "cp737", "cp775", "cp850", "cp852", "cp855", "cp856",
-             "cp857", "cp858", "cp860", "cp861", "cp862", "cp863", "cp864", "cp865", "cp866",
-             "cp869", "cp1006", "cp1125", "hp_roman8", "johab", "utf_16", "utf_16_be",
-             "utf_16_le", "utf_32", "utf_32_be", "utf_32_le"]
-# When a few words leave several encodings equally clean (华东 is also valid Korean cp949),
-# the encodings spreadsheet programs save in for our users win, in this order.
-_PREFERRED = ("gb18030", "big5", "cp932", "euc_jis_2004", "cp949", "cp1252", "cp1250", "cp1251")
-_NON_ASCII = re.compile(rb"[^\n]*[\x80-\xff][^\n]*")
 
 
 def read_text_table(path: Path, instrument: Instrument) -> RawTable:
@@ -85,52 +72,44 @@ def _decoding(read, encoding: str, auto: bool, path: Path, data):
 def detect_encoding(sample: bytes, path: Path) -> str:
     """The encoding of a text file, from its first bytes, when the instrument says ``auto``.
 
-    A byte-order mark decides; else text that is valid UTF-8 is UTF-8 (the whole file is
-    checked while it is parsed); else charset-normalizer judges the sample.
+    A byte-order mark decides; else zero bytes on one side of each pair say UTF-16 without
+    one; else text that is valid UTF-8 is UTF-8 (the whole file is checked while it is
+    parsed); else the legacy code page whose reading is plausible text
+    (:func:`servqual.ingest.charsets.judge`, which stops when it cannot tell).
     """
     for bom, name in _BOMS:
         if sample.startswith(bom):
             return name
-    if len(sample) >= SNIFF_BYTES and (cut := sample.rfind(b"\n")) > 0:
-        sample = sample[:cut + 1]  # never judge a character cut in two
+    if wide := utf16_without_bom(sample):
+        return wide
+    if len(sample) >= SNIFF_BYTES:
+        sample = _cut(sample)  # never judge a character cut in two
     try:
         sample.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    return _judge(sample, path)
+    return judge(sample, path)
 
 
-def _judge(sample: bytes, path: Path) -> str:
-    """charset-normalizer's verdict on the lines of ``sample`` that are not plain ASCII (the
-    others are evidence of nothing and dilute the rest); among the encodings that decode them
-    equally cleanly, the first of :data:`_PREFERRED`, else charset-normalizer's first."""
-    evidence = b"\n".join(_NON_ASCII.findall(sample)) or sample
-    matches = list(charset_normalizer.from_bytes(evidence, cp_exclusion=_UNLIKELY))
-    if not matches:
-        raise DataError("cannot tell the text encoding of the file; name it in the instrument "
-                        '(encoding = "gb18030", for example)', file=path)
-    best = matches[0]
-    tied = [codecs.lookup(name).name for m in matches
-            if (m.chaos, m.coherence) == (best.chaos, best.coherence)
-            for name in [m.encoding, *m.could_be_from_charset]]  # same text, other names
-    name = min(tied, key=lambda n: _PREFERRED.index(n) if n in _PREFERRED else len(_PREFERRED))
-    return _WIDER.get(name, name)
+def _cut(sample: bytes) -> bytes:
+    """``sample`` up to its last byte that ends no multi-byte character in any encoding."""
+    last = _LAST_SEPARATOR.search(sample)
+    return sample[:last.start() + 1] if last else sample
 
 
 def _detect_where_utf8_fails(data, offset: int, path: Path) -> str:
     """Judge the encoding on the text around the first byte that is not UTF-8.
 
     The start of the file looked like UTF-8 (often plain ASCII); the bytes that broke it are
-    the evidence of the real encoding.
+    the evidence of the real encoding, judged as :func:`detect_encoding` judges a start that
+    is not UTF-8. Lines end at any line break (LF, CRLF or CR).
     """
-    start = max(0, data.rfind(b"\n", 0, max(0, offset - SNIFF_BYTES // 2)) + 1)
-    end = data.find(b"\n", offset + SNIFF_BYTES // 2)
-    encoding = _judge(bytes(data[start:end if end > 0 else len(data)]), path)
-    if codecs.lookup(encoding).name == "utf-8":
-        raise DataError("is not valid UTF-8 text and its encoding cannot be told; name it in "
-                        "the instrument", file=path)
-    return encoding
+    lo = max(0, offset - SNIFF_BYTES // 2)
+    start = max(data.rfind(b"\n", 0, lo), data.rfind(b"\r", 0, lo)) + 1
+    hi = offset + SNIFF_BYTES // 2
+    ends = [e for e in (data.find(b"\n", hi), data.find(b"\r", hi)) if e >= 0]
+    return judge(bytes(data[start:min(ends) if ends else len(data)]), path)
 
 
 def _check_codec(encoding: str, path: Path) -> None:
