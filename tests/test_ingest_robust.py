@@ -162,3 +162,173 @@ def test_named_encoding_still_wins_over_detection(tmp_path):
     # Chinese bytes read as Korean on purpose: the instrument says so.
     inst, data = survey(tmp_path, ["华东", "华东"], "gbk", instrument=named)
     assert regions_read(inst, data) == ["华东".encode("gbk").decode("cp949")] * 2
+
+
+# --------------------------------------------------------------------------------------------
+# Stray quotes
+
+
+def sample_rows(count: int) -> list[str]:
+    """The header and the first ``count`` data rows of a sample wave (no quotes in them)."""
+    lines = SAMPLE_WAVE.read_text(encoding="utf-8").split("\n")[:count + 1]
+    assert '"' not in "".join(lines[1:])
+    return lines
+
+
+def open_quote(line: str, field: int) -> str:
+    """``line`` with an unbalanced quote at the start of field ``field``."""
+    fields = line.split(",")
+    fields[field] = '"' + fields[field]
+    return ",".join(fields)
+
+
+def validate_rows(tmp_path: Path, lines: list[str], newline: str = "\n"):
+    data = tmp_path / "2025Q4.csv"
+    data.write_bytes((newline.join(lines) + newline).encode("utf-8"))
+    out = tmp_path / "out"
+    result = validate(data, "--instrument", INSTRUMENT, "--out-dir", out)
+    return result, (quarantined(out, data) if result.exit_code == 0 else None)
+
+
+def test_stray_quote_does_not_swallow_the_records_after_it(tmp_path):
+    lines = sample_rows(150)
+    lines[11] = open_quote(lines[11], 1)  # data row 11: spreadsheet row 12
+    lines[30] = lines[30][:-len("2025-11-25")] + "x"  # any value: keeps row 31 checked
+    result, rejected = validate_rows(tmp_path, lines)
+    assert result.exit_code == 0, result.output
+    assert "rows_read 150 = rows_valid 149 + rows_quarantined 1" in result.output
+    assert rejected[["source_row", "reason"]].values.tolist() == [["12", "unparseable"]]
+    assert rejected.loc[0, "value"] == lines[11]
+
+
+def test_stray_quote_row_numbers_after_resynchronising_stay_right(tmp_path):
+    lines = sample_rows(150)
+    lines[11] = open_quote(lines[11], 1)
+    fields = lines[40].split(",")
+    fields[4] = "8"  # E01 out of scale in data row 40: spreadsheet row 41
+    lines[40] = ",".join(fields)
+    result, rejected = validate_rows(tmp_path, lines)
+    assert result.exit_code == 0, result.output
+    assert "rows_read 150 = rows_valid 148 + rows_quarantined 2" in result.output
+    rows = sorted(rejected[["source_row", "reason"]].values.tolist(), key=lambda r: int(r[0]))
+    assert rows == [["12", "unparseable"], ["41", "out_of_scale"]]
+
+
+@pytest.mark.parametrize("row", [148, 150])
+def test_stray_quote_running_to_the_end_of_the_file_is_quarantined_alone(tmp_path, row):
+    lines = sample_rows(150)
+    lines[row] = open_quote(lines[row], 3)
+    result, rejected = validate_rows(tmp_path, lines)
+    assert result.exit_code == 0, result.output
+    assert "rows_read 150 = rows_valid 149 + rows_quarantined 1" in result.output
+    assert rejected[["source_row", "reason"]].values.tolist() == [[str(row + 1), "unparseable"]]
+
+
+def test_several_stray_quotes_each_quarantine_their_own_row(tmp_path):
+    lines = sample_rows(150)
+    for row, field in ((11, 1), (40, 5), (41, 2), (150, 2)):
+        lines[row] = open_quote(lines[row], field)
+    result, rejected = validate_rows(tmp_path, lines, newline="\r\n")
+    assert result.exit_code == 0, result.output
+    assert "rows_read 150 = rows_valid 146 + rows_quarantined 4" in result.output
+    assert rejected["source_row"].tolist() == ["12", "41", "42", "151"]
+    assert set(rejected["reason"]) == {"unparseable"}
+
+
+def test_quote_inside_unquoted_text_is_just_a_character(tmp_path):
+    inst = write(tmp_path / "instrument.toml", TINY_INSTRUMENT)
+    data = tmp_path / "2026Q3.csv"
+    data.write_text('id,region,note,E1,E2,E3,P1,P2,P3\n'
+                    'r1,East,Bob "the" Builder,4,5,3,3,5,4\n'
+                    'r2,East,"quoted, with ""escaped"" quotes",5,4,2,2,3,2\n'
+                    'r3,West,12" screen,3,,5,4,4,5\n'
+                    'r4,West,plain,9,4,4,5,2,8\n', encoding="utf-8")
+    out = tmp_path / "out"
+    result = validate(data, "--instrument", inst, "--out-dir", out)
+    assert result.exit_code == 0, result.output
+    assert "rows_read 4 = rows_valid 3 + rows_quarantined 1" in result.output
+    rejected = quarantined(out, data)
+    assert rejected[["source_row", "reason"]].values.tolist() == [["5", "out_of_scale"]]
+    notes = read_table(data, load_instrument(inst)).frame["note"].astype(str).tolist()
+    assert notes == ['Bob "the" Builder', 'quoted, with "escaped" quotes', '12" screen', "plain"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_quoted_values_with_line_breaks_stay_one_record(tmp_path, newline):
+    # A comment over three lines (with delimiters in it) and a header whose question text
+    # wraps: legitimate line breaks, not stray quotes.
+    inst = write(tmp_path / "instrument.toml", TINY_INSTRUMENT)
+    data = tmp_path / "2026Q3.csv"
+    text = ('id,region,"Your comment\n(optional)",E1,E2,E3,P1,P2,P3\n'
+            'r1,East,"first line, with a comma\nsecond, line\nthird",4,5,3,3,5,4\n'
+            'r2,East,"one\nbreak",5,4,2,2,3,2\n'
+            'r3,West,,3,,5,4,4,8\n'
+            'r4,West,"last\nrecord",9,4,4,5,2,1\n')
+    data.write_bytes(text.replace("\n", newline).encode("utf-8"))
+    out = tmp_path / "out"
+    result = validate(data, "--instrument", inst, "--out-dir", out)
+    assert result.exit_code == 0, result.output
+    assert "rows_read 4 = rows_valid 3 + rows_quarantined 1" in result.output
+    assert quarantined(out, data)[["source_row", "reason"]].values.tolist() == [
+        ["4", "out_of_scale"]]
+    raw = read_table(data, load_instrument(inst))
+    assert raw.source_rows.tolist() == [2, 3, 4, 5]
+    comments = raw.frame.iloc[:, 2].astype(str).tolist()
+    assert comments[0] == newline.join(["first line, with a comma", "second, line", "third"])
+
+
+# --------------------------------------------------------------------------------------------
+# Line endings
+
+
+def with_line_endings(text: str, kind: str) -> str:
+    lines = text.split("\n")
+    if kind == "mixed":
+        return "".join(line + ("\r\n", "\n", "\r")[n % 3] for n, line in enumerate(lines[:-1]))
+    return {"lf": "\n", "crlf": "\r\n", "cr": "\r"}[kind].join(lines)
+
+
+def test_cr_only_and_mixed_line_endings_read_like_lf(tmp_path):
+    text = SAMPLE_WAVE.read_text(encoding="utf-8")
+    outputs = {}
+    for kind in ("lf", "crlf", "cr", "mixed"):
+        data = tmp_path / kind / SAMPLE_WAVE.name
+        data.parent.mkdir()
+        data.write_bytes(with_line_endings(text, kind).encode("utf-8"))
+        result = validate(data, "--instrument", INSTRUMENT, "--out-dir", tmp_path / kind)
+        assert result.exit_code == 0, (kind, result.output)
+        assert "rows_read 1484 = rows_valid 1476 + rows_quarantined 8" in result.output
+        outputs[kind] = quarantined(tmp_path / kind, data).drop(columns="source_file")
+        raw = read_table(data, load_instrument(INSTRUMENT))
+        assert raw.source_rows.tolist() == list(range(2, 1486))
+    for kind in ("crlf", "cr", "mixed"):
+        pd.testing.assert_frame_equal(outputs[kind], outputs["lf"])
+
+
+@pytest.mark.parametrize("kind", ["crlf", "cr", "mixed"])
+def test_line_numbers_in_errors_count_every_kind_of_line_break(tmp_path, kind):
+    named = replace_in_instrument('segments = ["region"]',
+                                  'segments = ["region"]\nencoding = "utf-8"')
+    inst = write(tmp_path / "instrument.toml", named)
+    rows = [HEADER, *[f"r{n},East,4,5,3,3,5,4" for n in range(5)], "r9,华东,4,5,3,3,5,4", ""]
+    data = tmp_path / "2026Q3.csv"
+    data.write_bytes(with_line_endings("\n".join(rows), kind).encode("gbk"))
+    result = validate(data, "--instrument", inst)
+    assert result.exit_code == 65, result.output
+    assert "line 7" in result.output and "2026Q3.csv" in result.output
+
+
+def test_cr_only_file_with_a_header_of_several_rows(tmp_path):
+    qualtrics = replace_in_instrument("segments = [\"region\"]",
+                                      "segments = [\"region\"]\nheader_rows = 3")
+    inst = write(tmp_path / "instrument.toml", qualtrics)
+    text = (HEADER + "\n" + ",".join(f'"Question {c}\nwrapped"' for c in HEADER.split(",")) +
+            "\n" + ",".join('"{""ImportId"":""' + c + '""}"' for c in HEADER.split(",")) + "\n"
+            "r1,East,4,5,3,3,5,4\nr2,West,5,4,2,2,3,2\n")
+    data = tmp_path / "2026Q3.csv"
+    data.write_bytes(text.replace("\n", "\r").encode("utf-8"))
+    raw = read_table(data, load_instrument(inst))
+    assert raw.source_rows.tolist() == [4, 5] and raw.platform is not None
+    result = validate(data, "--instrument", inst)
+    assert result.exit_code == 0, result.output
+    assert "rows_read 2 = rows_valid 2 + rows_quarantined 0" in result.output

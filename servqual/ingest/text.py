@@ -17,12 +17,14 @@ import io
 import mmap
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import DataError
@@ -235,9 +237,10 @@ def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
     body_start, end = layout.body_start, layout.end
     body = pa.py_buffer(data)[body_start:end] if end > body_start else pa.py_buffer(b"")
     try:
-        table, invalid = layout.options.parse(body, threads=True)
-        if invalid:  # row numbers are only known from a single-threaded read
-            table, invalid = layout.options.parse(body, threads=False)
+        table, invalid = _parse(layout.options, body)
+        if layout.options.quoted and _breaks_in_values(
+                table, invalid, lambda: data.find(b"\r", body_start, end) >= 0):
+            table, invalid = _resynchronised(layout.options, body, table, invalid, path)
     except pa.ArrowInvalid as err:
         if "UTF8" in str(err) or "utf8" in str(err).lower():
             raise _NotUtf8(data, _first_invalid_utf8(data)) from None
@@ -248,6 +251,142 @@ def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
     records = np.arange(table.num_rows, dtype=np.int64)
     return layout.raw_table(path, frame, layout.source_rows(records, invalid),
                             layout.unparseable(invalid))
+
+
+def _parse(options: _Options, body) -> tuple[pa.Table, list[tuple[int | None, str]]]:
+    table, invalid = options.parse(body, threads=True)
+    if invalid:  # row numbers are only known from a single-threaded read
+        table, invalid = options.parse(body, threads=False)
+    return table, invalid
+
+
+# --------------------------------------------------------------------------------------------
+# Stray quotes
+#
+# A quote opening a field that never closes (or closes lines later, at another stray quote)
+# makes the parser read the following records into one value. Only a value of text can
+# hold a line break, so a file whose text values and unparseable records hold none is read
+# as parsed. Otherwise each record's physical lines are found (its line breaks are those in
+# its values), and a record spanning several lines is a stray quote's doing when its lines
+# look like whole records (about the header's number of delimiters each) or when it runs
+# to the end of the file with its quote still open. Its first line alone is quarantined as
+# unparseable and the records after it are parsed again; a value legitimately holding a
+# line break or two (a comment, a wrapped question text) keeps its record whole.
+
+_MAX_STRAYS = 100  # stray quotes re-synchronised in one file before giving up
+
+
+def _breaks_in_values(table: pa.Table, invalid: list[tuple[int | None, str]],
+                      carriage: Callable[[], bool]) -> bool:
+    """Whether a text value or an unparseable record holds a line break (``carriage()``:
+    whether the text holds a CR at all, asked only when no value holds an LF)."""
+    if any("\n" in text or "\r" in text for _, text in invalid):
+        return True
+    texts = []
+    for column in table.columns:
+        for chunk in column.chunks:
+            values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+            if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+                texts.append(values)
+    if any(pc.any(pc.match_substring(v, "\n")).as_py() for v in texts):
+        return True
+    return bool(texts) and carriage() and any(pc.any(pc.match_substring(v, "\r")).as_py()
+                                              for v in texts)
+
+
+def _resynchronised(options: _Options, body, table: pa.Table,
+                    invalid: list[tuple[int | None, str]], path: Path
+                    ) -> tuple[pa.Table, list[tuple[int | None, str]]]:
+    """The records of ``body`` (parsed as ``table`` and ``invalid``) with every stray quote's
+    line quarantined alone and the records after it parsed again (see above). Unparseable
+    records keep their numbers among all records of ``body``."""
+    text = body.to_pybytes() if isinstance(body, pa.Buffer) else bytes(body)
+    strays: list[tuple[int, str]] = []  # (record number in the file, the line)
+    for _ in range(_MAX_STRAYS + 1):
+        found = _first_stray(options, text, table, invalid)
+        if found is None:
+            break
+        if len(strays) == _MAX_STRAYS:
+            raise DataError(f"has more than {_MAX_STRAYS} unbalanced quotes (the first on row "
+                            f"about {strays[0][0]} of the data); check how the file was "
+                            "exported", file=path)
+        number, lo, hi = found
+        line = text[lo:hi].rstrip(b"\r\n").decode("utf-8", errors="replace")
+        strays.append((_renumbered(np.array([number]), strays)[0], line))
+        text = text[:lo] + text[hi:]
+        table, invalid = _parse(options, pa.py_buffer(text))
+    if not strays:
+        return table, invalid
+    numbers = _renumbered(np.array([n for n, _ in invalid], dtype=np.int64), strays)
+    merged = [*zip(numbers.tolist(), [t for _, t in invalid]), *strays]
+    return table, sorted(merged, key=lambda item: item[0])
+
+
+def _renumbered(numbers: np.ndarray, strays: list[tuple[int, str]]) -> np.ndarray:
+    """Record numbers counted without the ``strays`` (taken out of the text) as numbers
+    among all records: each stray before a record moves it on by one."""
+    taken = np.sort(np.array([n for n, _ in strays], dtype=np.int64))
+    before = taken - np.arange(1, len(taken) + 1)  # records kept before each stray
+    return numbers + np.searchsorted(before, numbers, side="left")
+
+
+def _first_stray(options: _Options, text: bytes, table: pa.Table,
+                 invalid: list[tuple[int | None, str]]) -> tuple[int, int, int] | None:
+    """The first record of ``text`` that a stray quote made span lines: its number (1 = the
+    first record) and the bytes of its first line (start, start of the next line)."""
+    if any(n is None for n, _ in invalid):
+        return None
+    spans = _record_spans(table, invalid)
+    data = np.frombuffer(text, dtype=np.uint8)
+    starts = _line_starts(data)
+    if spans.sum() != len(starts):
+        return None  # the records do not tile the lines as expected: leave them as parsed
+    first = np.cumsum(spans) - spans  # the first line of each record
+    delimiters = np.bincount(np.searchsorted(starts, np.flatnonzero(data == ord(options.delimiter)),
+                                             side="right") - 1, minlength=len(starts))
+    wanted = max(1, int(np.ceil(0.75 * (len(options.names) - 1))))
+    whole = delimiters >= wanted  # lines that look like whole records
+    bounds = np.append(starts, len(text))
+    for record in np.flatnonzero(spans > 1):
+        lines = slice(first[record], first[record] + spans[record])
+        looks = whole[lines]
+        open_at_end = (record == len(spans) - 1 and
+                       text.count(b'"', bounds[lines.start], len(text)) % 2 == 1)
+        if (looks[0] and looks[1:].mean() >= 0.5) or open_at_end:
+            return int(record) + 1, int(bounds[lines.start]), int(bounds[lines.start + 1])
+    return None
+
+
+def _record_spans(table: pa.Table, invalid: list[tuple[int | None, str]]) -> np.ndarray:
+    """The physical lines each record spans, in record order: one more than the line breaks
+    in its values (unparseable records: in their text)."""
+    breaks = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        for mark, sign in (("\n", 1), ("\r", 1), ("\r\n", -1)):
+            counts = pc.fill_null(pc.count_substring(column, mark), 0)
+            breaks += sign * counts.to_numpy().astype(np.int64)
+    total = table.num_rows + len(invalid)
+    spans = np.ones(total, dtype=np.int64)
+    bad = np.array([n - 1 for n, _ in invalid], dtype=np.int64)
+    kept = np.ones(total, dtype=bool)
+    kept[bad] = False
+    spans[kept] = 1 + breaks
+    spans[bad] = [1 + _line_breaks(t.encode("utf-8")) for _, t in invalid]
+    return spans
+
+
+def _line_starts(data: np.ndarray) -> np.ndarray:
+    """Offsets where the physical lines of ``data`` start (a line break is LF, CRLF or CR)."""
+    lf = data == ord("\n")
+    cr = data == ord("\r")
+    ends = lf.copy()
+    ends[:-1] |= cr[:-1] & ~lf[1:]  # a CR not followed by LF ends a line
+    ends[-1:] |= cr[-1:]
+    return np.concatenate(([0], np.flatnonzero(ends) + 1))
 
 
 def stream_layout(path: Path, instrument: Instrument, scratch: Path,
@@ -299,20 +438,22 @@ def _transcode(path: Path, encoding: str, scratch: Path) -> Path:
     block by block."""
     fd, name = tempfile.mkstemp(suffix=".csv", dir=scratch)
     decoder = codecs.getincrementaldecoder(encoding)()
-    line, first = 1, True
+    line, first, last = 1, True, b""
     with path.open("rb") as source, open(fd, "wb") as out:
         while True:
             block = source.read(_TRANSCODE_BLOCK)
+            line -= last == b"\r" and block[:1] == b"\n"  # a CRLF split between blocks
             try:
                 text = decoder.decode(block, final=not block)
             except UnicodeDecodeError as err:
-                line += block[:max(err.start, 0)].count(b"\n")
+                line += _line_breaks(block[:max(err.start, 0)])
                 raise DataError(f"cannot be decoded as {encoding} (line {line}: {err.reason}); "
                                 "name the file's encoding in the instrument", file=path) from None
             if first and text:
                 text, first = text.lstrip("\ufeff"), False
             out.write(text.encode("utf-8"))
-            line += block.count(b"\n")
+            line += _line_breaks(block)
+            last = block[-1:]
             if not block:
                 return Path(name)
 
@@ -386,7 +527,8 @@ def _header(data, start: int, count: int, path: Path) -> tuple[str, int, int]:
         found = _records(text, count, whole)
         if found is not None:
             end, blank = found
-            return text[:end].lstrip("\r\n"), start + len(text[:end].encode("utf-8")), blank
+            header = _LINE_BREAK.sub("\n", text[:end].lstrip("\r\n"))
+            return header, start + len(text[:end].encode("utf-8")), blank
         size *= 4
 
 
@@ -395,35 +537,42 @@ def _records(text: str, count: int, whole: bool) -> tuple[int, int] | None:
     blank lines before them; ``None`` when ``text`` is cut before that."""
     pos, blank, found, n = 0, 0, 0, len(text)
     while found < count and pos < n:
-        end = _record_end(text, pos)
+        end, after = _record_end(text, pos)
         if end < 0:
             if not whole:
                 return None
-            end = n
-        if found == 0 and not text[pos:end].strip("\r"):
+            end = after = n
+        if found == 0 and not text[pos:end].strip("\r\n"):
             blank += 1
         else:
             found += 1
-        pos = end + 1
+        pos = after
     return min(pos, n), blank
 
 
-def _record_end(text: str, pos: int) -> int:
-    """Index of the line break that ends the record starting at ``pos`` (-1: none yet)."""
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
+def _record_end(text: str, pos: int) -> tuple[int, int]:
+    """Where the record starting at ``pos`` ends (its line break, outside quotes) and where
+    the next one starts; ``(-1, -1)`` when its line break is not in ``text`` yet. A line
+    break is LF, CRLF or CR alone ("CSV (Macintosh)"); a CR last in ``text`` may be the
+    first half of a CRLF, so it is not taken as the end yet."""
     quoted = False
     while True:
-        newline = text.find("\n", pos)
-        if newline < 0:
-            return -1
-        quoted ^= text.count('"', pos, newline) % 2 == 1
+        found = _LINE_BREAK.search(text, pos)
+        if found is None or (found.group() == "\r" and found.end() == len(text)):
+            return -1, -1
+        quoted ^= text.count('"', pos, found.start()) % 2 == 1
         if not quoted:
-            return newline
-        pos = newline + 1
+            return found.start(), found.end()
+        pos = found.end()
 
 
 def sniff_delimiter(header: str, suffix: str) -> str:
     """The delimiter that splits the header into the most fields, the same number on each of
     its rows (quotes respected); a TSV file defaults to tab, anything else to comma."""
+    header = _LINE_BREAK.sub("\n", header)
     best, best_fields = "\t" if suffix == ".tsv" else ",", 1
     for delimiter in DELIMITERS:
         fields = {len(r) for r in csv.reader(io.StringIO(header), delimiter=delimiter) if r}
@@ -439,7 +588,12 @@ def sniff_delimiter(header: str, suffix: str) -> str:
 
 def _line_of(data, offset: int) -> int:
     """The line (as a text editor counts) holding byte ``offset``."""
-    return bytes(data[:offset]).count(b"\n") + 1
+    return _line_breaks(bytes(data[:offset])) + 1
+
+
+def _line_breaks(data: bytes) -> int:
+    """The line breaks in ``data``: LF, CRLF and CR alone each count once."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
 def _first_invalid_utf8(data) -> int:
