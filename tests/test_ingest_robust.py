@@ -332,3 +332,28 @@ def test_cr_only_file_with_a_header_of_several_rows(tmp_path):
     result = validate(data, "--instrument", inst)
     assert result.exit_code == 0, result.output
     assert "rows_read 2 = rows_valid 2 + rows_quarantined 0" in result.output
+
+
+# --------------------------------------------------------------------------------------------
+# Streamed files (over servqual.outofcore.FULL_READ_BYTES) read as files read whole
+
+
+def test_streamed_files_read_stray_quotes_line_endings_and_gbk_as_files_read_whole(tmp_path):
+    from test_outofcore import compare
+
+    lines = sample_rows(150)
+    for row, field in ((11, 1), (40, 5), (41, 2), (150, 2)):
+        lines[row] = open_quote(lines[row], field)
+    text = "\n".join(lines) + "\n"
+    files = {"stray.csv": text.encode("utf-8"),
+             "stray-gbk-cr.csv": with_line_endings(text, "cr").encode("gbk"),
+             "mixed.csv": with_line_endings(SAMPLE_WAVE.read_text(encoding="utf-8"),
+                                            "mixed").encode("gbk")}
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        validated, checked = compare([path], INSTRUMENT, whole=False, raw_values=False)
+        if name.startswith("stray"):
+            assert checked.quality.rows_read == 150
+            unparseable = checked.quarantine[checked.quarantine["reason"] == "unparseable"]
+            assert unparseable["source_row"].tolist() == [12, 41, 42, 151]

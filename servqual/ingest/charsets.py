@@ -254,9 +254,7 @@ def utf16_without_bom(sample: bytes) -> str | None:
     if min(even, odd) * 20 > max(even, odd) or max(even, odd) * 8 < len(sample) // 2:
         return None
     encoding = "utf-16-le" if odd > even else "utf-16-be"
-    text = sample[:len(sample) // 2 * 2].decode(encoding, errors="replace")
-    cut = text[:-1] if text and "\ud800" <= text[-1] <= "\udbff" else text
-    if any(unicodedata.category(c) == "Cc" and c not in "\t\r\n" for c in cut) or \
-            "\ufffd" in cut[:-1]:
-        return None
-    return encoding
+    text = sample[:len(sample) // 2 * 2].decode(encoding, errors="replace")[:-1]  # may be cut
+    odd_ones = sum(c == "\ufffd" or (unicodedata.category(c) == "Cc" and c not in "\t\r\n")
+                   for c in text)
+    return encoding if odd_ones * 100 <= len(text) else None

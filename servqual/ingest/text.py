@@ -238,7 +238,7 @@ def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
     body = pa.py_buffer(data)[body_start:end] if end > body_start else pa.py_buffer(b"")
     try:
         table, invalid = _parse(layout.options, body)
-        if layout.options.quoted and _breaks_in_values(table, invalid):
+        if layout.options.quoted and breaks_in_values(table, invalid):
             table, invalid = _resynchronised(layout.options, body, table, invalid, path)
     except pa.ArrowInvalid as err:
         if "UTF8" in str(err) or "utf8" in str(err).lower():
@@ -275,7 +275,7 @@ def _parse(options: _Options, body) -> tuple[pa.Table, list[tuple[int | None, st
 _MAX_STRAYS = 100  # stray quotes re-synchronised in one file before giving up
 
 
-def _breaks_in_values(table: pa.Table, invalid: list[tuple[int | None, str]]) -> bool:
+def breaks_in_values(table: pa.Table, invalid: list[tuple[int | None, str]]) -> bool:
     """Whether a text value or an unparseable record holds a line break. The values of each
     text column are searched as one run of bytes (a few milliseconds per million values)."""
     if any("\n" in text or "\r" in text for _, text in invalid):
@@ -309,9 +309,21 @@ def _resynchronised(options: _Options, body, table: pa.Table,
     line quarantined alone and the records after it parsed again (see above). Unparseable
     records keep their numbers among all records of ``body``."""
     text = body.to_pybytes() if isinstance(body, pa.Buffer) else bytes(body)
-    strays: list[tuple[int, str]] = []  # (record number in the file, the line)
+    table, invalid, _, _ = _without_strays(options, text, table, invalid, path, at_end=True)
+    return table, invalid
+
+
+def _without_strays(options: _Options, text: bytes, table: pa.Table,
+                    invalid: list[tuple[int | None, str]], path: Path, at_end: bool
+                    ) -> tuple[pa.Table, list[tuple[int | None, str]], list[tuple[int, str]],
+                               bytes]:
+    """:func:`_resynchronised` for the records ``text`` holds: the records parsed without the
+    stray quotes' lines, the unparseable ones (strays included) numbered among all records
+    of ``text``, the strays alone, and ``text`` without their lines. ``at_end``: ``text``
+    runs to the end of the file (a quote still open there is a stray one)."""
+    strays: list[tuple[int, str]] = []  # (record number in the text, the line)
     for _ in range(_MAX_STRAYS + 1):
-        found = _first_stray(options, text, table, invalid)
+        found = _first_stray(options, text, table, invalid, at_end)
         if found is None:
             break
         if len(strays) == _MAX_STRAYS:
@@ -320,14 +332,21 @@ def _resynchronised(options: _Options, body, table: pa.Table,
                             "exported", file=path)
         number, lo, hi = found
         line = text[lo:hi].rstrip(b"\r\n").decode("utf-8", errors="replace")
-        strays.append((_renumbered(np.array([number]), strays)[0], line))
+        strays.append((int(_renumbered(np.array([number]), strays)[0]), line))
         text = text[:lo] + text[hi:]
         table, invalid = _parse(options, pa.py_buffer(text))
+    return table, with_strays(invalid, strays), strays, text
+
+
+def with_strays(invalid: list[tuple[int | None, str]], strays: list[tuple[int, str]]
+                ) -> list[tuple[int | None, str]]:
+    """Unparseable records numbered among the records of a text the ``strays`` were taken out
+    of (pyarrow's numbers), renumbered among all records, the strays among them."""
     if not strays:
-        return table, invalid
+        return invalid
     numbers = _renumbered(np.array([n for n, _ in invalid], dtype=np.int64), strays)
     merged = [*zip(numbers.tolist(), [t for _, t in invalid]), *strays]
-    return table, sorted(merged, key=lambda item: item[0])
+    return sorted(merged, key=lambda item: item[0])
 
 
 def _renumbered(numbers: np.ndarray, strays: list[tuple[int, str]]) -> np.ndarray:
@@ -339,16 +358,14 @@ def _renumbered(numbers: np.ndarray, strays: list[tuple[int, str]]) -> np.ndarra
 
 
 def _first_stray(options: _Options, text: bytes, table: pa.Table,
-                 invalid: list[tuple[int | None, str]]) -> tuple[int, int, int] | None:
+                 invalid: list[tuple[int | None, str]], at_end: bool = True
+                 ) -> tuple[int, int, int] | None:
     """The first record of ``text`` that a stray quote made span lines: its number (1 = the
     first record) and the bytes of its first line (start, start of the next line)."""
-    if any(n is None for n, _ in invalid):
+    found = _record_lines(text, table, invalid)
+    if found is None:
         return None
-    spans = _record_spans(table, invalid)
-    data = np.frombuffer(text, dtype=np.uint8)
-    starts = _line_starts(data)
-    if spans.sum() != len(starts):
-        return None  # the records do not tile the lines as expected: leave them as parsed
+    data, spans, starts = found
     first = np.cumsum(spans) - spans  # the first line of each record
     delimiters = np.bincount(np.searchsorted(starts, np.flatnonzero(data == ord(options.delimiter)),
                                              side="right") - 1, minlength=len(starts))
@@ -358,11 +375,24 @@ def _first_stray(options: _Options, text: bytes, table: pa.Table,
     for record in np.flatnonzero(spans > 1):
         lines = slice(first[record], first[record] + spans[record])
         looks = whole[lines]
-        open_at_end = (record == len(spans) - 1 and
+        open_at_end = (at_end and record == len(spans) - 1 and
                        text.count(b'"', bounds[lines.start], len(text)) % 2 == 1)
         if (looks[0] and looks[1:].mean() >= 0.5) or open_at_end:
             return int(record) + 1, int(bounds[lines.start]), int(bounds[lines.start + 1])
     return None
+
+
+def _record_lines(text: bytes, table: pa.Table, invalid: list[tuple[int | None, str]]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``text`` as bytes, the physical lines each record spans and where each line starts;
+    ``None`` when the records do not tile the lines as expected (leave them as parsed)."""
+    total = table.num_rows + len(invalid)
+    if any(n is None or not 1 <= n <= total for n, _ in invalid):
+        return None
+    spans = _record_spans(table, invalid)
+    data = np.frombuffer(text, dtype=np.uint8)
+    starts = _line_starts(data)
+    return (data, spans, starts) if spans.sum() == len(starts) else None
 
 
 def _record_spans(table: pa.Table, invalid: list[tuple[int | None, str]]) -> np.ndarray:
@@ -395,6 +425,73 @@ def _line_starts(data: np.ndarray) -> np.ndarray:
     ends[:-1] |= cr[:-1] & ~lf[1:]  # a CR not followed by LF ends a line
     ends[-1:] |= cr[-1:]
     return np.concatenate(([0], np.flatnonzero(ends) + 1))
+
+
+def streamed_without_strays(text: Path, layout: TextLayout, scratch: Path, path: Path,
+                            block: int = 1 << 26) -> tuple[Path, list[tuple[int, str]]]:
+    """For a streamed file whose records hold line breaks: its records' text (from
+    ``layout.body_start``) without the lines of stray quotes, as a file in ``scratch``, and the
+    strays (record number among all records, 1 = the first; the line), as
+    :func:`read_text_table` finds them. The text is judged ``block`` bytes at a time, cut
+    after a line; a record still open at a cut is judged with the next block."""
+    data = _map(text)
+    options, end = layout.options, layout.end
+    strays: list[tuple[int, str]] = []
+    records, pos, carry = 0, layout.body_start, b""
+    fd, name = tempfile.mkstemp(suffix=".csv", dir=scratch)
+    with open(fd, "wb") as out:
+        while pos < end or carry:
+            hi = _cut_after_line(data, pos + block, end)
+            chunk, last = carry + bytes(data[pos:hi]), hi >= end
+            pos, carry = hi, b""
+            chunk, ending = _without_line_break(chunk, last)
+            table, invalid = _parse(options, pa.py_buffer(chunk))
+            if breaks_in_values(table, invalid):
+                table, invalid, found, chunk = _without_strays(options, chunk, table, invalid,
+                                                               path, at_end=last)
+                strays += [(records + n, line) for n, line in found]
+            count = table.num_rows + len(invalid)
+            if not last and (open_from := _open_last_record(chunk, table, invalid)) is not None:
+                chunk, carry = chunk[:open_from], chunk[open_from:] + ending
+                ending, count = b"", count - 1
+            out.write(chunk + ending)
+            records += count
+    return Path(name), strays
+
+
+def _cut_after_line(data, at: int, end: int) -> int:
+    """The first offset from ``at`` just after a line break that ends a line that is not
+    blank (``end`` when there is none)."""
+    while at < end:
+        found = [f for f in (data.find(b"\n", at, end), data.find(b"\r", at, end)) if f >= 0]
+        if not found:
+            return end
+        brk = min(found)
+        at = brk + (2 if data[brk:brk + 2] == b"\r\n" else 1)
+        if brk > 0 and data[brk - 1:brk] not in (b"\n", b"\r"):
+            return at
+    return end
+
+
+def _without_line_break(chunk: bytes, last: bool) -> tuple[bytes, bytes]:
+    """``chunk`` without the one line break that ends it (none at the end of the file), and
+    that line break."""
+    if last:
+        return chunk, b""
+    size = 2 if chunk.endswith(b"\r\n") else 1 if chunk.endswith((b"\n", b"\r")) else 0
+    return chunk[:len(chunk) - size], chunk[len(chunk) - size:]
+
+
+def _open_last_record(text: bytes, table: pa.Table, invalid: list[tuple[int | None, str]]
+                      ) -> int | None:
+    """Where the last record of ``text`` starts when a quote in it is still open at the end
+    (the text was cut inside it); ``None`` otherwise."""
+    found = _record_lines(text, table, invalid)
+    if found is None or not len(found[1]):
+        return None
+    _, spans, starts = found
+    start = int(starts[len(starts) - spans[-1]])
+    return start if text.count(b'"', start) % 2 == 1 else None
 
 
 def stream_layout(path: Path, instrument: Instrument, scratch: Path,
