@@ -361,6 +361,8 @@ def _streamed_slices(read: FileRead, instrument: Instrument, progress: ProgressF
             yield raw(frame, layout.source_rows(ords, with_strays(read.invalid, strays)))
         if threads and any(n is None for n, _ in read.invalid):
             raise _Restart(single_threaded=True)
+        if not read.resync and body.quoted and breaks_in_values(pa.table({}), read.invalid):
+            raise _Restart(resync=True)  # records met after the last batch
         progress(f"reading {path.name} (MB)", size / 1e6, size / 1e6)  # transcoded: sizes differ
     except pa.ArrowInvalid as err:
         if "UTF8" in str(err) or "utf8" in str(err).lower():

@@ -357,3 +357,15 @@ def test_streamed_files_read_stray_quotes_line_endings_and_gbk_as_files_read_who
             assert checked.quality.rows_read == 150
             unparseable = checked.quarantine[checked.quarantine["reason"] == "unparseable"]
             assert unparseable["source_row"].tolist() == [12, 41, 42, 151]
+
+
+def test_streamed_file_whose_first_record_has_a_stray_quote_running_to_the_end(tmp_path):
+    # Every record is read into the first one: the streamed reader yields no batch at all.
+    from test_outofcore import compare
+
+    lines = sample_rows(20)
+    lines[1] = open_quote(lines[1], 5)
+    path = tmp_path / "2025Q4.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    validated, checked = compare([path], INSTRUMENT, whole=False, raw_values=False)
+    assert (checked.quality.rows_read, checked.quality.rows_quarantined) == (20, 1)
