@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import codecs
 import random
-import re
 from pathlib import Path
 
 import pandas as pd

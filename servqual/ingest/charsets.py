@@ -134,7 +134,8 @@ def _jamo(ch: str) -> float:
 @lru_cache(maxsize=1)
 def _ks_total() -> float:
     """The sum of :func:`_jamo` over the 2,350 Hangul syllables of KS X 1001."""
-    return sum(_jamo(ch) for ch in map(chr, range(0xAC00, 0xD7A4)) if _kind(ch, "cp949") == "hangul")
+    syllables = map(chr, range(0xAC00, 0xD7A4))
+    return sum(_jamo(ch) for ch in syllables if _kind(ch, "cp949") == "hangul")
 
 
 @lru_cache(maxsize=1 << 14)
