@@ -63,7 +63,8 @@ from .engines import PARQUET_SUFFIXES
 from .errors import DataError
 from .ingest import RawTable, reader_for
 from .ingest.table import Platform
-from .ingest.text import TextLayout, arrow_dtype, encoding_where_utf8_fails, stream_layout
+from .ingest.text import (TextLayout, arrow_dtype, breaks_in_values, encoding_where_utf8_fails,
+                          stream_layout, streamed_without_strays, with_strays)
 from .instrument import Instrument
 from .responses import (ANSWER_DTYPE, OVERALL_SATISFACTION, RESPONDENT, SOURCE, SOURCE_ROW,
                         WAVE, WEIGHT, Responses, importance_column)
@@ -263,6 +264,7 @@ class FileRead:
     has_wave_column: bool = False  # the wave comes from a column (else from the file name)
     single_threaded: bool = False  # streamed again single-threaded (unparseable records)
     text_encoding: str | None = None  # streamed again in this encoding (not UTF-8 after all)
+    resync: bool = False  # streamed again without the lines of stray quotes
 
     @property
     def rows_read(self) -> int:
@@ -271,12 +273,14 @@ class FileRead:
 
 class _Restart(Exception):
     """A streamed text file must be staged again: single-threaded (unparseable records whose
-    row numbers only a single-threaded read knows), or in another encoding (``FileRead``'s
-    ``text_encoding``)."""
+    row numbers only a single-threaded read knows), in another encoding (``FileRead``'s
+    ``text_encoding``), or without the lines of stray quotes (``resync``: a value held a line
+    break)."""
 
-    def __init__(self, single_threaded: bool = False):
+    def __init__(self, single_threaded: bool = False, resync: bool = False):
         super().__init__()
         self.single_threaded = single_threaded
+        self.resync = resync
 
 
 def check_readable(path: Path) -> None:
@@ -338,18 +342,28 @@ def _streamed_slices(read: FileRead, instrument: Instrument, progress: ProgressF
     if layout.end <= layout.body_start:  # a header and no records
         yield first
         return
-    body = _Body(text, layout.body_start, layout.end, advance)
+    strays: list[tuple[int, str]] = []  # records of stray quotes, taken out of the text
+    if read.resync:  # a value held a line break: stray quotes are judged as read_table does
+        text, strays = streamed_without_strays(text, layout, scratch, path)
+        body = _Body(text, 0, text.stat().st_size, advance)
+    else:
+        body = _Body(text, layout.body_start, layout.end, advance)
     try:
         reader = layout.options.stream(body, threads, read.invalid, STREAM_BLOCK)
         for batch in reader:
             if threads and any(n is None for n, _ in read.invalid):
                 raise _Restart(single_threaded=True)  # row numbers need a single thread
+            if not read.resync and body.quoted and breaks_in_values(
+                    pa.Table.from_batches([batch]), read.invalid):
+                raise _Restart(resync=True)
             ords = np.arange(read.rows_parsed, read.rows_parsed + batch.num_rows)
             read.rows_parsed += batch.num_rows
             frame = batch.to_pandas(types_mapper=arrow_dtype).set_axis(layout.names, axis=1)
-            yield raw(frame, layout.source_rows(ords, read.invalid))
+            yield raw(frame, layout.source_rows(ords, with_strays(read.invalid, strays)))
         if threads and any(n is None for n, _ in read.invalid):
             raise _Restart(single_threaded=True)
+        if not read.resync and body.quoted and breaks_in_values(pa.table({}), read.invalid):
+            raise _Restart(resync=True)  # records met after the last batch
         progress(f"reading {path.name} (MB)", size / 1e6, size / 1e6)  # transcoded: sizes differ
     except pa.ArrowInvalid as err:
         if "UTF8" in str(err) or "utf8" in str(err).lower():
@@ -359,12 +373,14 @@ def _streamed_slices(read: FileRead, instrument: Instrument, progress: ProgressF
                         file=path) from err
     finally:
         body.close()
+    read.invalid = with_strays(read.invalid, strays)
     read.unparseable = layout.unparseable(read.invalid)
 
 
 class _Body:
     """The records of a text file (bytes ``start`` up to ``end``) as a binary file object,
-    counting the bytes read (the progress of a streamed read)."""
+    counting the bytes read (the progress of a streamed read) and noting whether a quote was
+    among them."""
 
     def __init__(self, path: Path, start: int, end: int, on_read: Callable[[int], None]):
         self._fh = path.open("rb")
@@ -372,12 +388,14 @@ class _Body:
         self._left = end - start
         self._on_read = on_read
         self.closed = False
+        self.quoted = False  # a quote was read: values may hold line breaks
 
     def read(self, size: int = -1) -> bytes:
         size = self._left if size < 0 else min(size, self._left)
         data = self._fh.read(size)
         self._left -= len(data)
         self._on_read(len(data))
+        self.quoted = self.quoted or data.find(b'"') >= 0
         return data
 
     def readable(self) -> bool:
@@ -519,7 +537,8 @@ class Staging:
             except _Restart as restart:
                 self.con.execute(f"DELETE FROM staged WHERE file = {read.index}").fetchall()
                 read = FileRead(path=path, index=read.index, text_encoding=read.text_encoding,
-                                single_threaded=read.single_threaded or restart.single_threaded)
+                                single_threaded=read.single_threaded or restart.single_threaded,
+                                resync=read.resync or restart.resync)
         self.files.append(read)
         self._duplicates(read)
         quality = DataQuality(rows_read=read.rows_read)

@@ -1,7 +1,8 @@
 """Delimited text files (CSV, TSV): pyarrow's multi-threaded reader, guided by the instrument.
 
 The file is memory-mapped. Its encoding is the instrument's, or detected (a byte-order mark,
-else UTF-8 when the start of the file is valid UTF-8, else charset-normalizer's verdict).
+else UTF-16 by its zero bytes, else UTF-8 when the start of the file is valid UTF-8, else the
+legacy code page whose reading is plausible text: :mod:`servqual.ingest.charsets`).
 Text in another encoding than UTF-8 is transcoded to UTF-8 once, in memory. The header rows
 are split here, quote-aware, so that long question texts with line breaks, merged header
 cells and several header rows (Qualtrics, SurveyMonkey) are handled the same way for every
@@ -19,15 +20,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import charset_normalizer
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..celltext import bounded
 from ..errors import DataError
 from ..instrument import Instrument
+from .charsets import SEPARATOR, judge, utf16_without_bom
 from .table import (NULL_TOKENS, Platform, RawTable, detect_platform, header_frame,
                     label_columns, match_key, name_columns)
 
@@ -39,21 +41,6 @@ _BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
     (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-# A detected Chinese encoding is read as GB18030, the superset every GBK file decodes in.
-_WIDER = {"gb2312": "gb18030", "gbk": "gb18030", "ascii": "utf-8"}
-# Classic Mac OS and DOS code pages: a few accented words are as clean in them as in the
-# Windows code page they came from, and no spreadsheet program of our users saves in them.
-# UTF-16 and UTF-32 come with a byte-order mark (see _BOMS); without one, an even number of
-# legacy bytes may pass for them.
-_UNLIKELY = ["mac_cyrillic", "mac_greek", "mac_iceland", "mac_latin2", "mac_roman",
-             "mac_turkish", "cp437", "cp737", "cp775", "cp850", "cp852", "cp855", "cp856",
-             "cp857", "cp858", "cp860", "cp861", "cp862", "cp863", "cp864", "cp865", "cp866",
-             "cp869", "cp1006", "cp1125", "hp_roman8", "johab", "utf_16", "utf_16_be",
-             "utf_16_le", "utf_32", "utf_32_be", "utf_32_le"]
-# When a few words leave several encodings equally clean (华东 is also valid Korean cp949),
-# the encodings spreadsheet programs save in for our users win, in this order.
-_PREFERRED = ("gb18030", "big5", "cp932", "euc_jis_2004", "cp949", "cp1252", "cp1250", "cp1251")
-_NON_ASCII = re.compile(rb"[^\n]*[\x80-\xff][^\n]*")
 
 
 def read_text_table(path: Path, instrument: Instrument) -> RawTable:
@@ -86,52 +73,46 @@ def _decoding(read, encoding: str, auto: bool, path: Path, data):
 def detect_encoding(sample: bytes, path: Path) -> str:
     """The encoding of a text file, from its first bytes, when the instrument says ``auto``.
 
-    A byte-order mark decides; else text that is valid UTF-8 is UTF-8 (the whole file is
-    checked while it is parsed); else charset-normalizer judges the sample.
+    A byte-order mark decides; else zero bytes on one side of each pair say UTF-16 without
+    one; else text that is valid UTF-8 is UTF-8 (the whole file is checked while it is
+    parsed); else the legacy code page whose reading is plausible text
+    (:func:`servqual.ingest.charsets.judge`, which stops when it cannot tell).
     """
     for bom, name in _BOMS:
         if sample.startswith(bom):
             return name
-    if len(sample) >= SNIFF_BYTES and (cut := sample.rfind(b"\n")) > 0:
-        sample = sample[:cut + 1]  # never judge a character cut in two
+    if wide := utf16_without_bom(sample):
+        return wide
+    if len(sample) >= SNIFF_BYTES:
+        sample = _cut(sample)  # never judge a character cut in two
     try:
         sample.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    return _judge(sample, path)
+    return judge(sample, path)
 
 
-def _judge(sample: bytes, path: Path) -> str:
-    """charset-normalizer's verdict on the lines of ``sample`` that are not plain ASCII (the
-    others are evidence of nothing and dilute the rest); among the encodings that decode them
-    equally cleanly, the first of :data:`_PREFERRED`, else charset-normalizer's first."""
-    evidence = b"\n".join(_NON_ASCII.findall(sample)) or sample
-    matches = list(charset_normalizer.from_bytes(evidence, cp_exclusion=_UNLIKELY))
-    if not matches:
-        raise DataError("cannot tell the text encoding of the file; name it in the instrument "
-                        '(encoding = "gb18030", for example)', file=path)
-    best = matches[0]
-    tied = [codecs.lookup(name).name for m in matches
-            if (m.chaos, m.coherence) == (best.chaos, best.coherence)
-            for name in [m.encoding, *m.could_be_from_charset]]  # same text, other names
-    name = min(tied, key=lambda n: _PREFERRED.index(n) if n in _PREFERRED else len(_PREFERRED))
-    return _WIDER.get(name, name)
+def _cut(sample: bytes) -> bytes:
+    """``sample`` up to its last byte that ends no multi-byte character in any encoding."""
+    for end in range(len(sample), max(0, len(sample) - 4096), -1):
+        if SEPARATOR.match(sample, end - 1):
+            return sample[:end]
+    return sample
 
 
 def _detect_where_utf8_fails(data, offset: int, path: Path) -> str:
     """Judge the encoding on the text around the first byte that is not UTF-8.
 
     The start of the file looked like UTF-8 (often plain ASCII); the bytes that broke it are
-    the evidence of the real encoding.
+    the evidence of the real encoding, judged as :func:`detect_encoding` judges a start that
+    is not UTF-8. Lines end at any line break (LF, CRLF or CR).
     """
-    start = max(0, data.rfind(b"\n", 0, max(0, offset - SNIFF_BYTES // 2)) + 1)
-    end = data.find(b"\n", offset + SNIFF_BYTES // 2)
-    encoding = _judge(bytes(data[start:end if end > 0 else len(data)]), path)
-    if codecs.lookup(encoding).name == "utf-8":
-        raise DataError("is not valid UTF-8 text and its encoding cannot be told; name it in "
-                        "the instrument", file=path)
-    return encoding
+    lo = max(0, offset - SNIFF_BYTES // 2)
+    start = max(data.rfind(b"\n", 0, lo), data.rfind(b"\r", 0, lo)) + 1
+    hi = offset + SNIFF_BYTES // 2
+    ends = [e for e in (data.find(b"\n", hi), data.find(b"\r", hi)) if e >= 0]
+    return judge(bytes(data[start:min(ends) if ends else len(data)]), path)
 
 
 def _check_codec(encoding: str, path: Path) -> None:
@@ -261,9 +242,9 @@ def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
     body_start, end = layout.body_start, layout.end
     body = pa.py_buffer(data)[body_start:end] if end > body_start else pa.py_buffer(b"")
     try:
-        table, invalid = layout.options.parse(body, threads=True)
-        if invalid:  # row numbers are only known from a single-threaded read
-            table, invalid = layout.options.parse(body, threads=False)
+        table, invalid = _parse(layout.options, body)
+        if layout.options.quoted and breaks_in_values(table, invalid):
+            table, invalid = _resynchronised(layout.options, body, table, invalid, path)
     except pa.ArrowInvalid as err:
         if "UTF8" in str(err) or "utf8" in str(err).lower():
             raise _NotUtf8(data, _first_invalid_utf8(data)) from None
@@ -275,6 +256,248 @@ def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
     records = np.arange(table.num_rows, dtype=np.int64)
     return layout.raw_table(path, frame, layout.source_rows(records, invalid),
                             layout.unparseable(invalid))
+
+
+def _parse(options: _Options, body) -> tuple[pa.Table, list[tuple[int | None, str]]]:
+    table, invalid = options.parse(body, threads=True)
+    if invalid:  # row numbers are only known from a single-threaded read
+        table, invalid = options.parse(body, threads=False)
+    return table, invalid
+
+
+# --------------------------------------------------------------------------------------------
+# Stray quotes
+#
+# A quote opening a field that never closes (or closes lines later, at another stray quote)
+# makes the parser read the following records into one value. Only a value of text can
+# hold a line break, so a file whose text values and unparseable records hold none is read
+# as parsed. Otherwise each record's physical lines are found (its line breaks are those in
+# its values), and a record spanning several lines is a stray quote's doing when its lines
+# look like whole records (about the header's number of delimiters each) or when it runs
+# to the end of the file with its quote still open. Its first line alone is quarantined as
+# unparseable and the records after it are parsed again; a value legitimately holding a
+# line break or two (a comment, a wrapped question text) keeps its record whole.
+
+_MAX_STRAYS = 100  # stray quotes re-synchronised in one file before giving up
+
+
+def breaks_in_values(table: pa.Table, invalid: list[tuple[int | None, str]]) -> bool:
+    """Whether a text value or an unparseable record holds a line break. The values of each
+    text column are searched as one run of bytes (a few milliseconds per million values)."""
+    if any("\n" in text or "\r" in text for _, text in invalid):
+        return True
+    for column in table.columns:
+        for chunk in column.chunks:
+            values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+            if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+                break
+            text = _value_bytes(values)
+            if text.find(b"\n") >= 0 or text.find(b"\r") >= 0:
+                return True
+    return False
+
+
+def _value_bytes(values: pa.Array) -> bytes:
+    """The bytes of the values of a text array, one after another."""
+    _, offsets, data = values.buffers()[:3]
+    if data is None or not len(values):
+        return b""
+    wide = pa.types.is_large_string(values.type)
+    ends = np.frombuffer(offsets, np.int64 if wide else np.int32)
+    ends = ends[values.offset:values.offset + len(values) + 1]
+    return data[int(ends[0]):int(ends[-1])].to_pybytes()
+
+
+def _resynchronised(options: _Options, body, table: pa.Table,
+                    invalid: list[tuple[int | None, str]], path: Path
+                    ) -> tuple[pa.Table, list[tuple[int | None, str]]]:
+    """The records of ``body`` (parsed as ``table`` and ``invalid``) with every stray quote's
+    line quarantined alone and the records after it parsed again (see above). Unparseable
+    records keep their numbers among all records of ``body``."""
+    text = body.to_pybytes() if isinstance(body, pa.Buffer) else bytes(body)
+    table, invalid, _, _ = _without_strays(options, text, table, invalid, path, at_end=True)
+    return table, invalid
+
+
+def _without_strays(options: _Options, text: bytes, table: pa.Table,
+                    invalid: list[tuple[int | None, str]], path: Path, at_end: bool
+                    ) -> tuple[pa.Table, list[tuple[int | None, str]], list[tuple[int, str]],
+                               bytes]:
+    """:func:`_resynchronised` for the records ``text`` holds: the records parsed without the
+    stray quotes' lines, the unparseable ones (strays included) numbered among all records
+    of ``text``, the strays alone, and ``text`` without their lines. ``at_end``: ``text``
+    runs to the end of the file (a quote still open there is a stray one)."""
+    strays: list[tuple[int, str]] = []  # (record number in the text, the line)
+    for _ in range(_MAX_STRAYS + 1):
+        found = _first_stray(options, text, table, invalid, at_end)
+        if found is None:
+            break
+        if len(strays) == _MAX_STRAYS:
+            raise DataError(f"has more than {_MAX_STRAYS} unbalanced quotes (the first on row "
+                            f"about {strays[0][0]} of the data); check how the file was "
+                            "exported", file=path)
+        number, lo, hi = found
+        line = text[lo:hi].rstrip(b"\r\n").decode("utf-8", errors="replace")
+        strays.append((int(_renumbered(np.array([number]), strays)[0]), line))
+        text = text[:lo] + text[hi:]
+        table, invalid = _parse(options, pa.py_buffer(text))
+    return table, with_strays(invalid, strays), strays, text
+
+
+def with_strays(invalid: list[tuple[int | None, str]], strays: list[tuple[int, str]]
+                ) -> list[tuple[int | None, str]]:
+    """Unparseable records numbered among the records of a text the ``strays`` were taken out
+    of (pyarrow's numbers), renumbered among all records, the strays among them."""
+    if not strays:
+        return invalid
+    numbers = _renumbered(np.array([n for n, _ in invalid], dtype=np.int64), strays)
+    merged = [*zip(numbers.tolist(), [t for _, t in invalid]), *strays]
+    return sorted(merged, key=lambda item: item[0])
+
+
+def _renumbered(numbers: np.ndarray, strays: list[tuple[int, str]]) -> np.ndarray:
+    """Record numbers counted without the ``strays`` (taken out of the text) as numbers
+    among all records: each stray before a record moves it on by one."""
+    taken = np.sort(np.array([n for n, _ in strays], dtype=np.int64))
+    before = taken - np.arange(1, len(taken) + 1)  # records kept before each stray
+    return numbers + np.searchsorted(before, numbers, side="left")
+
+
+def _first_stray(options: _Options, text: bytes, table: pa.Table,
+                 invalid: list[tuple[int | None, str]], at_end: bool = True
+                 ) -> tuple[int, int, int] | None:
+    """The first record of ``text`` that a stray quote made span lines: its number (1 = the
+    first record) and the bytes of its first line (start, start of the next line)."""
+    found = _record_lines(text, table, invalid)
+    if found is None:
+        return None
+    data, spans, starts = found
+    first = np.cumsum(spans) - spans  # the first line of each record
+    delimiters = np.bincount(np.searchsorted(starts, np.flatnonzero(data == ord(options.delimiter)),
+                                             side="right") - 1, minlength=len(starts))
+    wanted = max(1, int(np.ceil(0.75 * (len(options.names) - 1))))
+    whole = delimiters >= wanted  # lines that look like whole records
+    bounds = np.append(starts, len(text))
+    for record in np.flatnonzero(spans > 1):
+        lines = slice(first[record], first[record] + spans[record])
+        looks = whole[lines]
+        open_at_end = (at_end and record == len(spans) - 1 and
+                       text.count(b'"', bounds[lines.start], len(text)) % 2 == 1)
+        if (looks[0] and looks[1:].mean() >= 0.5) or open_at_end:
+            return int(record) + 1, int(bounds[lines.start]), int(bounds[lines.start + 1])
+    return None
+
+
+def _record_lines(text: bytes, table: pa.Table, invalid: list[tuple[int | None, str]]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``text`` as bytes, the physical lines each record spans and where each line starts;
+    ``None`` when the records do not tile the lines as expected (leave them as parsed)."""
+    total = table.num_rows + len(invalid)
+    if any(n is None or not 1 <= n <= total for n, _ in invalid):
+        return None
+    spans = _record_spans(table, invalid)
+    data = np.frombuffer(text, dtype=np.uint8)
+    starts = _line_starts(data)
+    return (data, spans, starts) if spans.sum() == len(starts) else None
+
+
+def _record_spans(table: pa.Table, invalid: list[tuple[int | None, str]]) -> np.ndarray:
+    """The physical lines each record spans, in record order: one more than the line breaks
+    in its values (unparseable records: in their text)."""
+    breaks = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        for mark, sign in (("\n", 1), ("\r", 1), ("\r\n", -1)):
+            counts = pc.fill_null(pc.count_substring(column, mark), 0)
+            breaks += sign * counts.to_numpy().astype(np.int64)
+    total = table.num_rows + len(invalid)
+    spans = np.ones(total, dtype=np.int64)
+    bad = np.array([n - 1 for n, _ in invalid], dtype=np.int64)
+    kept = np.ones(total, dtype=bool)
+    kept[bad] = False
+    spans[kept] = 1 + breaks
+    spans[bad] = [1 + _line_breaks(t.encode("utf-8")) for _, t in invalid]
+    return spans
+
+
+def _line_starts(data: np.ndarray) -> np.ndarray:
+    """Offsets where the physical lines of ``data`` start (a line break is LF, CRLF or CR)."""
+    lf = data == ord("\n")
+    cr = data == ord("\r")
+    ends = lf.copy()
+    ends[:-1] |= cr[:-1] & ~lf[1:]  # a CR not followed by LF ends a line
+    ends[-1:] |= cr[-1:]
+    return np.concatenate(([0], np.flatnonzero(ends) + 1))
+
+
+def streamed_without_strays(text: Path, layout: TextLayout, scratch: Path, path: Path,
+                            block: int = 1 << 26) -> tuple[Path, list[tuple[int, str]]]:
+    """For a streamed file whose records hold line breaks: its records' text (from
+    ``layout.body_start``) without the lines of stray quotes, as a file in ``scratch``, and the
+    strays (record number among all records, 1 = the first; the line), as
+    :func:`read_text_table` finds them. The text is judged ``block`` bytes at a time, cut
+    after a line; a record still open at a cut is judged with the next block."""
+    data = _map(text)
+    options, end = layout.options, layout.end
+    strays: list[tuple[int, str]] = []
+    records, pos, carry = 0, layout.body_start, b""
+    fd, name = tempfile.mkstemp(suffix=".csv", dir=scratch)
+    with open(fd, "wb") as out:
+        while pos < end or carry:
+            hi = _cut_after_line(data, pos + block, end)
+            chunk, last = carry + bytes(data[pos:hi]), hi >= end
+            pos, carry = hi, b""
+            chunk, ending = _without_line_break(chunk, last)
+            table, invalid = _parse(options, pa.py_buffer(chunk))
+            if breaks_in_values(table, invalid):
+                table, invalid, found, chunk = _without_strays(options, chunk, table, invalid,
+                                                               path, at_end=last)
+                strays += [(records + n, line) for n, line in found]
+            count = table.num_rows + len(invalid)
+            if not last and (open_from := _open_last_record(chunk, table, invalid)) is not None:
+                chunk, carry = chunk[:open_from], chunk[open_from:] + ending
+                ending, count = b"", count - 1
+            out.write(chunk + ending)
+            records += count
+    return Path(name), strays
+
+
+def _cut_after_line(data, at: int, end: int) -> int:
+    """The first offset from ``at`` just after a line break that ends a line that is not
+    blank (``end`` when there is none)."""
+    while at < end:
+        found = [f for f in (data.find(b"\n", at, end), data.find(b"\r", at, end)) if f >= 0]
+        if not found:
+            return end
+        brk = min(found)
+        at = brk + (2 if data[brk:brk + 2] == b"\r\n" else 1)
+        if brk > 0 and data[brk - 1:brk] not in (b"\n", b"\r"):
+            return at
+    return end
+
+
+def _without_line_break(chunk: bytes, last: bool) -> tuple[bytes, bytes]:
+    """``chunk`` without the one line break that ends it (none at the end of the file), and
+    that line break."""
+    if last:
+        return chunk, b""
+    size = 2 if chunk.endswith(b"\r\n") else 1 if chunk.endswith((b"\n", b"\r")) else 0
+    return chunk[:len(chunk) - size], chunk[len(chunk) - size:]
+
+
+def _open_last_record(text: bytes, table: pa.Table, invalid: list[tuple[int | None, str]]
+                      ) -> int | None:
+    """Where the last record of ``text`` starts when a quote in it is still open at the end
+    (the text was cut inside it); ``None`` otherwise."""
+    found = _record_lines(text, table, invalid)
+    if found is None or not len(found[1]):
+        return None
+    _, spans, starts = found
+    start = int(starts[len(starts) - spans[-1]])
+    return start if text.count(b'"', start) % 2 == 1 else None
 
 
 def stream_layout(path: Path, instrument: Instrument, scratch: Path,
@@ -326,20 +549,22 @@ def _transcode(path: Path, encoding: str, scratch: Path) -> Path:
     block by block."""
     fd, name = tempfile.mkstemp(suffix=".csv", dir=scratch)
     decoder = codecs.getincrementaldecoder(encoding)()
-    line, first = 1, True
+    line, first, last = 1, True, b""
     with path.open("rb") as source, open(fd, "wb") as out:
         while True:
             block = source.read(_TRANSCODE_BLOCK)
+            line -= last == b"\r" and block[:1] == b"\n"  # a CRLF split between blocks
             try:
                 text = decoder.decode(block, final=not block)
             except UnicodeDecodeError as err:
-                line += block[:max(err.start, 0)].count(b"\n")
+                line += _line_breaks(block[:max(err.start, 0)])
                 raise DataError(f"cannot be decoded as {encoding} (line {line}: {err.reason}); "
                                 "name the file's encoding in the instrument", file=path) from None
             if first and text:
                 text, first = text.lstrip("\ufeff"), False
             out.write(text.encode("utf-8"))
-            line += block.count(b"\n")
+            line += _line_breaks(block)
+            last = block[-1:]
             if not block:
                 return Path(name)
 
@@ -413,7 +638,8 @@ def _header(data, start: int, count: int, path: Path) -> tuple[str, int, int]:
         found = _records(text, count, whole)
         if found is not None:
             end, blank = found
-            return text[:end].lstrip("\r\n"), start + len(text[:end].encode("utf-8")), blank
+            header = _LINE_BREAK.sub("\n", text[:end].lstrip("\r\n"))
+            return header, start + len(text[:end].encode("utf-8")), blank
         size *= 4
 
 
@@ -422,35 +648,42 @@ def _records(text: str, count: int, whole: bool) -> tuple[int, int] | None:
     blank lines before them; ``None`` when ``text`` is cut before that."""
     pos, blank, found, n = 0, 0, 0, len(text)
     while found < count and pos < n:
-        end = _record_end(text, pos)
+        end, after = _record_end(text, pos)
         if end < 0:
             if not whole:
                 return None
-            end = n
-        if found == 0 and not text[pos:end].strip("\r"):
+            end = after = n
+        if found == 0 and not text[pos:end].strip("\r\n"):
             blank += 1
         else:
             found += 1
-        pos = end + 1
+        pos = after
     return min(pos, n), blank
 
 
-def _record_end(text: str, pos: int) -> int:
-    """Index of the line break that ends the record starting at ``pos`` (-1: none yet)."""
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
+def _record_end(text: str, pos: int) -> tuple[int, int]:
+    """Where the record starting at ``pos`` ends (its line break, outside quotes) and where
+    the next one starts; ``(-1, -1)`` when its line break is not in ``text`` yet. A line
+    break is LF, CRLF or CR alone ("CSV (Macintosh)"); a CR last in ``text`` may be the
+    first half of a CRLF, so it is not taken as the end yet."""
     quoted = False
     while True:
-        newline = text.find("\n", pos)
-        if newline < 0:
-            return -1
-        quoted ^= text.count('"', pos, newline) % 2 == 1
+        found = _LINE_BREAK.search(text, pos)
+        if found is None or (found.group() == "\r" and found.end() == len(text)):
+            return -1, -1
+        quoted ^= text.count('"', pos, found.start()) % 2 == 1
         if not quoted:
-            return newline
-        pos = newline + 1
+            return found.start(), found.end()
+        pos = found.end()
 
 
 def sniff_delimiter(header: str, suffix: str) -> str:
     """The delimiter that splits the header into the most fields, the same number on each of
     its rows (quotes respected); a TSV file defaults to tab, anything else to comma."""
+    header = _LINE_BREAK.sub("\n", header)
     best, best_fields = "\t" if suffix == ".tsv" else ",", 1
     for delimiter in DELIMITERS:
         fields = {len(r) for r in csv.reader(io.StringIO(header), delimiter=delimiter) if r}
@@ -466,7 +699,12 @@ def sniff_delimiter(header: str, suffix: str) -> str:
 
 def _line_of(data, offset: int) -> int:
     """The line (as a text editor counts) holding byte ``offset``."""
-    return bytes(data[:offset]).count(b"\n") + 1
+    return _line_breaks(bytes(data[:offset])) + 1
+
+
+def _line_breaks(data: bytes) -> int:
+    """The line breaks in ``data``: LF, CRLF and CR alone each count once."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
 def _first_invalid_utf8(data) -> int:
