@@ -20,7 +20,7 @@ from .config import AnalysisConfig
 from .instrument import Instrument
 from .stats.aggregate import Aggregates
 from .stats.moments import ALL
-from .stats.segments import segment_rows
+from .stats.segments import group_sizes, published_groups, segment_rows, withheld_groups
 from .stats.tables import Tables
 from .strategy import StrategyBook, direction_strategy, subject_label
 from .validate import DataQuality
@@ -158,8 +158,10 @@ class Results:
             "by_wave": records(self.by_wave, BY_WAVE_FIELDS),
             "by_wave_items": records(self.by_wave_items, BY_WAVE_ITEM_FIELDS),
             "overall_by_wave": records(self.overall_by_wave, ["wave"] + OVERALL_FIELDS),
-            "segments": records(self.segments, SEGMENT_FIELDS),
-            "segment_items": records(self.segment_items, SEGMENT_ITEM_FIELDS),
+            "segments": records(published(self.segments), SEGMENT_FIELDS),
+            "segment_items": records(published(self.segment_items), SEGMENT_ITEM_FIELDS),
+            "segments_withheld": records(withheld_groups(self.group_sizes, self.config),
+                                         ["column", "wave", "values", "n"]),
             "segment_tests": records(self.segment_tests, SEGMENT_TEST_FIELDS),
             "segment_responses": self.segment_responses(),
             **self.findings_json(),
@@ -229,13 +231,22 @@ class Results:
             "strategy_parts": recommendation["parts"],
         })
 
+    @property
+    def group_sizes(self) -> pd.DataFrame:
+        """Respondents per wave and segment value (:func:`.stats.segments.group_sizes`)."""
+        return group_sizes(self.aggregates.moments)
+
     def segment_responses(self) -> list[dict[str, Any]]:
         """Respondents per wave and segment value (those with a perception score): the
-        report's "responses by survey mode" and the like."""
+        report's "responses by survey mode" and the like. Groups with fewer than
+        ``min_cell`` respondents in a wave are left out of that wave (counted in
+        ``segments_withheld``)."""
         rows = self.tables.overall[self.tables.overall["segment"] != ALL]
         if rows.empty or "servperf_n" not in rows.columns:
             return []
         rows = rows.rename(columns={"segment": "column", "servperf_n": "n"})
+        rows = rows.merge(published_groups(self.group_sizes, self.config),
+                          on=["wave", "column", "value"], how="inner")
         return records(rows, ["wave", "column", "value", "n"])
 
     def reliability_json(self) -> list[dict[str, Any]]:
@@ -272,6 +283,14 @@ def clean(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def published(cells: pd.DataFrame) -> pd.DataFrame:
+    """The segment cells that may be published: suppressed cells (fewer than ``min_cell``
+    respondents) are left out, figures and name alike."""
+    if cells.empty or "suppressed" not in cells.columns:
+        return cells
+    return cells[~cells["suppressed"].astype(bool)]
 
 
 def records(frame: pd.DataFrame, fields: list[str]) -> list[dict[str, Any]]:
