@@ -71,6 +71,22 @@ def _current(table: pd.DataFrame, wave: str) -> pd.DataFrame:
     return rows.drop(columns=["segment", "value"]).reset_index(drop=True)
 
 
+def _complete(rows: pd.DataFrame, key: str, ids: list[str], wave: str,
+              fill: dict[str, Any] | None = None) -> pd.DataFrame:
+    """One row per id of the instrument, in its order: an id nobody had a score for in the
+    wave (an item left unanswered by everyone, a dimension none of whose items was answered)
+    is kept, with ``n`` = 0 and its figures undefined, so the report and the JSON still list
+    it (and its history) instead of dropping it."""
+    if rows[key].tolist() == list(ids):
+        return rows
+    out = rows.set_index(key).reindex(pd.Index(list(ids), name=key)).reset_index()
+    out["wave"] = wave
+    out["n"] = out["n"].fillna(0).astype(rows["n"].dtype if len(rows) else "int64")
+    for column, values in (fill or {}).items():
+        out[column] = out[key].map(values)
+    return out[list(rows.columns)]
+
+
 @dataclass
 class Results:
     """Everything a run found. DataFrame columns follow the JSON field names."""
@@ -122,8 +138,10 @@ class Results:
         return cls(
             instrument=instrument, config=config, waves=waves, current_wave=current,
             quality=quality, tables=tables, aggregates=aggregates,
-            items=_current(tables.items, current),
-            dimensions=_current(tables.dimensions, current),
+            items=_complete(_current(tables.items, current), "item", instrument.item_ids,
+                            current, {"dimension": dict(instrument.dimension_of_item)}),
+            dimensions=_complete(_current(tables.dimensions, current), "dimension",
+                                 instrument.dimension_keys, current),
             by_wave=tables.dimensions[tables.dimensions["segment"] == ALL].reset_index(drop=True),
             by_wave_items=tables.items[tables.items["segment"] == ALL].reset_index(drop=True),
             overall=overall,
