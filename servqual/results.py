@@ -7,6 +7,7 @@ object, so the two views cannot disagree.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -29,6 +30,16 @@ if TYPE_CHECKING:
     from .findings import Findings
 
 SCHEMA_VERSION = 1
+
+# The longest label (segment value, unit, peer, wave label …) the results publish; a longer
+# one is cut, with a short hash of the whole text so that distinct labels stay distinct.
+LABEL_MAX_CHARS = 80
+_LABEL_HASH_CHARS = 8
+# Fields of the JSON results that hold labels taken from the data or the run's inputs.
+LABEL_FIELDS = frozenset({
+    "value", "unit", "best_unit", "peer", "segment_value",
+    "wave", "waves", "current_wave", "previous_wave", "first_wave", "last_wave",
+    "perception_first_wave", "perception_last_wave", "waves_missing", "waves_asked"})
 
 GAP_FIELDS = ["n", "expectation_mean", "perception_mean", "gap_mean", "gap_sd", "gap_se",
               "gap_ci95_low", "gap_ci95_high", "t", "df", "p_value", "p_adjusted", "dz",
@@ -160,7 +171,7 @@ class Results:
         quality = self.quality.as_dict()
         if self.aggregates.importance is not None:
             quality["importance_allocations"] = self.aggregates.importance.as_dict()
-        return {
+        return bound_labels({
             "schema_version": SCHEMA_VERSION,
             "instrument": self.instrument.name,
             "waves": list(self.waves),
@@ -184,7 +195,7 @@ class Results:
             "segment_responses": self.segment_responses(),
             **self.findings_json(),
             "thresholds": self.config.as_dict(),
-        }
+        })
 
     def findings_json(self) -> dict[str, Any]:
         f = self.findings
@@ -281,6 +292,57 @@ class Results:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False, indent=2, allow_nan=False)
+
+
+def bound_label(label: Any) -> Any:
+    """A label of at most ``LABEL_MAX_CHARS`` characters: a longer one is cut and ends with
+    "…" and the first hex digits of its SHA-1, so two long labels that begin alike still
+    read differently, and the same label is shortened the same way in every output.
+    Anything but a text passes unchanged."""
+    if not isinstance(label, str) or len(label) <= LABEL_MAX_CHARS:
+        return label
+    digest = hashlib.sha1(label.encode("utf-8", "surrogatepass")).hexdigest()
+    head = label[:LABEL_MAX_CHARS - _LABEL_HASH_CHARS - 3].rstrip()
+    return f"{head}…[{digest[:_LABEL_HASH_CHARS]}]"
+
+
+def bound_labels(record: Any) -> Any:
+    """The results with every label field (``LABEL_FIELDS``) bounded by :func:`bound_label`.
+
+    A cell of the data can hold anything (a pasted 5 MB blob in the region column); its
+    label is repeated in many rows of the results and of the report, so one oversized cell
+    would otherwise multiply into hundreds of megabytes. Texts built around a label (a
+    strategy naming the unit below its peers) get the same shortened label.
+    """
+    long: dict[str, str] = {}
+
+    def walk(node: Any, key: str | None) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v, k) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, key) for v in node]
+        if key in LABEL_FIELDS and isinstance(node, str) and len(node) > LABEL_MAX_CHARS:
+            long[node] = bound_label(node)
+            return long[node]
+        return node
+
+    out = walk(record, None)
+    if not long:
+        return out
+    order = sorted(long, key=len, reverse=True)
+
+    def shorten(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: shorten(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [shorten(v) for v in node]
+        if isinstance(node, str) and len(node) > LABEL_MAX_CHARS:
+            for label in order:
+                if label in node:
+                    node = node.replace(label, long[label])
+        return node
+
+    return shorten(out)
 
 
 def clean(value: Any) -> Any:

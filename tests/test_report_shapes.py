@@ -3,8 +3,8 @@
 A region closes, a survey mode is dropped, the latest wave has five respondents, a new
 shop appears, a column is left blank, an item or a whole dimension goes unanswered, the
 history is one or two waves long: each must give a report (exit 0) that says what it can,
-with valid JSON. Alongside: the names of segment values too small to publish (fewer than
-``min_cell`` respondents) are withheld.
+with valid JSON. Alongside: labels from the data are bounded in size, and the names of
+segment values too small to publish (fewer than ``min_cell`` respondents) are withheld.
 
 Every test drives the real command line on waves cut down from the bundled sample.
 """
@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from conftest import INSTRUMENT, ROOT, SAMPLE
 from servqual.cli import app
+from servqual.results import LABEL_MAX_CHARS
 
 WAVES = ["2026Q1", "2026Q2", "2026Q3"]
 ROWS = 200  # respondents kept per wave: every region and mode still has 10 or more
@@ -233,6 +234,53 @@ def test_latest_file_with_every_row_quarantined_is_named_in_the_report(tmp_path)
 
 
 # --------------------------------------------------------------------------------------------
+# One oversized cell
+
+
+def test_oversized_segment_value_is_bounded_in_json_and_html(tmp_path):
+    """A 5 MB blob pasted into the region column (and a 100 kB one beginning alike), in
+    cells large enough to publish (min_cell = 1): each is shown shortened, distinctly, and
+    the outputs stay within a few hundred kB of the run without them."""
+    instrument = tmp_path / "instrument.toml"
+    instrument.write_text(INSTRUMENT.read_text(encoding="utf-8").replace(
+        "\nmin_cell = 10 ", "\nmin_cell = 1 "), encoding="utf-8")
+    plain = report(tmp_path, sample_waves(), instrument=instrument, name="plain")
+    huge, large = "Z" * 5_000_000 + "-a", "Z" * 100_000 + "-b"
+
+    def pasted(frame):
+        frame.loc[frame.index[3], "region"] = huge
+        frame.loc[frame.index[4], "region"] = large
+        return frame
+    blob = report(tmp_path, with_latest(pasted), "--split-by", "region", instrument=instrument,
+                  name="blob")
+    assert blob.json_path.stat().st_size - plain.json_path.stat().st_size < 300_000
+    assert blob.out.stat().st_size - plain.out.stat().st_size < 300_000
+    units = sorted(blob.out.parent.glob("report.region-Z*.html"))
+    assert len(units) == 2 and all(u.stat().st_size < blob.out.stat().st_size + 300_000
+                                   for u in units)
+    shown = current_values(blob.json, "region") - current_values(plain.json, "region")
+    assert len(shown) == 2  # both published, and still two distinct labels
+    assert all(len(v) <= LABEL_MAX_CHARS and v.startswith("ZZZZ") and "…[" in v
+               for v in shown)
+    assert {r["unit"] for r in blob.json["benchmark"]} >= shown
+    assert all(v in htmllib.unescape(blob.section("segments")) for v in shown)
+
+
+def test_text_naming_an_oversized_label_gets_the_bounded_label():
+    """A strategy text built around a unit's name shows the same shortened name."""
+    from servqual.results import bound_labels
+
+    unit = "Branch " + "x" * 10_000
+    doc = bound_labels({"benchmark": [{"unit": unit, "best_unit": unit}],
+                        "weak_points": [{"strategy": {"en": f"{unit} is below its peers."}}],
+                        "note": "y" * 500})
+    short = doc["benchmark"][0]["unit"]
+    assert len(short) <= LABEL_MAX_CHARS and short == doc["benchmark"][0]["best_unit"]
+    assert doc["weak_points"][0]["strategy"]["en"] == f"{short} is below its peers."
+    assert doc["note"] == "y" * 500  # not a label: free text is left alone
+
+
+# --------------------------------------------------------------------------------------------
 # Names of suppressed cells
 
 
@@ -264,6 +312,17 @@ def test_suppressed_segment_labels_not_published(tmp_path):
     assert "Groups not shown because each has fewer than 10 respondents: 2" in segments
     dots = [f for f in run.figures("segment") if "region" in f["layout"]["title"]["text"]]
     assert dots and not {t.get("name") for t in dots[0]["data"]} & {"West", SHOP}
+
+
+def test_single_oversized_small_cell_is_not_published_at_all(tmp_path):
+    """A 5 MB blob in one row, with the default min_cell: the cell is suppressed, so its
+    label is not published even shortened, and the outputs do not grow."""
+    plain = report(tmp_path, sample_waves(), name="plain")
+    blob = report(tmp_path, with_latest(lambda f: f.assign(
+        region=f["region"].where(f.index != f.index[2], "Q" * 5_000_000))), name="blob")
+    assert "QQQQQQQQ" not in blob.json_path.read_text(encoding="utf-8")
+    assert "QQQQQQQQ" not in blob.page()
+    assert blob.out.stat().st_size - plain.out.stat().st_size < 50_000
 
 
 def test_segment_trend_published_only_over_waves_not_suppressed(tmp_path):

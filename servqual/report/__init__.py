@@ -22,7 +22,7 @@ import jinja2
 from plotly.offline import get_plotlyjs
 
 from ..resources import cache_dir, templates_dir
-from ..results import Results
+from ..results import Results, bound_label
 from .charts import CATEGORICAL, COLORS, FONT, Charts
 from .i18n import Numbers, language, translations
 
@@ -149,7 +149,9 @@ def render_html(results: Results, lang: str = "en", template_dir: str | Path | N
     env = environment(lang, template_dir)
     lang_info = language(lang)
     instrument = results.instrument
-    record = results.to_json()
+    record = results.to_json()  # labels bounded there (results.bound_labels)
+    if unit is not None:
+        unit = {key: bound_label(text) for key, text in unit.items()}
     whole = comparison.to_json() if comparison is not None else None
     labels = {d.key: d.label_for(lang) for d in instrument.dimensions}
     item_texts = {i.id: i.text_for(lang) for i in instrument.items}
