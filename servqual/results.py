@@ -7,6 +7,7 @@ object, so the two views cannot disagree.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from .config import AnalysisConfig
 from .instrument import Instrument
 from .stats.aggregate import Aggregates
 from .stats.moments import ALL
-from .stats.segments import segment_rows
+from .stats.segments import group_sizes, published_groups, segment_rows, withheld_groups
 from .stats.tables import Tables
 from .strategy import StrategyBook, direction_strategy, subject_label
 from .validate import DataQuality
@@ -29,6 +30,16 @@ if TYPE_CHECKING:
     from .findings import Findings
 
 SCHEMA_VERSION = 1
+
+# The longest label (segment value, unit, peer, wave label …) the results publish; a longer
+# one is cut, with a short hash of the whole text so that distinct labels stay distinct.
+LABEL_MAX_CHARS = 80
+_LABEL_HASH_CHARS = 8
+# Fields of the JSON results that hold labels taken from the data or the run's inputs.
+LABEL_FIELDS = frozenset({
+    "value", "unit", "best_unit", "peer", "segment_value",
+    "wave", "waves", "current_wave", "previous_wave", "first_wave", "last_wave",
+    "perception_first_wave", "perception_last_wave", "waves_missing", "waves_asked"})
 
 GAP_FIELDS = ["n", "expectation_mean", "perception_mean", "gap_mean", "gap_sd", "gap_se",
               "gap_ci95_low", "gap_ci95_high", "t", "df", "p_value", "p_adjusted", "dz",
@@ -69,6 +80,22 @@ def _current(table: pd.DataFrame, wave: str) -> pd.DataFrame:
     """Whole-sample rows of one wave, without the cell columns."""
     rows = table[(table["wave"] == wave) & (table["segment"] == ALL)]
     return rows.drop(columns=["segment", "value"]).reset_index(drop=True)
+
+
+def _complete(rows: pd.DataFrame, key: str, ids: list[str], wave: str,
+              fill: dict[str, Any] | None = None) -> pd.DataFrame:
+    """One row per id of the instrument, in its order: an id nobody had a score for in the
+    wave (an item left unanswered by everyone, a dimension none of whose items was answered)
+    is kept, with ``n`` = 0 and its figures undefined, so the report and the JSON still list
+    it (and its history) instead of dropping it."""
+    if rows[key].tolist() == list(ids):
+        return rows
+    out = rows.set_index(key).reindex(pd.Index(list(ids), name=key)).reset_index()
+    out["wave"] = wave
+    out["n"] = out["n"].fillna(0).astype(rows["n"].dtype if len(rows) else "int64")
+    for column, values in (fill or {}).items():
+        out[column] = out[key].map(values)
+    return out[list(rows.columns)]
 
 
 @dataclass
@@ -122,8 +149,10 @@ class Results:
         return cls(
             instrument=instrument, config=config, waves=waves, current_wave=current,
             quality=quality, tables=tables, aggregates=aggregates,
-            items=_current(tables.items, current),
-            dimensions=_current(tables.dimensions, current),
+            items=_complete(_current(tables.items, current), "item", instrument.item_ids,
+                            current, {"dimension": dict(instrument.dimension_of_item)}),
+            dimensions=_complete(_current(tables.dimensions, current), "dimension",
+                                 instrument.dimension_keys, current),
             by_wave=tables.dimensions[tables.dimensions["segment"] == ALL].reset_index(drop=True),
             by_wave_items=tables.items[tables.items["segment"] == ALL].reset_index(drop=True),
             overall=overall,
@@ -142,7 +171,7 @@ class Results:
         quality = self.quality.as_dict()
         if self.aggregates.importance is not None:
             quality["importance_allocations"] = self.aggregates.importance.as_dict()
-        return {
+        return bound_labels({
             "schema_version": SCHEMA_VERSION,
             "instrument": self.instrument.name,
             "waves": list(self.waves),
@@ -158,13 +187,15 @@ class Results:
             "by_wave": records(self.by_wave, BY_WAVE_FIELDS),
             "by_wave_items": records(self.by_wave_items, BY_WAVE_ITEM_FIELDS),
             "overall_by_wave": records(self.overall_by_wave, ["wave"] + OVERALL_FIELDS),
-            "segments": records(self.segments, SEGMENT_FIELDS),
-            "segment_items": records(self.segment_items, SEGMENT_ITEM_FIELDS),
+            "segments": records(published(self.segments), SEGMENT_FIELDS),
+            "segment_items": records(published(self.segment_items), SEGMENT_ITEM_FIELDS),
+            "segments_withheld": records(withheld_groups(self.group_sizes, self.config),
+                                         ["column", "wave", "values", "n"]),
             "segment_tests": records(self.segment_tests, SEGMENT_TEST_FIELDS),
             "segment_responses": self.segment_responses(),
             **self.findings_json(),
             "thresholds": self.config.as_dict(),
-        }
+        })
 
     def findings_json(self) -> dict[str, Any]:
         f = self.findings
@@ -229,13 +260,22 @@ class Results:
             "strategy_parts": recommendation["parts"],
         })
 
+    @property
+    def group_sizes(self) -> pd.DataFrame:
+        """Respondents per wave and segment value (:func:`.stats.segments.group_sizes`)."""
+        return group_sizes(self.aggregates.moments)
+
     def segment_responses(self) -> list[dict[str, Any]]:
         """Respondents per wave and segment value (those with a perception score): the
-        report's "responses by survey mode" and the like."""
+        report's "responses by survey mode" and the like. Groups with fewer than
+        ``min_cell`` respondents in a wave are left out of that wave (counted in
+        ``segments_withheld``)."""
         rows = self.tables.overall[self.tables.overall["segment"] != ALL]
         if rows.empty or "servperf_n" not in rows.columns:
             return []
         rows = rows.rename(columns={"segment": "column", "servperf_n": "n"})
+        rows = rows.merge(published_groups(self.group_sizes, self.config),
+                          on=["wave", "column", "value"], how="inner")
         return records(rows, ["wave", "column", "value", "n"])
 
     def reliability_json(self) -> list[dict[str, Any]]:
@@ -252,6 +292,57 @@ class Results:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False, indent=2, allow_nan=False)
+
+
+def bound_label(label: Any) -> Any:
+    """A label of at most ``LABEL_MAX_CHARS`` characters: a longer one is cut and ends with
+    "…" and the first hex digits of its SHA-1, so two long labels that begin alike still
+    read differently, and the same label is shortened the same way in every output.
+    Anything but a text passes unchanged."""
+    if not isinstance(label, str) or len(label) <= LABEL_MAX_CHARS:
+        return label
+    digest = hashlib.sha1(label.encode("utf-8", "surrogatepass")).hexdigest()
+    head = label[:LABEL_MAX_CHARS - _LABEL_HASH_CHARS - 3].rstrip()
+    return f"{head}…[{digest[:_LABEL_HASH_CHARS]}]"
+
+
+def bound_labels(record: Any) -> Any:
+    """The results with every label field (``LABEL_FIELDS``) bounded by :func:`bound_label`.
+
+    A cell of the data can hold anything (a pasted 5 MB blob in the region column); its
+    label is repeated in many rows of the results and of the report, so one oversized cell
+    would otherwise multiply into hundreds of megabytes. Texts built around a label (a
+    strategy naming the unit below its peers) get the same shortened label.
+    """
+    long: dict[str, str] = {}
+
+    def walk(node: Any, key: str | None) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v, k) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, key) for v in node]
+        if key in LABEL_FIELDS and isinstance(node, str) and len(node) > LABEL_MAX_CHARS:
+            long[node] = bound_label(node)
+            return long[node]
+        return node
+
+    out = walk(record, None)
+    if not long:
+        return out
+    order = sorted(long, key=len, reverse=True)
+
+    def shorten(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: shorten(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [shorten(v) for v in node]
+        if isinstance(node, str) and len(node) > LABEL_MAX_CHARS:
+            for label in order:
+                if label in node:
+                    node = node.replace(label, long[label])
+        return node
+
+    return shorten(out)
 
 
 def clean(value: Any) -> Any:
@@ -272,6 +363,14 @@ def clean(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def published(cells: pd.DataFrame) -> pd.DataFrame:
+    """The segment cells that may be published: suppressed cells (fewer than ``min_cell``
+    respondents) are left out, figures and name alike."""
+    if cells.empty or "suppressed" not in cells.columns:
+        return cells
+    return cells[~cells["suppressed"].astype(bool)]
 
 
 def records(frame: pd.DataFrame, fields: list[str]) -> list[dict[str, Any]]:

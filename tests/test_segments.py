@@ -77,8 +77,10 @@ def test_small_base_flag_and_suppression(tmp_path):
     east = seg.loc[("East", "alpha")]
     assert east["n"] == 2 and not east["suppressed"] and east["small_base"]
     doc = results.to_json()
-    hidden = [r for r in doc["segments"] if r["value"] == "North"]
-    assert hidden and all(r["gap_mean"] is None and r["suppressed"] for r in hidden)
+    # A suppressed cell is not published at all, not even by name: it is counted instead.
+    assert not [r for r in doc["segments"] + doc["segment_items"] if r["value"] == "North"]
+    assert {"column": "region", "wave": results.current_wave, "values": 1, "n": 1} in \
+        doc["segments_withheld"]
 
 
 def test_segment_with_one_respondent_keeps_the_run_working(tmp_path):

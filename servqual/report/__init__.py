@@ -22,7 +22,7 @@ import jinja2
 from plotly.offline import get_plotlyjs
 
 from ..resources import cache_dir, templates_dir
-from ..results import Results
+from ..results import Results, bound_label
 from .charts import CATEGORICAL, COLORS, FONT, Charts
 from .i18n import Numbers, language, translations
 
@@ -96,16 +96,33 @@ def localised(texts: Any, lang: str) -> str:
     return "" if texts is None else str(texts)
 
 
-def segment_layout(record: dict, instrument) -> tuple[list[str], dict[str, list[str]]]:
-    """Segment columns in the instrument's order and each column's values in results order."""
+def segment_layout(record: dict, instrument) -> dict[str, Any]:
+    """What the report shows of the segment columns, from the published results.
+
+    ``columns``: the instrument's segment columns in its order (a column no respondent has a
+    value in is still listed, to say so), then any other the results hold; ``values``: per
+    column, the values published in some wave, in results order; ``current``: those
+    published in the current wave; ``withheld``: per (column, wave), the count of groups not
+    shown (``segments_withheld`` rows).
+    """
     values: dict[str, list[str]] = {}
+    current: dict[str, list[str]] = {}
+    wave = record["current_wave"]
     for row in list(record.get("segments", [])) + list(record.get("segment_responses", [])):
         seen = values.setdefault(row["column"], [])
         if row["value"] not in seen:
             seen.append(row["value"])
-    columns = [c for c in instrument.segments if c in values]
-    columns += [c for c in values if c not in columns]
-    return columns, values
+        if row.get("wave", wave) == wave:
+            now = current.setdefault(row["column"], [])
+            if row["value"] not in now:
+                now.append(row["value"])
+    withheld = {(r["column"], r["wave"]): r for r in record.get("segments_withheld", [])}
+    columns = list(instrument.analysis_segments)
+    columns += [c for c in list(values) + [c for c, _ in withheld] if c not in columns]
+    return {"columns": columns,
+            "values": {c: values.get(c, []) for c in columns},
+            "current": {c: current.get(c, []) for c in columns},
+            "withheld": withheld}
 
 
 @cache
@@ -132,7 +149,9 @@ def render_html(results: Results, lang: str = "en", template_dir: str | Path | N
     env = environment(lang, template_dir)
     lang_info = language(lang)
     instrument = results.instrument
-    record = results.to_json()
+    record = results.to_json()  # labels bounded there (results.bound_labels)
+    if unit is not None:
+        unit = {key: bound_label(text) for key, text in unit.items()}
     whole = comparison.to_json() if comparison is not None else None
     labels = {d.key: d.label_for(lang) for d in instrument.dimensions}
     item_texts = {i.id: i.text_for(lang) for i in instrument.items}
@@ -140,12 +159,14 @@ def render_html(results: Results, lang: str = "en", template_dir: str | Path | N
                     scale=(instrument.scale_min, instrument.scale_max))
     boot = env.get_template("_charts.js").render()
     scripts = [plotly_js(), boot]
-    segment_columns, segment_values = segment_layout(record, instrument)
+    layout = segment_layout(record, instrument)
     context = {
         "lang": lang,
         "by_wave": {(r["wave"], r["dimension"]): r for r in record["by_wave"]},
-        "segment_columns": segment_columns,
-        "segment_values": segment_values,
+        "segment_columns": layout["columns"],
+        "segment_values": layout["values"],
+        "segment_current": layout["current"],
+        "withheld": layout["withheld"],
         "html_lang": lang_info.html_lang,
         "sep": "" if lang.startswith("zh") else " ",  # between sentences: none in Chinese
         "results": record,

@@ -2,7 +2,10 @@
 
 A segment cell with fewer than ``min_cell`` respondents is suppressed (its figures are
 withheld from every output, so an individual cannot be singled out); one with fewer than
-``small_base`` is flagged, to be read with care.
+``small_base`` is flagged, to be read with care. A segment value (a group) with fewer than
+``min_cell`` respondents in a wave is not named in that wave's outputs either: its name may
+itself identify someone (a small shop, a one-person branch). The outputs count such groups
+instead (:func:`withheld_groups`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,30 @@ def segment_rows(table: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     hidden = [c for c in SUPPRESSED_COLUMNS if c in rows.columns]
     rows.loc[rows["suppressed"], hidden] = np.nan
     return rows.rename(columns={"segment": "column"}).reset_index(drop=True)
+
+
+def group_sizes(moments: pd.DataFrame) -> pd.DataFrame:
+    """Respondents per wave and segment value: columns ``wave``, ``column``, ``value``, ``n``
+    (from the ``respondents`` count of the aggregates, one row per group present)."""
+    rows = moments[(moments["level"] == "overall") & (moments["id"] == "respondents")
+                   & (moments["segment"] != ALL)]
+    return (rows[["wave", "segment", "value", "n"]].rename(columns={"segment": "column"})
+            .reset_index(drop=True))
+
+
+def published_groups(sizes: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    """The groups (wave, column, value) with at least ``min_cell`` respondents: those that
+    may be named in that wave's outputs."""
+    return sizes.loc[sizes["n"] >= config.min_cell, ["wave", "column", "value"]]
+
+
+def withheld_groups(sizes: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    """Per segment column and wave, the groups not named because they have fewer than
+    ``min_cell`` respondents: how many (``values``) and their respondents (``n``)."""
+    small = sizes[(sizes["n"] > 0) & (sizes["n"] < config.min_cell)]
+    out = small.groupby(["column", "wave"], sort=False).agg(values=("value", "size"),
+                                                           n=("n", "sum")).reset_index()
+    return out[["column", "wave", "values", "n"]]
 
 
 def welch_anova(n: np.ndarray, mean: np.ndarray, var: np.ndarray) -> tuple[float, float, float, float]:

@@ -211,7 +211,13 @@ def build_trends(tables, waves: list[str], config: AnalysisConfig) -> TrendTable
 
     cells = tables.dimensions[(tables.dimensions["segment"] != "")
                               & (tables.dimensions["n"] >= config.min_cell)]
-    segments = series_trends(cells.rename(columns={"segment": "column"}),
+    # A segment value's trend is published only while its current cell is: over the waves
+    # where it is not suppressed, and not at all when it is suppressed (or absent) now, so
+    # that the trend never names a value the current wave withholds.
+    keys = ["segment", "value", "dimension"]
+    now = cells.loc[cells["wave"] == waves[-1], keys].drop_duplicates()
+    current_cells = cells.merge(now, on=keys, how="inner")
+    segments = series_trends(current_cells.rename(columns={"segment": "column"}),
                              ["column", "value", "dimension"], "gap_mean", waves,
                              config).drop(columns=["measure"], errors="ignore")
 
