@@ -374,7 +374,11 @@ def published(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def records(frame: pd.DataFrame, fields: list[str]) -> list[dict[str, Any]]:
-    """Rows as JSON-safe dicts with the given fields (those present), in that order."""
+    """Rows as JSON-safe dicts with the given fields, in that order; a field the frame lacks
+    (not computable for this run: alpha of a one-respondent wave, say) is ``null``."""
     present = [f for f in fields if f in frame.columns]
-    return [{f: clean(v) for f, v in zip(present, row)}
-            for row in frame[present].itertuples(index=False, name=None)]
+    rows = []
+    for row in frame[present].itertuples(index=False, name=None):
+        values = dict(zip(present, row))
+        rows.append({f: clean(values[f]) if f in values else None for f in fields})
+    return rows

@@ -50,7 +50,7 @@ def test_without_importance_columns_there_is_no_weighted_score(tmp_path):
     results, _ = run(tmp_path)
     doc = results.to_json()
     assert "servqual_weighted" not in doc["overall"]
-    assert "importance_weight" not in doc["dimensions"][0]
+    assert doc["dimensions"][0]["importance_weight"] is None  # every field, null here
     assert "importance_allocations" not in doc["data_quality"]
     assert doc["overall"]["servperf"] == pytest.approx(3.25)
 
