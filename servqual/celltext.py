@@ -11,6 +11,9 @@ Pure Python, so that importing it (from :mod:`servqual.errors`) loads no data li
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 # Excel holds at most 32,767 characters in a cell, counted in UTF-16 code units.
 EXCEL_CELL_LIMIT = 32_767
 # Longest CSV cell servqual writes, in characters (code points), the marker of a cut cell
@@ -19,6 +22,10 @@ EXCEL_CELL_LIMIT = 32_767
 CSV_CELL_CHARS = EXCEL_CELL_LIMIT // 2
 # Longest cell text quoted in an error message or printed on the terminal, in characters.
 MESSAGE_CELL_CHARS = 200
+# Longest label taken from the data (a segment value, a unit, a wave) in the JSON and the
+# report, and the hex digits of the hash that keeps shortened labels distinct.
+LABEL_MAX_CHARS = 80
+_LABEL_HASH_CHARS = 8
 
 
 def bounded(text: str, limit: int = MESSAGE_CELL_CHARS) -> str:
@@ -54,3 +61,15 @@ def quoted(value: object, limit: int = MESSAGE_CELL_CHARS) -> str:
     if isinstance(value, str):
         return repr(bounded(value, limit))
     return bounded(repr(value), limit)
+
+
+def bound_label(label: Any) -> Any:
+    """A label of at most ``LABEL_MAX_CHARS`` characters: a longer one is cut and ends with
+    "…" and the first hex digits of its SHA-1, so two long labels that begin alike still
+    read differently, and the same label is shortened the same way in every output.
+    Anything but a text passes unchanged."""
+    if not isinstance(label, str) or len(label) <= LABEL_MAX_CHARS:
+        return label
+    digest = hashlib.sha1(label.encode("utf-8", "surrogatepass")).hexdigest()
+    head = label[:LABEL_MAX_CHARS - _LABEL_HASH_CHARS - 3].rstrip()
+    return f"{head}…[{digest[:_LABEL_HASH_CHARS]}]"

@@ -303,8 +303,13 @@ def report(
         units = split(checked, split_by, loaded)
         destinations = unit_paths(out, split_by, [value for value, _ in units])
         for value, unit in units:
-            if len(unit.responses) < loaded.analysis.min_cell:
-                skipped.append(value)  # too few to report without singling people out
+            # A unit's report is about the current wave: a unit with too few respondents in
+            # it (a region closed since, a shop of three) gets none, so that nobody is
+            # singled out and no old wave passes for the current one.
+            current = int((unit.responses.meta["wave"].astype(str)
+                           == results.current_wave).sum())
+            if current < loaded.analysis.min_cell:
+                skipped.append(value)
                 continue
             unit_results = compute(unit, loaded, inputs=inputs, extra=unit_extra)
             html = render_html(unit_results, lang=lang, template_dir=template_dir,
@@ -328,7 +333,8 @@ def report(
                  f"report (its rejected rows are in {quarantine_path(out)})")
     for value in skipped:
         err_console.print(f"no report for {split_by} = {bounded(value)}: fewer than "
-                          f"{loaded.analysis.min_cell} respondents (min_cell)", markup=False)
+                          f"{loaded.analysis.min_cell} respondents (min_cell) in "
+                          f"{results.current_wave}", markup=False)
     for path in written:
         out_console.print(str(path), markup=False, soft_wrap=True)
 

@@ -7,7 +7,6 @@ object, so the two views cannot disagree.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .celltext import LABEL_MAX_CHARS, bound_label
 from .config import AnalysisConfig
 from .instrument import Instrument
 from .stats.aggregate import Aggregates
@@ -33,8 +33,6 @@ SCHEMA_VERSION = 1
 
 # The longest label (segment value, unit, peer, wave label …) the results publish; a longer
 # one is cut, with a short hash of the whole text so that distinct labels stay distinct.
-LABEL_MAX_CHARS = 80
-_LABEL_HASH_CHARS = 8
 # Fields of the JSON results that hold labels taken from the data or the run's inputs.
 LABEL_FIELDS = frozenset({
     "value", "unit", "best_unit", "peer", "segment_value",
@@ -292,18 +290,6 @@ class Results:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False, indent=2, allow_nan=False)
-
-
-def bound_label(label: Any) -> Any:
-    """A label of at most ``LABEL_MAX_CHARS`` characters: a longer one is cut and ends with
-    "…" and the first hex digits of its SHA-1, so two long labels that begin alike still
-    read differently, and the same label is shortened the same way in every output.
-    Anything but a text passes unchanged."""
-    if not isinstance(label, str) or len(label) <= LABEL_MAX_CHARS:
-        return label
-    digest = hashlib.sha1(label.encode("utf-8", "surrogatepass")).hexdigest()
-    head = label[:LABEL_MAX_CHARS - _LABEL_HASH_CHARS - 3].rstrip()
-    return f"{head}…[{digest[:_LABEL_HASH_CHARS]}]"
 
 
 def bound_labels(record: Any) -> Any:

@@ -198,3 +198,22 @@ def test_bad_option_value_is_a_usage_error_found_first(tmp_path, option):
                     tmp_path / "missing.toml", "--out", tmp_path / "r.html", *option)
     assert result.exit_code == 2
     assert option[1] in result.output and "Traceback" not in result.output
+
+
+def test_split_unit_absent_from_the_latest_wave_gets_no_report(tmp_path):
+    # A region closed after 2026Q2: its report would show its last wave as if current.
+    folder = two_waves(tmp_path)
+    latest = folder / SAMPLE[-1].name
+    with latest.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    region = rows[0].index("region")
+    with latest.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([rows[0]] + [r for r in rows[1:] if r[region] != "West"])
+    out = tmp_path / "out" / "r.html"
+    result = invoke("report", folder / SAMPLE[-2].name, latest, "--instrument", INSTRUMENT,
+                    "--split-by", "region", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert f"no report for region = West: fewer than 10 respondents (min_cell) in " \
+           f"{SAMPLE[-1].stem}" in result.stderr
+    assert not (tmp_path / "out" / "r.region-West.html").exists()
+    assert (tmp_path / "out" / "r.region-East.html").exists()

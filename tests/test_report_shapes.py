@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from conftest import INSTRUMENT, ROOT, SAMPLE
 from servqual.cli import app
-from servqual.results import LABEL_MAX_CHARS
+from servqual.celltext import LABEL_MAX_CHARS
 
 WAVES = ["2026Q1", "2026Q2", "2026Q3"]
 ROWS = 200  # respondents kept per wave: every region and mode still has 10 or more

@@ -22,7 +22,8 @@ import jinja2
 from plotly.offline import get_plotlyjs
 
 from ..resources import cache_dir, templates_dir
-from ..results import Results, bound_label
+from ..celltext import bound_label
+from ..results import Results
 from .charts import CATEGORICAL, COLORS, FONT, Charts
 from .i18n import Numbers, language, translations
 

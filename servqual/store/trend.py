@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..celltext import bound_label
 from ..errors import DataError, UsageError
 from ..instrument import Instrument
 from ..waves import sort_waves
@@ -38,7 +39,6 @@ class Segment:
 
 
 LISTED = 20  # values named at most in a message
-LISTED_CHARS = 60  # characters of each value named
 
 
 def _key(name: str) -> str:
@@ -54,15 +54,11 @@ def _unpadded(text: str) -> str:
     return re.sub(r"(?<!\d)0+(?=\d)", "", text)
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= LISTED_CHARS else text[:LISTED_CHARS - 1] + "…"
-
-
 def _unknown(what: str, name: str, known: list[str], names: dict[str, str]) -> UsageError:
     """A usage error for a name the store does not know: ``what`` it is not, the valid
     names as ``known`` lists them (at most :data:`LISTED`), and the closest of ``names``
     (every accepted spelling, compared by :func:`_key`, → its key) if one is close."""
-    listed = ", ".join(_cut(k) for k in known[:LISTED]) or "none"
+    listed = ", ".join(bound_label(k) for k in known[:LISTED]) or "none"
     if len(known) > LISTED:
         listed += f" … and {len(known) - LISTED} more"
     wanted = _key(name)
@@ -162,7 +158,7 @@ def _item_id(instrument: Instrument, name: str) -> str:
     by_id = {_key(i.id): i.id for i in instrument.items}
     if _key(name) in by_id:
         return by_id[_key(name)]
-    known = [f"{i.id} ({_cut(i.text.get('en') or i.dimension)})" for i in instrument.items]
+    known = [f"{i.id} ({bound_label(i.text.get('en') or i.dimension)})" for i in instrument.items]
     raise _unknown(f"--item {name!r} is not an item of the store's instrument", name, known,
                    by_id)
 
