@@ -217,3 +217,13 @@ def test_split_unit_absent_from_the_latest_wave_gets_no_report(tmp_path):
            f"{SAMPLE[-1].stem}" in result.stderr
     assert not (tmp_path / "out" / "r.region-West.html").exists()
     assert (tmp_path / "out" / "r.region-East.html").exists()
+
+
+def test_hexadecimal_answer_after_text_full_of_x_is_non_numeric(tmp_path):
+    # Many x before the 0x: the search falls back from single x to the two bytes.
+    text = TINY_CSV.replace("East", "Xerox " + "x" * 100).replace("r4,West,9,", "r4,West,0x9,")
+    inst, data = tiny(tmp_path, csv=text)
+    result = invoke("validate", data, "--instrument", inst, "--out-dir", tmp_path / "q")
+    assert result.exit_code == 0, result.output
+    rows = rejected(tmp_path / "q" / "2026Q3.rejected.csv")
+    assert [(r["id"], r["reason"], r["value"]) for r in rows] == [("r4", "non_numeric", "0x9")]

@@ -225,7 +225,7 @@ def text_layout(data, start: int, encoding: str, path: Path, instrument: Instrum
     quoted = data.find(b'"', body_start, end) >= 0 if find_quotes else True
     # pyarrow reads 0x1F as the integer 31, where an answer written so is not a number:
     # with any 0x in the records, every column is read as text and validation judges it.
-    hexadecimal = any(data.find(prefix, body_start, end) >= 0 for prefix in (b"0x", b"0X"))
+    hexadecimal = _holds_hex(data, body_start, end)
     as_text = range(len(names)) if hexadecimal else [j for j, n in enumerate(names)
                                                      if match_key(n) in labels]
     options = _Options(len(names), delimiter, list(as_text), quoted=quoted,
@@ -234,6 +234,23 @@ def text_layout(data, start: int, encoding: str, path: Path, instrument: Instrum
                       header_row=blank_lines + 1,
                       first_row=blank_lines + settings.header_rows + 1,
                       body_start=body_start, end=end, options=options)
+
+
+def _holds_hex(data, start: int, end: int) -> bool:
+    """Whether ``data[start:end]`` holds ``0x`` or ``0X``. Each x is found by a one-byte
+    search (memchr: 10 ms per 150 MB, where a search for the two bytes stops at every 0 and
+    takes 160 ms), then the byte before it is looked at; text full of x falls back to the
+    two-byte search."""
+    for x in (b"x", b"X"):
+        pos, seen = data.find(x, start + 1, end), 0
+        while pos >= 0:
+            if data[pos - 1:pos] == b"0":
+                return True
+            seen += 1
+            if seen > 64:
+                return data.find(b"0" + x, pos, end) >= 0
+            pos = data.find(x, pos + 1, end)
+    return False
 
 
 def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
