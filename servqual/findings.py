@@ -43,7 +43,8 @@ from .files import read_bytes, read_toml
 from .ingest.text import sniff_delimiter
 from .instrument import Instrument
 from .stats.gaps import adjust_pvalues, paired_t
-from .stats.moments import ALL, describe
+from .models import ALL
+from .stats.moments import describe
 from .stats.probability import binomial_at_least
 from .stats.trends import FALLING, FLAT, RISING, TrendTables, classify, welch_t
 from .waves import parse_wave, time_axis
@@ -596,7 +597,7 @@ def find(*, tables, aggregates, waves: list[str], instrument: Instrument, trends
          segments: pd.DataFrame, segment_tests: pd.DataFrame, targets: list[Target],
          complaints: tuple[pd.DataFrame, int] | None, peers: tuple[str, dict] | None,
          benchmark_column: str) -> Findings:
-    """All findings of a run (the inputs come from :func:`servqual.pipeline.compute`)."""
+    """All findings of a run (the inputs come from :func:`servqual.run.compute`)."""
     config = instrument.analysis
     current = waves[-1]
     whole = tables.dimensions[(tables.dimensions["segment"] == ALL)]

@@ -20,11 +20,11 @@ from .celltext import LABEL_MAX_CHARS, bound_label
 from .config import AnalysisConfig
 from .instrument import Instrument
 from .stats.aggregate import Aggregates
-from .stats.moments import ALL
+from .models import ALL
 from .stats.segments import group_sizes, published_groups, segment_rows, withheld_groups
 from .stats.tables import Tables
 from .strategy import StrategyBook, direction_strategy, subject_label
-from .validate import DataQuality
+from .models import DataQuality
 
 if TYPE_CHECKING:
     from .findings import Findings
@@ -96,6 +96,18 @@ def _complete(rows: pd.DataFrame, key: str, ids: list[str], wave: str,
     return out[list(rows.columns)]
 
 
+def current_segments(table: pd.DataFrame, wave: str, config: AnalysisConfig) -> pd.DataFrame:
+    """The segment cells of one wave of a gap table, flagged (small base, suppressed)."""
+    return segment_rows(table[table["wave"] == wave], config).drop(columns=["wave"])
+
+
+def of_wave(table: pd.DataFrame, wave: str) -> pd.DataFrame:
+    """The rows of one wave, without the wave column."""
+    if table.empty:
+        return table
+    return table[table["wave"] == wave].drop(columns=["wave"]).reset_index(drop=True)
+
+
 @dataclass
 class Results:
     """Everything a run found. DataFrame columns follow the JSON field names."""
@@ -120,14 +132,16 @@ class Results:
     reliability_items: pd.DataFrame  # current wave: alpha-if-deleted, item-rest r
     tolerance: pd.DataFrame  # current wave, whole sample (empty without adequate columns)
     inputs: list[str] = field(default_factory=list)
-    # Set by the pipeline after the statistics: trends, findings and their recommendations.
+    # Trends, findings and their recommendations (servqual.run.compute).
     findings: Findings | None = field(default=None, repr=False)
     recommendations: list[dict[str, Any]] = field(default_factory=list, repr=False)
     strategy_book: StrategyBook | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, *, instrument: Instrument, waves: list[str], quality: DataQuality,
-              aggregates: Aggregates, tables: Tables, inputs: list[str]) -> Results:
+              aggregates: Aggregates, tables: Tables, inputs: list[str],
+              findings: Findings | None = None, recommendations: list | None = None,
+              strategy_book: StrategyBook | None = None) -> Results:
         current = waves[-1]
         config = instrument.analysis
         overall_rows = _current(tables.overall, current)
@@ -135,13 +149,10 @@ class Results:
         overall.pop("wave", None)
 
         def segment_part(table: pd.DataFrame) -> pd.DataFrame:
-            rows = table[table["wave"] == current]
-            return segment_rows(rows, config).drop(columns=["wave"])
+            return current_segments(table, current, config)
 
         def current_rows(table: pd.DataFrame) -> pd.DataFrame:
-            if table.empty:
-                return table
-            return table[table["wave"] == current].drop(columns=["wave"]).reset_index(drop=True)
+            return of_wave(table, current)
 
         whole = tables.overall[tables.overall["segment"] == ALL]
         return cls(
@@ -162,7 +173,8 @@ class Results:
             reliability_items=current_rows(tables.reliability_items),
             tolerance=(_current(tables.tolerance, current) if not tables.tolerance.empty
                        else tables.tolerance),
-            inputs=inputs,
+            inputs=inputs, findings=findings, recommendations=recommendations or [],
+            strategy_book=strategy_book,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -176,8 +188,7 @@ class Results:
             "current_wave": self.current_wave,
             "weighted": self.instrument.settings.sampling_weight != "",
             "data_quality": quality,
-            "overall": {k: clean(self.overall.get(k)) for k in OVERALL_FIELDS
-                        if k in self.overall},
+            "overall": {k: clean(self.overall.get(k)) for k in OVERALL_FIELDS},
             "dimensions": records(self.dimensions, DIMENSION_FIELDS),
             "items": records(self.items, ITEM_FIELDS),
             "reliability": self.reliability_json(),

@@ -20,11 +20,12 @@ INSTRUMENT = ROOT / "surveys" / "instrument.toml"
 
 @pytest.fixture(scope="session")
 def sample_results():
-    """The bundled 8-wave sample, analysed once per test session."""
+    """The bundled 8-wave sample, analysed once per test session as ``servqual report``
+    analyses it, and its respondents as validation defines them."""
+    from fixtures import run_and_check
     from servqual.instrument import load_instrument
-    from servqual.pipeline import analyse
 
-    return analyse(SAMPLE, load_instrument(INSTRUMENT))
+    return run_and_check(SAMPLE, load_instrument(INSTRUMENT))
 
 
 # --------------------------------------------------------------------------------------------

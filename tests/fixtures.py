@@ -306,3 +306,88 @@ class WithFindings:
 
     def to_json(self) -> dict:
         return {**self._results.to_json(), **self._extra}
+
+
+# --------------------------------------------------------------------------------------------
+# Runs as production runs them (servqual.run.run), and the validated respondents as the
+# validation rules define them (for computing independent references from the answers).
+
+
+def run_files(paths, instrument, extra=None, **options):
+    """``servqual.run.run`` on survey files: the path the command line takes."""
+    from servqual.run import Request, RunInputs, run
+
+    return run(Request(instrument=instrument, files=[Path(p) for p in paths],
+                       extra=extra or RunInputs(), **options))
+
+
+def check_files(paths, instrument):
+    """The files' respondents and quarantine as validation defines them, all files as one
+    (:func:`servqual.validation.tables.check_tables`)."""
+    from servqual.ingest import read_table
+    from servqual.validation.tables import check_tables
+
+    return check_tables([read_table(p, instrument) for p in paths], instrument)
+
+
+def run_and_check(paths, instrument, extra=None, **options):
+    """The results of the production run, and the validated respondents behind them."""
+    return run_files(paths, instrument, extra, **options).results, check_files(paths, instrument)
+
+
+def assert_same_aggregates(a, b) -> None:
+    """Two sets of aggregates hold the same sums (rows in any order)."""
+    import numpy as np
+
+    from servqual.models import CROSS_KEYS, HISTOGRAM_KEYS, KEYS
+
+    for name, keys in (("moments", KEYS), ("histograms", HISTOGRAM_KEYS),
+                       ("crossproducts", CROSS_KEYS)):
+        x = getattr(a, name).set_index(keys).sort_index()
+        y = getattr(b, name).set_index(keys).sort_index()
+        assert list(x.columns) == list(y.columns), name
+        assert x.index.equals(y.index), (name, x.index.symmetric_difference(y.index)[:10])
+        np.testing.assert_allclose(y.to_numpy(dtype=float), x.to_numpy(dtype=float),
+                                   rtol=1e-12, atol=1e-9, err_msg=name)
+    assert a.importance == b.importance
+
+
+def normalised(frame):
+    """Quarantine values compared as text, numbers as numbers (5, '5' and 5.0 alike)."""
+    import math
+
+    import pandas as pd
+
+    def cell(v):
+        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+            return ""
+        try:
+            return repr(float(v))
+        except (TypeError, ValueError):
+            return str(v)
+    return frame.reset_index(drop=True).astype(object).map(cell)
+
+
+def compare_streamed(paths, instrument_path):
+    """The files streamed a batch at a time (the DuckDB engine's reading of files too large
+    to read whole) against the same files read whole and validated: the same accounting,
+    reasons, row numbers and aggregates."""
+    from servqual.engines.duckdb import DuckDBEngine
+    from servqual.instrument import load_instrument
+    from servqual.stats.aggregate import aggregate
+
+    inst = load_instrument(instrument_path)
+    validated = check_files(paths, inst)
+    with DuckDBEngine(inst, whole=False) as engine:
+        collected = engine.collect([Path(p) for p in paths])
+    assert collected.quality.as_dict() == validated.quality.as_dict()
+    fixed = ["source_file", "source_row", "reason", "column", "value", "duplicate_of"]
+
+    def rows(q):
+        return normalised(q[fixed]).sort_values(["source_file", "source_row"]).reset_index(
+            drop=True)
+    import pandas as pd
+    pd.testing.assert_frame_equal(rows(collected.quarantine), rows(validated.quarantine))
+    if len(validated.responses):
+        assert_same_aggregates(aggregate(validated.responses, inst), collected.aggregates)
+    return validated, collected

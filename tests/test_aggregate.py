@@ -8,7 +8,7 @@ import pytest
 
 from servqual.stats import aggregate as agg
 from servqual.stats.aggregate import CROSS_KEYS, HISTOGRAM_KEYS, Aggregates, aggregate
-from servqual.stats.moments import KEYS
+from servqual.models import KEYS
 
 
 def assert_same(a: Aggregates, b: Aggregates) -> None:

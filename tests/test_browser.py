@@ -13,7 +13,7 @@ import pytest
 
 from fixtures import XSS_PAYLOADS, WithFindings, hostile
 from servqual.instrument import load_instrument
-from servqual.pipeline import analyse
+from fixtures import run_and_check
 from servqual.report import render_html
 
 pytestmark = pytest.mark.browser
@@ -39,7 +39,7 @@ def report_files(sample_results, tmp_path_factory):
 def hostile_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
     instrument, data = hostile(folder)
-    results, _ = analyse([data], load_instrument(instrument))
+    results, _ = run_and_check([data], load_instrument(instrument))
     files = {}
     for lang in ("en", "zh-CN"):
         files[lang] = folder / f"hostile.{lang}.html"

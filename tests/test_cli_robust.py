@@ -227,3 +227,30 @@ def test_hexadecimal_answer_after_text_full_of_x_is_non_numeric(tmp_path):
     assert result.exit_code == 0, result.output
     rows = rejected(tmp_path / "q" / "2026Q3.rejected.csv")
     assert [(r["id"], r["reason"], r["value"]) for r in rows] == [("r4", "non_numeric", "0x9")]
+
+
+def test_survey_without_any_answer_pair_is_a_data_error(tmp_path):
+    # Every respondent left the perceptions blank (the missing code 9): no item has a gap.
+    only_e = "id,region,E1,E2,E3,P1,P2,P3\nr1,East,4,5,3,9,9,9\nr2,West,4,5,3,,,\n"
+    inst, data = tiny(tmp_path, csv=only_e)
+    result = invoke("report", data, "--instrument", inst, "--out", tmp_path / "r.html",
+                    "--split-by", "region")
+    assert result.exit_code == 65, result.output
+    assert str(data) in result.stderr and "no gap to analyse" in result.stderr
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_latest_wave_without_answer_pairs_still_reports(tmp_path):
+    # The perception battery was left out of the latest questionnaire: the history stands,
+    # the latest wave's gaps are undefined (null), nothing crashes.
+    inst, earlier = tiny(tmp_path, name="2026Q2.csv")
+    _, latest = tiny(tmp_path, csv="id,region,E1,E2,E3,P1,P2,P3\nr1,East,4,5,3,9,9,9\n"
+                     "r2,West,4,5,3,9,9,9\n")
+    js = tmp_path / "r.json"
+    result = invoke("report", earlier, latest, "--instrument", inst, "--out",
+                    tmp_path / "r.html", "--json", js, "--split-by", "region")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(js.read_text(encoding="utf-8"))
+    assert doc["current_wave"] == "2026Q3"
+    assert all(d["gap_mean"] is None for d in doc["dimensions"])
+    assert doc["overall"]["servqual_unweighted"] is None

@@ -45,21 +45,21 @@ def test_split_by_writes_the_overall_report_and_one_per_unit(tmp_path):
 
 
 def test_a_unit_report_compares_the_unit_with_the_whole(tmp_path):
+    from fixtures import run_files
     from servqual.instrument import load_instrument
-    from servqual.pipeline import compute, ingest_and_validate, split
     from servqual.report import render_html
 
     inst, data = tiny(tmp_path)
     instrument = load_instrument(inst)
-    validated = ingest_and_validate([data], instrument)
-    whole = compute(validated, instrument)
-    units = dict(split(validated, "region", instrument))
+    outcome = run_files([data], instrument, split_by="region")
+    whole = outcome.results
+    units = {u.unit.value: u for u in outcome.units}
     assert sorted(units) == ["East", "West"]
-    east = compute(units["East"], instrument)
+    east = units["East"].results
     # East is r1, r2: alpha gaps −0.5, −2 → −1.25; beta +1, 0 → +0.5 (fixtures.py)
     dims = east.dimensions.set_index("dimension")["gap_mean"]
     assert dims["alpha"] == pytest.approx(-1.25) and dims["beta"] == pytest.approx(0.5)
-    q = units["East"].quality
+    q = units["East"].unit.quality
     assert (q.rows_read, q.rows_valid, q.rows_quarantined) == (2, 2, 0)
     html = render_html(east, "en", comparison=whole, unit={"column": "region", "value": "East"})
     assert "against \u22120.69 for all respondents" in html  # the whole's −0.6875
@@ -73,21 +73,35 @@ def test_split_by_a_column_that_is_not_a_segment_is_a_usage_error(tmp_path):
     assert not (tmp_path / "r.html").exists()
 
 
-def test_split_by_with_what_it_cannot_read_says_what_to_do(tmp_path):
-    """--split-by needs every respondent in memory: not with --engine duckdb, --store or
-    Parquet files, each refused with a message that does not send the user in a circle."""
+def test_split_by_with_the_history_store_is_refused(tmp_path):
+    """A unit's report comes from its respondents in the survey files: --store holds no
+    units, and is refused saying so."""
+    inst, data = tiny(tmp_path)
+    result = invoke("report", data, "--store", tmp_path / "s.duckdb", "--instrument", inst,
+                    "--out", tmp_path / "r.html", "--split-by", "region")
+    assert result.exit_code == 2 and "--store" in result.output, result.output
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+def test_split_by_reports_each_unit_whatever_the_engine(tmp_path, engine):
+    """Units are aggregated as the files are read, by any engine, from CSV or Parquet:
+    East is r1, r2 (alpha −1.25, beta +0.5 by hand, fixtures.py)."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     inst, data = tiny(tmp_path)
     parquet = tmp_path / "2026Q3.parquet"
-    parquet.write_bytes(b"PAR1")  # refused before it is read
-    cases = {(data, "--engine", "duckdb"): "--engine memory",
-             (data, "--store", tmp_path / "s.duckdb"): "--store",
-             (parquet,): "as CSV or Excel"}
-    for args, hint in cases.items():
-        result = invoke("report", *args, "--instrument", inst, "--out", tmp_path / "r.html",
-                        "--split-by", "region")
-        assert result.exit_code == 2 and hint in result.output, result.output
-        assert "--engine duckdb)" not in result.output
-    assert not (tmp_path / "r.html").exists()
+    pq.write_table(pacsv.read_csv(data, convert_options=pacsv.ConvertOptions(
+        column_types={"id": "string", "region": "string"})), parquet)
+    for source in (data, parquet):
+        js = tmp_path / source.suffix[1:] / "r.json"
+        result = invoke("report", source, "--instrument", inst, "--engine", engine, "--out",
+                        js.with_suffix(".html"), "--split-by", "region", "--json", js)
+        assert result.exit_code == 0, result.output
+        east = js.with_name("r.region-East.html").read_text(encoding="utf-8")
+        assert "\u22121.25" in east and "+0.50" in east
+        assert js.with_name("r.region-West.html").exists()
 
 
 def test_units_smaller_than_min_cell_get_no_report(tmp_path):

@@ -9,14 +9,14 @@ import pytest
 
 from fixtures import TINY_CSV, replace_in_instrument, tiny
 from servqual.instrument import load_instrument
-from servqual.pipeline import analyse
+from fixtures import run_and_check
 from servqual.stats.gaps import adjust_pvalues
 
 
 def run(tmp_path, csv=TINY_CSV, instrument=None):
     kwargs = {"csv": csv} if instrument is None else {"csv": csv, "instrument": instrument}
     inst, data = tiny(tmp_path, **kwargs)
-    return analyse([data], load_instrument(inst))[0]
+    return run_and_check([data], load_instrument(inst))[0]
 
 
 def test_one_item_dimension_has_null_alpha_with_reason(tmp_path):

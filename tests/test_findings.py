@@ -15,7 +15,8 @@ from servqual.errors import DataError, InstrumentError
 from servqual.findings import (complaint_analysis, load_categories,
                                load_complaints, load_targets, weak_points)
 from servqual.instrument import load_instrument
-from servqual.pipeline import RunInputs, analyse
+from fixtures import run_and_check
+from servqual.run import RunInputs
 from servqual.stats.trends import TrendTables
 
 CONFIG = AnalysisConfig()
@@ -87,7 +88,7 @@ def test_all_evidence_together_and_the_priority_score():
 
 
 def test_ranking_follows_the_score(tmp_path):
-    results, _ = analyse(*_sample_run())
+    results, _ = run_and_check(*_sample_run())
     points = results.findings.weak_points
     dims = [p for p in points if p.kind == "dimension"]
     items = [p for p in points if p.kind == "item"]
@@ -137,7 +138,7 @@ def test_targets_met_and_missed_with_distance(tmp_path):
     inst, data = tiny(tmp_path)
     instrument = load_instrument(inst)
     targets = load_targets(write(tmp_path / "t.toml", TARGETS), instrument)
-    results, _ = analyse([data], instrument, RunInputs(targets=targets))
+    results, _ = run_and_check([data], instrument, RunInputs(targets=targets))
     t = results.findings.targets
     # alpha −0.875 ≥ −1: met by 0.125; beta −0.5 < −0.25: missed by 0.25; i1 perception 3
     # against 3.5: missed by 0.5; overall −0.6875 ≥ −0.7: met; West alpha: r3 +1, r4 −2 → −0.5.
@@ -151,7 +152,7 @@ def test_target_missed_widely_for_several_waves_with_stable_perception_is_revise
     files = [write(tmp_path / f"{w}.csv", TINY_CSV) for w in
              ("2025Q4", "2026Q1", "2026Q2", "2026Q3")]
     targets = load_targets(write(tmp_path / "t.toml", TARGETS), instrument)
-    results, _ = analyse(files, instrument, RunInputs(targets=targets))
+    results, _ = run_and_check(files, instrument, RunInputs(targets=targets))
     t = results.findings.targets.set_index("id")
     assert t.loc["i1", "missed_by_margin_waves"] == 4 and t.loc["i1", "revise"]
     assert not t.loc["beta", "revise"]  # missed by 0.25 only: within the 0.30 margin
@@ -228,9 +229,8 @@ def test_category_mapped_to_unknown_dimension(tmp_path):
 
 
 def test_benchmark_units_against_scipy(sample_results):
-    from servqual.pipeline import compute
     results, validated = sample_results
-    full = compute(validated, results.instrument)
+    full = results
     bench = full.findings.benchmark
     west = bench[(bench["dimension"] == "responsiveness") & (bench["unit"] == "West")].iloc[0]
     r = validated.responses
@@ -296,7 +296,7 @@ def test_value_segments_from_scores_split_at_medians(tmp_path):
     frame.loc[0, "cv"] = None  # no score: no value segment
     inst, data = tiny(tmp_path, csv=frame.to_csv(index=False),
                       instrument=TINY_INSTRUMENT + VALUE_INSTRUMENT_EXTRA)
-    results, validated = analyse([data], load_instrument(inst))
+    results, validated = run_and_check([data], load_instrument(inst))
     seg = results.segments[results.segments["column"] == "value_segment"]
     assert set(seg["value"]) == {"value", "sub_value", "potential_value", "low_value"}
     cv, pv = frame["cv"].iloc[1:], frame["pv"].iloc[1:]
@@ -323,8 +323,7 @@ def test_value_scores_and_class_column_exclude_each_other(tmp_path):
 
 
 def test_split_by_value_segment_keeps_the_company_wide_medians(tmp_path):
-    from fixtures import TINY_INSTRUMENT
-    from servqual.pipeline import ingest_and_validate, split
+    from fixtures import TINY_INSTRUMENT, check_files, run_files
     rng = np.random.default_rng(9)
     n = 120
     frame = pd.DataFrame({"id": [f"r{i}" for i in range(n)], "region": "East",
@@ -334,7 +333,8 @@ def test_split_by_value_segment_keeps_the_company_wide_medians(tmp_path):
     inst, data = tiny(tmp_path, csv=frame.to_csv(index=False),
                       instrument=TINY_INSTRUMENT + VALUE_INSTRUMENT_EXTRA)
     instrument = load_instrument(inst)
-    validated = ingest_and_validate([data], instrument)
+    validated = check_files([data], instrument)
     whole = validated.responses.meta["value_segment"].astype(str).value_counts()
-    units = dict(split(validated, "value_segment", instrument))
-    assert {k: len(v.responses) for k, v in units.items()} == whole.to_dict()
+    units = {u.unit.value: u.unit for u in run_files([data], instrument,
+                                                     split_by="value_segment").units}
+    assert {k: v.quality.rows_valid for k, v in units.items()} == whole.to_dict()

@@ -10,14 +10,14 @@ from statsmodels.stats.multitest import multipletests
 
 from fixtures import (TINY_ALPHA_GAPS, TINY_DIMENSIONS, TINY_ITEMS, TINY_OVERALL, tiny)
 from servqual.instrument import load_instrument
-from servqual.pipeline import analyse
+from fixtures import run_and_check
 from servqual.stats import adjust_pvalues, dimension_means, paired_t
 
 
 @pytest.fixture
 def tiny_results(tmp_path):
     inst, data = tiny(tmp_path)
-    results, _ = analyse([data], load_instrument(inst))
+    results, _ = run_and_check([data], load_instrument(inst))
     return results
 
 

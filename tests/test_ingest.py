@@ -18,7 +18,7 @@ from servqual.cli import app
 from servqual.errors import DataError, InputFileError
 from servqual.ingest import read_table
 from servqual.instrument import load_instrument
-from servqual.pipeline import analyse, ingest_and_validate
+from fixtures import check_files, run_and_check
 
 CHINESE = TINY_CSV.replace("East", "华东").replace("West", "华西")
 TINY_E = np.array([[4, 5, 3], [5, 4, 2], [3, np.nan, 5], [np.nan, 4, 4]])
@@ -34,7 +34,7 @@ def validate_file(tmp_path, data: bytes, name="2026Q3.csv", instrument=TINY_INST
     inst = write(tmp_path / "instrument.toml", instrument)
     path = tmp_path / name
     path.write_bytes(data)
-    return ingest_and_validate([path], load_instrument(inst))
+    return check_files([path], load_instrument(inst))
 
 
 def assert_tiny(validated, regions=("East", "East", "West", "West"), segment="region"):
@@ -165,7 +165,7 @@ def test_any_column_order_extra_columns_and_long_question_texts(tmp_path):
     path = tmp_path / "2026Q3.csv"
     out.to_csv(path, index=False)
     inst = write(tmp_path / "i.toml", instrument)
-    assert_tiny(ingest_and_validate([path], load_instrument(inst)))
+    assert_tiny(check_files([path], load_instrument(inst)))
 
 
 def test_missing_column_names_the_closest_and_the_header_row(tmp_path):
@@ -268,7 +268,7 @@ def test_platform_placeholders_are_out_of_scale_in_other_files(tmp_path):
 def test_xlsx_first_sheet_with_blank_rows_above_the_header(tmp_path):
     path = write_xlsx(tmp_path / "2026Q3.xlsx", cells(TINY_ROWS), first_row=3)
     inst = write(tmp_path / "i.toml", TINY_INSTRUMENT)
-    validated = ingest_and_validate([path], load_instrument(inst))
+    validated = check_files([path], load_instrument(inst))
     assert_tiny(validated)
     assert validated.responses.meta["source_row"].tolist() == [4, 5, 6, 7]  # as Excel shows
 
@@ -285,7 +285,7 @@ def test_xlsx_named_sheet_dates_as_waves_and_numeric_ids(tmp_path):
     path = write_xlsx(tmp_path / "waves.xlsx", rows, sheet="Antworten", extra_sheets=("Info",))
     instrument = setting('wave = "wave"\nsheet = "Antworten"')
     inst = write(tmp_path / "i.toml", instrument)
-    validated = ingest_and_validate([path], load_instrument(inst))
+    validated = check_files([path], load_instrument(inst))
     meta = validated.responses.meta
     assert list(meta["respondent_id"]) == ["1001", "1002", "1003", "1004"]
     assert list(meta["wave"].astype(str)) == ["2026-07-01"] * 2 + ["2026-04-01"] * 2
@@ -297,7 +297,7 @@ def test_xlsx_unknown_sheet_lists_the_sheets(tmp_path):
     instrument = setting('sheet = "Sheet 1"')
     inst = write(tmp_path / "i.toml", instrument)
     with pytest.raises(DataError) as info:
-        ingest_and_validate([path], load_instrument(inst))
+        check_files([path], load_instrument(inst))
     assert "'Sheet1'" in str(info.value) and info.value.key == "instrument.sheet"
 
 
@@ -318,7 +318,7 @@ def test_xls_workbook(tmp_path):
                     "--convert-to", "xls", "--outdir", str(tmp_path), str(source)],
                    check=True, capture_output=True, timeout=120)
     inst = write(tmp_path / "i.toml", TINY_INSTRUMENT)
-    validated = ingest_and_validate([tmp_path / "2026Q3.xls"], load_instrument(inst))
+    validated = check_files([tmp_path / "2026Q3.xls"], load_instrument(inst))
     assert_tiny(validated)
     assert validated.quality.files[0]["kind"] == "xls"
 
@@ -333,7 +333,7 @@ def test_sav_codes_and_user_missing_values(tmp_path):
     frame["id"] = [101.0, 102.0, 103.0, 104.0]  # SPSS ids are often numeric
     path = write_sav(tmp_path / "2026Q3.sav", frame, missing={"P2": [8]})
     inst = write(tmp_path / "i.toml", TINY_INSTRUMENT)
-    validated = ingest_and_validate([path], load_instrument(inst))
+    validated = check_files([path], load_instrument(inst))
     q = validated.quality
     assert (q.rows_read, q.rows_valid, q.answers_missing) == (4, 4, 3)
     assert np.isnan(validated.responses.perception[0, 1])
@@ -346,7 +346,7 @@ def test_sav_without_the_declaration_the_code_is_out_of_scale(tmp_path):
     frame.loc[0, "P2"] = 8
     path = write_sav(tmp_path / "2026Q3.sav", frame)
     inst = write(tmp_path / "i.toml", TINY_INSTRUMENT)
-    validated = ingest_and_validate([path], load_instrument(inst))
+    validated = check_files([path], load_instrument(inst))
     row = validated.quarantine.iloc[0]
     assert (row["reason"], row["column"], row["source_row"]) == ("out_of_scale", "P2", 1)
 
@@ -361,7 +361,7 @@ def test_several_waves_in_one_file_via_the_wave_column(tmp_path):
     text = "wave," + lines[0] + "\n" + "".join(
         f"{w},{line}\n" for w in ("2026Q2", "2026Q3") for line in lines[1:])
     inst, data = tiny(tmp_path, csv=text, name="all.csv", instrument=instrument)
-    results, validated = analyse([data], load_instrument(inst))
+    results, validated = run_and_check([data], load_instrument(inst))
     assert results.waves == ["2026Q2", "2026Q3"] and validated.quality.rows_valid == 8
 
 

@@ -24,7 +24,7 @@ from fixtures import TINY_INSTRUMENT, write
 from servqual.errors import DataError
 from servqual.ingest.table import NULL_TOKENS
 from servqual.instrument import load_instrument
-from servqual.pipeline import ingest_and_validate
+from fixtures import check_files
 
 ANSWERS = ["E1", "E2", "E3", "P1", "P2", "P3"]
 HEADER = ["id", "region", *ANSWERS]
@@ -157,7 +157,7 @@ def test_every_row_is_accounted_for_or_the_error_is_clean(tmp_path, table):
     path = tmp_path / "2026Q3.csv"
     path.write_bytes(render(rows, delimiter, newline).encode(encoding))
     try:
-        validated = ingest_and_validate([path], load_instrument(inst))
+        validated = check_files([path], load_instrument(inst))
     except DataError as err:
         assert err.exit_code == 65 and str(path) in str(err)
         # A few accented letters in a legacy encoding can be too little to tell it by; the
@@ -228,7 +228,7 @@ def test_every_workbook_row_is_accounted_for(tmp_path, rows):
     path = write_xlsx(tmp_path / "2026Q3.xlsx", [HEADER, *rows])
     text_rows = [[as_text(v) for v in r] for r in rows]
     try:
-        validated = ingest_and_validate([path], load_instrument(inst))
+        validated = check_files([path], load_instrument(inst))
     except DataError as err:
         assert err.exit_code == 65 and looks_like_a_header(text_rows), str(err)
         return

@@ -334,11 +334,11 @@ def test_cr_only_file_with_a_header_of_several_rows(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# Streamed files (over servqual.outofcore.FULL_READ_BYTES) read as files read whole
+# Streamed files (over servqual.ingest.slices.FULL_READ_BYTES) read as files read whole
 
 
 def test_streamed_files_read_stray_quotes_line_endings_and_gbk_as_files_read_whole(tmp_path):
-    from test_outofcore import compare
+    from fixtures import compare_streamed
 
     lines = sample_rows(150)
     for row, field in ((11, 1), (40, 5), (41, 2), (150, 2)):
@@ -351,7 +351,7 @@ def test_streamed_files_read_stray_quotes_line_endings_and_gbk_as_files_read_who
     for name, data in files.items():
         path = tmp_path / name
         path.write_bytes(data)
-        validated, checked = compare([path], INSTRUMENT, whole=False, raw_values=False)
+        validated, checked = compare_streamed([path], INSTRUMENT)
         if name.startswith("stray"):
             assert checked.quality.rows_read == 150
             unparseable = checked.quarantine[checked.quarantine["reason"] == "unparseable"]
@@ -360,11 +360,11 @@ def test_streamed_files_read_stray_quotes_line_endings_and_gbk_as_files_read_who
 
 def test_streamed_file_whose_first_record_has_a_stray_quote_running_to_the_end(tmp_path):
     # Every record is read into the first one: the streamed reader yields no batch at all.
-    from test_outofcore import compare
+    from fixtures import compare_streamed
 
     lines = sample_rows(20)
     lines[1] = open_quote(lines[1], 5)
     path = tmp_path / "2025Q4.csv"
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
-    validated, checked = compare([path], INSTRUMENT, whole=False, raw_values=False)
+    validated, checked = compare_streamed([path], INSTRUMENT)
     assert (checked.quality.rows_read, checked.quality.rows_quarantined) == (20, 1)

@@ -12,7 +12,7 @@ from fixtures import (TINY_CSV, TINY_DIMENSIONS, TINY_INSTRUMENT, TINY_ITEMS, TI
                       cells, write, write_xlsx)
 from servqual.errors import InstrumentError
 from servqual.instrument import load_instrument
-from servqual.pipeline import analyse, ingest_and_validate
+from fixtures import check_files, run_and_check
 
 LONG_INSTRUMENT = "\n".join(
     line for line in TINY_INSTRUMENT.splitlines()
@@ -45,7 +45,7 @@ def long_file(tmp_path, rows: list[str], name="2026Q3.csv", instrument=LONG_INST
 
 def test_long_file_gives_the_same_results_as_the_wide_one(tmp_path):
     instrument, data = long_file(tmp_path, to_long())
-    results, validated = analyse([data], instrument)
+    results, validated = run_and_check([data], instrument)
     q = validated.quality
     assert (q.rows_read, q.rows_valid, q.rows_quarantined) == (12, 12, 0)
     assert (q.respondents_valid, q.answers_missing) == (4, 2)
@@ -63,7 +63,7 @@ def test_row_order_does_not_matter(tmp_path):
     rows = to_long()
     shuffled = [rows[i] for i in np.random.default_rng(7).permutation(len(rows))]
     instrument, data = long_file(tmp_path, shuffled)
-    validated = ingest_and_validate([data], instrument)
+    validated = check_files([data], instrument)
     order = np.argsort(validated.responses.meta["respondent_id"].to_numpy())
     np.testing.assert_array_equal(
         validated.responses.expectation[order],
@@ -94,7 +94,7 @@ FAULTY_ROWS = [
 
 def test_bad_long_rows_are_quarantined_one_by_one(tmp_path):
     instrument, data = long_file(tmp_path, to_long() + FAULTY_ROWS)
-    validated = ingest_and_validate([data], instrument)
+    validated = check_files([data], instrument)
     q = validated.quality
     assert (q.rows_read, q.rows_valid, q.rows_quarantined) == (25, 13, 12)
     assert {k: v for k, v in q.quarantine_reasons.items() if v} == {
@@ -119,12 +119,12 @@ def test_bad_long_rows_are_quarantined_one_by_one(tmp_path):
 def test_straightlining_quarantines_all_of_a_respondents_rows(tmp_path):
     flat = ["s1,East,i1,4,2", "s1,East,i2,4,2", "s1,East,Q3,4,2"]
     instrument, data = long_file(tmp_path, to_long() + flat)
-    validated = ingest_and_validate([data], instrument)
+    validated = check_files([data], instrument)
     assert validated.quality.straightlining == 1 and validated.quality.rows_valid == 15
     text = LONG_INSTRUMENT.replace('layout = "long"',
                                    'layout = "long"\nquarantine_straightlining = true')
     instrument, data = long_file(tmp_path, to_long() + flat, instrument=text)
-    validated = ingest_and_validate([data], instrument)
+    validated = check_files([data], instrument)
     q = validated.quality
     assert (q.rows_valid, q.quarantine_reasons["straightlining"], q.respondents_valid) == (12, 3, 4)
     assert sorted(validated.quarantine["source_row"]) == [14, 15, 16]
@@ -140,7 +140,7 @@ def test_duplicates_across_files_quarantine_every_row_of_the_copy(tmp_path):
     copy = rows[:3]  # r1 again, identical
     conflict = [r.replace("2026Q3,r2,East,i1,5,2", "2026Q3,r2,East,i1,5,3") for r in rows[3:6]]
     b = write(tmp_path / "b.csv", "\n".join([header, *copy, *conflict, *rows[6:]]) + "\n")
-    validated = ingest_and_validate([a, b], load_instrument(inst))
+    validated = check_files([a, b], load_instrument(inst))
     q = validated.quality
     assert (q.rows_read, q.rows_valid, q.rows_quarantined) == (6 + 12, 9, 9)
     assert q.quarantine_reasons["duplicate_respondent"] == 3
@@ -175,7 +175,7 @@ def test_numeric_item_codes_in_a_workbook_match(tmp_path):
         'id = "i2"', 'id = "i2"\ncode = "2"').replace('code = "Q3"', 'code = "3"')
     rows = [r.split(",") for r in ["id,region,item,E,P", *to_long(codes=("1", "2", "3"))]]
     path = write_xlsx(tmp_path / "2026Q3.xlsx", cells(rows))  # item codes as numbers
-    validated = ingest_and_validate([path], load_instrument(write(tmp_path / "i.toml", text)))
+    validated = check_files([path], load_instrument(write(tmp_path / "i.toml", text)))
     assert (validated.quality.rows_valid, validated.quality.respondents_valid) == (12, 4)
 
 

@@ -9,7 +9,7 @@ from statsmodels.stats.weightstats import DescrStatsW
 
 from fixtures import TINY_CSV, TINY_INSTRUMENT, replace_in_instrument, tiny, write
 from servqual.instrument import load_instrument
-from servqual.pipeline import analyse
+from fixtures import run_and_check
 
 WITH_IMPORTANCE = replace_in_instrument(
     'label = { en = "Beta", zh-CN = "乙维度" }',
@@ -23,7 +23,7 @@ IMPORTANCE_CSV = "\n".join(
 
 def run(tmp_path, csv=TINY_CSV, instrument=TINY_INSTRUMENT):
     inst, data = tiny(tmp_path, csv=csv, instrument=instrument)
-    return analyse([data], load_instrument(inst))
+    return run_and_check([data], load_instrument(inst))
 
 
 def test_weighted_servqual_and_servperf_by_hand(tmp_path):
@@ -49,7 +49,7 @@ def test_weighted_servqual_and_servperf_by_hand(tmp_path):
 def test_without_importance_columns_there_is_no_weighted_score(tmp_path):
     results, _ = run(tmp_path)
     doc = results.to_json()
-    assert "servqual_weighted" not in doc["overall"]
+    assert doc["overall"]["servqual_weighted"] is None  # every field, null here
     assert doc["dimensions"][0]["importance_weight"] is None  # every field, null here
     assert "importance_allocations" not in doc["data_quality"]
     assert doc["overall"]["servperf"] == pytest.approx(3.25)
@@ -119,7 +119,7 @@ def test_zone_of_tolerance_by_hand(tmp_path):
     → MSA 0, 2, 0 → 2/3; MSS −3, −1, −2 → −2; width 3, 3, 2 → 8/3; all inside."""
     inst = write(tmp_path / "z.toml", ZOT_INSTRUMENT)
     data = write(tmp_path / "2026Q1.csv", ZOT_CSV)
-    results, _ = analyse([data], load_instrument(inst))
+    results, _ = run_and_check([data], load_instrument(inst))
     t = results.tolerance
     i1 = t[(t["level"] == "item") & (t["item"] == "i1")].iloc[0]
     assert (i1["msa_mean"], i1["mss_mean"], i1["zone_width_mean"]) == pytest.approx(

@@ -133,12 +133,12 @@ def test_numbers_follow_the_report_locale(sample_results):
 def test_zone_of_tolerance_section_when_adequate_data_exist(tmp_path):
     from fixtures import write
     from servqual.instrument import load_instrument
-    from servqual.pipeline import analyse
+    from fixtures import run_and_check
     from test_overall import ZOT_CSV, ZOT_INSTRUMENT
 
     inst = write(tmp_path / "zot.toml", ZOT_INSTRUMENT)
     data = write(tmp_path / "2026Q3.csv", ZOT_CSV)
-    results, _ = analyse([data], load_instrument(inst))
+    results, _ = run_and_check([data], load_instrument(inst))
     html = render_html(results, "en")
     assert "tolerance" in section_ids(html)
     assert 'data-chart="tolerance"' in html and "MSA" in html
@@ -147,7 +147,7 @@ def test_zone_of_tolerance_section_when_adequate_data_exist(tmp_path):
 def test_report_size_does_not_grow_with_the_number_of_respondents(tmp_path):
     """Aggregates only: ten times the respondents, the same report size within 10 %."""
     from servqual.instrument import load_instrument
-    from servqual.pipeline import analyse
+    from fixtures import run_and_check
     from servqual.report import plotly_js
     from servqual.sample import SampleSpec, write_sample
 
@@ -158,7 +158,7 @@ def test_report_size_does_not_grow_with_the_number_of_respondents(tmp_path):
     for n in (300, 3000):
         paths = [p for p in write_sample(tmp_path / str(n), SampleSpec(respondents=n))
                  if p.stem[:1].isdigit()]  # the waves, not the complaints log
-        results, _ = analyse(paths, instrument)
+        results, _ = run_and_check(paths, instrument)
         sizes.append(len(render_html(results, "en")) - len(plotly_js()))
     small, large = sizes
     assert abs(large - small) / small < 0.10, sizes
@@ -233,7 +233,7 @@ def test_derived_value_segments_are_named_in_the_report(tmp_path):
 
     from fixtures import TINY_INSTRUMENT, tiny
     from servqual.instrument import load_instrument
-    from servqual.pipeline import analyse
+    from fixtures import run_and_check
 
     rng = np.random.default_rng(3)
     n = 200
@@ -243,7 +243,7 @@ def test_derived_value_segments_are_named_in_the_report(tmp_path):
         frame[c] = rng.integers(1, 6, n)
     extra = '\n[customer_classes]\ncurrent_value = "cv"\npotential_value = "pv"\n'
     inst, data = tiny(tmp_path, csv=frame.to_csv(index=False), instrument=TINY_INSTRUMENT + extra)
-    results, _ = analyse([data], load_instrument(inst))
+    results, _ = run_and_check([data], load_instrument(inst))
     html = render_html(results, "zh-CN")
     segments = html[html.index('id="segments"'):html.index('id="data-quality"')]
     for name in ("价值客户", "次价值客户", "潜在价值客户", "低价值客户"):

@@ -10,7 +10,7 @@ from statsmodels.stats.oneway import anova_oneway
 
 from fixtures import TINY_CSV, replace_in_instrument, tiny
 from servqual.instrument import load_instrument
-from servqual.pipeline import analyse
+from fixtures import run_and_check
 from servqual.stats.segments import welch_anova
 
 
@@ -68,7 +68,7 @@ def test_small_base_flag_and_suppression(tmp_path):
     csv = TINY_CSV + "r5,North,4,4,4,5,5,5\n"
     instrument = replace_in_instrument(
         "small_base = 2", "small_base = 3", replace_in_instrument("min_cell = 1", "min_cell = 2"))
-    results, _ = analyse([tiny(tmp_path, csv=csv, instrument=instrument)[1]],
+    results, _ = run_and_check([tiny(tmp_path, csv=csv, instrument=instrument)[1]],
                          load_instrument(tmp_path / "instrument.toml"))
     seg = results.segments.set_index(["value", "dimension"])
     north = seg.loc[("North", "alpha")]
@@ -85,7 +85,7 @@ def test_small_base_flag_and_suppression(tmp_path):
 
 def test_segment_with_one_respondent_keeps_the_run_working(tmp_path):
     csv = TINY_CSV + "r5,North,4,4,4,5,5,5\n"
-    results, _ = analyse([tiny(tmp_path, csv=csv)[1]],
+    results, _ = run_and_check([tiny(tmp_path, csv=csv)[1]],
                          load_instrument(tmp_path / "instrument.toml"))
     north = results.segments.set_index(["value", "dimension"]).loc[("North", "alpha")]
     assert north["n"] == 1 and north["gap_mean"] == 1.0  # min_cell = 1 in the tiny instrument

@@ -3,7 +3,7 @@
 Generated histories (hypothesis) vary what real ones do from quarter to quarter: waves present
 or absent, one wave only, waves of 0–5 respondents beside ordinary ones, segment values that
 appear and vanish, a segment left blank, every row of a wave quarantined, items nobody
-answered in some waves, a small or large ``min_cell``. Each runs through the real command line
+answered in some waves, a wave without the perception battery, a small or large ``min_cell``. Each runs through the real command line
 (``servqual report`` with ``--json``, in either language, sometimes ``--split-by``), and must
 end in exit 0 with exact row accounting, or a documented exit (65) whose message names a
 file: never exit 1, never a traceback.
@@ -84,6 +84,7 @@ def waves(draw):
         "modes": draw(st.lists(st.sampled_from(MODES), min_size=1, max_size=2, unique=True)),
         "all_rejected": draw(st.integers(0, 7)) == 0,
         "unasked": draw(st.lists(st.sampled_from(ITEMS), max_size=4, unique=True)),
+        "no_perception": draw(st.integers(0, 9)) == 0,
         "seed": draw(st.integers(0, 2**31)),
     }
 
@@ -110,7 +111,7 @@ def wave_csv(label: str, shape: dict) -> str:
         answers = []
         for battery in ("E", "P"):
             for item in ITEMS:
-                if item in shape["unasked"]:
+                if item in shape["unasked"] or (battery == "P" and shape["no_perception"]):
                     answers.append(rng.choice(["", "9"]))
                 elif shape["all_rejected"]:
                     answers.append("8")  # out of the 1..5 scale

@@ -21,14 +21,13 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import INSTRUMENT, ROOT, SAMPLE
-from fixtures import TINY_CSV, replace_in_instrument, tiny, write
+from fixtures import (TINY_CSV, assert_same_aggregates, check_files, replace_in_instrument, tiny,
+                      write)
 from servqual.cli import app
 from servqual.instrument import load_instrument
-from servqual.pipeline import aggregated, analyse, ingest_and_validate
 from servqual.responses import Responses, importance_column
 from servqual.stats.aggregate import aggregate
 from servqual.store.history import Store
-from test_outofcore import assert_same_aggregates
 
 runner = CliRunner()
 
@@ -456,20 +455,12 @@ def test_ingest_validates_like_the_in_memory_path(tmp_path):
     store = tmp_path / "s.duckdb"
     assert invoke("ingest", data, "--instrument", inst_path, "--store", store).exit_code == 0
     inst = load_instrument(inst_path)
-    validated = ingest_and_validate([data], inst)
+    validated = check_files([data], inst)
     with Store.open(store) as st:
-        loaded = st.load(inst)
-    assert loaded.quality.rows_read == validated.quality.rows_read == 6
-    assert loaded.quality.quarantine_reasons == validated.quality.quarantine_reasons
-    assert_same_aggregates(aggregated(validated, inst).aggregates, loaded.aggregates)
-
-
-def test_analyse_is_unchanged_by_the_refactoring(sample_results):
-    """pipeline.analyse/compute still work as before (tests and users call them)."""
-    results, validated = sample_results
-    again, _ = analyse(SAMPLE[:2], load_instrument(INSTRUMENT))
-    assert again.waves == ["2024Q4", "2025Q1"]
-    assert results.current_wave == "2026Q3"
+        aggregates, quality, _ = st.load(inst)
+    assert quality.rows_read == validated.quality.rows_read == 6
+    assert quality.quarantine_reasons == validated.quality.quarantine_reasons
+    assert_same_aggregates(aggregate(validated.responses, inst), aggregates)
 
 
 def test_a_failed_first_ingest_leaves_no_store_behind(tmp_path, monkeypatch):

@@ -58,8 +58,8 @@ def test_every_text_of_the_shipped_book_exists_in_both_languages():
 
 def test_every_recommendation_of_the_demo_is_in_both_languages(instrument):
     from test_findings import _sample_run
-    from servqual.pipeline import analyse
-    results, _ = analyse(*_sample_run())
+    from fixtures import run_and_check
+    results, _ = run_and_check(*_sample_run())
     doc = json.loads(results.dumps())
     assert doc["weak_points"]
     kinds = set()

@@ -98,9 +98,8 @@ def test_wave_over_wave_welch_and_alert():
 
 def test_sample_shows_every_state(sample_results):
     """The bundled waves plant a falling, a rising and flat dimensions, and an alert."""
-    from servqual.pipeline import compute
-    results, validated = sample_results
-    full = compute(validated, results.instrument)
+    results, _ = sample_results
+    full = results
     directions = dict(zip(full.findings.trends.dimensions["dimension"],
                           full.findings.trends.dimensions["direction"]))
     assert directions == {"tangibles": "flat", "reliability": "falling",
@@ -115,7 +114,7 @@ def test_questionnaire_change_item_and_dimension_trends(tmp_path):
     import pandas as pd
     from conftest import INSTRUMENT, SAMPLE
     from servqual.instrument import load_instrument
-    from servqual.pipeline import analyse
+    from fixtures import run_and_check
     files = []
     for path in SAMPLE:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -124,7 +123,7 @@ def test_questionnaire_change_item_and_dimension_trends(tmp_path):
             frame["P09"] = ""
         frame.to_csv(tmp_path / path.name, index=False)
         files.append(tmp_path / path.name)
-    results, validated = analyse(files, load_instrument(INSTRUMENT))
+    results, validated = run_and_check(files, load_instrument(INSTRUMENT))
     doc = results.to_json()
     assert doc["questionnaire_breaks"] == [{
         "item": "q09", "dimension": "reliability",

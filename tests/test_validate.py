@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from fixtures import TINY_CSV, replace_in_instrument, tiny, write
 from servqual.errors import DataError
 from servqual.instrument import load_instrument
-from servqual.pipeline import ingest_and_validate
+from fixtures import check_files
 
 FAULTY = TINY_CSV + "\n".join([
     "r5,East,4,4,4,4,8,4",        # out of scale (P2 = 8)
@@ -32,7 +32,7 @@ FAULTY = TINY_CSV + "\n".join([
 
 def run(tmp_path, csv, **kw):
     inst, data = tiny(tmp_path, csv=csv, **kw)
-    return ingest_and_validate([data], load_instrument(inst)), data
+    return check_files([data], load_instrument(inst)), data
 
 
 def test_accounting_and_one_reason_per_row(tmp_path):
@@ -109,7 +109,7 @@ def test_duplicate_across_files_of_the_same_wave(tmp_path):
                                   "2026Q3,r2,East,5,4,2,2,3,2\n")
     b = write(tmp_path / "b.csv", "wave,id,region,E1,E2,E3,P1,P2,P3\n2026Q3,r1,East,4,5,3,3,5,4\n"
                                   "2026Q3,r2,East,5,4,2,2,3,3\n2026Q2,r1,East,4,5,3,3,5,4\n")
-    validated = ingest_and_validate([a, b], load_instrument(inst))
+    validated = check_files([a, b], load_instrument(inst))
     q = validated.quality
     assert (q.rows_read, q.rows_valid, q.rows_quarantined) == (5, 2, 3)
     assert q.quarantine_reasons["duplicate_respondent"] == 1
@@ -179,7 +179,7 @@ def oracle(cell):
 def test_text_answer_cells_parse_as_python_parses_them(cells, pieces):
     """numbers_into on a text column (parsed once per distinct text) against the oracle,
     cell by cell, on an Arrow column of several chunks as the CSV reader gives."""
-    from servqual.validate import numbers_into
+    from servqual.validation.cells import numbers_into
 
     bounds = np.linspace(0, len(cells), pieces + 1).astype(int)
     chunked = pa.chunked_array([pa.array(cells[a:b], pa.string())

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import DataError, InputFileError
 from ..instrument import Instrument
 from .excel import read_excel_table
+from .parquet import read_parquet_table
 from .spss import read_spss_table
 from .table import RawTable
 from .text import read_text_table
@@ -28,6 +29,8 @@ READERS = {
     ".xls": read_excel_table,
     ".sav": read_spss_table,
     ".zsav": read_spss_table,
+    ".parquet": read_parquet_table,
+    ".pq": read_parquet_table,
 }
 
 # What the first bytes of a file say it is, and what each extension must hold.
@@ -36,8 +39,10 @@ _SIGNATURES = (
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole", "an Excel 97-2003 workbook (.xls)"),
     (b"$FL2", "sav", "an SPSS data file (.sav)"),
     (b"$FL3", "sav", "a compressed SPSS data file (.zsav)"),
+    (b"PAR1", "parquet", "a Parquet file"),
 )
-_EXPECTED = {".xlsx": "zip", ".xlsm": "zip", ".xls": "ole", ".sav": "sav", ".zsav": "sav"}
+_EXPECTED = {".xlsx": "zip", ".xlsm": "zip", ".xls": "ole", ".sav": "sav", ".zsav": "sav",
+             ".parquet": "parquet", ".pq": "parquet"}
 
 
 def read_table(path: str | Path, instrument: Instrument) -> RawTable:
@@ -55,17 +60,14 @@ def read_table(path: str | Path, instrument: Instrument) -> RawTable:
     return reader_for(path)(path, instrument)
 
 
-def reader_for(path: Path, also: tuple[str, ...] = ()):
+def reader_for(path: Path):
     """The reader of a file, after checking that it exists, can be read, is not empty and
-    holds what its extension says (see :func:`read_table`). Extensions in ``also`` pass
-    these checks without a reader (``None``: the caller reads them)."""
+    holds what its extension says (see :func:`read_table`)."""
     start = _first_bytes(path)
     suffix = path.suffix.lower()
-    if suffix in also:
-        return None
     reader = READERS.get(suffix)
     if reader is None:
-        known = ", ".join(sorted([*READERS, *also]))
+        known = ", ".join(sorted(READERS))
         raise DataError(f"unsupported file type {path.suffix or '(none)'!r}; servqual reads "
                         f"{known}", file=path)
     if not start.strip():

@@ -1,7 +1,8 @@
 """Pure statistics: per-respondent scores, sufficient statistics, gaps and their tests."""
 
 from .gaps import adjust_p, adjust_pvalues, gap_table, paired_t
-from .moments import ALL, combine, describe
+from ..models import ALL
+from .moments import combine, describe
 from .scores import Block, dimension_means, membership, paired_items, score_blocks
 
 __all__ = [

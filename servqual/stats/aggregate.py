@@ -44,46 +44,21 @@ import pandas as pd
 
 from ..instrument import Instrument
 from ..responses import WAVE, WEIGHT, Responses
+from ..waves import sort_waves
 from . import kernels
 from .cells import CellRows, families, marginals
 from .coded import DIMENSION_MEASURES, CodedCounter
-from .moments import ALL, KEYS, SUMS, WEIGHTED_SUMS
-from .scores import (Block, ImportanceCounts, dimension_scores, item_dimensions, membership,
+from ..models import (ALL, CROSS_KEYS, CROSS_SUMS, HISTOGRAM_KEYS, KEYS, SUMS, WEIGHTED_SUMS,
+                      Aggregates, ImportanceCounts)
+from .scores import (Block, dimension_scores, item_dimensions, membership,
                      overall_blocks, score_blocks)
 
 MAX_CELLS = 20_000  # cross-classified cells beyond which segments are aggregated one by one
 CHUNK_ROWS = 1 << 16  # respondents per chunk of the stream
 # Streams run side by side, one per core (1M respondents, 2 cores: 1.0 s -> 0.8 s).
 THREADS = max(1, min(2, os.cpu_count() or 1))
-HISTOGRAM_KEYS = ["wave", "segment", "value", "level", "id", "measure", "x"]
 HISTOGRAM_CELL_KEYS = HISTOGRAM_KEYS[3:]  # what a cell's histogram rows are keyed by
-CROSS_KEYS = ["wave", "kind", "id", "a", "b"]
-CROSS_SUMS = ["n", "sum_a", "sum_b", "sum_ab"]
 MOMENT_SLOTS = len(SUMS) + len(WEIGHTED_SUMS)  # the sums kernels.float_moments adds
-
-
-@dataclass
-class Aggregates:
-    moments: pd.DataFrame
-    histograms: pd.DataFrame
-    crossproducts: pd.DataFrame
-    importance: ImportanceCounts | None = None
-
-    @classmethod
-    def concat(cls, parts: list[Aggregates]) -> Aggregates:
-        """Aggregates of disjoint sets of respondents (e.g. different waves), combined."""
-        def cat(name: str, keys: list[str]) -> pd.DataFrame:
-            frames = [getattr(p, name) for p in parts if len(getattr(p, name))]
-            if not frames:
-                return getattr(parts[0], name)
-            out = pd.concat(frames, ignore_index=True)
-            sums = [c for c in out.columns if c not in keys]
-            return out.groupby(keys, sort=False, dropna=False)[sums].sum().reset_index()
-
-        importance = [p.importance for p in parts if p.importance is not None]
-        total = sum(importance[1:], importance[0]) if importance else None
-        return cls(moments=cat("moments", KEYS), histograms=cat("histograms", HISTOGRAM_KEYS),
-                   crossproducts=cat("crossproducts", CROSS_KEYS), importance=total)
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,11 +312,14 @@ def questionnaire_common(moments: pd.DataFrame, instrument: Instrument) -> np.nd
     return member * asked_always[:, None]
 
 
-def common_item_aggregates(responses: Responses, instrument: Instrument, member: np.ndarray,
-                           weight: np.ndarray | None, moment_sums: list[str]
-                           ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Dimension scores from the items asked in every wave only (level ``dimension_common``):
-    what dimension trends use when the questionnaire changed between waves."""
+def common_items(responses: Responses, instrument: Instrument, member: np.ndarray
+                 ) -> Aggregates:
+    """Dimension scores from the items asked in every wave only (level ``dimension_common``,
+    ``member`` from :func:`questionnaire_common` over all waves): what dimension trends use
+    when the questionnaire changed between waves. A second pass over the respondents, as the
+    items asked in every wave are known only once every wave has been aggregated."""
+    meta = responses.meta
+    weight = meta[WEIGHT].to_numpy(dtype=float) if WEIGHT in meta else None
     dims = dimension_scores(responses, instrument, member=member)
     keys = instrument.dimension_keys
     blocks = [Block("dimension_common", m, keys, getattr(dims, m))
@@ -355,7 +333,19 @@ def common_item_aggregates(responses: Responses, instrument: Instrument, member:
         histogram = value_histogram(blocks[2], group.code, group.size)
         histograms.append(marginals(CellRows.from_frame(histogram, HISTOGRAM_CELL_KEYS,
                                                         ["count"]), sums_to))
-    return pd.concat(moments, ignore_index=True), pd.concat(histograms, ignore_index=True)
+    sums = SUMS + (WEIGHTED_SUMS if weight is not None else [])
+    return _tidy(pd.concat(moments, ignore_index=True), pd.concat(histograms, ignore_index=True),
+                 sums, pd.DataFrame(columns=CROSS_KEYS + CROSS_SUMS), None)
+
+
+def _tidy(moments: pd.DataFrame, histograms: pd.DataFrame, sums: list[str],
+          crossproducts: pd.DataFrame, importance: ImportanceCounts | None) -> Aggregates:
+    """The aggregates with the empty cells left out and whole counts as integers."""
+    moments["n"] = moments["n"].round().astype(np.int64)
+    moments = moments[moments["n"] > 0].reset_index(drop=True)
+    histograms = histograms[histograms["count"] > 0].reset_index(drop=True)
+    return Aggregates(moments=moments[KEYS + sums], histograms=histograms,
+                      crossproducts=crossproducts, importance=importance)
 
 
 class _NotCoded(Exception):
@@ -478,18 +468,43 @@ def _aggregate(responses: Responses, instrument: Instrument, *, coded: bool,
             hist_cells.append(counted_histograms)
         moments.append(marginals(CellRows.concat(per_cell), sums_to))
         hists.append(marginals(CellRows.concat(hist_cells), sums_to))
-    importance = stream.importance
-    cross = stream.cross
-    moments_frame = pd.concat(moments, ignore_index=True)
-    common = questionnaire_common(moments_frame, instrument)
-    if common is not None:
-        extra_moments, extra_histograms = common_item_aggregates(responses, instrument, common,
-                                                                 weight, moment_sums)
-        moments_frame = pd.concat([moments_frame, extra_moments], ignore_index=True)
-        hists.append(extra_histograms)
-    moments_frame["n"] = moments_frame["n"].round().astype(np.int64)
-    moments_frame = moments_frame[moments_frame["n"] > 0].reset_index(drop=True)
-    histogram_frame = pd.concat(hists, ignore_index=True)
-    histogram_frame = histogram_frame[histogram_frame["count"] > 0].reset_index(drop=True)
-    return Aggregates(moments=moments_frame[KEYS + moment_sums], histograms=histogram_frame,
-                      crossproducts=cross.frame(), importance=importance)
+    return _tidy(pd.concat(moments, ignore_index=True), pd.concat(hists, ignore_index=True),
+                 moment_sums, stream.cross.frame(), stream.importance)
+
+
+def canonical(aggregates: Aggregates, instrument: Instrument) -> Aggregates:
+    """The aggregate tables in one fixed order: waves chronologically, the whole sample then
+    the segments in the instrument's order and their values alphabetically, items and
+    dimensions in the instrument's order.
+
+    Engines add up parts in no fixed order (DuckDB returns rows in any order), and a few
+    results list rows in the order of the aggregates (``segment_tests``, ``benchmark``): this
+    keeps them the same whatever the engine, run to run.
+    """
+    waves = {w: n for n, w in enumerate(sort_waves(aggregates.moments["wave"].unique()))}
+    segments = {"": 0, **{c: n + 1 for n, c in enumerate(instrument.segments)}}
+    ids = {k: n for n, k in enumerate(instrument.dimension_keys + instrument.item_ids)}
+    levels = {"item": 0, "dimension": 1, "overall": 2}
+
+    def order(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        if frame.empty:
+            return frame.reset_index(drop=True)
+        keys = {"wave": lambda c: c.map(waves), "segment": lambda c: c.map(segments),
+                "level": lambda c: c.map(levels), "id": lambda c: c.map(ids).fillna(len(ids)),
+                "a": lambda c: c.map(ids), "b": lambda c: c.map(ids)}
+        sortable = pd.DataFrame({c: keys[c](frame[c]) if c in keys else frame[c]
+                                 for c in columns})
+        index = sortable.sort_values(columns, kind="stable").index
+        return frame.loc[index].reset_index(drop=True)
+
+    return Aggregates(
+        moments=order(aggregates.moments, ["wave", "segment", "value", "level", "id",
+                                           "measure"]),
+        histograms=order(aggregates.histograms, ["wave", "segment", "value", "level", "id",
+                                                 "measure", "x"]),
+        crossproducts=order(aggregates.crossproducts, ["wave", "kind", "id", "a", "b"]),
+        importance=aggregates.importance)
+
+
+# --------------------------------------------------------------------------------------------
+# One call

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .moments import ALL
+from ..models import ALL
 
 # Groups × keys up to which marginals are counted in an array of them all (else through a
 # sort): up to this many, or this many per row summed.

@@ -25,10 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-KEYS = ["wave", "segment", "value", "level", "id", "measure"]
-SUMS = ["n", "sum", "sumsq"]
-WEIGHTED_SUMS = ["w", "wsum", "wsumsq", "w2"]
-ALL = ""  # segment and value of the whole-sample cell
+from ..models import SUMS, WEIGHTED_SUMS
 
 
 def combine(moments: pd.DataFrame, by: list[str]) -> pd.DataFrame:

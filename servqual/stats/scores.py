@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..instrument import Instrument
+from ..models import ImportanceCounts
 from ..responses import OVERALL_SATISFACTION, Responses, importance_column
 from . import kernels
 
@@ -44,23 +45,6 @@ class Block:
     measure: str  # "expectation", "perception", "gap", "msa", ...
     ids: tuple[str, ...]
     values: np.ndarray  # (respondents x len(ids)), NaN where not computable
-
-
-@dataclass
-class ImportanceCounts:
-    """What happened to the importance allocations (reported in data quality)."""
-
-    respondents: int = 0
-    used: int = 0
-    rescaled: int = 0
-    all_zero: int = 0
-    missing_or_invalid: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
-
-    def __add__(self, other: ImportanceCounts) -> ImportanceCounts:
-        return ImportanceCounts(**{k: v + getattr(other, k) for k, v in self.as_dict().items()})
 
 
 @dataclass
@@ -143,10 +127,15 @@ def importance_weights(responses: Responses, instrument: Instrument
     """(respondents x dimensions) importance as fractions, NaN rows where unusable."""
     if not instrument.has_importance:
         return None, None
+    return allocations(responses.meta, instrument)
+
+
+def allocations(meta, instrument: Instrument) -> tuple[np.ndarray, ImportanceCounts]:
+    """:func:`importance_weights` from the respondents' meta columns alone."""
     columns = [importance_column(d.key) if d.importance else None for d in instrument.dimensions]
-    n = len(responses)
+    n = len(meta)
     points = np.column_stack([
-        responses.meta[c].to_numpy(dtype=float) if c is not None else np.zeros(n)
+        meta[c].to_numpy(dtype=float) if c is not None else np.zeros(n)
         for c in columns])
     weights, counts = np.empty_like(points), np.zeros(4, np.int64)
     kernels.allocation_weights(points, instrument.analysis.importance_tolerance, weights,

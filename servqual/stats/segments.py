@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import AnalysisConfig
-from .moments import ALL
+from ..models import ALL
 from .probability import f_sf
 from .ranktests import kruskal
 

@@ -14,7 +14,8 @@ import pandas as pd
 from ..instrument import Instrument
 from .aggregate import Aggregates, item_presence
 from .gaps import CELL, adjust_p, gap_table, paired_t
-from .moments import ALL, describe
+from ..models import ALL
+from .moments import describe
 from .reliability import reliability
 from .segments import between_tests
 

@@ -15,11 +15,11 @@ import pandas as pd
 from .. import __version__
 from ..errors import DataError, ServqualError
 from ..instrument import Instrument
-from ..outofcore import canonical
-from ..stats.aggregate import CROSS_KEYS, CROSS_SUMS, HISTOGRAM_KEYS, Aggregates
-from ..stats.moments import KEYS, SUMS, WEIGHTED_SUMS
-from ..stats.scores import ImportanceCounts
-from ..validate import REASONS, DataQuality, merge_quality
+from ..models import (CROSS_KEYS, CROSS_SUMS, HISTOGRAM_KEYS, REASONS, Aggregates, DataQuality,
+                      ImportanceCounts)
+from ..stats.aggregate import canonical, questionnaire_common
+from ..models import KEYS, SUMS, WEIGHTED_SUMS
+from ..validation.accounting import merge as merge_quality
 from ..waves import sort_waves
 from .schema import (DEFAULT_WAIT, SERIES_FIELDS, TREND_FIT_FIELDS, attach, check_schema,
                      describe_difference, fingerprint, guard, instrument_from_text,
@@ -139,11 +139,10 @@ class Store:
             "structure: re-ingest those waves with this instrument, or use another --store",
             file=self.path)
 
-    def load(self, instrument: Instrument, exclude: set[str] = frozenset()):
-        """The stored waves' aggregates and row accounting (waves in ``exclude`` left out),
-        as :class:`servqual.pipeline.Aggregated`."""
-        from ..pipeline import Aggregated
-
+    def load(self, instrument: Instrument, exclude: set[str] = frozenset()
+             ) -> tuple[Aggregates, DataQuality, list[str]]:
+        """The stored waves' aggregates, row accounting and labels (waves in ``exclude``
+        left out)."""
         stored = self.waves()
         if stored.empty:
             raise DataError("the history store holds no waves yet; add some with "
@@ -153,7 +152,22 @@ class Store:
         quality = DataQuality()
         for text in stored.set_index("wave").loc[waves, "quality"] if waves else []:
             merge_quality(quality, quality_from_json(text))
-        return Aggregated(self.aggregates(waves, instrument), quality, sort_waves(waves))
+        return self.aggregates(waves, instrument), quality, sort_waves(waves)
+
+    def common_items(self, member, instrument: Instrument, exclude: set[str] = frozenset()
+                     ) -> Aggregates | None:
+        """The second pass of a changed questionnaire over the stored respondents
+        (:func:`servqual.stats.aggregate.common_items`), waves in ``exclude`` left out."""
+        from ..responses import Responses
+        from ..stats.aggregate import common_items
+
+        parts = []
+        for wave in [w for w in self.waves()["wave"] if w not in exclude]:
+            rows = self.respondent_batch(wave)
+            responses = Responses.from_batch(rows, instrument.item_ids,
+                                             tuple(instrument.settings.segments))
+            parts.append(common_items(responses, instrument, member))
+        return Aggregates.concat(parts) if parts else None
 
     def aggregates(self, waves: list[str], instrument: Instrument) -> Aggregates:
         weighted = bool(instrument.settings.sampling_weight)
@@ -195,6 +209,14 @@ class Store:
             raise DataError(f"the history store is damaged: the table {row[0]} of wave "
                             f"{wave!r} is missing; " + rebuild_hint(), file=self.path)
         return self.con.execute(f"SELECT * FROM store.{_quote(row[0])}").df()
+
+    def respondent_batch(self, wave: str):
+        """The stored respondent rows of one wave as an Arrow table (the layout of
+        :meth:`servqual.responses.Responses.to_batch`)."""
+        self.respondents(wave).iloc[:0]  # the checks of a missing or damaged wave
+        table = self.con.execute("SELECT rows_table FROM store.waves WHERE wave = ?",
+                                 [wave]).fetchall()[0][0]
+        return self.con.sql(f"SELECT * FROM store.{_quote(table)}").to_arrow_table()
 
     def quarantine(self, wave: str | None = None) -> pd.DataFrame:
         if wave is None:
@@ -382,6 +404,10 @@ def rebuild_trends(store: Store) -> None:
     instrument = store.latest_instrument()
     waves = list(waves_frame["wave"])
     aggregates = store.aggregates(waves, instrument)
+    member = questionnaire_common(aggregates.moments, instrument)
+    if member is not None:  # dimension trends over the items asked in every wave
+        aggregates = canonical(Aggregates.concat(
+            [aggregates, store.common_items(member, instrument)]), instrument)
     tables = build_tables(aggregates, instrument, waves)
     config = instrument.analysis
     series, fits = [], []
@@ -441,32 +467,31 @@ def ingest_files(paths: list[Path], instrument: Instrument, store_path: Path, *,
                  memory_limit: str | None = None) -> Ingested:
     """Validate survey files and replace (or add) their waves in the store, all or nothing.
 
-    The files are validated and aggregated by DuckDB (:mod:`servqual.outofcore`) before the
-    store is opened, so another process is kept waiting only while the waves are written.
+    The files are validated and aggregated by the DuckDB engine (:mod:`servqual.engines.
+    duckdb`), whose staged rows are copied into the store, before the store is opened, so another process is kept waiting only while the waves are written.
     A wave found in the files replaces the stored wave of that label entirely: a wave spread
     over several files must be ingested in one command.
     """
-    from ..outofcore import SqlAggregates, Staging
+    from ..engines.duckdb import DuckDBEngine
 
-    with Staging(instrument, progress=progress, memory_limit=memory_limit) as staging:
-        checked = staging.add_files(paths)
-        names = staging.waves()
+    with DuckDBEngine(instrument, progress=progress, memory_limit=memory_limit) as engine:
+        collected = engine.collect(paths)
+        names = collected.waves
         if not names:
             raise DataError("no valid responses to store: every row was quarantined ("
                             + ", ".join(f"{k}: {v}" for k, v in
-                                        checked.quality.quarantine_reasons.items() if v) + ")")
-        sql = SqlAggregates(staging.con, instrument, "staged", "code = 0", progress)
-        aggregates = sql.build()
-        importance = sql.importance_by_wave()
-        per_wave = staging.wave_quality()
-        quarantine = checked.quarantine.assign(wave=staging.quarantine_waves())
+                                        collected.quality.quarantine_reasons.items() if v) + ")")
+        aggregates = collected.aggregates
+        importance = engine.importance
+        per_wave = engine.wave_quality()
+        quarantine = collected.quarantine.assign(wave=engine.quarantine_waves)
         waves = [WaveData(wave=w, quality=per_wave[w], respondents=per_wave[w].rows_valid,
-                          rows_sql=staging.respondents_select(w),
+                          rows_sql=engine.rows_select(w),
                           files=sorted({f["file"] for f in per_wave[w].files}))
                  for w in names]
         if progress is not None:
             progress("writing the store", 0, 1)
-        store = Store.attach_for_writing(staging.con, store_path, wait=wait, on_wait=on_wait)
+        store = Store.attach_for_writing(engine.con, store_path, wait=wait, on_wait=on_wait)
         try:
             with guard(Path(store_path), write=True):
                 replaced = [w for w in names if w in set(store.waves()["wave"])]
@@ -481,4 +506,4 @@ def ingest_files(paths: list[Path], instrument: Instrument, store_path: Path, *,
         if progress is not None:
             progress("writing the store", 1, 1)
         return Ingested(store=store_path, waves=per_wave, replaced=replaced,
-                        quality=checked.quality)
+                        quality=collected.quality)

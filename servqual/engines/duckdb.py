@@ -1,0 +1,382 @@
+"""The DuckDB engine: the validated rows of the files go into a DuckDB table, which spills to
+disk beyond its memory limit, so inputs of any size fit; only a slice of rows at a time, the
+quarantined rows and the small aggregates are held in Python.
+
+For each file, a slice of rows at a time (:func:`servqual.ingest.slices.read_slices`): every
+row-level check (:func:`servqual.validation.rows.wide_rows`), the rejected rows to the
+quarantine as the file holds them, the others staged with their key hash
+(:func:`servqual.validation.duplicates.key_hashes`). DuckDB then only *finds* the respondents
+whose key repeats (within the file, then across files of a wave, among the rows kept); the
+duplicate rule itself (:func:`servqual.validation.duplicates.judge`) decides, in Python, on
+those rows, and a row set aside this way is quarantined with its values as parsed. Last,
+the valid rows come back as Arrow record batches to the accumulators every engine uses
+(:func:`servqual.stats.aggregate.aggregate`), and the accounting of each file is counted on
+them by :mod:`servqual.validation.accounting`.
+
+Long layouts and value segments derived from value scores judge a wave's respondents all at
+once: they are read by the memory engine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..errors import DataError
+from ..ingest.slices import FileRead, ProgressFn, Restart, check_readable, read_slices
+from ..instrument import Instrument
+from ..models import Aggregates, Collected, DataQuality, ImportanceCounts, Reason, Unit
+from ..quarantine import QUARANTINE_COLUMNS, SOURCE
+from ..responses import WAVE, Responses
+from ..stats.aggregate import aggregate, common_items
+from ..stats.scores import allocations
+from ..validation import duplicates
+from ..validation.accounting import (add_rejected, check, count_missing, file_record, merge,
+                                     missing_answers)
+from ..validation.columns import answer_columns, check_header, resolve_columns
+from ..validation.quarantine import as_parsed, rejected_rows
+from ..validation.rows import wide_rows
+from ..validation.straightlining import straightlining
+from ..waves import sort_waves, wave_from_filename
+
+BATCH_ROWS = 1 << 20  # valid rows handed to the accumulators at a time
+# Columns the engine adds to a staged row: its file, its position in the file, its key hash,
+# whether it straight-lines, and the verdicts decided after staging.
+_ENGINE_COLUMNS = ["part", "ord", "khash", "straight", "code", "dup_of"]
+
+
+def default_memory_limit() -> str:
+    """Half the machine's memory for DuckDB (it spills to disk beyond that)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "4GB"
+    return f"{max(total // 2 // (1 << 20), 256)}MB"
+
+
+def _quiet(_what: str, _done: float, _total: float) -> None:
+    return None
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class DuckDBEngine:
+    """Stage, judge and aggregate survey files in DuckDB; use as a context manager."""
+
+    def __init__(self, instrument: Instrument, *, progress: ProgressFn | None = None,
+                 memory_limit: str | None = None, split_by: str | None = None,
+                 whole: bool | None = None):
+        if instrument.long is not None or (instrument.customer_classes is not None
+                                           and instrument.customer_classes.derived):
+            raise DataError("long layouts and value segments judge each wave's respondents "
+                            "together, in memory: use --engine memory", file=instrument.path)
+        self.instrument, self.split_by, self.whole = instrument, split_by, whole
+        self.progress = progress or _quiet
+        self._tmp = tempfile.mkdtemp(prefix="servqual-duckdb-")
+        self.con = duckdb.connect(config={
+            "memory_limit": memory_limit or default_memory_limit(),
+            "temp_directory": self._tmp, "preserve_insertion_order": False})
+        self.files: list[FileRead] = []
+        self.quarantines: list[pd.DataFrame] = []
+        self.quarantine_waves: list[object] = []  # the wave label of each quarantined row
+        self._staged = False
+        self._by_wave: dict[tuple[str | None, int], DataQuality] = {}
+        self.importance: dict[str, ImportanceCounts] = {}  # allocations per wave (the store)
+
+    def __enter__(self) -> DuckDBEngine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.con.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    # Staging ------------------------------------------------------------------------------
+    def _stage(self, table: pa.Table) -> None:
+        self.con.register("slice_rows", table)
+        try:
+            if not self._staged:
+                self.con.execute("CREATE TEMP TABLE staged AS SELECT * FROM slice_rows").fetchall()
+                self._staged = True
+            else:
+                self.con.execute("INSERT INTO staged BY NAME SELECT * FROM slice_rows").fetchall()
+        finally:
+            self.con.unregister("slice_rows")
+
+    def _add_file(self, path: Path) -> None:
+        read = FileRead(path=path, index=len(self.files))
+        while True:
+            try:
+                quarantines, waves = self._stage_file(read)
+                break
+            except Restart as restart:  # a streamed file read again (see ingest.slices)
+                if self._staged:
+                    self.con.execute(f"DELETE FROM staged WHERE part = {read.index}").fetchall()
+                read = FileRead(path=path, index=read.index, text_encoding=read.text_encoding,
+                                single_threaded=read.single_threaded or restart.single_threaded,
+                                resync=read.resync or restart.resync)
+        self.quarantines += quarantines
+        self.quarantine_waves += waves
+        self.files.append(read)
+        if self.instrument.settings.respondent_id:
+            self._judge(f"part = {read.index}")
+
+    def _stage_file(self, read: FileRead) -> tuple[list[pd.DataFrame], list]:
+        """Stage the kept rows of one file; its rejected rows and their wave labels."""
+        inst, path = self.instrument, read.path
+        offset = 0
+        quarantines: list[pd.DataFrame] = []
+        waves: list[object] = []
+        for raw in read_slices(read, inst, self.progress, Path(self._tmp), self.whole):
+            if read.names is None:  # the first slice: the header
+                frame = resolve_columns(raw, inst)
+                read.names = list(frame.columns)
+                read.has_wave_column = bool(inst.settings.wave) and inst.settings.wave in frame
+                check_header(raw, frame, answer_columns(inst), inst)
+            else:
+                frame = raw.frame.set_axis(read.names, axis=1)
+            flags, responses = wide_rows(raw, frame, inst)
+            ords = np.arange(offset, offset + len(raw.frame), dtype=np.int64)
+            offset += len(raw.frame)
+            rejected = np.flatnonzero(~flags.ok)
+            if len(rejected):
+                column, value = flags.cells(rejected)
+                q = rejected_rows(_without_unparseable(raw), rejected, flags.code[rejected],
+                                  column, value, flags.duplicate_of[rejected])
+                quarantines.append(q)
+                waves += [_label(w) for w in responses.meta[WAVE].to_numpy()[rejected]]
+            kept = responses.take(flags.ok)
+            batch = pa.Table.from_batches([kept.to_batch()]).append_column(
+                "part", pa.array(np.full(len(kept), read.index, dtype=np.int32)))
+            self._stage(batch.append_column("ord", pa.array(ords[flags.ok]))
+                        .append_column("khash", pa.array(duplicates.key_hashes(kept.meta)
+                                                         if inst.settings.respondent_id else
+                                                         np.zeros(len(kept), np.uint64)))
+                        .append_column("straight", pa.array(straightlining(kept)))
+                        .append_column("code", pa.array(np.zeros(len(kept), np.int8)))
+                        .append_column("dup_of", pa.array(np.full(len(kept), -1, np.int64))))
+        unparseable = read.unparseable if read.unparseable is not None else pd.DataFrame()
+        if len(unparseable):
+            quarantines.append(rejected_rows(_unparseable_only(read), np.zeros(0, np.int64),
+                                             np.zeros(0, np.int8), np.zeros(0, object),
+                                             np.zeros(0, object), np.zeros(0, np.int64)))
+            unlabelled = None if read.has_wave_column else wave_from_filename(path)
+            waves += [unlabelled] * len(unparseable)
+        return quarantines, waves
+
+    def _judge(self, where: str, across: bool = False) -> None:
+        """The duplicate rule over the staged rows ``where`` whose key repeats (across files:
+        among those kept, keys found in two files)."""
+        having = "count(DISTINCT part) > 1" if across else "count(*) > 1"
+        rows = self.con.sql(
+            f"SELECT * FROM staged WHERE {where} AND code = 0 AND khash IN "
+            f"(SELECT khash FROM staged WHERE {where} AND code = 0 GROUP BY khash "
+            f"HAVING {having}) ORDER BY part, ord").to_arrow_table()
+        if not rows.num_rows:
+            return
+        found = self._responses(rows)
+        reason, first = duplicates.judge(duplicates.exact_key_labels(found.meta),
+                                         duplicates.content_digest(found),
+                                         found.meta["source_row"].to_numpy())
+        hit = reason > 0
+        if not hit.any():
+            return
+        verdicts = pa.table({"part": rows["part"].filter(pa.array(hit)),
+                             "ord": rows["ord"].filter(pa.array(hit)),
+                             "code": pa.array(reason[hit]), "dup_of": pa.array(first[hit])})
+        self.con.register("verdicts", verdicts)
+        try:
+            self.con.execute("UPDATE staged SET code = v.code, dup_of = v.dup_of FROM verdicts v "
+                             "WHERE staged.part = v.part AND staged.ord = v.ord").fetchall()
+        finally:
+            self.con.unregister("verdicts")
+        gone = found.take(hit)
+        self.quarantines.append(as_parsed(gone, reason[hit].astype(np.int64), first[hit],
+                                          self.instrument, None))
+        self.quarantine_waves += [_label(w) for w in gone.meta[WAVE].to_numpy()]
+
+    def _responses(self, table: pa.Table) -> Responses:
+        inst = self.instrument
+        names = [n for n in table.schema.names if n not in _ENGINE_COLUMNS]
+        return Responses.from_batch(table.select(names), inst.item_ids,
+                                    tuple(inst.settings.segments))
+
+    # The run ------------------------------------------------------------------------------
+    def collect(self, paths: list[Path]) -> Collected:
+        for path in paths:
+            check_readable(Path(path))
+        for path in paths:
+            self._add_file(Path(path))
+        inst = self.instrument
+        if inst.settings.respondent_id and len(self.files) > 1:
+            self._judge("TRUE", across=True)
+        if inst.settings.quarantine_straightlining and self._staged:
+            rows = self.con.sql("SELECT * FROM staged WHERE code = 0 AND straight "
+                                "ORDER BY part, ord").to_arrow_table()
+            if rows.num_rows:
+                self.con.execute(f"UPDATE staged SET code = {int(Reason.straightlining)} "
+                                 "WHERE code = 0 AND straight").fetchall()
+                gone = self._responses(rows)
+                reason = np.full(len(gone), int(Reason.straightlining), np.int64)
+                self.quarantines.append(as_parsed(gone, reason, np.full(len(gone), -1),
+                                                  inst, None))
+                self.quarantine_waves += [_label(w) for w in gone.meta[WAVE].to_numpy()]
+        return self._aggregate()
+
+    def valid_batches(self) -> Iterator[Responses]:
+        """The valid staged respondents, about :data:`BATCH_ROWS` at a time."""
+        if not self._staged:
+            return
+        reader = self.con.sql("SELECT * FROM staged WHERE code = 0").to_arrow_reader()
+        pending: list[pa.RecordBatch] = []
+        size = 0
+        for batch in reader:
+            pending.append(batch)
+            size += batch.num_rows
+            if size >= BATCH_ROWS:
+                yield self._responses(pa.Table.from_batches(pending).combine_chunks())
+                pending, size = [], 0
+        if size:
+            yield self._responses(pa.Table.from_batches(pending).combine_chunks())
+
+    def _aggregate(self) -> Collected:
+        inst = self.instrument
+        parts: list[Aggregates] = []
+        valid = {f.index: DataQuality() for f in self.files}
+        units: dict[str, list] = {}
+        waves: set[str] = set()
+        paths = {str(f.path): f.index for f in self.files}
+        for responses in self.valid_batches():
+            parts.append(aggregate(responses, inst))
+            waves |= {str(w) for w in responses.meta[WAVE].unique()}
+            files = responses.meta[SOURCE].astype(str).map(paths).to_numpy()
+            labels = responses.meta[WAVE].astype(str).to_numpy()
+            straight = straightlining(responses)
+            missing = missing_answers(responses)
+            for index, wave in set(zip(files.tolist(), labels.tolist())):
+                mask = (files == index) & (labels == wave)
+                for q in (valid[int(index)], self._wave_part(wave, int(index))):
+                    q.rows_valid += int(mask.sum())
+                    q.answers_missing += int(missing[mask].sum())
+                    q.straightlining += int(straight[mask].sum())
+                if inst.has_importance:
+                    counts = allocations(responses.meta[mask], inst)[1]
+                    self.importance[wave] = (counts if wave not in self.importance
+                                             else self.importance[wave] + counts)
+            if self.split_by is not None:
+                labels = responses.meta[self.split_by].astype("string")
+                for value in labels.dropna().unique():
+                    mask = (labels == value).fillna(False).to_numpy()
+                    units.setdefault(str(value), []).append(responses.take(mask))
+        quarantine = (pd.concat(self.quarantines, ignore_index=True) if self.quarantines
+                      else pd.DataFrame(columns=QUARANTINE_COLUMNS))
+        quality = DataQuality()
+        rejected_by_file = quarantine.groupby(SOURCE)["reason"] if len(quarantine) else None
+        for read in self.files:
+            q = valid[read.index]
+            q.respondents_valid = q.rows_valid
+            q.rows_read = read.rows_read
+            if rejected_by_file is not None and str(read.path) in rejected_by_file.groups:
+                add_rejected(q, rejected_by_file.get_group(str(read.path)).astype(str))
+            check(q)
+            q.files.append(file_record(read, q))
+            merge(quality, q)
+        check(quality)
+        columns = {str(f.path): list(f.columns) for f in self.files}
+        return Collected(aggregates=Aggregates.concat(parts) if parts else None, quality=quality,
+                         waves=sort_waves(waves), quarantine=quarantine, columns=columns,
+                         units=self._units(units, quarantine))
+
+    def _wave_part(self, wave: str | None, part: int) -> DataQuality:
+        return self._by_wave.setdefault((wave, part), DataQuality())
+
+    def wave_quality(self) -> dict[str | None, DataQuality]:
+        """Row accounting of each wave (``None``: rows without a wave label): its valid
+        rows and the quarantined rows that carry its label, file by file."""
+        quarantine = (pd.concat(self.quarantines, ignore_index=True) if self.quarantines
+                      else pd.DataFrame(columns=QUARANTINE_COLUMNS))
+        index = {str(f.path): f.index for f in self.files}
+        for wave, file, reason in zip(self.quarantine_waves, quarantine[SOURCE].astype(str),
+                                      quarantine["reason"].astype(str)):
+            q = self._wave_part(wave, index[file])
+            q.rows_quarantined += 1
+            q.quarantine_reasons[reason] += 1
+        out: dict[str | None, DataQuality] = {}
+        for (wave, part), q in sorted(self._by_wave.items(),
+                                       key=lambda kv: (str(kv[0][0]), kv[0][1])):
+            q.respondents_valid = q.rows_valid
+            q.rows_read = q.rows_valid + q.rows_quarantined
+            q.files.append(file_record(self.files[part], q))
+            merge(out.setdefault(wave, DataQuality()), q)
+        return out
+
+    def _units(self, units: dict[str, list], quarantine: pd.DataFrame) -> list[Unit]:
+        from .parts import Tally, _naming, _unit_quality
+
+        out = []
+        for value in sorted(units):
+            found = units[value]
+            tally = Tally(Aggregates.concat([aggregate(r, self.instrument) for r in found]),
+                          pd.concat([r.meta[SOURCE].astype(str) for r in found])
+                          .value_counts().to_dict(),
+                          sum(count_missing(r) for r in found),
+                          sum(int(straightlining(r).sum()) for r in found))
+            rejected = _naming(quarantine, self.split_by, value)
+            out.append(Unit(value=value, aggregates=tally.aggregates,
+                            quality=_unit_quality([tally], rejected), quarantine=rejected,
+                            waves=sort_waves({str(w) for r in found
+                                              for w in r.meta[WAVE].unique()})))
+        return out
+
+    def common_items(self, member: np.ndarray) -> tuple[Aggregates | None, dict[str, Aggregates]]:
+        """The second pass of a changed questionnaire over the valid staged respondents."""
+        parts, units = [], {}
+        for responses in self.valid_batches():
+            parts.append(common_items(responses, self.instrument, member))
+            if self.split_by is not None:
+                labels = responses.meta[self.split_by].astype("string")
+                for value in labels.dropna().unique():
+                    mask = (labels == value).fillna(False).to_numpy()
+                    units.setdefault(str(value), []).append(
+                        common_items(responses.take(mask), self.instrument, member))
+        return (Aggregates.concat(parts) if parts else None,
+                {v: Aggregates.concat(a) for v, a in units.items()})
+
+    def rows_select(self, wave: str) -> str:
+        """SQL of one wave's valid rows in the history store's layout (the columns of
+        :meth:`servqual.responses.Responses.to_batch`, a missing answer NULL)."""
+        names = [n for n in self.con.sql("SELECT * FROM staged LIMIT 0").columns
+                 if n not in _ENGINE_COLUMNS]
+        answers = {f"{p}:{i}" for p in ("e", "p", "a") for i in self.instrument.item_ids}
+        select = [f"nullif({_quote(n)}, 'nan'::FLOAT) AS {_quote(n)}" if n in answers
+                  else _quote(n) for n in names]
+        wave = wave.replace("'", "''")
+        return f"SELECT {', '.join(select)} FROM staged WHERE code = 0 AND {WAVE} = '{wave}'"
+
+
+def _label(value) -> str | None:
+    return None if value is None or pd.isna(value) or value == "" else str(value)
+
+
+def _without_unparseable(raw):
+    """The slice with its unparseable records left to the file's end (they are quarantined
+    once, after the last slice)."""
+    from dataclasses import replace
+
+    return replace(raw, unparseable=raw.unparseable.iloc[:0])
+
+
+def _unparseable_only(read: FileRead):
+    from ..ingest.table import RawTable
+
+    return RawTable(path=read.path, frame=pd.DataFrame(columns=read.columns),
+                    source_rows=np.zeros(0, np.int64), unparseable=read.unparseable)

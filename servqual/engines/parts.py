@@ -1,0 +1,303 @@
+"""Parts: the unit of work of the memory and Dask engines.
+
+A part is one survey file, or all the files as one where respondents must be judged together
+(a long layout, whose respondents' rows may lie in several files; value segments, which split
+each wave at the medians of all its respondents). Its work, :func:`check_part`, is a pure
+function of its files: read them, validate every row, and aggregate the valid respondents
+(and those of each ``--split-by`` unit). It runs wherever the engine puts it, in this process
+or on a worker of a cluster, and the results of parts add up (:func:`assemble`).
+
+What no part can see alone is a respondent given in two files of one wave. Each part returns
+the key hashes of its kept respondents; a key found in two parts is judged by the duplicate
+rule over all its copies (:func:`settle`), and the parts holding them are checked again with
+the verdicts (``overrides``): their quarantine then shows those rows as the file holds them.
+This costs nothing when no respondent is in two files, the usual case of one file per wave.
+
+When the questionnaire changed between waves, dimension trends use the items asked in every
+wave, known only once every part is done: :func:`common_part` is a second pass over the
+parts, only then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..ingest import read_table
+from . import reads_together
+from ..instrument import Instrument
+from ..models import Aggregates, Collected, DataQuality, Unit
+from ..quarantine import QUARANTINE_COLUMNS, SOURCE
+from ..responses import WAVE, Responses
+from ..stats.aggregate import aggregate, common_items
+from ..validation import Checked, Overrides, check_table, duplicates
+from ..validation.accounting import add_rejected, check, count_missing, merge
+from ..validation.straightlining import straightlining
+from ..validation.tables import check_tables
+from ..waves import sort_waves
+
+# (function, items) → results in order: the builtin map, a thread pool's, a cluster's.
+MapFn = Callable[[Callable, list], list]
+
+
+@dataclass(frozen=True)
+class Part:
+    """Survey files read and checked together (usually one)."""
+
+    index: int
+    paths: tuple[str, ...]
+
+
+@dataclass
+class Tally:
+    """One ``--split-by`` unit's respondents within a part."""
+
+    aggregates: Aggregates | None
+    valid: dict[str, int]  # valid rows per file
+    answers_missing: int
+    straightlining: int
+
+
+@dataclass
+class PartResult:
+    part: Part
+    quality: DataQuality
+    quarantine: pd.DataFrame
+    columns: dict[str, list[str]]
+    waves: list[str]
+    aggregates: Aggregates | None
+    units: dict[str, Tally] = field(default_factory=dict)
+    hashes: np.ndarray | None = None  # key hashes of the kept respondents (one file only)
+    detail: pd.DataFrame | None = None  # the kept respondents asked about (see key_rows)
+
+
+def parts_of(paths: Iterable[str], instrument: Instrument) -> list[Part]:
+    """One part per file, or one for all where respondents must be judged together."""
+    paths = [str(p) for p in paths]
+    if reads_together(instrument):
+        return [Part(0, tuple(paths))]
+    return [Part(n, (p,)) for n, p in enumerate(paths)]
+
+
+def _checked(part: Part, instrument: Instrument, overrides: Overrides | None) -> Checked:
+    if len(part.paths) == 1 and not reads_together(instrument):
+        return check_table(read_table(part.paths[0], instrument), instrument, overrides)
+    return check_tables((read_table(p, instrument) for p in part.paths), instrument)
+
+
+def check_part(part: Part, instrument: Instrument, split_by: str | None = None,
+               overrides: Overrides | None = None, ask: np.ndarray | None = None
+               ) -> PartResult:
+    """Read, validate and aggregate a part. ``overrides``: duplicate verdicts settled across
+    parts; ``ask``: key hashes whose kept respondents to describe (:func:`key_rows`)."""
+    checked = _checked(part, instrument, overrides)
+    responses = checked.responses
+    hashes = None
+    if checked.keys is not None and len(part.paths) == 1:
+        hashes = checked.keys[0]
+    return PartResult(
+        part=part, quality=checked.quality, quarantine=checked.quarantine,
+        columns=checked.columns, waves=_waves(responses),
+        aggregates=aggregate(responses, instrument) if len(responses) else None,
+        units=_tallies(responses, instrument, split_by), hashes=hashes,
+        detail=None if ask is None else key_rows(checked, ask))
+
+
+def _waves(responses: Responses) -> list[str]:
+    return sorted({str(w) for w in responses.meta[WAVE].unique() if not pd.isna(w)})
+
+
+def _tallies(responses: Responses, instrument: Instrument, split_by: str | None
+             ) -> dict[str, Tally]:
+    if split_by is None or not len(responses):
+        return {}
+    labels = responses.meta[split_by].astype("string")
+    straight = straightlining(responses)
+    files = responses.meta[SOURCE].astype(str)
+    out = {}
+    for value in sorted(labels.dropna().unique()):
+        mask = (labels == value).fillna(False).to_numpy()
+        unit = responses.take(mask)
+        out[str(value)] = Tally(aggregate(unit, instrument),
+                                files[mask].value_counts().to_dict(), count_missing(unit),
+                                int(straight[mask].sum()))
+    return out
+
+
+def key_rows(checked: Checked, ask: np.ndarray) -> pd.DataFrame:
+    """The kept respondents of a checked table whose key hash is in ``ask``: their position in
+    the table, wave, id, content digest and row number (what :func:`settle` judges)."""
+    hashes, positions = checked.keys
+    keep = np.flatnonzero(np.isin(hashes, ask))
+    sub = checked.responses.take(keep)
+    return pd.DataFrame({
+        "position": positions[keep], "key": duplicates.exact_key_labels(sub.meta),
+        "digest": duplicates.content_digest(sub),
+        "source_row": sub.meta["source_row"].to_numpy()})
+
+
+def settle(results: list[PartResult]) -> dict[int, np.ndarray]:
+    """The key hashes each part shares with another part (empty: nothing to settle)."""
+    with_keys = [r for r in results if r.hashes is not None and len(r.hashes)]
+    if len(with_keys) < 2:
+        return {}
+    hashes = np.concatenate([np.unique(r.hashes) for r in with_keys])
+    values, counts = np.unique(hashes, return_counts=True)
+    shared = values[counts > 1]
+    if not len(shared):
+        return {}
+    return {r.part.index: shared[np.isin(shared, r.hashes)] for r in with_keys
+            if np.isin(shared, r.hashes).any()}
+
+
+def overrides_of(details: dict[int, pd.DataFrame]) -> dict[int, Overrides]:
+    """The duplicate rule (:func:`servqual.validation.duplicates.judge`) over the kept
+    respondents that parts share, in input order (part by part, row by row): the verdicts
+    each part must take."""
+    frame = pd.concat([d.assign(part=i) for i, d in sorted(details.items())],
+                      ignore_index=True).sort_values(["part", "position"], kind="stable")
+    group = pd.factorize(frame["key"])[0]
+    reason, first = duplicates.judge(group, frame["digest"].to_numpy(),
+                                     frame["source_row"].to_numpy())
+    frame = frame.assign(reason=reason, first=first)
+    return {int(i): (rows["position"].to_numpy(), rows["reason"].to_numpy(),
+                     rows["first"].to_numpy())
+            for i, rows in frame.groupby("part") if (rows["reason"] > 0).any()}
+
+
+def run_parts(parts: list[Part], instrument: Instrument, map_: MapFn,
+              split_by: str | None = None) -> tuple[list[PartResult], dict[int, Overrides]]:
+    """Every part checked (by ``map_``), with the respondents shared by parts settled."""
+    results = map_(lambda p: check_part(p, instrument, split_by), parts)
+    asked = settle(results)
+    if not asked:
+        return results, {}
+    described = map_(lambda p: check_part(p, instrument, ask=asked[p.index]),
+                     [parts[i] for i in sorted(asked)])
+    overrides = overrides_of({r.part.index: r.detail for r in described})
+    again = map_(lambda p: check_part(p, instrument, split_by, overrides[p.index]),
+                 [parts[i] for i in sorted(overrides)])
+    for result in again:
+        results[result.part.index] = result
+    return results, overrides
+
+
+def common_part(part: Part, instrument: Instrument, member: np.ndarray,
+                overrides: Overrides | None, split_by: str | None
+                ) -> tuple[Aggregates | None, dict[str, Aggregates]]:
+    """The second pass of a changed questionnaire: dimension scores from the items asked in
+    every wave (:func:`servqual.stats.aggregate.common_items`), for all and for each unit."""
+    responses = _checked(part, instrument, overrides).responses
+    if not len(responses):
+        return None, {}
+    units = {}
+    if split_by is not None:
+        labels = responses.meta[split_by].astype("string")
+        for value in sorted(labels.dropna().unique()):
+            mask = (labels == value).fillna(False).to_numpy()
+            units[str(value)] = common_items(responses.take(mask), instrument, member)
+    return common_items(responses, instrument, member), units
+
+
+def assemble(results: list[PartResult], split_by: str | None = None) -> Collected:
+    """The parts' results as one: aggregates added, accounting merged, quarantines joined."""
+    quality = DataQuality()
+    for r in results:
+        merge(quality, r.quality)
+    check(quality)
+    quarantine = _joined([r.quarantine for r in results])
+    columns = {k: v for r in results for k, v in r.columns.items()}
+    aggregates = [r.aggregates for r in results if r.aggregates is not None]
+    units = []
+    if split_by is not None:
+        values = sorted({v for r in results for v in r.units})
+        for value in values:
+            tallies = [r.units[value] for r in results if value in r.units]
+            rejected = _naming(quarantine, split_by, value)
+            units.append(Unit(value=value,
+                              aggregates=Aggregates.concat([t.aggregates for t in tallies]),
+                              quality=_unit_quality(tallies, rejected), quarantine=rejected,
+                              waves=sort_waves({w for r in results if value in r.units
+                                                for w in r.waves})))
+    return Collected(aggregates=Aggregates.concat(aggregates) if aggregates else None,
+                     quality=quality, waves=sort_waves({w for r in results for w in r.waves}),
+                     quarantine=quarantine, columns=columns, units=units)
+
+
+def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _naming(quarantine: pd.DataFrame, column: str, value: str) -> pd.DataFrame:
+    """The quarantined rows that name ``value`` in ``column``."""
+    if column not in quarantine.columns:
+        return quarantine.iloc[:0]
+    labels = quarantine[column].astype("string").str.strip()
+    return quarantine[(labels == value).fillna(False).to_numpy()].reset_index(drop=True)
+
+
+def _unit_quality(tallies: list[Tally], rejected: pd.DataFrame) -> DataQuality:
+    """Row accounting of one unit: its valid rows and the quarantined rows that name it."""
+    quality = DataQuality()
+    valid_by_file: dict[str, int] = {}
+    for t in tallies:
+        for file, n in t.valid.items():
+            valid_by_file[file] = valid_by_file.get(file, 0) + n
+        quality.answers_missing += t.answers_missing
+        quality.straightlining += t.straightlining
+    quality.rows_valid = quality.respondents_valid = sum(valid_by_file.values())
+    add_rejected(quality, rejected["reason"].astype(str))
+    quality.rows_read = quality.rows_valid + quality.rows_quarantined
+    rejected_by_file = rejected[SOURCE].astype(str).value_counts()
+    for file in sorted(set(valid_by_file) | set(rejected_by_file.index)):
+        valid, bad = valid_by_file.get(file, 0), int(rejected_by_file.get(file, 0))
+        quality.files.append({"file": file, "rows_read": valid + bad, "rows_valid": valid,
+                              "rows_quarantined": bad})
+    check(quality)
+    return quality
+
+
+def local_map(function: Callable, items: list) -> list:
+    """Parts one after another in this process: one file's rows in memory at a time."""
+    return [function(item) for item in items]
+
+
+class PartsEngine:
+    """Survey files checked and aggregated a part at a time by ``map_``: in this process
+    (the memory engine, :func:`local_map`) or on a cluster (:mod:`.dask`)."""
+
+    def __init__(self, instrument: Instrument, *, map_: MapFn = local_map,
+                 split_by: str | None = None):
+        self.instrument, self.map, self.split_by = instrument, map_, split_by
+        self.parts: list[Part] = []
+        self.overrides: dict[int, Overrides] = {}
+
+    def __enter__(self) -> PartsEngine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def collect(self, paths: list) -> Collected:
+        self.parts = parts_of(paths, self.instrument)
+        results, self.overrides = run_parts(self.parts, self.instrument, self.map,
+                                            self.split_by)
+        return assemble(results, self.split_by)
+
+    def common_items(self, member: np.ndarray) -> tuple[Aggregates | None, dict[str, Aggregates]]:
+        inst, split_by, overrides = self.instrument, self.split_by, self.overrides
+        done = self.map(lambda p: common_part(p, inst, member, overrides.get(p.index), split_by),
+                        self.parts)
+        whole = [a for a, _ in done if a is not None]
+        units: dict[str, list[Aggregates]] = {}
+        for _, by_unit in done:
+            for value, a in by_unit.items():
+                units.setdefault(value, []).append(a)
+        return (Aggregates.concat(whole) if whole else None,
+                {v: Aggregates.concat(a) for v, a in units.items()})

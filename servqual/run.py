@@ -1,0 +1,260 @@
+"""The run: survey files (and the history store) in, :class:`~servqual.results.Results` out.
+
+:func:`run` is the one way from inputs to results: the command line, the history store and
+the tests all go through it. It reads the files with an engine (:mod:`servqual.engines`),
+takes the stored waves from the history store, computes every statistic, finding and
+recommendation from the aggregates in one step, and does the same for each unit of
+``--split-by``. Rendering and writing are separate steps, so a run that fails has produced
+nothing on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .engines import choose_engine, open_engine, survey_paths
+from .errors import DataError, InputFileError, UsageError
+from .findings import Target, find, load_complaints
+from .instrument import Instrument
+from .models import Aggregates, Collected, DataQuality, Unit
+from .results import Results, current_segments, of_wave
+from .stats.aggregate import canonical, questionnaire_common
+from .stats.tables import build_tables
+from .stats.trends import build_trends
+from .strategy import StrategyBook, load_strategies, recommend
+from .validation.accounting import merge
+from .validation.quarantine import empty_quarantine
+from .waves import sort_waves
+
+
+@dataclass
+class RunInputs:
+    """What a run may be given beyond the survey files (all optional)."""
+
+    targets: list[Target] = field(default_factory=list)
+    complaints: Path | None = None
+    categories: dict[str, str] | None = None
+    peers: tuple[str, dict[str, float]] | None = None
+    strategies: StrategyBook | None = None
+    benchmark: str | None = None  # segment column; None: the instrument's benchmark_segment
+
+
+def load_inputs(instrument: Instrument, *, targets: Path | None = None,
+                complaints: Path | None = None, categories: Path | None = None,
+                peers: Path | None = None, benchmark: str | None = None,
+                strategies: Path | None = None) -> RunInputs:
+    """The optional inputs of a report run, each checked before the survey is read. The
+    complaint categories default to ``complaint_categories.toml`` beside the instrument."""
+    from .findings import load_categories, load_peers, load_targets
+
+    extra = RunInputs(benchmark=benchmark, strategies=load_strategies(strategies, instrument))
+    if targets is not None:
+        extra.targets = load_targets(targets, instrument)
+    if peers is not None:
+        extra.peers = load_peers(peers, instrument)
+    if complaints is not None:
+        if not complaints.is_file():
+            raise InputFileError("complaints file does not exist", file=complaints)
+        mapping = categories or Path(instrument.path or ".").parent / "complaint_categories.toml"
+        extra.complaints = complaints
+        extra.categories = load_categories(mapping, instrument)
+    elif categories is not None:
+        raise UsageError("--categories is only used with --complaints")
+    return extra
+
+
+@dataclass
+class Request:
+    """One run: the survey files and where the history comes from, how to read them, what
+    else to use, and whether to report each unit of a segment column."""
+
+    instrument: Instrument
+    files: list[Path] = field(default_factory=list)
+    store: Path | None = None
+    engine: str = "auto"
+    scheduler: str | None = None
+    extra: RunInputs = field(default_factory=RunInputs)
+    split_by: str | None = None
+    wait: float = 30.0
+    progress: Callable[[str, float, float], None] | None = None
+    on_wait: Callable[[str], None] | None = None
+
+
+@dataclass
+class UnitRun:
+    """A unit of ``--split-by`` and its results (None: too few respondents in the current
+    wave to report without singling people out)."""
+
+    unit: Unit
+    results: Results | None
+
+
+@dataclass
+class Outcome:
+    results: Results
+    collected: Collected  # the files' accounting, quarantine and columns (empty without files)
+    units: list[UnitRun] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+
+
+def validate_files(request: Request) -> Collected:
+    """The first half of :func:`run`: read and validate the files, aggregate nothing more
+    than the engine does (``servqual validate``)."""
+    paths = survey_paths(request.files)[0]
+    engine = choose_engine(paths, request.engine, request.instrument)
+    with open_engine(engine, request.instrument, progress=request.progress,
+                     scheduler=request.scheduler) as reader:
+        return reader.collect(paths)
+
+
+def run(request: Request) -> Outcome:
+    """Read, validate and compute everything the request asks for."""
+    instrument = request.instrument
+    if request.split_by is not None and request.split_by not in instrument.analysis_segments:
+        raise UsageError(f"--split-by {request.split_by!r} is not a segment column of the "
+                         f"instrument ({', '.join(instrument.analysis_segments) or 'none'})")
+    paths = survey_paths(request.files)[0] if request.files else []
+    if not paths and request.store is None:
+        raise UsageError("give survey files, or a history store with --store")
+    collected = Collected(aggregates=None, quality=DataQuality(), waves=[],
+                          quarantine=empty_quarantine())
+    inputs = [str(p) for p in paths]
+    parts: list[tuple[Aggregates | None, DataQuality, list[str]]] = []
+    common = None
+    unit_common: dict[str, Aggregates] = {}
+    engine = choose_engine(paths, request.engine, instrument) if paths else None
+    with contextlib.ExitStack() as stack:
+        reader = stack.enter_context(open_engine(
+            engine, instrument, split_by=request.split_by, progress=request.progress,
+            scheduler=request.scheduler)) if engine else None
+        if paths:
+            collected = reader.collect(paths)
+            parts.append((collected.aggregates, collected.quality, collected.waves))
+        store = None
+        if request.store is not None:
+            from .store.history import Store
+
+            store = stack.enter_context(Store.open(request.store, wait=request.wait,
+                                                   on_wait=request.on_wait))
+            inputs.append(str(request.store))
+        if store is not None:
+            stored = store.load(instrument, exclude=set(collected.waves))
+            parts.append(stored)
+        aggregates, quality, waves = _combined(parts)
+        if not waves:
+            raise no_valid_responses(quality)
+        if not _paired(aggregates):
+            raise DataError(
+                "no respondent answered both the expectation and the perception of any item, "
+                "so there is no gap to analyse; check the columns the instrument names for "
+                f"each item ({', '.join(f['file'] for f in quality.files) or 'the store'})",
+                file=quality.files[0]["file"] if len(quality.files) == 1 else None)
+        member = questionnaire_common(aggregates.moments, instrument)
+        if member is not None:  # the items asked in every wave: a second pass
+            if paths:
+                common, unit_common = reader.common_items(member)
+            if store is not None:
+                common = _plus(common, store.common_items(member, instrument,
+                                                          exclude=set(collected.waves)))
+            aggregates = _plus(aggregates, common)
+    results = compute(aggregates, quality, waves, instrument, request.extra, inputs)
+    units = [_unit_run(u, unit_common.get(u.value), results, request, inputs)
+             for u in collected.units]
+    return Outcome(results=results, collected=collected, units=units, inputs=inputs)
+
+
+def _paired(aggregates: Aggregates) -> bool:
+    """Whether any item has a respondent with both its expectation and its perception."""
+    m = aggregates.moments
+    return bool(((m["level"] == "item") & (m["measure"] == "gap") & (m["n"] > 0)).any())
+
+
+def _plus(aggregates: Aggregates | None, more: Aggregates | None) -> Aggregates | None:
+    parts = [a for a in (aggregates, more) if a is not None]
+    return Aggregates.concat(parts) if parts else None
+
+
+def _combined(parts: list) -> tuple[Aggregates | None, DataQuality, list[str]]:
+    """Aggregates of disjoint waves (files and the store), as one; the row accounting lists
+    the parts in the order of their first wave."""
+    order = {w: n for n, w in enumerate(sort_waves([w for _, _, ws in parts for w in ws]))}
+    parts = sorted(parts, key=lambda p: min((order[w] for w in p[2]), default=len(order)))
+    quality = DataQuality()
+    for _, q, _ in parts:
+        merge(quality, q)
+    return (_plus(None, Aggregates.concat([a for a, _, _ in parts if a is not None]))
+            if any(a is not None for a, _, _ in parts) else None,
+            quality, sort_waves([w for _, _, ws in parts for w in ws]))
+
+
+def _unit_run(unit: Unit, common: Aggregates | None, whole: Results, request: Request,
+              inputs: list[str]) -> UnitRun:
+    """A unit judged on its own respondents against its targets; the complaints log and the
+    benchmarking of units by the split column belong to the whole."""
+    instrument = request.instrument
+    current = whole.current_wave
+    moments = unit.aggregates.moments if unit.aggregates is not None else None
+    n = 0
+    if moments is not None:
+        rows = moments[(moments["wave"] == current) & (moments["segment"] == "")
+                       & (moments["level"] == "dimension") & (moments["measure"] == "gap")]
+        n = int(rows["n"].max()) if len(rows) else 0
+    if n < instrument.analysis.min_cell:
+        return UnitRun(unit, None)
+    extra = request.extra
+    bench = instrument.analysis.benchmark_segment if extra.benchmark is None else extra.benchmark
+    unit_extra = dataclasses.replace(extra, complaints=None, categories=None,
+                                     benchmark="" if bench == request.split_by else bench)
+    aggregates = _plus(unit.aggregates, common)
+    return UnitRun(unit, compute(aggregates, unit.quality, unit.waves, instrument, unit_extra,
+                                 inputs))
+
+
+def compute(aggregates: Aggregates, quality: DataQuality, waves: list[str],
+            instrument: Instrument, extra: RunInputs | None = None,
+            inputs: list[str] | None = None) -> Results:
+    """Statistics, trends, findings and recommendations from aggregates, in one step."""
+    extra = extra or RunInputs()
+    config = instrument.analysis
+    waves = sort_waves(waves)
+    aggregates = canonical(aggregates, instrument)
+    tables = build_tables(aggregates, instrument, waves)
+    trends = build_trends(tables, waves, config)
+    complaints = None
+    if extra.complaints is not None:
+        if extra.categories is None:
+            raise UsageError("complaints need a category mapping (--categories)")
+        complaints = load_complaints(extra.complaints, extra.categories, instrument, waves)
+    benchmark = config.benchmark_segment if extra.benchmark is None else extra.benchmark
+    if benchmark and benchmark not in instrument.analysis_segments:
+        raise UsageError(f"--benchmark {benchmark!r} is not a segment column of the instrument "
+                         f"({', '.join(instrument.analysis_segments) or 'none'})")
+    current = waves[-1]
+    findings = find(tables=tables, aggregates=aggregates, waves=waves, instrument=instrument,
+                    trends=trends, segments=current_segments(tables.dimensions, current, config),
+                    segment_tests=of_wave(tables.segment_tests, current),
+                    targets=extra.targets, complaints=complaints, peers=extra.peers,
+                    benchmark_column=benchmark)
+    book = extra.strategies or load_strategies(None, instrument)
+    weak = findings.weak_points
+    dimension_priority = {p.id: p.priority for p in weak if p.kind == "dimension"}
+    recommendations = [recommend(p, book, instrument, config, dimension_priority) for p in weak]
+    return Results.build(instrument=instrument, waves=waves, quality=quality,
+                         aggregates=aggregates, tables=tables, inputs=inputs or [],
+                         findings=findings, recommendations=recommendations, strategy_book=book)
+
+
+def no_valid_responses(quality: DataQuality) -> DataError:
+    """The error of a run left with no respondent: it names the files read (the one file as
+    the error's file) and the reasons their rows were quarantined."""
+    files = [f["file"] for f in quality.files]
+    where = f" in {', '.join(files)}" if len(files) > 1 else ""
+    reasons = ", ".join(f"{k}: {v}" for k, v in quality.quarantine_reasons.items() if v)
+    return DataError(f"no valid responses to analyse{where}: every row was quarantined "
+                     f"({reasons or 'no rows'}); servqual validate writes each rejected row "
+                     "with its reason", file=files[0] if len(files) == 1 else None)
+

@@ -1,0 +1,111 @@
+"""Columns: finding the instrument's columns in a file, and checking its header.
+
+A column is found by its exact name, else by its name compared without regard to case,
+Unicode width and runs of whitespace (:func:`servqual.ingest.table.match_key`). The header
+must fit ``header_rows``: no answers in a header row, no header row among the data.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter, defaultdict
+
+import numpy as np
+import pandas as pd
+
+from ..celltext import quoted
+from ..errors import DataError
+from ..ingest import RawTable
+from ..ingest.table import match_key
+from ..instrument import Instrument
+from .cells import numeric_column
+
+# Rows read to tell whether the file's header fits header_rows.
+_HEADER_LOOKAHEAD = 20
+
+
+def answer_columns(instrument: Instrument) -> list[str]:
+    """The answer columns: per item and battery (wide), or one per battery (long)."""
+    if instrument.long is not None:
+        long = instrument.long
+        return [c for c in (long.expectation, long.perception, long.adequate) if c]
+    batteries = ["expectation", "perception"] + (["adequate"] if instrument.has_adequate else [])
+    return [getattr(i, b) for b in batteries for i in instrument.items]
+
+
+def resolve_columns(raw: RawTable, instrument: Instrument) -> pd.DataFrame:
+    """The table with each column the instrument names found, under the instrument's name.
+
+    A column is found by its exact name, else by its name compared without regard to case,
+    Unicode width and runs of whitespace (long question texts wrap differently in every
+    export). A missing column is an error naming the closest existing one.
+    """
+    frame, path = raw.frame, raw.path
+    names = [str(c) for c in frame.columns]
+    exact = Counter(names)
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for position, name in enumerate(names):
+        by_key[match_key(name)].append(position)
+    wanted = [(c, k, True) for c, k in instrument.required_columns()]
+    if instrument.settings.wave:  # optional: the file name stem names the wave without it
+        wanted.append((instrument.settings.wave, "instrument.wave", False))
+    renames: dict[int, str] = {}
+    for column, key, required in wanted:
+        if exact[column] == 1:
+            continue
+        hits = [names[p] for p in by_key.get(match_key(column), [])]
+        if exact[column] > 1 or len(hits) > 1:
+            raise DataError("the header names this column more than once; which one holds the "
+                            "answers is ambiguous", file=path, row=raw.header_row, column=column)
+        if hits:
+            renames[by_key[match_key(column)][0]] = column
+        elif required:
+            close = difflib.get_close_matches(column, names, n=1, cutoff=0.6)
+            hint = f"; closest existing column: {quoted(close[0])}" if close else ""
+            raise DataError(f"column named by {key} is not in the file{hint}",
+                            file=path, row=raw.header_row, column=column)
+    if not renames:
+        return frame
+    return frame.set_axis([renames.get(p, n) for p, n in enumerate(names)], axis=1)
+
+
+def check_header(raw: RawTable, frame: pd.DataFrame, answer_columns: list[str],
+                 instrument: Instrument) -> None:
+    """The header must fit ``header_rows``: no answers in a header row, no header in the data.
+
+    A header row that holds numbers in every answered answer column means the file has fewer
+    header rows than the instrument says (its data would be skipped); leading data rows with
+    text in every answer column, before rows with numbers, mean it has more (a Qualtrics
+    export read with ``header_rows = 1``). Either is an error suggesting the right number.
+    """
+    declared = instrument.settings.header_rows
+    header = raw.header.set_axis(frame.columns, axis=1) if len(raw.header) else raw.header
+    for i in range(len(header)):
+        cells = header.iloc[[i]]
+        values, text = _parsed(cells, answer_columns)
+        if not text.any() and not np.isnan(values).all():
+            column = answer_columns[int(np.argmax(~np.isnan(values[0])))]
+            raise DataError(
+                f"this is header row {i + 2} of header_rows = {declared}, but it holds answers "
+                f"(column {column!r}: {quoted(cells[column].iloc[0])}); the file seems to have "
+                f"{i + 1} header row(s): set header_rows = {i + 1}",
+                file=raw.path, row=raw.header_row + 1 + i, key="instrument.header_rows")
+    head = frame.head(_HEADER_LOOKAHEAD)
+    if len(answer_columns) < 2 or not len(head):
+        return
+    values, text = _parsed(head, answer_columns)
+    textual = text.all(axis=1)
+    leading = int(np.argmin(textual)) if not textual.all() else len(textual)
+    if 0 < leading < len(textual) and (~np.isnan(values[leading:])).any():
+        column = answer_columns[0]
+        raise DataError(
+            f"this row looks like another header row, not answers (column {column!r}: "
+            f"{quoted(head[column].iloc[0])}); the file seems to have {declared + leading} header "
+            f"rows: set header_rows = {declared + leading}",
+            file=raw.path, row=int(raw.source_rows[0]), key="instrument.header_rows")
+
+
+def _parsed(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers (NaN when blank or text) and a mask of text cells, one column per column."""
+    parsed = [numeric_column(frame[c]) for c in columns]
+    return (np.column_stack([v for v, _ in parsed]), np.column_stack([b for _, b in parsed]))
