@@ -14,9 +14,10 @@ piece of evidence says so:
 
 **Priority** (documented in the README): ``score = shortfall × importance × trend × evidence``
 with shortfall = −gap, importance = the dimension's importance weight × the number of
-dimensions (1 = an equal share; 1 when unknown), trend = 1.5 when falling else 1, and
-evidence = 1 + 0.25 per piece of evidence beyond the first. Dimensions are ranked first (a
-broad problem), then items, each by score.
+dimensions (1 = an equal share; 1 when unknown), trend = ``priority_falling_factor`` (1.5)
+when falling else 1, and evidence = 1 + ``priority_evidence_bonus`` (0.25) per piece of
+evidence beyond the first (both in ``[analysis]``, see :class:`servqual.config.AnalysisConfig`).
+Dimensions are ranked first (a broad problem), then items, each by score.
 
 A weak dimension also names the customer class where its shortfall concentrates, if one
 clearly does.
@@ -175,9 +176,10 @@ def weak_points(*, dimensions: pd.DataFrame, items: pd.DataFrame, trends: TrendT
             if not point.evidence:
                 continue
             point.alert = _alert(trends.wave_over_wave, kind, ident)
-            falling = 1.5 if "falling_trend" in point.evidence else 1.0
+            falling = config.priority_falling_factor if "falling_trend" in point.evidence \
+                else 1.0
             point.score = (-gap * importance.get(point.dimension, 1.0) * falling
-                           * (1 + 0.25 * (len(point.evidence) - 1)))
+                           * (1 + config.priority_evidence_bonus * (len(point.evidence) - 1)))
             found.append(point)
     ordered = sorted(found, key=lambda p: (p.kind != "dimension", -p.score))
     for n, point in enumerate(ordered, 1):
