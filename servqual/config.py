@@ -64,6 +64,12 @@ class AnalysisConfig:
     complaint_min_change
         Minimum change across the window, in complaints per 1,000 respondents, for a
         complaint-rate trend to be rising or falling.
+    priority_falling_factor
+        A weak point's priority score is multiplied by this when its trend is falling
+        (at least 1: a falling trend never lowers the priority).
+    priority_evidence_bonus
+        A weak point's priority score is multiplied by 1 + this for each piece of evidence
+        beyond the first.
     """
 
     significance: float = 0.05
@@ -81,6 +87,8 @@ class AnalysisConfig:
     target_revise_margin: float = 0.30
     target_revise_waves: int = 3
     complaint_min_change: float = 0.5
+    priority_falling_factor: float = 1.5
+    priority_evidence_bonus: float = 0.25
 
     def __post_init__(self) -> None:
         checks = [
@@ -99,6 +107,8 @@ class AnalysisConfig:
             (self.target_revise_margin >= 0, "target_revise_margin", "must be ≥ 0"),
             (self.target_revise_waves >= 1, "target_revise_waves", "must be ≥ 1"),
             (self.complaint_min_change >= 0, "complaint_min_change", "must be ≥ 0"),
+            (self.priority_falling_factor >= 1, "priority_falling_factor", "must be ≥ 1"),
+            (self.priority_evidence_bonus >= 0, "priority_evidence_bonus", "must be ≥ 0"),
         ]
         for ok, key, message in checks:
             if not ok:

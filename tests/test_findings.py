@@ -12,8 +12,9 @@ from fixtures import TINY_CSV, tiny, write
 from servqual.cli import app
 from servqual.config import AnalysisConfig
 from servqual.errors import DataError, InstrumentError
-from servqual.findings import (complaint_analysis, load_categories,
-                               load_complaints, load_targets, weak_points)
+from servqual.findings import load_categories, load_complaints, load_targets
+from servqual.findings.complaints import complaint_analysis
+from servqual.findings.weak_points import weak_points
 from servqual.instrument import load_instrument
 from fixtures import run_and_check
 from servqual.run import RunInputs
@@ -250,7 +251,7 @@ def test_benchmark_units_against_scipy(sample_results):
 
 
 def test_importance_performance_quadrants_and_derived_importance(sample_results):
-    from servqual.findings import importance_performance
+    from servqual.findings.importance import importance_performance
     results, validated = sample_results
     ipa = importance_performance(results.dimensions, results.aggregates.moments,
                                  results.current_wave, True).set_index("dimension")

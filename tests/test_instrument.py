@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
-from fixtures import TINY_INSTRUMENT, replace_in_instrument, tiny, write
+from fixtures import TINY_CSV, TINY_INSTRUMENT, replace_in_instrument, tiny, write
 from servqual.cli import app
 from servqual.errors import InputFileError, InstrumentError
 from servqual.instrument import load_instrument
@@ -91,3 +93,82 @@ def test_label_may_be_a_plain_string(tmp_path):
     text = replace_in_instrument('label = { en = "Alpha", zh-CN = "甲维度" }', 'label = "Alpha"')
     inst = load_instrument(write(tmp_path / "a.toml", text))
     assert inst.dimension("alpha").label_for("zh-CN") == "Alpha"
+
+
+# --------------------------------------------------------------------------------------------
+# The weak-point priority factors of [analysis], through `servqual report --json`.
+#
+# alpha's gap is −0.875 and beta's −0.5 (fixtures.TINY). A target of gap ≥ 0 on alpha gives
+# alpha one piece of evidence (target_missed): score 0.875 × 1 = 0.875.
+
+ALPHA_TARGET = '[[targets]]\ndimension = "alpha"\ngap = 0\n'
+BETA_TARGET = '[[targets]]\ndimension = "beta"\ngap = 0\n'
+# beta's item i3 answered so that beta's gap is +0.5, 0, −0.5 over three waves: a perfect
+# linear fall (TINY itself is the last wave); alpha's answers are the same in every wave.
+BETA_FALLING = {"2026Q1": TINY_CSV.replace("r3,West,3,,5,4,4,5", "r3,West,3,,4,4,4,5")
+                .replace("r4,West,9,4,4,5,2,1", "r4,West,9,4,4,5,2,4"),
+                "2026Q2": TINY_CSV.replace("r4,West,9,4,4,5,2,1", "r4,West,9,4,4,5,2,3"),
+                "2026Q3": TINY_CSV}
+
+
+def _dimension_priorities(tmp_path, analysis: str, files: dict[str, str], targets: str,
+                          *options: str) -> tuple[list[tuple[str, float]], str]:
+    """(id, score) of the weak dimensions in priority order, and the report's HTML."""
+    inst = write(tmp_path / "instrument.toml",
+                 replace_in_instrument("small_base = 2", "small_base = 2\n" + analysis))
+    data = [write(tmp_path / f"{wave}.csv", text) for wave, text in files.items()]
+    out, js = tmp_path / "r.html", tmp_path / "r.json"
+    result = CliRunner().invoke(app, [
+        "report", *map(str, data), "--instrument", str(inst),
+        "--targets", str(write(tmp_path / "targets.toml", targets)), *options,
+        "--out", str(out), "--json", str(js)])
+    assert result.exit_code == 0, result.output
+    points = json.loads(js.read_text(encoding="utf-8"))["weak_points"]
+    ranked = sorted((p for p in points if p["kind"] == "dimension"),
+                    key=lambda p: p["priority"])
+    return [(p["id"], p["score"]) for p in ranked], out.read_text(encoding="utf-8")
+
+
+def test_priority_falling_factor_from_analysis_reorders_weak_points(tmp_path):
+    # beta: falling_trend only, score 0.5 × factor: 0.75 by default (below alpha's 0.875),
+    # 1.0 with a factor of 2 (above it).
+    ranked, html = _dimension_priorities(tmp_path / "default", "trend_min_waves = 3",
+                                         BETA_FALLING, ALPHA_TARGET)
+    assert ranked == [("alpha", pytest.approx(0.875)), ("beta", pytest.approx(0.75))]
+    assert "trend (1.5 when falling, else 1)" in html
+    ranked, html = _dimension_priorities(
+        tmp_path / "changed", "trend_min_waves = 3\npriority_falling_factor = 2",
+        BETA_FALLING, ALPHA_TARGET)
+    assert ranked == [("beta", pytest.approx(1.0)), ("alpha", pytest.approx(0.875))]
+    assert "trend (2.0 when falling, else 1)" in html  # the method appendix's formula
+    assert "Priority multiplier for a falling trend" in html  # its row of thresholds
+
+
+def test_priority_evidence_bonus_from_analysis_reorders_weak_points(tmp_path):
+    # One wave; a missed target and the only complaint on beta: two pieces of evidence,
+    # score 0.5 × (1 + bonus): 0.625 by default (below alpha's 0.875), 1.0 with a bonus of 1.
+    complaints = write(tmp_path / "complaints.csv", "wave,category\n2026Q3,rude\n")
+    categories = write(tmp_path / "categories.toml", '[categories]\n"rude" = "beta"\n')
+    options = ("--complaints", str(complaints), "--categories", str(categories))
+    wave = {"2026Q3": TINY_CSV}
+    ranked, html = _dimension_priorities(tmp_path / "default", "", wave,
+                                         ALPHA_TARGET + BETA_TARGET, *options)
+    assert ranked == [("alpha", pytest.approx(0.875)), ("beta", pytest.approx(0.625))]
+    assert "evidence (1 + 0.25 for each piece" in html
+    ranked, html = _dimension_priorities(tmp_path / "changed", "priority_evidence_bonus = 1",
+                                         wave, ALPHA_TARGET + BETA_TARGET, *options, "--lang",
+                                         "zh-CN")
+    assert ranked == [("beta", pytest.approx(1.0)), ("alpha", pytest.approx(0.875))]
+    assert "每多一条依据加 1.0" in html and "每多一条依据的优先得分加成" in html
+
+
+@pytest.mark.parametrize("key", ["priority_falling_factor", "priority_evidence_bonus"])
+@pytest.mark.parametrize("value", ["-0.5", '"high"'])
+def test_invalid_priority_setting_exits_65_naming_the_key(tmp_path, key, value):
+    inst, data = tiny(tmp_path, instrument=replace_in_instrument(
+        "small_base = 2", f"small_base = 2\n{key} = {value}"))
+    result = CliRunner().invoke(app, ["report", str(data), "--instrument", str(inst),
+                                      "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 65, result.output
+    assert f"analysis.{key}" in result.output and "instrument.toml" in result.output
+    assert not (tmp_path / "r.html").exists()

@@ -57,6 +57,16 @@ def test_every_report_message_is_translated():
             assert translated.get(message.id), f"untranslated: {message.id!r}"
 
 
+def test_every_threshold_has_a_label_in_the_method_appendix(html_en, html_zh, sample_results):
+    keys = list(sample_results[0].config.as_dict())
+    for html in (html_en, html_zh):
+        table = html.split('class="data compact thresholds"', 1)[1].split("</table>", 1)[0]
+        rows = re.findall(r"<tr><td>(.*?)</td><td><code>(.*?)</code>", table, flags=re.S)
+        assert [key for _, key in rows] == keys
+        unlabelled = [key for label, key in rows if label.strip() == key]
+        assert not unlabelled, f"thresholds shown by their key only: {unlabelled}"
+
+
 def test_strings_from_the_data_are_escaped(sample_results):
     results = sample_results[0]
     payload = '"\'><img src=x onerror=alert(2)>'

@@ -24,7 +24,8 @@ from plotly.offline import get_plotlyjs
 from ..resources import cache_dir, templates_dir
 from ..celltext import bound_label
 from ..results import Results
-from .charts import CATEGORICAL, COLORS, FONT, Charts
+from .chart_style import CATEGORICAL, COLORS, FONT
+from .charts import Charts
 from .i18n import Numbers, language, translations
 
 __all__ = ["BUILTIN_PREFIX", "environment", "plotly_js", "render_html"]
