@@ -40,7 +40,7 @@ from .celltext import quoted
 from .config import AnalysisConfig, unknown_key_message
 from .errors import DataError, InstrumentError
 from .files import read_bytes, read_toml
-from .ingest.text import sniff_delimiter
+from .ingest.layout import sniff_delimiter
 from .instrument import Instrument
 from .stats.gaps import adjust_pvalues, paired_t
 from .stats.moments import ALL, describe

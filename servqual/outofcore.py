@@ -62,10 +62,11 @@ from .celltext import bounded
 from .engines import PARQUET_SUFFIXES
 from .errors import DataError
 from .ingest import RawTable, reader_for
-from .ingest.table import Platform
 from .ingest.decoding import encoding_where_utf8_fails
-from .ingest.text import (TextLayout, arrow_dtype, breaks_in_values, stream_layout,
-                          streamed_without_strays, with_strays)
+from .ingest.layout import TextLayout
+from .ingest.table import Platform
+from .ingest.text import (arrow_dtype, breaks_in_values, stream_layout, streamed_without_strays,
+                          with_strays)
 from .instrument import Instrument
 from .responses import (ANSWER_DTYPE, OVERALL_SATISFACTION, RESPONDENT, SOURCE, SOURCE_ROW,
                         WAVE, WEIGHT, Responses, importance_column)

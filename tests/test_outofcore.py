@@ -22,7 +22,7 @@ from conftest import INSTRUMENT, SAMPLE
 from fixtures import TINY_CSV, TINY_INSTRUMENT, replace_in_instrument, tiny, write
 from servqual.errors import DataError, UsageError
 from servqual.instrument import load_instrument
-from servqual.ingest.text import TextLayout
+from servqual.ingest.layout import TextLayout
 from servqual.outofcore import Staging, check_and_aggregate
 from servqual.pipeline import aggregated, choose_engine, ingest_and_validate, read_files
 from servqual.stats.aggregate import CROSS_KEYS, HISTOGRAM_KEYS, Aggregates
