@@ -64,9 +64,9 @@ from .errors import DataError
 from .ingest import RawTable, reader_for
 from .ingest.decoding import encoding_where_utf8_fails
 from .ingest.layout import TextLayout
+from .ingest.strays import breaks_in_values, streamed_without_strays, with_strays
 from .ingest.table import Platform
-from .ingest.text import (arrow_dtype, breaks_in_values, stream_layout, streamed_without_strays,
-                          with_strays)
+from .ingest.text import arrow_dtype, stream_layout
 from .instrument import Instrument
 from .responses import (ANSWER_DTYPE, OVERALL_SATISFACTION, RESPONDENT, SOURCE, SOURCE_ROW,
                         WAVE, WEIGHT, Responses, importance_column)
