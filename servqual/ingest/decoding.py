@@ -155,8 +155,8 @@ def _transcode(path: Path, encoding: str, scratch: Path) -> Path:
 def encoding_where_utf8_fails(path: Path, text: Path, instrument: Instrument) -> str:
     """A streamed file turned out not to be UTF-8 after the start its encoding was judged
     on: the encoding judged on the text around the first byte that is not UTF-8 (as
-    :func:`read_text_table` does), or the reader's error when the instrument names the
-    encoding. ``text`` is the file the records were streamed from."""
+    :func:`~servqual.ingest.text.read_text_table` does), or the reader's error when the
+    instrument names the encoding. ``text`` is the file the records were streamed from."""
     data = _map(text)
     offset = _first_invalid_utf8(data)
     if instrument.settings.encoding != "auto":

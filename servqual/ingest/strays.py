@@ -184,8 +184,9 @@ def streamed_without_strays(text: Path, layout: TextLayout, scratch: Path, path:
     """For a streamed file whose records hold line breaks: its records' text (from
     ``layout.body_start``) without the lines of stray quotes, as a file in ``scratch``, and the
     strays (record number among all records, 1 = the first; the line), as
-    :func:`read_text_table` finds them. The text is judged ``block`` bytes at a time, cut
-    after a line; a record still open at a cut is judged with the next block."""
+    :func:`~servqual.ingest.text.read_text_table` finds them. The text is judged ``block``
+    bytes at a time, cut after a line; a record still open at a cut is judged with the next
+    block."""
     data = _map(text)
     options, end = layout.options, layout.end
     strays: list[tuple[int, str]] = []

@@ -69,7 +69,7 @@ def stream_layout(path: Path, instrument: Instrument, scratch: Path,
     """For a file too large to read whole: its layout, as :func:`read_text_table` decides it,
     and a UTF-8 file holding its text to stream the records from (the file itself, or its
     text transcoded into the folder ``scratch``). ``encoding`` overrides the instrument's and
-    the detected one (see :func:`encoding_where_utf8_fails`)."""
+    the detected one (see :func:`~servqual.ingest.decoding.encoding_where_utf8_fails`)."""
     settings = instrument.settings
     auto = settings.encoding == "auto" and encoding is None
     if encoding is None:
