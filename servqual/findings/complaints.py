@@ -18,7 +18,7 @@ from ..celltext import quoted
 from ..config import AnalysisConfig, unknown_key_message
 from ..errors import DataError, InstrumentError
 from ..files import read_bytes, read_toml
-from ..ingest.text import sniff_delimiter
+from ..ingest.layout import sniff_delimiter
 from ..instrument import Instrument
 from ..stats.probability import binomial_at_least
 from ..stats.trends import RISING, classify

@@ -23,8 +23,10 @@ from ..instrument import Instrument
 from . import reader_for
 from .parquet import PARQUET_SUFFIXES, parquet_slices
 from .table import Platform, RawTable
-from .text import (TextLayout, arrow_dtype, breaks_in_values, encoding_where_utf8_fails,
-                   stream_layout, streamed_without_strays, with_strays)
+from .decoding import encoding_where_utf8_fails
+from .layout import TextLayout
+from .strays import breaks_in_values, streamed_without_strays, with_strays
+from .text import arrow_dtype, stream_layout
 
 FULL_READ_BYTES = 1 << 30  # text files up to this size are read whole, larger ones streamed
 STREAM_BLOCK = 1 << 24  # bytes of text per streamed batch

@@ -1,4 +1,4 @@
-"""The instrument file: which column holds what (contract §3).
+"""The instrument file read and checked: TOML into an :class:`~servqual.instrument.Instrument`.
 
 ``load_instrument(path)`` reads the TOML file into typed, immutable objects and checks it
 thoroughly, because everything downstream trusts it: each problem is an
@@ -9,211 +9,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .config import AnalysisConfig, table_to_dataclass, unknown_key_message
-from .errors import InstrumentError
-from .files import read_toml
+from ..config import AnalysisConfig, table_to_dataclass, unknown_key_message
+from ..errors import InstrumentError
+from ..files import read_toml
+from .model import (CLASS_KEYS, LANGUAGES, VALUE_SEGMENT, CustomerClasses, Dimension, Instrument,
+                    Item, LongLayout, Settings)
 
 DEFAULT_INSTRUMENT = Path("surveys/instrument.toml")
-LANGUAGES = ("en", "zh-CN")
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ITEM_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
-
-
-def localise(texts: dict[str, str], lang: str, fallback: str) -> str:
-    """The text in ``lang``, else English, else ``fallback``."""
-    return texts.get(lang) or texts.get("en") or fallback
-
-
-@dataclass(frozen=True)
-class Dimension:
-    key: str
-    label: dict[str, str]
-    importance: str = ""  # column holding this dimension's share of 100 importance points
-
-    def label_for(self, lang: str) -> str:
-        return localise(self.label, lang, self.key)
-
-
-@dataclass(frozen=True)
-class Item:
-    id: str
-    dimension: str
-    expectation: str = ""  # column of the expectation (desired service) answer
-    perception: str = ""  # column of the perception answer
-    adequate: str = ""  # column of the adequate (minimum) service answer, optional
-    reverse: bool = False  # negatively worded: scored as scale_min + scale_max - x
-    text: dict[str, str] = field(default_factory=dict)
-    code: str = ""  # long layout: the value in the item column that names this item (default: id)
-
-    def text_for(self, lang: str) -> str:
-        return localise(self.text, lang, self.id)
-
-    @property
-    def long_code(self) -> str:
-        return self.code or self.id
-
-
-@dataclass(frozen=True)
-class LongLayout:
-    """Columns of a long file: one row per respondent x item."""
-
-    item: str
-    expectation: str
-    perception: str
-    adequate: str = ""
-
-
-CLASS_KEYS = ("core", "important", "regular", "value", "sub_value", "potential_value",
-              "low_value")
-
-
-VALUE_SEGMENT = "value_segment"  # the segment derived from current and potential value scores
-
-
-@dataclass(frozen=True)
-class CustomerClasses:
-    """Which segment holds the customer class, and which values mean which class.
-
-    Classes of the practice (domain.md §3): core / important / regular (核心 / 重要 / 常规),
-    or the value segments value / sub_value / potential_value / low_value. Either a segment
-    column lists its values per class, or two score columns (current value 当前价值 and
-    potential value 潜在价值) are split at their medians into the derived segment
-    ``value_segment`` whose values are the class keys.
-    """
-
-    column: str
-    values: dict[str, str]  # segment value → class key
-    current_value: str = ""  # column of current-value scores
-    potential_value: str = ""  # column of potential-value scores
-
-    @property
-    def derived(self) -> bool:
-        return bool(self.current_value)
-
-    def class_of(self, value: str) -> str | None:
-        return self.values.get(str(value))
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The ``[instrument]`` table."""
-
-    name: str
-    scale_min: int
-    scale_max: int
-    missing_codes: list[float] = field(default_factory=list)
-    respondent_id: str = ""
-    wave: str = ""
-    sampling_weight: str = ""
-    segments: list[str] = field(default_factory=list)
-    header_rows: int = 1
-    encoding: str = "auto"
-    sheet: str = ""
-    layout: str = "wide"
-    overall_satisfaction: str = ""
-    quarantine_straightlining: bool = False
-    long: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Instrument:
-    """A survey instrument: its settings, dimensions (in order) and items (in order)."""
-
-    settings: Settings
-    dimensions: tuple[Dimension, ...]
-    items: tuple[Item, ...]
-    analysis: AnalysisConfig
-    path: Path | None = None
-    long: LongLayout | None = None
-    customer_classes: CustomerClasses | None = None
-
-    # Convenience views -------------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self.settings.name
-
-    @property
-    def scale_min(self) -> int:
-        return self.settings.scale_min
-
-    @property
-    def scale_max(self) -> int:
-        return self.settings.scale_max
-
-    @property
-    def segments(self) -> list[str]:
-        return self.settings.segments
-
-    @property
-    def analysis_segments(self) -> list[str]:
-        """The segment columns of the analysis: the instrument's, and the derived value
-        segment when value scores are given."""
-        derived = self.customer_classes is not None and self.customer_classes.derived
-        return list(self.settings.segments) + ([VALUE_SEGMENT] if derived else [])
-
-    @cached_property
-    def dimension_keys(self) -> tuple[str, ...]:
-        return tuple(d.key for d in self.dimensions)
-
-    @cached_property
-    def item_ids(self) -> tuple[str, ...]:
-        return tuple(i.id for i in self.items)
-
-    @cached_property
-    def dimension_of_item(self) -> dict[str, str]:
-        return {i.id: i.dimension for i in self.items}
-
-    def dimension(self, key: str) -> Dimension:
-        for d in self.dimensions:
-            if d.key == key:
-                return d
-        raise KeyError(key)
-
-    def items_of(self, dimension: str) -> list[Item]:
-        return [i for i in self.items if i.dimension == dimension]
-
-    @property
-    def has_adequate(self) -> bool:
-        return any(i.adequate for i in self.items) or bool(self.long and self.long.adequate)
-
-    @property
-    def has_importance(self) -> bool:
-        return any(d.importance for d in self.dimensions)
-
-    def required_columns(self) -> list[tuple[str, str]]:
-        """Every column the data must have, as (column, instrument key) pairs, in order."""
-        s = self.settings
-        cols: list[tuple[str, str]] = []
-        if s.respondent_id:
-            cols.append((s.respondent_id, "instrument.respondent_id"))
-        if s.sampling_weight:
-            cols.append((s.sampling_weight, "instrument.sampling_weight"))
-        if s.overall_satisfaction:
-            cols.append((s.overall_satisfaction, "instrument.overall_satisfaction"))
-        cols += [(c, f"instrument.segments[{n}]") for n, c in enumerate(s.segments)]
-        cols += [(d.importance, f"dimensions.{d.key}.importance")
-                 for d in self.dimensions if d.importance]
-        if self.customer_classes is not None and self.customer_classes.derived:
-            cols += [(self.customer_classes.current_value, "customer_classes.current_value"),
-                     (self.customer_classes.potential_value, "customer_classes.potential_value")]
-        if self.long is not None:
-            cols += [(getattr(self.long, k), f"instrument.long.{k}")
-                     for k in ("item", "expectation", "perception", "adequate")
-                     if getattr(self.long, k)]
-        else:
-            for n, item in enumerate(self.items):
-                for role in ("expectation", "perception", "adequate"):
-                    column = getattr(item, role)
-                    if column:
-                        cols.append((column, f"items[{n}].{role}"))
-        return cols
-
-
 _SETTINGS_KEYS = {f for f in Settings.__dataclass_fields__}
 
 
