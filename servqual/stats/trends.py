@@ -173,6 +173,20 @@ def _whole(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["segment"] == ""]
 
 
+def dimension_series(tables) -> tuple[pd.DataFrame, set[str]]:
+    """The dimension gap tables (every cell) a trend is fitted on, and the dimensions whose
+    items changed between waves: when the questionnaire changed, a changed dimension's trend
+    uses only the items asked in every wave, so that adding or dropping an item cannot look
+    like a trend (the report and the history store's trends alike)."""
+    dims = tables.dimensions
+    broken = set(tables.breaks["dimension"]) if len(tables.breaks) else set()
+    if not broken or not len(tables.dimensions_common):
+        return dims, set()
+    common = tables.dimensions_common
+    return pd.concat([dims[~dims["dimension"].isin(broken)],
+                      common[common["dimension"].isin(broken)]], ignore_index=True), broken
+
+
 def build_trends(tables, waves: list[str], config: AnalysisConfig) -> TrendTables:
     """Classify the gap (and perception) series of dimensions, items, overall and segments.
 
@@ -180,14 +194,8 @@ def build_trends(tables, waves: list[str], config: AnalysisConfig) -> TrendTable
     (n < ``min_cell``) take no part.
     """
     dims = _whole(tables.dimensions)
-    series = dims
-    broken = set(tables.breaks["dimension"]) if len(tables.breaks) else set()
-    if broken and len(tables.dimensions_common):
-        # The questionnaire changed: a changed dimension's trend uses only the items asked
-        # in every wave, so that adding or dropping an item cannot look like a trend.
-        common = _whole(tables.dimensions_common)
-        series = pd.concat([dims[~dims["dimension"].isin(broken)],
-                            common[common["dimension"].isin(broken)]], ignore_index=True)
+    series, broken = dimension_series(tables)
+    series = _whole(series)
     gap = series_trends(series, ["dimension"], "gap_mean", waves, config)
     perception = series_trends(series, ["dimension"], "perception_mean", waves, config)
     perception = perception.drop(columns=["measure"]).add_prefix("perception_").rename(

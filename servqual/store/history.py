@@ -388,12 +388,17 @@ def _quarantine_rows(quarantine: pd.DataFrame, ingest: int) -> pd.DataFrame:
     return out
 
 
+def _suppressed(frame: pd.DataFrame, config) -> pd.Series:
+    """Segment cells too small to publish (``min_cell``): no figures, no trend."""
+    return (frame["segment"] != "") & (frame["n"] < config.min_cell)
+
+
 def rebuild_trends(store: Store) -> None:
     """Recompute the trend tables from every stored wave (inside the caller's transaction),
     with the functions and thresholds ``servqual report`` uses (the latest wave's
     instrument)."""
     from ..stats.tables import build_tables
-    from ..stats.trends import series_trends
+    from ..stats.trends import dimension_series, series_trends
 
     con = store.con
     con.execute("DELETE FROM store.trend_series").fetchall()
@@ -411,13 +416,13 @@ def rebuild_trends(store: Store) -> None:
     tables = build_tables(aggregates, instrument, waves)
     config = instrument.analysis
     series, fits = [], []
-    for level, table, key in (("dimension", tables.dimensions, "dimension"),
-                              ("item", tables.items, "item")):
+    fitted = dimension_series(tables)[0]  # the common items only, where they changed
+    for level, table, key, fit_on in (("dimension", tables.dimensions, "dimension", fitted),
+                                      ("item", tables.items, "item", tables.items)):
         frame = table.rename(columns={key: "id"}).copy()
         if level == "dimension":
             frame["dimension"] = frame["id"]
-        whole = frame["segment"] == ""
-        frame["suppressed"] = ~whole & (frame["n"] < config.min_cell)
+        frame["suppressed"] = _suppressed(frame, config)
         part = frame[["id", "dimension", "segment", "value", "wave"]
                      + [c for c in SERIES_FIELDS if c in frame] + ["suppressed"]].copy()
         part.insert(0, "level", level)
@@ -426,7 +431,10 @@ def rebuild_trends(store: Store) -> None:
                 part[c] = np.nan
         part.loc[part["suppressed"], [c for c in SERIES_FIELDS if c != "n"]] = np.nan
         series.append(part)
-        usable = frame[~frame["suppressed"]]
+        usable = fit_on.rename(columns={key: "id"})
+        if level == "dimension":
+            usable = usable.assign(dimension=usable["id"])
+        usable = usable[~_suppressed(usable, config)]
         for measure, column in (("gap", "gap_mean"), ("perception", "perception_mean")):
             fit = series_trends(usable, ["id", "dimension", "segment", "value"], column,
                                 waves, config)

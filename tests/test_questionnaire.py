@@ -1,0 +1,105 @@
+"""A changed questionnaire on every path: files in memory, the DuckDB engine, the store.
+
+Item i2 of dimension alpha was not asked in the first two of four waves (its columns blank).
+Alpha's trend must then use only the items asked in every wave (here i1), so that adding an
+item cannot pass for a change in service. The expected trend is computed here from the raw
+answers with numpy (independently of servqual): each respondent's alpha score over the common
+items, the wave means of the gap, and the least-squares slope over consecutive quarters.
+Before the redesign only a code path the command line never ran computed it; the report
+still claimed ``common_items_only``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from fixtures import TINY_INSTRUMENT, write
+from servqual.cli import app
+
+WAVES = ["2025Q4", "2026Q1", "2026Q2", "2026Q3"]
+runner = CliRunner()
+
+
+def history(tmp_path):
+    """Four waves with a planted decline on i1 (i2 only asked from 2026Q2 on)."""
+    rng = np.random.default_rng(42)
+    files, raw = [], {}
+    for w, wave in enumerate(WAVES):
+        n = 60
+        e = rng.integers(3, 6, size=(n, 3))
+        p = np.clip(e + rng.integers(-1, 2, size=(n, 3)) - (w >= 2), 1, 5)
+        p[:, 0] = np.clip(e[:, 0] - w + rng.integers(-1, 2, size=n), 1, 5)  # i1 falls
+        rows = ["id,region,E1,E2,E3,P1,P2,P3"]
+        for i in range(n):
+            asked = w >= 2
+            cells = [e[i, 0], e[i, 1] if asked else "", e[i, 2],
+                     p[i, 0], p[i, 1] if asked else "", p[i, 2]]
+            rows.append(f"{wave}-{i},{'East' if i % 2 else 'West'}," + ",".join(map(str, cells)))
+        files.append(write(tmp_path / f"{wave}.csv", "\n".join(rows) + "\n"))
+        raw[wave] = (e, p)
+    return write(tmp_path / "instrument.toml", TINY_INSTRUMENT), files, raw
+
+
+def expected_common_slope(raw) -> float:
+    """Alpha over its common item i1 only (a one-item dimension score is that item's gap;
+    min_item_share 0.5 of one item needs it answered), slope per wave by least squares."""
+    means = [float(np.mean(p[:, 0] - e[:, 0])) for e, p in (raw[w] for w in WAVES)]
+    return float(np.polyfit(np.arange(len(WAVES)), means, 1)[0])
+
+
+def alpha_trend(doc) -> dict:
+    return next(t for t in doc["trends"] if t["dimension"] == "alpha")
+
+
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+def test_changed_questionnaire_trends_over_common_items(tmp_path, engine):
+    inst, files, raw = history(tmp_path)
+    js = tmp_path / "r.json"
+    result = runner.invoke(app, ["report", *map(str, files), "--instrument", str(inst),
+                                 "--engine", engine, "--out", str(tmp_path / "r.html"),
+                                 "--json", str(js)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(js.read_text(encoding="utf-8"))
+    trend = alpha_trend(doc)
+    assert trend["common_items_only"] is True
+    assert trend["slope_per_wave"] == pytest.approx(expected_common_slope(raw), rel=1e-9)
+    beta = next(t for t in doc["trends"] if t["dimension"] == "beta")
+    assert beta["common_items_only"] is False
+    breaks = doc["questionnaire_breaks"]
+    assert [(b["item"], b["waves_missing"]) for b in breaks] == [("i2", WAVES[:2])]
+
+
+def test_changed_questionnaire_through_the_store(tmp_path):
+    """Ingested in two steps, reported from the store alone, and answered by servqual trend:
+    the same trend over the common items."""
+    inst, files, raw = history(tmp_path)
+    store = tmp_path / "h.duckdb"
+    for batch in (files[:2], files[2:]):
+        result = runner.invoke(app, ["ingest", *map(str, batch), "--instrument", str(inst),
+                                     "--store", str(store)])
+        assert result.exit_code == 0, result.output
+    js = tmp_path / "r.json"
+    result = runner.invoke(app, ["report", "--store", str(store), "--instrument", str(inst),
+                                 "--out", str(tmp_path / "r.html"), "--json", str(js)])
+    assert result.exit_code == 0, result.output
+    trend = alpha_trend(json.loads(js.read_text(encoding="utf-8")))
+    assert trend["common_items_only"] is True
+    assert trend["slope_per_wave"] == pytest.approx(expected_common_slope(raw), rel=1e-9)
+    # A file given with the store replaces its wave: still the same answer.
+    result = runner.invoke(app, ["report", str(files[-1]), "--store", str(store),
+                                 "--instrument", str(inst), "--out", str(tmp_path / "s.html"),
+                                 "--json", str(js)])
+    assert result.exit_code == 0, result.output
+    trend = alpha_trend(json.loads(js.read_text(encoding="utf-8")))
+    assert trend["slope_per_wave"] == pytest.approx(expected_common_slope(raw), rel=1e-9)
+    result = runner.invoke(app, ["trend", "--store", str(store), "--dimension", "alpha",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    (series,) = answer["series"]
+    assert series["gap_trend"]["slope_per_wave"] == pytest.approx(expected_common_slope(raw),
+                                                                  rel=1e-9)
