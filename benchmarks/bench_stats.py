@@ -14,14 +14,16 @@ from .common import INSTRUMENT, Table, peak_rss_mb, pyarrow_read_seconds, run_is
 
 
 def measure(respondents: int) -> dict:
+    from servqual.ingest import read_table
     from servqual.instrument import load_instrument
-    from servqual.pipeline import compute, ingest_and_validate
+    from servqual.run import compute
     from servqual.stats.aggregate import aggregate
     from servqual.stats.tables import build_tables
+    from servqual.validation import check_table
 
     path = wave_file(respondents)
     instrument = load_instrument(INSTRUMENT)
-    validated = ingest_and_validate([path], instrument)
+    validated = check_table(read_table(path, instrument), instrument)
     waves = ["2026Q3"]
     aggregate(validated.responses, instrument)  # warm-up
     times: dict[str, float] = {}
@@ -30,7 +32,7 @@ def measure(respondents: int) -> dict:
     with timer(times, "tables"):
         build_tables(aggregates, instrument, waves)
     with timer(times, "compute"):
-        compute(validated, instrument)
+        compute(aggregates, validated.quality, waves, instrument)
     return {"respondents": respondents, "file_mb": path.stat().st_size / 1e6, **times,
             "peak_rss_mb": peak_rss_mb()}
 
