@@ -70,10 +70,10 @@ def handle_errors(func):
     return wrapper
 
 
-def inputs_of(files: list[Path]) -> list[Path]:
+def inputs_of(files: list[Path], instrument) -> list[Path]:
     """The survey files among the inputs (see :func:`servqual.engines.survey_paths`); the
     quarantine files left out are named on the terminal."""
-    paths, skipped = survey_paths(files)
+    paths, skipped = survey_paths(files, instrument)
     for path in skipped:
         say(f"left out {path}: it holds rejected rows written by servqual (a quarantine "
             "file), not survey responses")
@@ -141,8 +141,8 @@ def report(
         raise UsageError("--split-by reports each unit from the survey files' respondents; "
                          "it cannot take the history from --store")
     _engine_options(engine, scheduler)
-    paths = inputs_of(files) if files else []
     loaded = load_instrument(instrument)
+    paths = inputs_of(files, loaded) if files else []
     from .report import render_html  # plotly and jinja2 load only when a report is written
     from .report.files import unit_paths
     from .report.pdf import find_browser, print_pdf
@@ -215,8 +215,8 @@ def validate(
     row is quarantined.
     """
     _engine_options(engine, scheduler)
-    paths = inputs_of(files)
     loaded = load_instrument(instrument)
+    paths = inputs_of(files, loaded)
     from .outputs import OutputSet
     from .run import Request, validate_files
     from .validation.quarantine import quarantine_of
@@ -265,8 +265,8 @@ def ingest(
     """
     from .store.history import ingest_files
 
-    paths = inputs_of(files)
     loaded = load_instrument(instrument)
+    paths = inputs_of(files, loaded)
     with progress_bar() as progress:
         done = ingest_files(paths, loaded, store, progress=steps(progress), wait=wait,
                             on_wait=say)

@@ -17,6 +17,7 @@ EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_DATA = 65  # EX_DATAERR: the data or the instrument is invalid
 EXIT_NO_INPUT = 66  # EX_NOINPUT: an input file does not exist or cannot be read
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: a service servqual was told to use cannot be reached
 EXIT_CANT_CREATE = 73  # EX_CANTCREAT: an output cannot be written
 
 
@@ -40,6 +41,11 @@ class ServqualError(Exception):
         self.row = row
         self.column = column
         self.key = key
+
+    def __reduce__(self):
+        """Pickled with its file, row, column and key: an error raised on a worker of a
+        cluster (:mod:`servqual.engines.dask`) reaches the command line whole."""
+        return _rebuild, (type(self), self.message, self.file, self.row, self.column, self.key)
 
     def __str__(self) -> str:
         where = []
@@ -77,7 +83,17 @@ class InputFileError(ServqualError):
     exit_code = EXIT_NO_INPUT
 
 
+class UnavailableError(ServqualError):
+    """A service the command line names cannot be reached (a Dask scheduler)."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
 class OutputError(ServqualError):
     """An output file cannot be written."""
 
     exit_code = EXIT_CANT_CREATE
+
+
+def _rebuild(cls, message, file, row, column, key) -> ServqualError:
+    return cls(message, file=file, row=row, column=column, key=key)

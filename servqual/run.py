@@ -104,7 +104,7 @@ class Outcome:
 def validate_files(request: Request) -> Collected:
     """The first half of :func:`run`: read and validate the files, aggregate nothing more
     than the engine does (``servqual validate``)."""
-    paths = survey_paths(request.files)[0]
+    paths = survey_paths(request.files, request.instrument)[0]
     engine = choose_engine(paths, request.engine, request.instrument)
     with open_engine(engine, request.instrument, progress=request.progress,
                      scheduler=request.scheduler) as reader:
@@ -117,7 +117,7 @@ def run(request: Request) -> Outcome:
     if request.split_by is not None and request.split_by not in instrument.analysis_segments:
         raise UsageError(f"--split-by {request.split_by!r} is not a segment column of the "
                          f"instrument ({', '.join(instrument.analysis_segments) or 'none'})")
-    paths = survey_paths(request.files)[0] if request.files else []
+    paths = survey_paths(request.files, instrument)[0] if request.files else []
     if not paths and request.store is None:
         raise UsageError("give survey files, or a history store with --store")
     collected = Collected(aggregates=None, quality=DataQuality(), waves=[],

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import UsageError
+from ..errors import DataError, InputFileError, UsageError
 from ..quarantine import is_quarantine_file
 
 if TYPE_CHECKING:
@@ -34,11 +34,69 @@ ENGINES = ("auto", "memory", "duckdb", "dask")
 DUCKDB_FROM_BYTES = 512 << 20
 
 
-def unique_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """The input files, each once (the same file named twice would double-count it)."""
-    seen: dict[Path, Path] = {}
+# The suffixes of Parquet files (servqual.ingest.parquet, not imported here: it loads pandas).
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def dataset_files(directory: Path) -> list[Path]:
+    """The files of a Parquet dataset, a directory given as input, in sorted order.
+
+    Names starting with ``.`` or ``_`` are the writers' own (``_SUCCESS``, ``_metadata``)
+    and servqual's quarantine files are its own output: both are left out. Anything else
+    that is not a Parquet file is an error (it would otherwise be left unread), as is a
+    directory holding no Parquet file.
+    """
+    files = []
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+        if entry.name.startswith((".", "_")):
+            continue
+        if entry.is_file() and entry.suffix.lower() in PARQUET_SUFFIXES:
+            files.append(entry)
+        elif not (entry.is_file() and is_quarantine_file(entry)):
+            raise InputFileError(f"is in the directory {directory}, which is read as a Parquet "
+                                 "dataset, but is not a Parquet file (.parquet, .pq): give the "
+                                 "survey files by name, or a directory of Parquet files only",
+                                 file=entry)
+    if not files:
+        raise InputFileError("is a directory holding no Parquet file (.parquet, .pq): give "
+                             "survey files, or a directory of Parquet files (a Parquet "
+                             "dataset)", file=directory)
+    return files
+
+
+def check_dataset_waves(paths: Iterable[str | Path], instrument: Instrument) -> None:
+    """The files of a Parquet dataset among the inputs must hold the wave column: their
+    names are their writer's (``part.0.parquet``), and a file without a wave column takes
+    its wave from its name."""
+    from ..ingest.table import match_key
+    import pyarrow.parquet as pq
+
     for p in paths:
-        path = Path(p)
+        directory = Path(p)
+        if not directory.is_dir():
+            continue
+        wave = instrument.settings.wave
+        for path in dataset_files(directory):
+            try:
+                names = pq.read_schema(path).names
+            except (OSError, ValueError):  # not Parquet after all: its reader says why
+                continue
+            if not wave or match_key(wave) not in {match_key(str(n)) for n in names}:
+                raise DataError(
+                    f"is a file of the Parquet dataset {directory}, and has no wave column "
+                    f"({'the instrument names none' if not wave else repr(wave)}): a file "
+                    "without one takes its wave from its name, and a dataset's file names are "
+                    "its writer's; add the wave column (the instrument's wave = ...), or give "
+                    "each wave's file by name", file=path, key="instrument.wave")
+
+
+def unique_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """The input files, each once (the same file named twice would double-count it); a
+    directory stands for the files of the Parquet dataset it holds (:func:`dataset_files`)."""
+    seen: dict[Path, Path] = {}
+    expanded = [f for p in paths
+                for f in (dataset_files(Path(p)) if Path(p).is_dir() else [Path(p)])]
+    for path in expanded:
         key = path.resolve() if path.exists() else path
         if key in seen:
             raise UsageError(f"{path} is given more than once")
@@ -48,10 +106,16 @@ def unique_paths(paths: Iterable[str | Path]) -> list[Path]:
     return list(seen.values())
 
 
-def survey_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+def survey_paths(paths: Iterable[str | Path], instrument: Instrument | None = None
+                 ) -> tuple[list[Path], list[Path]]:
     """The survey files among the inputs, each once, and the inputs left out: quarantine
     files servqual wrote (``servqual validate`` puts ``<wave>.rejected.csv`` beside each
-    input, where a glob such as ``surveys/*.csv`` picks it up again)."""
+    input, where a glob such as ``surveys/*.csv`` picks it up again). With the instrument,
+    the files of Parquet datasets are checked for a wave column (:func:`check_dataset_waves`).
+    """
+    paths = list(paths)
+    if instrument is not None:
+        check_dataset_waves(paths, instrument)
     paths = unique_paths(paths)
     skipped = [p for p in paths if is_quarantine_file(p)]
     if skipped and len(skipped) == len(paths):

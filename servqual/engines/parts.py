@@ -1,17 +1,20 @@
 """Parts: the unit of work of the memory and Dask engines.
 
-A part is one survey file, or all the files as one where respondents must be judged together
-(a long layout, whose respondents' rows may lie in several files; value segments, which split
-each wave at the medians of all its respondents). Its work, :func:`check_part`, is a pure
-function of its files: read them, validate every row, and aggregate the valid respondents
-(and those of each ``--split-by`` unit). It runs wherever the engine puts it, in this process
-or on a worker of a cluster, and the results of parts add up (:func:`assemble`).
+A part is one survey file, a row group of a Parquet file of several (rows numbered as in the
+whole file), or all the files as one where respondents must be judged together (a long
+layout, whose respondents' rows may lie in several files; value segments, which split each
+wave at the medians of all its respondents). Its work, :func:`check_part`, is a pure function
+of its files: read them, validate every row, and aggregate the valid respondents (and those
+of each ``--split-by`` unit). It runs wherever the engine puts it, in this process or on a
+worker of a cluster, and the results of parts add up (:func:`assemble`).
 
-What no part can see alone is a respondent given in two files of one wave. Each part returns
-the key hashes of its kept respondents; a key found in two parts is judged by the duplicate
-rule over all its copies (:func:`settle`), and the parts holding them are checked again with
-the verdicts (``overrides``): their quarantine then shows those rows as the file holds them.
-This costs nothing when no respondent is in two files, the usual case of one file per wave.
+What no part can see alone is a respondent given in two parts: two files of one wave, or two
+row groups of one file. Each part returns the key hashes of the rows the duplicate rule
+judges; a key found in two parts is judged over all its copies
+(:func:`servqual.validation.duplicates.judge_shared`, called by :func:`overrides_of`), and
+the parts holding them are checked again with the verdicts (``overrides``): their quarantine
+then shows those rows as the file holds them. This costs nothing when no respondent is in
+two parts, the usual case of one file per wave.
 
 When the questionnaire changed between waves, dimension trends use the items asked in every
 wave, known only once every part is done: :func:`common_part` is a second pass over the
@@ -27,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..ingest import read_table
+from ..ingest.parquet import PARQUET_SUFFIXES, read_parquet_groups, row_group_rows
 from . import reads_together
 from ..instrument import Instrument
 from ..models import Aggregates, Collected, DataQuality, Unit
@@ -39,16 +43,22 @@ from ..validation.straightlining import straightlining
 from ..validation.tables import check_tables
 from ..waves import sort_waves
 
+# Row groups of a Parquet file are read together up to this many rows (a part, which runs
+# on a worker of a cluster; about the rows the memory engine aggregates most cheaply at once).
+PART_ROWS = 1 << 20
 # (function, items) → results in order: the builtin map, a thread pool's, a cluster's.
 MapFn = Callable[[Callable, list], list]
 
 
 @dataclass(frozen=True)
 class Part:
-    """Survey files read and checked together (usually one)."""
+    """Survey files read and checked together (usually one), or row groups ``groups``
+    (start, stop) of a Parquet file whose first row is row ``first_row`` of the file."""
 
     index: int
     paths: tuple[str, ...]
+    groups: tuple[int, int] | None = None
+    first_row: int = 1
 
 
 @dataclass
@@ -70,29 +80,56 @@ class PartResult:
     waves: list[str]
     aggregates: Aggregates | None
     units: dict[str, Tally] = field(default_factory=dict)
-    hashes: np.ndarray | None = None  # key hashes of the kept respondents (one file only)
-    detail: pd.DataFrame | None = None  # the kept respondents asked about (see key_rows)
+    hashes: np.ndarray | None = None  # key hashes of the rows judged for duplicates
 
 
 def parts_of(paths: Iterable[str], instrument: Instrument) -> list[Part]:
-    """One part per file, or one for all where respondents must be judged together."""
+    """One part per file, and per run of row groups of a large Parquet file
+    (:func:`row_group_parts`); or one for all where respondents must be judged together."""
     paths = [str(p) for p in paths]
     if reads_together(instrument):
         return [Part(0, tuple(paths))]
-    return [Part(n, (p,)) for n, p in enumerate(paths)]
+    parts: list[Part] = []
+    for path in paths:
+        sizes = row_group_rows(path) if path.lower().endswith(PARQUET_SUFFIXES) else []
+        runs = row_group_parts(sizes)
+        if len(runs) < 2:
+            parts.append(Part(len(parts), (path,)))
+            continue
+        parts += [Part(len(parts) + n, (path,), (start, stop), first_row)
+                  for n, (start, stop, first_row) in enumerate(runs)]
+    return parts
 
 
-def _checked(part: Part, instrument: Instrument, overrides: Overrides | None) -> Checked:
+def row_group_parts(sizes: list[int]) -> list[tuple[int, int, int]]:
+    """The parts of a Parquet file whose row groups hold ``sizes`` rows: consecutive row
+    groups of at least :data:`PART_ROWS` rows together (the last part may hold fewer), each
+    as (first group, group after the last, number of its first row in the file). A part
+    has a fixed cost (about 0.1 s to aggregate and set up its quarantine), which small row
+    groups would pay many times over."""
+    runs, start, rows, first = [], 0, 0, 1
+    for group, size in enumerate(sizes):
+        rows += size
+        if rows >= PART_ROWS or group == len(sizes) - 1:
+            runs.append((start, group + 1, first))
+            start, first, rows = group + 1, first + rows, 0
+    return runs
+
+
+def _checked(part: Part, instrument: Instrument, overrides: Overrides | None,
+             ask: np.ndarray | None = None) -> Checked:
+    if part.groups is not None:
+        raw = read_parquet_groups(part.paths[0], *part.groups, part.first_row)
+        return check_table(raw, instrument, overrides, ask)
     if len(part.paths) == 1 and not reads_together(instrument):
-        return check_table(read_table(part.paths[0], instrument), instrument, overrides)
+        return check_table(read_table(part.paths[0], instrument), instrument, overrides, ask)
     return check_tables((read_table(p, instrument) for p in part.paths), instrument)
 
 
 def check_part(part: Part, instrument: Instrument, split_by: str | None = None,
-               overrides: Overrides | None = None, ask: np.ndarray | None = None
-               ) -> PartResult:
+               overrides: Overrides | None = None) -> PartResult:
     """Read, validate and aggregate a part. ``overrides``: duplicate verdicts settled across
-    parts; ``ask``: key hashes whose kept respondents to describe (:func:`key_rows`)."""
+    parts."""
     checked = _checked(part, instrument, overrides)
     responses = checked.responses
     hashes = None
@@ -102,8 +139,13 @@ def check_part(part: Part, instrument: Instrument, split_by: str | None = None,
         part=part, quality=checked.quality, quarantine=checked.quarantine,
         columns=checked.columns, waves=_waves(responses),
         aggregates=aggregate(responses, instrument) if len(responses) else None,
-        units=_tallies(responses, instrument, split_by), hashes=hashes,
-        detail=None if ask is None else key_rows(checked, ask))
+        units=_tallies(responses, instrument, split_by), hashes=hashes)
+
+
+def describe_part(part: Part, instrument: Instrument, ask: np.ndarray) -> pd.DataFrame:
+    """The rows of a part whose key hash is in ``ask``, as the duplicate rule across parts
+    judges them (:func:`servqual.validation.duplicates.describe`)."""
+    return _checked(part, instrument, None, ask).detail
 
 
 def _waves(responses: Responses) -> list[str]:
@@ -127,18 +169,6 @@ def _tallies(responses: Responses, instrument: Instrument, split_by: str | None
     return out
 
 
-def key_rows(checked: Checked, ask: np.ndarray) -> pd.DataFrame:
-    """The kept respondents of a checked table whose key hash is in ``ask``: their position in
-    the table, wave, id, content digest and row number (what :func:`settle` judges)."""
-    hashes, positions = checked.keys
-    keep = np.flatnonzero(np.isin(hashes, ask))
-    sub = checked.responses.take(keep)
-    return pd.DataFrame({
-        "position": positions[keep], "key": duplicates.exact_key_labels(sub.meta),
-        "digest": duplicates.content_digest(sub),
-        "source_row": sub.meta["source_row"].to_numpy()})
-
-
 def settle(results: list[PartResult]) -> dict[int, np.ndarray]:
     """The key hashes each part shares with another part (empty: nothing to settle)."""
     with_keys = [r for r in results if r.hashes is not None and len(r.hashes)]
@@ -154,18 +184,17 @@ def settle(results: list[PartResult]) -> dict[int, np.ndarray]:
 
 
 def overrides_of(details: dict[int, pd.DataFrame]) -> dict[int, Overrides]:
-    """The duplicate rule (:func:`servqual.validation.duplicates.judge`) over the kept
-    respondents that parts share, in input order (part by part, row by row): the verdicts
-    each part must take."""
+    """The duplicate rule (:func:`servqual.validation.duplicates.judge_shared`) over the rows
+    that parts share keys with, in input order (part by part, row by row): the verdicts of
+    the parts where it decides otherwise than the part alone."""
     frame = pd.concat([d.assign(part=i) for i, d in sorted(details.items())],
                       ignore_index=True).sort_values(["part", "position"], kind="stable")
-    group = pd.factorize(frame["key"])[0]
-    reason, first = duplicates.judge(group, frame["digest"].to_numpy(),
-                                     frame["source_row"].to_numpy())
+    reason, first = duplicates.judge_shared(frame)
     frame = frame.assign(reason=reason, first=first)
+    changed = (frame["reason"] != frame["own_reason"]) | (frame["first"] != frame["own_first"])
     return {int(i): (rows["position"].to_numpy(), rows["reason"].to_numpy(),
                      rows["first"].to_numpy())
-            for i, rows in frame.groupby("part") if (rows["reason"] > 0).any()}
+            for i, rows in frame.groupby("part") if changed[rows.index].any()}
 
 
 def run_parts(parts: list[Part], instrument: Instrument, map_: MapFn,
@@ -175,9 +204,9 @@ def run_parts(parts: list[Part], instrument: Instrument, map_: MapFn,
     asked = settle(results)
     if not asked:
         return results, {}
-    described = map_(lambda p: check_part(p, instrument, ask=asked[p.index]),
+    described = map_(lambda p: (p.index, describe_part(p, instrument, asked[p.index])),
                      [parts[i] for i in sorted(asked)])
-    overrides = overrides_of({r.part.index: r.detail for r in described})
+    overrides = overrides_of(dict(described))
     again = map_(lambda p: check_part(p, instrument, split_by, overrides[p.index]),
                  [parts[i] for i in sorted(overrides)])
     for result in again:
@@ -207,6 +236,7 @@ def assemble(results: list[PartResult], split_by: str | None = None) -> Collecte
     quality = DataQuality()
     for r in results:
         merge(quality, r.quality)
+    quality.files = _by_file(quality.files)
     check(quality)
     quarantine = _joined([r.quarantine for r in results])
     columns = {k: v for r in results for k, v in r.columns.items()}
@@ -225,6 +255,19 @@ def assemble(results: list[PartResult], split_by: str | None = None) -> Collecte
     return Collected(aggregates=Aggregates.concat(aggregates) if aggregates else None,
                      quality=quality, waves=sort_waves({w for r in results for w in r.waves}),
                      quarantine=quarantine, columns=columns, units=units)
+
+
+def _by_file(records: list[dict]) -> list[dict]:
+    """One accounting entry per file: the counts of a file's parts (its row groups) added."""
+    files: dict[str, dict] = {}
+    for record in records:
+        entry = files.get(record["file"])
+        if entry is None:
+            files[record["file"]] = dict(record)
+            continue
+        for count in ("rows_read", "rows_valid", "rows_quarantined"):
+            entry[count] += record[count]
+    return list(files.values())
 
 
 def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:

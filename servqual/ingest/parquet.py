@@ -4,6 +4,7 @@ time (a Parquet file is always split into fields: nothing is unparseable)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,39 @@ def read_parquet_table(path, instrument) -> RawTable:
     frame = pd.concat([t.frame for t in tables], ignore_index=True)
     return RawTable(path=path, frame=frame, source_rows=np.concatenate(
         [t.source_rows for t in tables]), kind="parquet", header_row=None)
+
+
+def row_group_rows(path) -> list[int]:
+    """The number of rows of each row group of a Parquet file, from its footer alone; empty
+    when the file cannot be read as Parquet (its reader then says why)."""
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.ParquetFile(path).metadata
+    except (pa.ArrowInvalid, OSError):
+        return []
+    return [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
+
+
+def read_parquet_groups(path, start: int, stop: int, first_row: int) -> RawTable:
+    """Row groups ``start`` up to ``stop`` of a Parquet file as one raw table, rows numbered
+    as in the whole file (``first_row``: the number of the group ``start``'s first row)."""
+    import pyarrow.parquet as pq
+
+    from . import reader_for
+
+    path = Path(path)
+    reader_for(path)  # exists, readable, and holds Parquet
+    try:
+        table = pq.ParquetFile(path).read_row_groups(list(range(start, stop)))
+    except (pa.ArrowInvalid, OSError) as err:
+        raise DataError(f"cannot be read as a Parquet file: {err}", file=path) from err
+    names = [str(c) for c in table.schema.names]
+    positions = [str(j) for j in range(len(names))]
+    frame = table.rename_columns(positions).to_pandas(types_mapper=arrow_dtype)
+    return RawTable(path=path, frame=frame.set_axis(names, axis=1),
+                    source_rows=np.arange(first_row, first_row + table.num_rows),
+                    encoding=None, kind="parquet", header_row=None, continued=start > 0)
 
 
 def parquet_slices(read, progress, size: int) -> Iterator[RawTable]:

@@ -72,6 +72,9 @@ class RawTable:
     platform
         The survey platform recognised from the header, if any; its placeholder codes are
         missing answers.
+    continued
+        The table is a later part of a file read in parts (row groups of a Parquet file):
+        the file's header was checked with its first part.
     """
 
     path: Path
@@ -85,6 +88,7 @@ class RawTable:
     header_row: int | None = 1
     header: pd.DataFrame = field(default_factory=pd.DataFrame)
     platform: Platform | None = None
+    continued: bool = False
 
     @property
     def rows_read(self) -> int:

@@ -30,10 +30,12 @@ __all__ = ["Checked", "Overrides", "check_table"]
 Overrides = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def check_table(raw: RawTable, instrument: Instrument, overrides: Overrides | None = None
-                ) -> Checked:
+def check_table(raw: RawTable, instrument: Instrument, overrides: Overrides | None = None,
+                ask: np.ndarray | None = None) -> Checked:
     """Every check of one table, duplicates within it included; ``overrides`` replace the
-    duplicate verdicts of some rows with those judged across tables."""
+    duplicate verdicts of some rows with those judged across tables; ``ask``: key hashes
+    whose rows to describe for that judgement (``Checked.detail``,
+    :func:`.duplicates.describe`)."""
     frame = resolve_columns(raw, instrument)
     columns = answer_columns(instrument)
     check_header(raw, frame, columns, instrument)
@@ -41,27 +43,30 @@ def check_table(raw: RawTable, instrument: Instrument, overrides: Overrides | No
     if instrument.long is not None:
         checked = check_long(raw, rows, instrument)
     else:
-        checked = _check_wide(raw, rows, instrument, overrides)
+        checked = _check_wide(raw, rows, instrument, overrides, ask)
     checked.quality.files.append(file_record(raw, checked.quality))
     checked.columns = {str(raw.path): [str(c) for c in raw.frame.columns]}
     return checked
 
 
 def _check_wide(raw: RawTable, rows: Rows, instrument: Instrument,
-                overrides: Overrides | None) -> Checked:
+                overrides: Overrides | None, ask: np.ndarray | None) -> Checked:
     flags, values = rows.flags, rows.values
     responses = wide_responses(rows, instrument)
-    keys = hashes = None
+    keys = detail = None
     if instrument.settings.respondent_id:
         hashes = duplicates.key_hashes(responses.meta)
+        passed = np.flatnonzero(flags.ok)  # the rows the duplicate rule judges
         reason, first = duplicates.find(responses, among=flags.ok, hashes=hashes)
         _flag_duplicates(flags, reason, first)
+        keys = (hashes[passed], passed)  # for the rule across tables
     straight = straightlining(responses)
     if instrument.settings.quarantine_straightlining:
         flags.flag(straight, "straightlining")
-    if hashes is not None:  # the kept respondents, for the rule across tables
-        kept = np.flatnonzero(flags.ok)
-        keys = (hashes[kept], kept)
+    if keys is not None and ask is not None:
+        at = passed[np.isin(keys[0], ask)]
+        detail = duplicates.describe(responses.take(at), at, reason[at], first[at],
+                                     straight[at] & instrument.settings.quarantine_straightlining)
     if overrides is not None:
         at, override_reason, override_first = overrides
         hit = override_reason > 0
@@ -76,7 +81,8 @@ def _check_wide(raw: RawTable, rows: Rows, instrument: Instrument,
     quality = DataQuality(rows_read=raw.rows_read, rows_valid=len(valid),
                           respondents_valid=len(valid), straightlining=int((straight & ok).sum()),
                           answers_missing=count_missing(valid))
-    return Checked(valid, quarantine_rows(raw, flags, quality), quality, keys=keys)
+    return Checked(valid, quarantine_rows(raw, flags, quality), quality, keys=keys,
+                   detail=detail)
 
 
 def _flag_duplicates(flags: Flags, reason: np.ndarray, first: np.ndarray) -> None:

@@ -31,6 +31,9 @@ class Checked:
         Long layout: respondent, source_row and item of each valid input row.
     columns
         Each file's own column names (its quarantine file shows its rows under them).
+    detail
+        The rows asked about for the duplicate rule across tables
+        (:func:`.duplicates.describe`).
     """
 
     responses: Responses
@@ -39,6 +42,7 @@ class Checked:
     keys: tuple[np.ndarray, np.ndarray] | None = None
     provenance: pd.DataFrame | None = None
     columns: dict[str, list[str]] = field(default_factory=dict)
+    detail: pd.DataFrame | None = None
 
     def quarantine_of(self, file: str) -> pd.DataFrame:
         """The rejected rows of one input file, with that file's columns only."""

@@ -78,6 +78,8 @@ def check_header(raw: RawTable, frame: pd.DataFrame, answer_columns: list[str],
     text in every answer column, before rows with numbers, mean it has more (a Qualtrics
     export read with ``header_rows = 1``). Either is an error suggesting the right number.
     """
+    if raw.continued:
+        return
     declared = instrument.settings.header_rows
     header = raw.header.set_axis(frame.columns, axis=1) if len(raw.header) else raw.header
     for i in range(len(header)):

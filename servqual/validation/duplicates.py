@@ -153,3 +153,41 @@ def find(responses: Responses, among: np.ndarray | None = None,
     reason[idx] = verdict
     first_row[idx] = first
     return reason, first_row
+
+
+def describe(rows: Responses, positions: np.ndarray, reason: np.ndarray, first: np.ndarray,
+             straight: np.ndarray) -> pd.DataFrame:
+    """Rows of a table that passed the row-level checks, as :func:`judge_shared` needs them:
+    their file, position in the table, exact key, content digest and row number, the verdict
+    of the table alone (``reason``, ``first``: :func:`find`'s), and whether each row is
+    quarantined for straight-lining when kept."""
+    return pd.DataFrame({
+        "file": rows.meta[SOURCE].astype(str).to_numpy(), "position": positions,
+        "key": exact_key_labels(rows.meta), "digest": content_digest(rows),
+        "source_row": rows.meta[SOURCE_ROW].to_numpy(), "own_reason": reason,
+        "own_first": first, "straight": straight})
+
+
+def judge_shared(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The duplicate rule over the rows that several tables share a key with (each table
+    described by :func:`describe`, in input order: table by table, row by row).
+
+    Tables of one file (its partitions, such as the row groups of a Parquet file) are judged
+    as the file would be alone: over all their rows. Across the files of a wave, the rule
+    then judges the copies each file keeps (its first copy, unless that is quarantined for
+    straight-lining), as when each file is checked on its own and the keys kept are compared.
+
+    Returns
+    -------
+    reason, duplicate_of
+        As :func:`judge`, for every row.
+    """
+    within = pd.factorize(rows["file"].to_numpy(dtype=object) + "\x1e"
+                          + rows["key"].to_numpy(dtype=object))[0]
+    digest, source_row = rows["digest"].to_numpy(), rows["source_row"].to_numpy()
+    reason, first = judge(within, digest, source_row)
+    kept = np.flatnonzero((reason == 0) & ~rows["straight"].to_numpy(dtype=bool))
+    across, across_first = judge(pd.factorize(rows["key"].to_numpy()[kept])[0],
+                                 digest[kept], source_row[kept])
+    reason[kept], first[kept] = across, across_first
+    return reason, first
