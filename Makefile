@@ -39,7 +39,7 @@ report: $(VENV)/.run-installed
 		--lang zh-CN --out $(OUT)/servqual-report.zh-CN.html
 
 test: $(VENV)/.test-installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m benchmarks $(BENCH)

@@ -92,3 +92,27 @@ def sample_store(tmp_path_factory):
                                       str(INSTRUMENT), "--store", str(path)])
     assert result.exit_code == 0, result.output
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# A Dask cluster of worker processes on this machine, for the Dask engine (--scheduler).
+
+@pytest.fixture(scope="session")
+def dask_scheduler():
+    """The address of a ``distributed.LocalCluster`` of two worker processes, started once:
+    the tests join it with ``--engine dask --scheduler ADDRESS`` as a user joins theirs."""
+    distributed = pytest.importorskip("distributed", reason="pip install -e '.[test]'")
+    with distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
+                                  dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture
+def engine_options(request):
+    """The command-line options that choose an engine: ``--engine NAME``, and for the Dask
+    engine the address of the session's cluster."""
+    def options(engine: str) -> list[str]:
+        if engine != "dask":
+            return ["--engine", engine]
+        return ["--engine", "dask", "--scheduler", request.getfixturevalue("dask_scheduler")]
+    return options

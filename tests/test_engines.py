@@ -19,14 +19,20 @@ from typer.testing import CliRunner
 from fixtures import (TINY_DIMENSIONS, TINY_INSTRUMENT, TINY_ITEMS, TINY_OVERALL, tiny, write)
 from servqual.cli import app
 
-ENGINES = ["memory", "duckdb"]
+ENGINES = ["memory", "duckdb", "dask"]
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _options(engine_options):
+    global OPTIONS
+    OPTIONS = engine_options
 
 
 def report(tmp_path, files, instrument, engine, *more):
     js = tmp_path / f"{engine}.json"
     result = runner.invoke(app, ["report", *map(str, files), "--instrument", str(instrument),
-                                 "--engine", engine, "--out", str(tmp_path / f"{engine}.html"),
+                                 *OPTIONS(engine), "--out", str(tmp_path / f"{engine}.html"),
                                  "--json", str(js), *map(str, more)])
     assert result.exit_code == 0, result.output
     return json.loads(js.read_text(encoding="utf-8"))
@@ -35,7 +41,7 @@ def report(tmp_path, files, instrument, engine, *more):
 def quarantine(tmp_path, files, instrument, engine):
     out = tmp_path / f"q-{engine}"
     result = runner.invoke(app, ["validate", *map(str, files), "--instrument", str(instrument),
-                                 "--engine", engine, "--out-dir", str(out)])
+                                 *OPTIONS(engine), "--out-dir", str(out)])
     assert result.exit_code in (0, 65), result.output
     import csv
 
@@ -161,3 +167,39 @@ def test_long_layout_is_read_in_memory_only(tmp_path):
     result = runner.invoke(app, ["report", str(data), "--instrument", str(inst), "--engine",
                                  "duckdb", "--out", str(tmp_path / "r.html")])
     assert result.exit_code == 2 and "--engine memory" in result.output
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_respondent_in_two_row_groups_of_a_file(tmp_path, engine, monkeypatch):
+    """A Parquet file read a row group at a time (SERVQUAL_PART_ROWS=2: parts of two rows)
+    is judged as the whole file: r1 copied exactly into a later group is a duplicate of
+    record 1; r2 three times, two copies agreeing, is a conflict in all three records.
+    (A Parquet file has no header row: its rows are numbered as records, from 1.)"""
+    monkeypatch.setenv("SERVQUAL_PART_ROWS", "2")
+    inst = write(tmp_path / "i.toml", TINY_INSTRUMENT)
+    text = ("id,region,E1,E2,E3,P1,P2,P3\n"
+            "r1,East,4,5,3,3,5,4\nr2,East,5,4,2,2,3,2\n"
+            "r3,West,3,4,5,4,4,5\nr1,East,4,5,3,3,5,4\n"
+            "r2,East,5,4,2,2,3,2\nr4,West,2,2,2,2,2,2\n"
+            "r2,East,5,4,2,2,3,3\n")
+    table = pacsv.read_csv(write(tmp_path / "t.csv", text), convert_options=pacsv.ConvertOptions(
+        column_types={"id": "string", "region": "string"}))
+    parquet = tmp_path / "2026Q3.parquet"
+    pq.write_table(table, parquet, row_group_size=2)
+    assert pq.ParquetFile(parquet).num_row_groups == 4
+    rows = quarantine(tmp_path, [parquet], inst, engine)
+    got = {int(r["source_row"]): (r["reason"], r["duplicate_of"]) for r in rows}
+    assert got == {4: ("duplicate_respondent", "1"), 2: ("duplicate_conflict", ""),
+                   5: ("duplicate_conflict", ""), 7: ("duplicate_conflict", "")}
+    doc = report(tmp_path, [parquet], inst, engine)
+    assert (doc["data_quality"]["rows_read"], doc["data_quality"]["rows_valid"]) == (7, 3)
+
+
+def test_part_rows_must_be_a_number(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERVQUAL_PART_ROWS", "lots")
+    inst, data = tiny(tmp_path)
+    parquet = tmp_path / "2026Q3.parquet"
+    pq.write_table(pacsv.read_csv(data), parquet, row_group_size=2)
+    result = runner.invoke(app, ["report", str(parquet), "--instrument", str(inst),
+                                 "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 2 and "SERVQUAL_PART_ROWS" in result.output

@@ -1,4 +1,4 @@
-"""A changed questionnaire on every path: files in memory, the DuckDB engine, the store.
+"""A changed questionnaire on every path: files in memory, the DuckDB and Dask engines, the store.
 
 Item i2 of dimension alpha was not asked in the first two of four waves (its columns blank).
 Alpha's trend must then use only the items asked in every wave (here i1), so that adding an
@@ -55,12 +55,12 @@ def alpha_trend(doc) -> dict:
     return next(t for t in doc["trends"] if t["dimension"] == "alpha")
 
 
-@pytest.mark.parametrize("engine", ["memory", "duckdb"])
-def test_changed_questionnaire_trends_over_common_items(tmp_path, engine):
+@pytest.mark.parametrize("engine", ["memory", "duckdb", "dask"])
+def test_changed_questionnaire_trends_over_common_items(tmp_path, engine, engine_options):
     inst, files, raw = history(tmp_path)
     js = tmp_path / "r.json"
     result = runner.invoke(app, ["report", *map(str, files), "--instrument", str(inst),
-                                 "--engine", engine, "--out", str(tmp_path / "r.html"),
+                                 *engine_options(engine), "--out", str(tmp_path / "r.html"),
                                  "--json", str(js)])
     assert result.exit_code == 0, result.output
     doc = json.loads(js.read_text(encoding="utf-8"))

@@ -45,6 +45,7 @@ from ..waves import sort_waves
 
 # Row groups of a Parquet file are read together up to this many rows (a part, which runs
 # on a worker of a cluster; about the rows the memory engine aggregates most cheaply at once).
+# The environment variable SERVQUAL_PART_ROWS sets another size (docs/scale.md).
 PART_ROWS = 1 << 20
 # (function, items) → results in order: the builtin map, a thread pool's, a cluster's.
 MapFn = Callable[[Callable, list], list]
@@ -107,13 +108,34 @@ def row_group_parts(sizes: list[int]) -> list[tuple[int, int, int]]:
     as (first group, group after the last, number of its first row in the file). A part
     has a fixed cost (about 0.1 s to aggregate and set up its quarantine), which small row
     groups would pay many times over."""
+    least = part_rows()
     runs, start, rows, first = [], 0, 0, 1
     for group, size in enumerate(sizes):
         rows += size
-        if rows >= PART_ROWS or group == len(sizes) - 1:
+        if rows >= least or group == len(sizes) - 1:
             runs.append((start, group + 1, first))
             start, first, rows = group + 1, first + rows, 0
     return runs
+
+
+def part_rows() -> int:
+    """The least rows of a part of a Parquet file: :data:`PART_ROWS`, or the environment's
+    ``SERVQUAL_PART_ROWS`` (a whole number of rows, at least 1)."""
+    import os
+
+    from ..errors import UsageError
+
+    value = os.environ.get("SERVQUAL_PART_ROWS", "").strip()
+    if not value:
+        return PART_ROWS
+    try:
+        rows = int(value.replace("_", ""))
+    except ValueError:
+        rows = 0
+    if rows < 1:
+        raise UsageError(f"SERVQUAL_PART_ROWS={value!r} must be a whole number of rows, "
+                         "at least 1 (the least rows of a part of a Parquet file)")
+    return rows
 
 
 def _checked(part: Part, instrument: Instrument, overrides: Overrides | None,

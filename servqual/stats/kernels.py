@@ -29,18 +29,6 @@ _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 BLOCK = 2048  # respondents per block: a block's per-dimension sums stay in the L1/L2 cache
 
 
-@njit(**_JIT)
-def _ready(x):
-    return x + 1
-
-
-def warm_up() -> None:
-    """Set numba's compiler up now rather than at the first kernel: the first compiled call
-    of a process spends 0.16 s loading it, whichever function it is (later ones load in 3 ms).
-    The command line calls this while the first survey file is being read."""
-    _ready(1)
-
-
 def column_major(matrix: np.ndarray) -> np.ndarray:
     """A matrix whose columns are each contiguous, typed as a column-major one.
 
