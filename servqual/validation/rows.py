@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..celltext import bound_label
 from ..ingest import RawTable
 from ..ingest.long import item_positions
 from ..instrument import Instrument
@@ -102,6 +103,18 @@ def _answer_matrix(rows: int, columns: int) -> np.ndarray:
     return np.frombuffer(buffer, dtype=ANSWER_DTYPE).reshape(columns, rows).T
 
 
+def segment_labels(values: pd.Categorical) -> pd.Categorical:
+    """A segment column's values as every output names them: a value longer than a label may
+    be (a comment or a blob pasted into the column) is shortened once, here, by
+    :func:`servqual.celltext.bound_label` (distinct values stay distinct), rather than
+    carried through every table, chart and file a run writes."""
+    categories = list(values.categories)
+    labels = [bound_label(c) for c in categories]
+    if labels == categories:
+        return values
+    return pd.Categorical.from_codes(values.codes, categories=labels)
+
+
 def read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
                answer_columns: list[str]) -> Rows:
     """Labels and answers of every row, checked up to ``invalid_weight``."""
@@ -125,7 +138,7 @@ def read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
     else:
         meta[RESPONDENT] = pd.array(raw.source_rows.astype(str), dtype="string")
     for seg in settings.segments:
-        meta[seg] = categorical(frame[seg])  # blank: in no segment
+        meta[seg] = segment_labels(categorical(frame[seg]))  # blank: in no segment
     item = None
     if instrument.long is not None:
         item = item_positions(text_column(frame[instrument.long.item]), instrument)
