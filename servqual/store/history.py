@@ -17,7 +17,8 @@ from ..errors import DataError, ServqualError
 from ..instrument import Instrument
 from ..models import (CROSS_KEYS, CROSS_SUMS, HISTOGRAM_KEYS, REASONS, Aggregates, DataQuality,
                       ImportanceCounts)
-from ..stats.aggregate import canonical, questionnaire_common
+from ..stats.aggregate import canonical
+from ..stats.questionnaire import questionnaire_common
 from ..models import KEYS, SUMS, WEIGHTED_SUMS
 from ..validation.accounting import merge as merge_quality
 from ..waves import sort_waves
@@ -157,9 +158,9 @@ class Store:
     def common_items(self, member, instrument: Instrument, exclude: set[str] = frozenset()
                      ) -> Aggregates | None:
         """The second pass of a changed questionnaire over the stored respondents
-        (:func:`servqual.stats.aggregate.common_items`), waves in ``exclude`` left out."""
+        (:func:`servqual.stats.questionnaire.common_items`), waves in ``exclude`` left out."""
         from ..responses import Responses
-        from ..stats.aggregate import common_items
+        from ..stats.questionnaire import common_items
 
         parts = []
         for wave in [w for w in self.waves()["wave"] if w not in exclude]:
