@@ -1,6 +1,6 @@
 """``servqual trend``: ad-hoc trend checks answered from the history store's trend tables.
 
-The store classifies every series when waves are ingested (:func:`.history.rebuild_trends`,
+The store classifies every series when waves are ingested (:func:`.write.rebuild_trends`,
 with the functions and thresholds of ``servqual report``), so a question is two small
 queries: this module imports neither pandas nor the statistics, and answers in a fraction of
 a second however many respondents the waves had.
