@@ -19,9 +19,9 @@ from ..models import (CROSS_KEYS, CROSS_SUMS, HISTOGRAM_KEYS, KEYS, REASONS, SUM
 from ..stats.aggregate import canonical
 from ..validation.accounting import merge as merge_quality
 from ..waves import sort_waves
-from .schema import (DEFAULT_WAIT, attach, check_schema, describe_difference, fingerprint, guard,
-                     instrument_from_text, rebuild_hint, stored_version, structure, tables_of,
-                     verify)
+from .integrity import guard, rebuild_hint, verify
+from .schema import (DEFAULT_WAIT, attach, check_schema, describe_difference, fingerprint,
+                     instrument_from_text, stored_version, structure, tables_of)
 
 
 class Store:
@@ -30,7 +30,7 @@ class Store:
     ``Store.open(path)`` reads; writers attach it to the connection that holds the rows to
     add (:meth:`attach_for_writing`), so respondent rows move from DuckDB to DuckDB. Used as
     a context manager, a DuckDB error that a damaged store raises in the block becomes
-    servqual's error naming the file (:func:`.schema.failure`).
+    servqual's error naming the file (:func:`.integrity.failure`).
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, own: bool):

@@ -21,8 +21,9 @@ from ..celltext import bound_label
 from ..errors import DataError, UsageError
 from ..instrument import Instrument
 from ..waves import sort_waves
+from .integrity import guard
 from .schema import (DEFAULT_WAIT, SERIES_FIELDS, TREND_FIT_FIELDS, attach, check_schema,
-                     guard, instrument_from_text)
+                     instrument_from_text)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from ..models import (CROSS_KEYS, CROSS_SUMS, HISTOGRAM_KEYS, KEYS, SUMS, WEIGHT
 from ..stats.aggregate import canonical
 from ..stats.questionnaire import questionnaire_common
 from .history import Store, quality_to_json, quietly, quote
-from .schema import (DEFAULT_WAIT, SERIES_FIELDS, TREND_FIT_FIELDS, attach, fingerprint, guard,
+from .integrity import guard
+from .schema import (DEFAULT_WAIT, SERIES_FIELDS, TREND_FIT_FIELDS, attach, fingerprint,
                      instrument_text)
 
 
