@@ -263,7 +263,7 @@ def ingest(
     Its rejected rows are kept in the store with it (table quarantine). Files are validated
     and aggregated out of core by DuckDB, so any size fits.
     """
-    from .store.history import ingest_files
+    from .store.write import ingest_files
 
     loaded = load_instrument(instrument)
     paths = inputs_of(files, loaded)

@@ -22,7 +22,8 @@ from .findings import Target, find, load_complaints
 from .instrument import Instrument
 from .models import Aggregates, Collected, DataQuality, Unit
 from .results import Results, current_segments, of_wave
-from .stats.aggregate import canonical, questionnaire_common
+from .stats.aggregate import canonical
+from .stats.questionnaire import questionnaire_common
 from .stats.tables import build_tables
 from .stats.trends import build_trends
 from .strategy import StrategyBook, load_strategies, recommend

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from servqual.stats import aggregate as agg
-from servqual.stats.aggregate import CROSS_KEYS, HISTOGRAM_KEYS, Aggregates, aggregate
-from servqual.models import KEYS
+from servqual.stats import grouping
+from servqual.stats.aggregate import aggregate
+from servqual.models import CROSS_KEYS, HISTOGRAM_KEYS, KEYS, Aggregates
 
 
 def assert_same(a: Aggregates, b: Aggregates) -> None:
@@ -40,8 +40,8 @@ def test_aggregates_of_parts_add_up_to_the_whole(sample_results):
 
 def test_segments_one_by_one_equal_cross_classified(sample_results, monkeypatch):
     results, validated = sample_results
-    monkeypatch.setattr(agg, "MAX_CELLS", 1)
-    assert len(agg.groupings(validated.responses)) == len(results.instrument.segments)
+    monkeypatch.setattr(grouping, "MAX_CELLS", 1)
+    assert len(grouping.groupings(validated.responses)) == len(results.instrument.segments)
     assert_same(aggregate(validated.responses, results.instrument), results.aggregates)
 
 

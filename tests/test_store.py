@@ -311,19 +311,19 @@ HOLD = textwrap.dedent("""
     # commit) until it is killed or told to go on.
     import sys
     from pathlib import Path
-    import servqual.store.history as history
+    import servqual.store.write as write
     from servqual.instrument import load_instrument
 
-    real = history.rebuild_trends
+    real = write.rebuild_trends
 
     def held(store):
         real(store)
         print("IN_TRANSACTION", flush=True)
         sys.stdin.readline()
 
-    history.rebuild_trends = held
+    write.rebuild_trends = held
     store, instrument, *files = sys.argv[1:]
-    history.ingest_files([Path(f) for f in files], load_instrument(instrument), Path(store))
+    write.ingest_files([Path(f) for f in files], load_instrument(instrument), Path(store))
     print("DONE", flush=True)
 """)
 
@@ -464,26 +464,26 @@ def test_ingest_validates_like_the_in_memory_path(tmp_path):
 
 
 def test_a_failed_first_ingest_leaves_no_store_behind(tmp_path, monkeypatch):
-    import servqual.store.history as history
+    import servqual.store.write as write
 
     store = tmp_path / "new.duckdb"
 
     def failing(*args, **kwargs):  # the store file and its schema exist now: the write fails
         raise OSError("disk full")
 
-    monkeypatch.setattr(history, "write_waves", failing)
+    monkeypatch.setattr(write, "write_waves", failing)
     with pytest.raises(OSError):
-        history.ingest_files([SAMPLE[0]], load_instrument(INSTRUMENT), store)
+        write.ingest_files([SAMPLE[0]], load_instrument(INSTRUMENT), store)
     assert not store.exists() and not (tmp_path / "new.duckdb.wal").exists()
 
 
 def test_a_failed_ingest_never_removes_a_store_it_did_not_create(tmp_path, monkeypatch):
     """A first ingest that loses the race to create the store (another process created and
     filled it first) and then fails keeps the other process's store."""
-    import servqual.store.history as history
+    import servqual.store.write as write
 
     store = tmp_path / "new.duckdb"
-    original = history.Store.attach_for_writing
+    original = Store.attach_for_writing
 
     def other_process_first(con, path, **kwargs):
         subprocess.run([sys.executable, "-m", "servqual", "ingest", str(SAMPLE[1]),
@@ -491,11 +491,11 @@ def test_a_failed_ingest_never_removes_a_store_it_did_not_create(tmp_path, monke
                        check=True, capture_output=True, cwd=ROOT)
         return original(con, path, **kwargs)
 
-    monkeypatch.setattr(history.Store, "attach_for_writing", other_process_first)
-    monkeypatch.setattr(history, "write_waves",
+    monkeypatch.setattr(Store, "attach_for_writing", other_process_first)
+    monkeypatch.setattr(write, "write_waves",
                         lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError):
-        history.ingest_files([SAMPLE[0]], load_instrument(INSTRUMENT), store)
+        write.ingest_files([SAMPLE[0]], load_instrument(INSTRUMENT), store)
     assert store.exists()
     result = invoke("trend", "--store", store, "--json")
     assert result.exit_code == 0 and "2025Q1" in result.output

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from conftest import INSTRUMENT, ROOT
 from servqual.cli import app
 from servqual.errors import DataError
-from servqual.store.schema import failure
+from servqual.store.integrity import failure
 
 runner = CliRunner()
 HEADER = 3 * 4096  # DuckDB's file header: the main header and two database headers

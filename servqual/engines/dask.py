@@ -18,6 +18,7 @@ worker processes on this machine for the run and stops it afterwards.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 
@@ -45,7 +46,7 @@ class DaskEngine(PartsEngine):
     def __init__(self, instrument: Instrument, *, split_by: str | None = None,
                  scheduler: str | None = None):
         try:
-            import distributed  # noqa: F401
+            importlib.import_module("distributed")
         except ImportError:
             raise UsageError(f"--engine dask needs Dask's distributed scheduler: {INSTALL}"
                              ) from None

@@ -36,7 +36,8 @@ from ..instrument import Instrument
 from ..models import Aggregates, Collected, DataQuality, ImportanceCounts, Reason, Unit
 from ..quarantine import QUARANTINE_COLUMNS, SOURCE
 from ..responses import WAVE, Responses
-from ..stats.aggregate import aggregate, common_items
+from ..stats.aggregate import aggregate
+from ..stats.questionnaire import common_items
 from ..stats.scores import allocations
 from ..validation import duplicates
 from ..validation.accounting import (add_rejected, check, count_missing, file_record, merge,

@@ -36,7 +36,8 @@ from ..instrument import Instrument
 from ..models import Aggregates, Collected, DataQuality, Unit
 from ..quarantine import QUARANTINE_COLUMNS, SOURCE
 from ..responses import WAVE, Responses
-from ..stats.aggregate import aggregate, common_items
+from ..stats.aggregate import aggregate
+from ..stats.questionnaire import common_items
 from ..validation import Checked, Overrides, check_table, duplicates
 from ..validation.accounting import add_rejected, check, count_missing, merge
 from ..validation.straightlining import straightlining
@@ -240,7 +241,7 @@ def common_part(part: Part, instrument: Instrument, member: np.ndarray,
                 overrides: Overrides | None, split_by: str | None
                 ) -> tuple[Aggregates | None, dict[str, Aggregates]]:
     """The second pass of a changed questionnaire: dimension scores from the items asked in
-    every wave (:func:`servqual.stats.aggregate.common_items`), for all and for each unit."""
+    every wave (:func:`servqual.stats.questionnaire.common_items`), for all and for each unit."""
     responses = _checked(part, instrument, overrides).responses
     if not len(responses):
         return None, {}

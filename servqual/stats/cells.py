@@ -1,6 +1,6 @@
 """Per-cell sums, and their sums up to wave × segment value (the marginals).
 
-The accumulators of :mod:`.aggregate` count per *cell*: the respondents of one wave with one
+The accumulators of :mod:`.accumulators` count per *cell*: the respondents of one wave with one
 value of every segment column at once. The tables the statistics read are per wave and
 value of one segment column at a time (or per wave for the whole sample): each is a sum of
 cells. :class:`CellRows` holds per-cell sums with their keys as integer codes, so the sums

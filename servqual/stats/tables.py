@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from ..instrument import Instrument
-from .aggregate import Aggregates, item_presence
 from .gaps import CELL, adjust_p, gap_table, paired_t
-from ..models import ALL
+from ..models import ALL, Aggregates
 from .moments import describe
+from .questionnaire import item_presence
 from .reliability import reliability
 from .segments import between_tests
 

@@ -1,30 +1,27 @@
-"""Reading and writing waves of the history store (see :mod:`servqual.store`)."""
+"""Opening the history store and reading its waves (see :mod:`servqual.store`); writing
+them is :mod:`.write`."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from .. import __version__
-from ..errors import DataError, ServqualError
+from ..errors import DataError
 from ..instrument import Instrument
-from ..models import (CROSS_KEYS, CROSS_SUMS, HISTOGRAM_KEYS, REASONS, Aggregates, DataQuality,
-                      ImportanceCounts)
-from ..stats.aggregate import canonical, questionnaire_common
-from ..models import KEYS, SUMS, WEIGHTED_SUMS
+from ..models import (CROSS_KEYS, CROSS_SUMS, HISTOGRAM_KEYS, KEYS, REASONS, SUMS, WEIGHTED_SUMS,
+                      Aggregates, DataQuality, ImportanceCounts)
+from ..stats.aggregate import canonical
 from ..validation.accounting import merge as merge_quality
 from ..waves import sort_waves
-from .schema import (DEFAULT_WAIT, SERIES_FIELDS, TREND_FIT_FIELDS, attach, check_schema,
-                     describe_difference, fingerprint, guard, instrument_from_text,
-                     instrument_text, rebuild_hint, stored_version, structure, tables_of,
-                     verify)
+from .integrity import guard, rebuild_hint, verify
+from .schema import (DEFAULT_WAIT, attach, check_schema, describe_difference, fingerprint,
+                     instrument_from_text, stored_version, structure, tables_of)
 
 
 class Store:
@@ -33,7 +30,7 @@ class Store:
     ``Store.open(path)`` reads; writers attach it to the connection that holds the rows to
     add (:meth:`attach_for_writing`), so respondent rows move from DuckDB to DuckDB. Used as
     a context manager, a DuckDB error that a damaged store raises in the block becomes
-    servqual's error naming the file (:func:`.schema.failure`).
+    servqual's error naming the file (:func:`.integrity.failure`).
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, own: bool):
@@ -71,14 +68,14 @@ class Store:
                     stored_version(con, path)
                     verify(con, path)
                 except BaseException:
-                    _quietly(con, "DETACH store")
+                    quietly(con, "DETACH store")
                     raise
                 con.execute("DETACH store").fetchall()
             attach(con, path, write=True, wait=wait, on_wait=on_wait)
             try:
                 created = check_schema(con, path, write=True)
             except BaseException:
-                _quietly(con, "DETACH store")
+                quietly(con, "DETACH store")
                 raise
         store = cls(con, path, own=False)
         store.created = created
@@ -93,7 +90,7 @@ class Store:
         if self._own:
             con.close()
         elif failed:
-            _quietly(con, "DETACH store")
+            quietly(con, "DETACH store")
         else:
             with guard(self.path, write=True):
                 con.execute("DETACH store").fetchall()
@@ -157,9 +154,9 @@ class Store:
     def common_items(self, member, instrument: Instrument, exclude: set[str] = frozenset()
                      ) -> Aggregates | None:
         """The second pass of a changed questionnaire over the stored respondents
-        (:func:`servqual.stats.aggregate.common_items`), waves in ``exclude`` left out."""
+        (:func:`servqual.stats.questionnaire.common_items`), waves in ``exclude`` left out."""
         from ..responses import Responses
-        from ..stats.aggregate import common_items
+        from ..stats.questionnaire import common_items
 
         parts = []
         for wave in [w for w in self.waves()["wave"] if w not in exclude]:
@@ -179,7 +176,7 @@ class Store:
 
         def table(name: str, columns: list[str]) -> pd.DataFrame:
             return self.con.execute(
-                f"SELECT {', '.join(_quote(c) for c in columns)} FROM store.{name} "
+                f"SELECT {', '.join(quote(c) for c in columns)} FROM store.{name} "
                 "WHERE wave IN (SELECT wave FROM chosen)").df()
 
         moments = table("moments", KEYS + sums)
@@ -208,7 +205,7 @@ class Store:
         if row[0] not in tables_of(self.con):
             raise DataError(f"the history store is damaged: the table {row[0]} of wave "
                             f"{wave!r} is missing; " + rebuild_hint(), file=self.path)
-        return self.con.execute(f"SELECT * FROM store.{_quote(row[0])}").df()
+        return self.con.execute(f"SELECT * FROM store.{quote(row[0])}").df()
 
     def respondent_batch(self, wave: str):
         """The stored respondent rows of one wave as an Arrow table (the layout of
@@ -216,7 +213,7 @@ class Store:
         self.respondents(wave).iloc[:0]  # the checks of a missing or damaged wave
         table = self.con.execute("SELECT rows_table FROM store.waves WHERE wave = ?",
                                  [wave]).fetchall()[0][0]
-        return self.con.sql(f"SELECT * FROM store.{_quote(table)}").to_arrow_table()
+        return self.con.sql(f"SELECT * FROM store.{quote(table)}").to_arrow_table()
 
     def quarantine(self, wave: str | None = None) -> pd.DataFrame:
         if wave is None:
@@ -224,24 +221,7 @@ class Store:
         return self.con.execute("SELECT * FROM store.quarantine WHERE wave = ?", [wave]).df()
 
 
-def _remove_if_empty(path: Path) -> None:
-    """Delete a store that holds no wave, unless another process has it open: it may be
-    another first ingest, waiting for the lock to fill the store this process created."""
-    con = duckdb.connect()
-    try:
-        try:
-            attach(con, path, write=False, wait=0)  # a shared lock: no writer gets in now
-            empty = con.execute("SELECT count(*) FROM store.waves").fetchall()[0][0] == 0
-        except (duckdb.Error, ServqualError, OSError):
-            return
-        if empty:
-            for leftover in (path, Path(f"{path}.wal")):
-                leftover.unlink(missing_ok=True)
-    finally:
-        con.close()
-
-
-def _quietly(con, sql: str) -> None:
+def quietly(con, sql: str) -> None:
     """Run ``sql`` on the way out of an error; DuckDB failing again (a store it found
     damaged, a transaction it ended itself) must not hide that error."""
     try:
@@ -250,7 +230,7 @@ def _quietly(con, sql: str) -> None:
         pass
 
 
-def _quote(name: str) -> str:
+def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -270,248 +250,3 @@ def quality_from_json(text: str) -> DataQuality:
     reasons.update(quality.quarantine_reasons)
     quality.quarantine_reasons = reasons
     return quality
-
-
-# --------------------------------------------------------------------------------------------
-# Writing
-
-
-@dataclass
-class WaveData:
-    """Everything the store keeps of one wave, ready to write."""
-
-    wave: str
-    quality: DataQuality
-    respondents: int
-    rows_sql: str  # SELECT of the wave's respondent rows, on the writing connection
-    files: list[str]
-
-
-def write_waves(store: Store, instrument: Instrument, aggregates: Aggregates,
-                importance: dict[str, ImportanceCounts], waves: list[WaveData],
-                quarantine: pd.DataFrame, files: list[str], engine: str) -> None:
-    """Replace (or add) ``waves`` in the store, in one transaction, and rebuild the trend
-    tables. ``quarantine`` holds the rejected rows of the files, with a ``wave`` column."""
-    con = store.con
-    names = [w.wave for w in waves]
-    if not names:
-        raise DataError("no valid responses to store: every row was quarantined")
-    kept = store.waves()
-    kept = kept[~kept["wave"].isin(names)]
-    if len(kept):
-        store.check_structure(instrument, list(kept["wave"]))
-    text = instrument_text(instrument)
-    mark = fingerprint(instrument)
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    con.execute("BEGIN").fetchall()
-    try:
-        ingest = con.execute("SELECT coalesce(max(ingest), 0) + 1 FROM store.ingests"
-                             ).fetchall()[0][0]
-        con.execute("CREATE OR REPLACE TEMP TABLE replaced (wave VARCHAR)").fetchall()
-        con.executemany("INSERT INTO replaced VALUES (?)", [[w] for w in names]).fetchall()
-        old_tables = [r[0] for r in con.execute(
-            "SELECT rows_table FROM store.waves WHERE wave IN (SELECT wave FROM replaced)"
-        ).fetchall()]
-        for name in ("moments", "histograms", "crossproducts", "importance", "waves"):
-            con.execute(f"DELETE FROM store.{name} "
-                        "WHERE wave IN (SELECT wave FROM replaced)").fetchall()
-        # A replaced wave's quarantine goes, and so does every row an earlier ingest of these
-        # files rejected (a wave none of whose rows was valid is not stored, but its rejected
-        # rows are): the files' rejected rows are inserted again below.
-        con.execute("DELETE FROM store.quarantine "
-                    "WHERE wave IN (SELECT wave FROM replaced)").fetchall()
-        con.executemany("DELETE FROM store.quarantine WHERE source_file = ?",
-                        [[f] for f in files]).fetchall()
-        for table in old_tables:
-            con.execute(f"DROP TABLE IF EXISTS store.{_quote(table)}").fetchall()
-
-        moments = aggregates.moments.copy()
-        for column in WEIGHTED_SUMS:
-            if column not in moments:
-                moments[column] = np.nan
-        _insert(con, "moments", moments[KEYS + SUMS + WEIGHTED_SUMS])
-        _insert(con, "histograms", aggregates.histograms[HISTOGRAM_KEYS + ["count"]])
-        _insert(con, "crossproducts", aggregates.crossproducts[CROSS_KEYS + CROSS_SUMS])
-        if importance:
-            _insert(con, "importance", pd.DataFrame(
-                [{"wave": w, **c.as_dict()} for w, c in importance.items()]))
-        q = _quarantine_rows(quarantine, ingest)
-        if len(q):
-            _insert(con, "quarantine", q)
-        for n, wave in enumerate(waves):
-            table = f"rows_{ingest}_{n + 1}"
-            con.execute(f"CREATE TABLE store.{_quote(table)} AS {wave.rows_sql}").fetchall()
-            con.execute("INSERT INTO store.waves VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [wave.wave, ingest, instrument.name, mark, text, wave.respondents,
-                         quality_to_json(wave.quality), json.dumps(wave.files), table, now]
-                        ).fetchall()
-        con.execute("INSERT INTO store.ingests VALUES (?, ?, ?, ?, ?, ?)",
-                    [ingest, now, json.dumps(files), json.dumps(names), engine,
-                     f"servqual {__version__}"]).fetchall()
-        rebuild_trends(store)
-        con.execute("COMMIT").fetchall()
-    except BaseException:
-        _quietly(con, "ROLLBACK")
-        raise
-
-
-def _insert(con, table: str, frame: pd.DataFrame) -> None:
-    con.register("incoming", frame)
-    try:
-        columns = ", ".join(_quote(c) for c in frame.columns)
-        con.execute(f"INSERT INTO store.{table} ({columns}) "
-                    f"SELECT {columns} FROM incoming").fetchall()
-    finally:
-        con.unregister("incoming")
-
-
-def _quarantine_rows(quarantine: pd.DataFrame, ingest: int) -> pd.DataFrame:
-    """The quarantine in the store's layout: fixed columns, the file's own values as JSON."""
-    fixed = ["wave", "source_file", "source_row", "reason", "column", "value", "duplicate_of"]
-    if quarantine is None or quarantine.empty:
-        return pd.DataFrame(columns=["wave", "ingest"] + fixed[1:] + ["record"])
-    own = [c for c in quarantine.columns if c not in fixed]
-    records = quarantine[own].to_json(orient="records", lines=True, force_ascii=False,
-                                      date_format="iso").splitlines() if own else \
-        ["{}"] * len(quarantine)
-    out = pd.DataFrame({
-        "wave": quarantine["wave"].astype(object).where(quarantine["wave"].notna(), None),
-        "ingest": ingest,
-        "source_file": quarantine["source_file"].astype(str),
-        "source_row": pd.to_numeric(quarantine["source_row"]).astype("int64"),
-        "reason": quarantine["reason"].astype(str),
-        "column": quarantine["column"].fillna("").astype(str),
-        "value": quarantine["value"].fillna("").astype(str),
-        "duplicate_of": pd.array(quarantine["duplicate_of"], dtype="Int64"),
-        "record": records,
-    })
-    return out
-
-
-def _suppressed(frame: pd.DataFrame, config) -> pd.Series:
-    """Segment cells too small to publish (``min_cell``): no figures, no trend."""
-    return (frame["segment"] != "") & (frame["n"] < config.min_cell)
-
-
-def rebuild_trends(store: Store) -> None:
-    """Recompute the trend tables from every stored wave (inside the caller's transaction),
-    with the functions and thresholds ``servqual report`` uses (the latest wave's
-    instrument)."""
-    from ..stats.tables import build_tables
-    from ..stats.trends import dimension_series, series_trends
-
-    con = store.con
-    con.execute("DELETE FROM store.trend_series").fetchall()
-    con.execute("DELETE FROM store.trend_fits").fetchall()
-    waves_frame = store.waves()
-    if waves_frame.empty:
-        return
-    instrument = store.latest_instrument()
-    waves = list(waves_frame["wave"])
-    aggregates = store.aggregates(waves, instrument)
-    member = questionnaire_common(aggregates.moments, instrument)
-    if member is not None:  # dimension trends over the items asked in every wave
-        aggregates = canonical(Aggregates.concat(
-            [aggregates, store.common_items(member, instrument)]), instrument)
-    tables = build_tables(aggregates, instrument, waves)
-    config = instrument.analysis
-    series, fits = [], []
-    fitted = dimension_series(tables)[0]  # the common items only, where they changed
-    for level, table, key, fit_on in (("dimension", tables.dimensions, "dimension", fitted),
-                                      ("item", tables.items, "item", tables.items)):
-        frame = table.rename(columns={key: "id"}).copy()
-        if level == "dimension":
-            frame["dimension"] = frame["id"]
-        frame["suppressed"] = _suppressed(frame, config)
-        part = frame[["id", "dimension", "segment", "value", "wave"]
-                     + [c for c in SERIES_FIELDS if c in frame] + ["suppressed"]].copy()
-        part.insert(0, "level", level)
-        for c in SERIES_FIELDS:
-            if c not in part:
-                part[c] = np.nan
-        part.loc[part["suppressed"], [c for c in SERIES_FIELDS if c != "n"]] = np.nan
-        series.append(part)
-        usable = fit_on.rename(columns={key: "id"})
-        if level == "dimension":
-            usable = usable.assign(dimension=usable["id"])
-        usable = usable[~_suppressed(usable, config)]
-        for measure, column in (("gap", "gap_mean"), ("perception", "perception_mean")):
-            fit = series_trends(usable, ["id", "dimension", "segment", "value"], column,
-                                waves, config)
-            if fit.empty:
-                continue
-            fit = fit.drop(columns=["measure"])
-            fit.insert(0, "level", level)
-            fit["measure"] = measure
-            fits.append(fit)
-    series_frame = pd.concat(series, ignore_index=True)
-    series_frame["value"] = series_frame["value"].astype(str)
-    _insert(con, "trend_series", series_frame[["level", "id", "dimension", "segment", "value",
-                                               "wave"] + SERIES_FIELDS + ["suppressed"]])
-    if fits:
-        fit_frame = pd.concat(fits, ignore_index=True)
-        fit_frame["value"] = fit_frame["value"].astype(str)
-        _insert(con, "trend_fits", fit_frame[["level", "id", "dimension", "segment", "value",
-                                              "measure"] + TREND_FIT_FIELDS])
-
-
-# --------------------------------------------------------------------------------------------
-# servqual ingest
-
-
-@dataclass
-class Ingested:
-    """What an ingest did: the row accounting of each wave stored, and of the rows that carry
-    no wave label (``None``)."""
-
-    store: Path
-    waves: dict[str | None, DataQuality]
-    replaced: list[str]
-    quality: DataQuality
-
-
-def ingest_files(paths: list[Path], instrument: Instrument, store_path: Path, *,
-                 progress=None, wait: float = DEFAULT_WAIT, on_wait=None,
-                 memory_limit: str | None = None) -> Ingested:
-    """Validate survey files and replace (or add) their waves in the store, all or nothing.
-
-    The files are validated and aggregated by the DuckDB engine (:mod:`servqual.engines.
-    duckdb`), whose staged rows are copied into the store, before the store is opened, so another process is kept waiting only while the waves are written.
-    A wave found in the files replaces the stored wave of that label entirely: a wave spread
-    over several files must be ingested in one command.
-    """
-    from ..engines.duckdb import DuckDBEngine
-
-    with DuckDBEngine(instrument, progress=progress, memory_limit=memory_limit) as engine:
-        collected = engine.collect(paths)
-        names = collected.waves
-        if not names:
-            raise DataError("no valid responses to store: every row was quarantined ("
-                            + ", ".join(f"{k}: {v}" for k, v in
-                                        collected.quality.quarantine_reasons.items() if v) + ")")
-        aggregates = collected.aggregates
-        importance = engine.importance
-        per_wave = engine.wave_quality()
-        quarantine = collected.quarantine.assign(wave=engine.quarantine_waves)
-        waves = [WaveData(wave=w, quality=per_wave[w], respondents=per_wave[w].rows_valid,
-                          rows_sql=engine.rows_select(w),
-                          files=sorted({f["file"] for f in per_wave[w].files}))
-                 for w in names]
-        if progress is not None:
-            progress("writing the store", 0, 1)
-        store = Store.attach_for_writing(engine.con, store_path, wait=wait, on_wait=on_wait)
-        try:
-            with guard(Path(store_path), write=True):
-                replaced = [w for w in names if w in set(store.waves()["wave"])]
-                write_waves(store, instrument, aggregates, importance, waves, quarantine,
-                            [str(p) for p in paths], engine="duckdb")
-        except BaseException:
-            store.close(failed=True)
-            if store.created:  # leave no empty store behind a failed first ingest
-                _remove_if_empty(Path(store_path))
-            raise
-        store.close()
-        if progress is not None:
-            progress("writing the store", 1, 1)
-        return Ingested(store=store_path, waves=per_wave, replaced=replaced,
-                        quality=collected.quality)

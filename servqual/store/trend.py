@@ -1,6 +1,6 @@
 """``servqual trend``: ad-hoc trend checks answered from the history store's trend tables.
 
-The store classifies every series when waves are ingested (:func:`.history.rebuild_trends`,
+The store classifies every series when waves are ingested (:func:`.write.rebuild_trends`,
 with the functions and thresholds of ``servqual report``), so a question is two small
 queries: this module imports neither pandas nor the statistics, and answers in a fraction of
 a second however many respondents the waves had.
@@ -21,8 +21,9 @@ from ..celltext import bound_label
 from ..errors import DataError, UsageError
 from ..instrument import Instrument
 from ..waves import sort_waves
+from .integrity import guard
 from .schema import (DEFAULT_WAIT, SERIES_FIELDS, TREND_FIT_FIELDS, attach, check_schema,
-                     guard, instrument_from_text)
+                     instrument_from_text)
 
 
 @dataclass(frozen=True)
