@@ -165,3 +165,16 @@ def test_respondents_read_back_from_duckdb_outlive_the_result():
         np.full((n, 8), -1.0, dtype=np.float32)
     np.testing.assert_array_equal(after.expectation, answers[:, :4])
     np.testing.assert_array_equal(after.perception, answers[:, 4:])
+
+
+def test_distinct_key_hashes_as_numpy_unique():
+    """The parts' key hashes are made distinct by a sort (np.unique's hash path is slow on
+    64-bit hashes); the result must be np.unique's."""
+    import numpy as np
+
+    from servqual.engines.parts import _distinct
+
+    rng = np.random.default_rng(7)
+    for values in (rng.integers(0, 40, 500).astype(np.uint64),
+                   rng.integers(0, 2**63, 1000).astype(np.uint64), np.array([], np.uint64)):
+        assert np.array_equal(_distinct(values), np.unique(values))

@@ -192,12 +192,21 @@ def _tallies(responses: Responses, instrument: Instrument, split_by: str | None
     return out
 
 
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted: np.unique by a sort (numpy 2's hash-based np.unique
+    takes 70 times longer on a million random 64-bit hashes)."""
+    ordered = np.sort(values)
+    keep = np.ones(len(ordered), dtype=bool)
+    keep[1:] = ordered[1:] != ordered[:-1]
+    return ordered[keep]
+
+
 def settle(results: list[PartResult]) -> dict[int, np.ndarray]:
     """The key hashes each part shares with another part (empty: nothing to settle)."""
     with_keys = [r for r in results if r.hashes is not None and len(r.hashes)]
     if len(with_keys) < 2:
         return {}
-    hashes = np.concatenate([np.unique(r.hashes) for r in with_keys])
+    hashes = np.concatenate([_distinct(r.hashes) for r in with_keys])
     values, counts = np.unique(hashes, return_counts=True)
     shared = values[counts > 1]
     if not len(shared):
