@@ -401,7 +401,7 @@ def _same_but_ingest_numbers(a: dict, b: dict) -> bool:
 
 def _rows_close(x: list[tuple], y: list[tuple]) -> bool:
     """Rows equal, floats up to their last bits: DuckDB adds sums of ratios in parallel, so two
-    ingests of the same file may differ there (outofcore.py, "Limits")."""
+    ingests of the same file may differ there)."""
     if len(x) != len(y):
         return False
     for r, s in zip(x, y):

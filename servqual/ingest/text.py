@@ -1,7 +1,7 @@
 """Delimited text files (CSV, TSV): pyarrow's multi-threaded reader, guided by the instrument.
 
 A file is read whole (:func:`read_text_table`), or laid out for streaming its records when
-it is too large for that (:func:`stream_layout`, for :mod:`servqual.outofcore`). Either
+it is too large for that (:func:`stream_layout`, for :mod:`servqual.ingest.slices`). Either
 way the file is memory-mapped and its text made UTF-8 (:mod:`servqual.ingest.decoding`:
 the encoding is the instrument's, or detected, and text in another encoding than UTF-8 is
 transcoded once); its header rows are split quote-aware and its delimiter sniffed
