@@ -60,10 +60,3 @@ def test_the_command_line_exempts_what_is_alive_from_the_shutdown_collections():
             "print(json.dumps({'frozen': gc.get_freeze_count()}))")
     got = _in_fresh_process(code)
     assert got["frozen"] > 1000  # the imported modules' objects, at least
-
-
-def test_warm_up_sets_numba_up_with_a_compiled_function():
-    from servqual.stats import kernels
-
-    kernels.warm_up()
-    assert kernels._ready.signatures  # compiled (or loaded from the cache) and called
