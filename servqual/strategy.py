@@ -354,7 +354,7 @@ def recommend(point, book: StrategyBook, instrument: Instrument, config,
         parts.append({"kind": "alert", **fill(
             book.alerts["drop"], change=signed(a["change"]), previous_wave=a["previous_wave"],
             current_wave=a["current_wave"], p=pvalue(a["p_value"]))})
-    referred = point.parent is not None and point.dimension in (dimension_priority or {})
+    referred = point.kind == "item" and point.dimension in (dimension_priority or {})
     if not referred:
         parts.append({"kind": "actions",
                       "items": [dict(a) for a in book.actions(point.dimension)]})

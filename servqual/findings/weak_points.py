@@ -180,8 +180,8 @@ def _material(row: pd.Series, config: AnalysisConfig) -> bool:
 
 
 def _gap_evidence(row: pd.Series) -> dict[str, Any]:
-    return {"gap": row["gap_mean"], "ci95_low": row["gap_ci95_low"],
-            "ci95_high": row["gap_ci95_high"], "p_adjusted": row["p_adjusted"]}
+    return {"gap": row["gap_mean"], "ci95_low": row.get("gap_ci95_low"),
+            "ci95_high": row.get("gap_ci95_high"), "p_adjusted": row["p_adjusted"]}
 
 
 def _target_evidence(missed: pd.DataFrame) -> dict[str, Any]:
@@ -288,9 +288,9 @@ def _whole_points(dimensions, items, trends, targets, complaints, peers, segment
                 continue  # no shortfall: never a weak point
             ident = row[kind]
             point = WeakPoint(kind=kind, id=ident, dimension=row["dimension"], gap_mean=gap,
-                              item=ident if kind == "item" else None, n=row["n"],
-                              gap_ci95_low=row["gap_ci95_low"],
-                              gap_ci95_high=row["gap_ci95_high"])
+                              item=ident if kind == "item" else None, n=row.get("n"),
+                              gap_ci95_low=row.get("gap_ci95_low"),
+                              gap_ci95_high=row.get("gap_ci95_high"))
             evidence: dict[str, dict[str, Any]] = {}
             if _material(row, config):
                 evidence["negative_gap"] = _gap_evidence(row)
@@ -381,7 +381,7 @@ def _unit_points(dimensions, trends, targets, benchmark, segments, segment_items
             key = (*unit, "dimension", row["dimension"])
             candidates.setdefault(key, {})["falling_trend"] = {k: row[k] for k in TREND_KEYS}
 
-    whole_n = dict(zip(dimensions["dimension"], dimensions["n"]))
+    whole_n = dict(zip(dimensions["dimension"], dimensions["n"])) if "n" in dimensions else {}
     cells = {"dimension": segments, "item": segment_items}
     found = []
     for (column, value, level, ident), evidence in candidates.items():
@@ -404,7 +404,7 @@ def _unit_points(dimensions, trends, targets, benchmark, segments, segment_items
             kind="unit", id=f"{ident}@{column}={value}", dimension=dimension, gap_mean=gap,
             item=ident if level == "item" else None, column=column, value=value, n=row["n"],
             gap_ci95_low=row.get("gap_ci95_low"), gap_ci95_high=row.get("gap_ci95_high"),
-            reach=float(row["n"] / n_all) if n_all and np.isfinite(n_all) else 1.0)
+            reach=float(min(1.0, row["n"] / n_all)) if n_all and np.isfinite(n_all) else 1.0)
         if _material(row, config):
             evidence["negative_gap"] = _gap_evidence(row)
         point.evidence = _ordered(evidence)
