@@ -343,12 +343,13 @@ def recommend(point, book: StrategyBook, instrument: Instrument, config,
             column=str(point.column), gap=signed(point.gap_mean),
             low=signed(point.gap_ci95_low), high=signed(point.gap_ci95_high),
             n=_count(point.n), whole=signed(whole_gap))})
-        if point.peers is not None:
-            b = point.peers
-            parts.append({"kind": "peers", **fill(
-                book.units["peers"], value=str(point.value), gap=signed(b["gap_mean"]),
-                average=signed(b["average_others"]), best=str(b["best_unit"]),
-                best_gap=signed(b["best_gap"]), rank=int(b["rank"]), units=int(b["units"]))})
+    below = point.evidence.get("below_peers")
+    if point.peers is not None and below is not None and not below.get("external"):
+        b = point.peers  # the unit's place among the units: learn from the best one
+        parts.append({"kind": "peers", **fill(
+            book.units["peers"], value=str(b["unit"]), gap=signed(b["gap_mean"]),
+            average=signed(b["average_others"]), best=str(b["best_unit"]),
+            best_gap=signed(b["best_gap"]), rank=int(b["rank"]), units=int(b["units"]))})
     if point.alert:
         a = point.alert
         parts.append({"kind": "alert", **fill(

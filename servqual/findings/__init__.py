@@ -82,8 +82,6 @@ def find(*, tables, aggregates, waves: list[str], instrument: Instrument, trends
                             instrument.dimension_keys) \
         if benchmark_column else pd.DataFrame()
     peer_table = compare_with_peers(dims_now, *peers, config) if peers else pd.DataFrame()
-    if own_benchmark is not None and len(own_benchmark):
-        peer_table = pd.concat([peer_table, _as_peers(own_benchmark)], ignore_index=True)
     ipa = importance_performance(dims_now, aggregates.moments, current,
                                  bool(instrument.settings.overall_satisfaction))
     points = _weak_points(dimensions=dims_now, items=items_now, trends=trends,
@@ -92,19 +90,10 @@ def find(*, tables, aggregates, waves: list[str], instrument: Instrument, trends
                           instrument=instrument, config=config,
                           segment_items=segment_items,
                           tolerance=tolerance_tests(tables.tolerance, current, config),
-                          benchmark_column=benchmark_column)
+                          benchmark_column=benchmark_column, own_benchmark=own_benchmark)
     return Findings(trends=trends, targets=target_table, complaints=complaint_table,
                     complaint_summary=summary, complaints_outside=outside, benchmark=bench,
                     peers=peer_table, ipa=ipa, weak_points=points)
-
-
-def _as_peers(rows: pd.DataFrame) -> pd.DataFrame:
-    """A unit's benchmarking rows in the form of an external comparison (its own report)."""
-    return pd.DataFrame({
-        "dimension": rows["dimension"], "peer": rows["unit"].astype(str),
-        "peer_gap": rows["average_others"], "gap_mean": rows["gap_mean"],
-        "difference": rows["difference"], "p_value": rows["p_adjusted"],
-        "below_peers": rows["below_peers"].astype(bool), "internal": True})
 
 
 def tolerance_tests(tolerance: pd.DataFrame, wave: str, config) -> pd.DataFrame:

@@ -191,6 +191,14 @@ def _target_evidence(missed: pd.DataFrame) -> dict[str, Any]:
             "value": worst["value"] or None}
 
 
+def _unit_peer_evidence(row: pd.Series) -> dict[str, Any]:
+    """A unit's place below the other units of the benchmarking segment."""
+    return {"unit": row["unit"], "gap": row["gap_mean"], "average": row["average_others"],
+            "p_adjusted": row["p_adjusted"], "column": row["column"],
+            "best_unit": row["best_unit"], "best_gap": row["best_gap"],
+            "rank": row["rank"], "units": row["units"], "external": False}
+
+
 def _score(point: WeakPoint, importance: dict[str, float], config: AnalysisConfig) -> float:
     falling = config.priority_falling_factor if "falling_trend" in point.evidence else 1.0
     return float(-point.gap_mean * importance.get(point.dimension, 1.0) * falling
@@ -208,16 +216,19 @@ def weak_points(*, dimensions: pd.DataFrame, items: pd.DataFrame, trends: TrendT
                 segment_tests: pd.DataFrame, instrument: Instrument, config: AnalysisConfig,
                 segment_items: pd.DataFrame | None = None,
                 tolerance: pd.DataFrame | None = None,
-                benchmark_column: str = "") -> list[WeakPoint]:
+                benchmark_column: str = "", own_benchmark: pd.DataFrame | None = None
+                ) -> list[WeakPoint]:
     """Every weak point of a wave (dimensions, items, units), in priority order.
 
     ``tolerance`` holds, per dimension and item (columns ``level``, ``id``), the mean MSA
     (perception − adequate), the mean MSS and the adjusted p-value of MSA < 0
     (``msa_p_adjusted``); empty or None without adequate-service columns.
+    ``own_benchmark``: in the report of one unit of ``--split-by``, the whole run's
+    benchmarking rows of that unit, its place among the other units (its own evidence).
     """
     importance = _importance_factor(dimensions)
     whole = _whole_points(dimensions, items, trends, targets, complaints, peers, segments,
-                          segment_tests, instrument, config, tolerance)
+                          segment_tests, instrument, config, tolerance, own_benchmark)
     units = _unit_points(dimensions, trends, targets, benchmark, segments,
                          segment_items if segment_items is not None else pd.DataFrame(),
                          config, benchmark_column)
@@ -275,7 +286,8 @@ def _zone(tolerance: pd.DataFrame | None, level: str, ident: str, config: Analys
 
 
 def _whole_points(dimensions, items, trends, targets, complaints, peers, segments,
-                  segment_tests, instrument, config, tolerance) -> list[WeakPoint]:
+                  segment_tests, instrument, config, tolerance, own_benchmark
+                  ) -> list[WeakPoint]:
     """Weak dimensions and items of the whole sample (only whole-sample evidence)."""
     found = []
     series = {"dimension": trends.dimensions.set_index("dimension"),
@@ -317,16 +329,22 @@ def _whole_points(dimensions, items, trends, targets, complaints, peers, segment
                         "count": int(c["count"]), "rate_per_1000": c["rate_per_1000"],
                         "wave": c["wave"], "direction": c["direction"],
                         "increase_p": c["increase_p"], "highest_rate": bool(c["highest_rate"])}
-            if kind == "dimension" and len(peers):
+            own = own_benchmark[own_benchmark["dimension"] == ident] \
+                if kind == "dimension" and own_benchmark is not None and len(own_benchmark) \
+                else pd.DataFrame()
+            if len(own):
+                point.peers = dict(own.iloc[0])
+            if len(own) and own["below_peers"].iloc[0]:
+                evidence["below_peers"] = _unit_peer_evidence(own.iloc[0])
+            elif kind == "dimension" and len(peers):
                 external = peers[(peers["dimension"] == ident) & peers["below_peers"]]
                 if len(external):
                     e = external.iloc[0]
-                    internal = e.get("internal") == True  # noqa: E712 (NaN: external)
                     evidence["below_peers"] = {
                         "unit": e["peer"], "gap": e["gap_mean"], "average": e["peer_gap"],
-                        "p_adjusted": e["p_value"], "external": not internal}
+                        "p_adjusted": e["p_value"], "external": True}
             primary = set(evidence) & PRIMARY
-            if "below_peers" in evidence and not evidence["below_peers"]["external"]:
+            if "below_peers" in evidence and not evidence["below_peers"].get("external"):
                 primary.add("below_peers")  # a unit's own report: its place among the units
             if point.zone in ("inside", "above_desired"):
                 primary.discard("negative_gap")  # inside the zone: not a weak point by itself
@@ -361,11 +379,7 @@ def _unit_points(dimensions, trends, targets, benchmark, segments, segment_items
     if len(benchmark):
         for _, row in benchmark[benchmark["below_peers"]].iterrows():
             key = (row["column"], str(row["unit"]), "dimension", row["dimension"])
-            candidates.setdefault(key, {})["below_peers"] = {
-                "unit": row["unit"], "gap": row["gap_mean"], "average": row["average_others"],
-                "p_adjusted": row["p_adjusted"], "column": row["column"],
-                "best_unit": row["best_unit"], "best_gap": row["best_gap"],
-                "rank": row["rank"], "units": row["units"]}
+            candidates.setdefault(key, {})["below_peers"] = _unit_peer_evidence(row)
             peer_rows[key] = dict(row)
     whole_trends = trends.dimensions.set_index("dimension")["direction"] \
         if len(trends.dimensions) else pd.Series(dtype=object)
