@@ -193,6 +193,7 @@ def test_unit_far_below_the_others_is_a_unit_weak_point(tmp_path):
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section))
     assert "Target missed" in text and "Below peers" in text
     assert "West ranks 5 of 5 units" in text
+    assert "Dim A in West" not in text  # West is the whole of its report: no unit card
     east = (tmp_path / "out" / "r.region-East.html").read_text(encoding="utf-8")
     assert "Below peers" not in east and "Target missed" not in east
 
