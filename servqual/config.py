@@ -70,6 +70,16 @@ class AnalysisConfig:
     priority_evidence_bonus
         A weak point's priority score is multiplied by 1 + this for each piece of evidence
         beyond the first.
+    weak_min_shortfall
+        A shortfall is *material* — a weak point by its size — when the gap (perception −
+        expectation) of a dimension, item or unit is at least this many scale points below
+        zero and significantly below zero after adjustment. Default 0.5: half a scale point is
+        the size a customer notices (the "half a standard deviation" minimal important
+        difference of rating scales, Norman, Sloan & Wyrwich 2003, with the SD of about one
+        point that SERVQUAL gaps of whole dimensions show), and expectations exceed
+        perceptions by a few tenths in nearly every SERVQUAL study, so a smaller gap is the
+        usual state rather than a failure, however large the sample that makes it
+        significant.
     """
 
     significance: float = 0.05
@@ -89,6 +99,7 @@ class AnalysisConfig:
     complaint_min_change: float = 0.5
     priority_falling_factor: float = 1.5
     priority_evidence_bonus: float = 0.25
+    weak_min_shortfall: float = 0.5
 
     def __post_init__(self) -> None:
         checks = [
@@ -109,6 +120,7 @@ class AnalysisConfig:
             (self.complaint_min_change >= 0, "complaint_min_change", "must be ≥ 0"),
             (self.priority_falling_factor >= 1, "priority_falling_factor", "must be ≥ 1"),
             (self.priority_evidence_bonus >= 0, "priority_evidence_bonus", "must be ≥ 0"),
+            (self.weak_min_shortfall >= 0, "weak_min_shortfall", "must be ≥ 0"),
         ]
         for ok, key, message in checks:
             if not ok:

@@ -257,7 +257,11 @@ class Results:
     def weak_point_json(point, recommendation: dict[str, Any]) -> dict[str, Any]:
         return clean({
             "kind": point.kind, "id": point.id, "dimension": point.dimension,
-            "label": recommendation["label"], "gap_mean": point.gap_mean,
+            "item": point.item, "column": point.column, "value": point.value,
+            "parent": point.parent,
+            "label": recommendation["label"], "n": point.n, "gap_mean": point.gap_mean,
+            "gap_ci95_low": point.gap_ci95_low, "gap_ci95_high": point.gap_ci95_high,
+            "zone": point.zone, "reach": point.reach,
             "priority": point.priority, "score": point.score,
             "evidence": list(point.evidence),
             "evidence_details": {code: {**facts, **recommendation["evidence"][code]}

@@ -15,10 +15,11 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .engines import choose_engine, open_engine, survey_paths
 from .errors import DataError, InputFileError, UsageError
-from .findings import Target, find, load_complaints
+from .findings import Target, find, load_complaints, targets_of_unit
 from .instrument import Instrument
 from .models import Aggregates, Collected, DataQuality, Unit
 from .results import Results, current_segments, of_wave
@@ -42,6 +43,8 @@ class RunInputs:
     peers: tuple[str, dict[str, float]] | None = None
     strategies: StrategyBook | None = None
     benchmark: str | None = None  # segment column; None: the instrument's benchmark_segment
+    # In a --split-by unit's report: the whole run's benchmarking rows of that unit.
+    own_benchmark: Any = None
 
 
 def load_inputs(instrument: Instrument, *, targets: Path | None = None,
@@ -194,8 +197,10 @@ def _combined(parts: list) -> tuple[Aggregates | None, DataQuality, list[str]]:
 
 def _unit_run(unit: Unit, common: Aggregates | None, whole: Results, request: Request,
               inputs: list[str]) -> UnitRun:
-    """A unit judged on its own respondents against its targets; the complaints log and the
-    benchmarking of units by the split column belong to the whole."""
+    """A unit judged on its own respondents against its targets (its own replace the
+    company's, :func:`.findings.targets_of_unit`); the complaints log belongs to the whole,
+    and the benchmarking of units by the split column comes from the whole: the unit's place
+    among the other units is its own evidence."""
     instrument = request.instrument
     current = whole.current_wave
     moments = unit.aggregates.moments if unit.aggregates is not None else None
@@ -208,8 +213,15 @@ def _unit_run(unit: Unit, common: Aggregates | None, whole: Results, request: Re
         return UnitRun(unit, None)
     extra = request.extra
     bench = instrument.analysis.benchmark_segment if extra.benchmark is None else extra.benchmark
-    unit_extra = dataclasses.replace(extra, complaints=None, categories=None,
-                                     benchmark="" if bench == request.split_by else bench)
+    own = None
+    if bench == request.split_by and whole.findings is not None and len(whole.findings.benchmark):
+        b = whole.findings.benchmark
+        own = b[(b["column"] == bench) & (b["unit"].astype(str) == unit.value)]
+    unit_extra = dataclasses.replace(
+        extra, complaints=None, categories=None,
+        benchmark="" if bench == request.split_by else bench,
+        targets=targets_of_unit(extra.targets, request.split_by, unit.value),
+        own_benchmark=own)
     aggregates = _plus(unit.aggregates, common)
     return UnitRun(unit, compute(aggregates, unit.quality, unit.waves, instrument, unit_extra,
                                  inputs))
@@ -239,11 +251,18 @@ def compute(aggregates: Aggregates, quality: DataQuality, waves: list[str],
                     trends=trends, segments=current_segments(tables.dimensions, current, config),
                     segment_tests=of_wave(tables.segment_tests, current),
                     targets=extra.targets, complaints=complaints, peers=extra.peers,
-                    benchmark_column=benchmark)
+                    benchmark_column=benchmark,
+                    segment_items=current_segments(tables.items, current, config),
+                    own_benchmark=extra.own_benchmark)
     book = extra.strategies or load_strategies(None, instrument)
     weak = findings.weak_points
     dimension_priority = {p.id: p.priority for p in weak if p.kind == "dimension"}
-    recommendations = [recommend(p, book, instrument, config, dimension_priority) for p in weak]
+    whole_gaps = {}
+    for level, table in (("dimension", tables.dimensions), ("item", tables.items)):
+        rows = table[(table["segment"] == "") & (table["wave"] == current)]
+        whole_gaps.update(zip(zip([level] * len(rows), rows[level]), rows["gap_mean"]))
+    recommendations = [recommend(p, book, instrument, config, dimension_priority,
+                                 whole_gap=whole_gaps.get(p.subject)) for p in weak]
     return Results.build(instrument=instrument, waves=waves, quality=quality,
                          aggregates=aggregates, tables=tables, inputs=inputs or [],
                          findings=findings, recommendations=recommendations, strategy_book=book)

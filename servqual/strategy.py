@@ -26,7 +26,12 @@ from .resources import data_file
 
 SERVQUAL_DIMENSIONS = ("tangibles", "reliability", "responsiveness", "assurance", "empathy")
 DIRECTIONS = ("rising", "flat", "falling", "insufficient_waves")
-EVIDENCE = ("negative_gap", "falling_trend", "target_missed", "complaints", "below_peers")
+EVIDENCE = ("negative_gap", "below_adequate", "falling_trend", "target_missed", "complaints",
+            "below_peers")
+# Sections and evidence added after strategy files were first written: a file without them
+# takes them from the shipped file, so a customised file keeps working.
+OPTIONAL_SECTIONS = ("units",)
+OPTIONAL_EVIDENCE = ("below_adequate",)
 
 # Placeholders each kind of text may use (checked on load, so a typo cannot fail a run).
 PLACEHOLDERS = {
@@ -42,6 +47,10 @@ PLACEHOLDERS = {
     "evidence.target_missed": {"measure", "actual", "target", "distance"},
     "evidence.complaints": {"count", "wave", "rate", "trend"},
     "evidence.below_peers": {"unit", "gap", "average", "p"},
+    "evidence.below_adequate": {"perception", "adequate", "msa", "p"},
+    "units.label": {"label", "value", "column"},
+    "units.focus": {"label", "value", "column", "gap", "low", "high", "n", "whole"},
+    "units.peers": {"value", "gap", "average", "best", "best_gap", "rank", "units"},
 }
 
 Text = dict[str, str]
@@ -63,6 +72,7 @@ class StrategyBook:
     tools: dict[str, dict[str, Text]]
     evidence: dict[str, dict[str, Text]]
     words: dict[str, Text]
+    units: dict[str, Text]
     path: Path
 
     def actions(self, dimension: str) -> list[Text]:
@@ -141,9 +151,16 @@ def load_strategies(path: str | Path | None, instrument: Instrument) -> Strategy
     path = Path(path) if path is not None else default_strategies()
     doc = read_toml(path, "strategy")
     c = _Checker(path)
-    sections = ("directions", "dimensions", "generic", "targets", "alerts", "references",
+    required = ("directions", "dimensions", "generic", "targets", "alerts", "references",
                 "classes", "tools", "evidence", "words")
-    c.keys(doc, sections, "", required=sections)
+    c.keys(doc, required + OPTIONAL_SECTIONS, "", required=required)
+    if path != default_strategies():
+        shipped = read_toml(default_strategies(), "strategy")
+        for key in OPTIONAL_SECTIONS:
+            doc.setdefault(key, shipped[key])
+        if isinstance(doc["evidence"], dict):
+            for key in OPTIONAL_EVIDENCE:
+                doc["evidence"].setdefault(key, shipped["evidence"][key])
 
     tools = c.labelled(doc["tools"], "tools", "strategy", PLACEHOLDERS["tools"])
     directions = c.labelled(doc["directions"], "directions", "strategy",
@@ -193,9 +210,13 @@ def load_strategies(path: str | Path | None, instrument: Instrument) -> Strategy
     for name, spec in table.items():
         words[name] = c.text(spec, f"words.{name}", set())
 
+    units = c.table(doc["units"], "units")
+    c.keys(units, ("label", "focus", "peers"), "units", required=("label", "focus", "peers"))
+    units = {k: c.text(units[k], f"units.{k}", PLACEHOLDERS[f"units.{k}"]) for k in units}
+
     return StrategyBook(directions=directions, dimensions=dimensions, generic=generic,
                         targets=targets, alerts=alerts, references=references, classes=classes,
-                        tools=tools, evidence=evidence, words=words, path=path)
+                        tools=tools, evidence=evidence, words=words, units=units, path=path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,6 +257,16 @@ def fill(text: Text, **values: Any) -> Text:
 
 
 
+def point_label(point, book: StrategyBook, instrument: Instrument) -> Text:
+    """The words for a weak point: its dimension or item, and for a unit the unit as well
+    ("Responsiveness in West" / "West的响应性")."""
+    label = subject_label(*point.subject, instrument)
+    if point.kind != "unit":
+        return label
+    return fill(book.units["label"], label=label, value=str(point.value),
+                column=str(point.column))
+
+
 def subject_label(kind: str, ident: str, instrument: Instrument) -> Text:
     """The words for a dimension ("Reliability" / "可靠性") or an item (its statement)."""
     if kind == "dimension":
@@ -272,6 +303,10 @@ def evidence_texts(point, book: StrategyBook) -> dict[str, dict[str, Text]]:
                           if facts["measure"] == "gap" else plain(facts["actual"]),
                           target=signed(facts["target"]) if facts["measure"] == "gap"
                           else plain(facts["target"]), distance=signed(facts["distance"]))
+        elif code == "below_adequate":
+            values = dict(perception=plain(facts["perception"]),
+                          adequate=plain(facts["adequate"]), msa=signed(facts["msa"]),
+                          p=pvalue(facts["p_adjusted"]))
         elif code == "complaints":
             values = dict(count=facts["count"], wave=facts["wave"],
                           rate=plain(facts["rate_per_1000"], 1),
@@ -283,19 +318,38 @@ def evidence_texts(point, book: StrategyBook) -> dict[str, dict[str, Text]]:
     return out
 
 
+def _count(n: float | None) -> str:
+    return "–" if n is None or not math.isfinite(n) else f"{int(n):,}"
+
+
 def recommend(point, book: StrategyBook, instrument: Instrument, config,
-              dimension_priority: dict[str, int] | None = None) -> dict[str, Any]:
+              dimension_priority: dict[str, int] | None = None,
+              whole_gap: float | None = None) -> dict[str, Any]:
     """The strategy for one weak point: its parts (to show as lists) and the whole text.
 
     ``dimension_priority`` maps dimensions that are weak points themselves to their
     priority: an item of such a dimension refers to its card instead of repeating the
-    dimension's actions and tool.
+    dimension's actions and tool. A unit's strategy names the unit and sets its gap
+    against ``whole_gap``, the same measure for all respondents.
     """
-    label = subject_label(point.kind, point.id, instrument)
+    label = point_label(point, book, instrument)
     parts: list[dict[str, Any]] = []
     trend = point.trend or {"direction": "insufficient_waves", "waves": 0}
     parts.append({"kind": "direction", "direction": trend["direction"],
                   **direction_strategy(book, label, trend)})
+    if point.kind == "unit":
+        parts.append({"kind": "unit", "column": point.column, "value": point.value, **fill(
+            book.units["focus"], label=label, value=str(point.value),
+            column=str(point.column), gap=signed(point.gap_mean),
+            low=signed(point.gap_ci95_low), high=signed(point.gap_ci95_high),
+            n=_count(point.n), whole=signed(whole_gap))})
+    below = point.evidence.get("below_peers")
+    if point.peers is not None and below is not None and not below.get("external"):
+        b = point.peers  # the unit's place among the units: learn from the best one
+        parts.append({"kind": "peers", **fill(
+            book.units["peers"], value=str(b["unit"]), gap=signed(b["gap_mean"]),
+            average=signed(b["average_others"]), best=str(b["best_unit"]),
+            best_gap=signed(b["best_gap"]), rank=int(b["rank"]), units=int(b["units"]))})
     if point.alert:
         a = point.alert
         parts.append({"kind": "alert", **fill(

@@ -22,11 +22,13 @@ from servqual.stats.trends import TrendTables
 
 CONFIG = AnalysisConfig()
 EVIDENCE_CODES = ("negative_gap", "falling_trend", "target_missed", "complaints", "below_peers")
+PRIMARY_CODES = ("negative_gap", "falling_trend", "target_missed")  # a weak point by themselves
 
 
-def constructed(*, gap=-0.4, p_adjusted=0.5, direction="flat", missed=False,
-                complaints=False, below=False, importance=None):
-    """The tables weak_points() reads, for one dimension 'd' and no items."""
+def constructed(*, gap=-0.6, p_adjusted=0.5, direction="flat", missed=False,
+                complaints=False, below=False, importance=None, unit_below=False):
+    """The tables weak_points() reads, for one dimension 'd' and no items; ``below``: the
+    whole is below an external peer, ``unit_below``: the unit West is below the others."""
     dims = pd.DataFrame({"dimension": ["d"], "gap_mean": [gap], "p_adjusted": [p_adjusted],
                          "gap_ci95_low": [gap - 0.1], "gap_ci95_high": [gap + 0.1]})
     if importance is not None:
@@ -48,13 +50,21 @@ def constructed(*, gap=-0.4, p_adjusted=0.5, direction="flat", missed=False,
                                "points_here": complaints}])
     bench = pd.DataFrame([{"column": "region", "dimension": "d", "unit": "West",
                            "gap_mean": gap - 0.5, "average_others": gap + 0.1,
-                           "difference": -0.6, "p_adjusted": 0.001, "below_peers": below}])
+                           "difference": -0.6, "p_adjusted": 0.001, "below_peers": unit_below,
+                           "best_unit": "East", "best_gap": gap + 0.2, "rank": 2,
+                           "units": 2}])
+    peers = pd.DataFrame([{"dimension": "d", "peer": "Industry", "peer_gap": gap + 0.3,
+                           "gap_mean": gap, "difference": -0.3, "p_value": 0.001,
+                           "below_peers": below}])
+    segments = pd.DataFrame([{"column": "region", "value": "West", "dimension": "d", "n": 50,
+                              "gap_mean": gap - 0.5, "gap_ci95_low": gap - 0.8,
+                              "gap_ci95_high": gap - 0.2, "p_adjusted": 0.001,
+                              "suppressed": False}])
     empty_items = pd.DataFrame(columns=["item", "dimension", "gap_mean", "p_adjusted"])
     return weak_points(dimensions=dims, items=empty_items, trends=trends, targets=targets,
-                       complaints=complaint, benchmark=bench, peers=pd.DataFrame(),
-                       segments=pd.DataFrame(columns=["column", "dimension", "suppressed"]),
-                       segment_tests=pd.DataFrame(), instrument=_Instrument(),
-                       config=CONFIG)
+                       complaints=complaint, benchmark=bench, peers=peers,
+                       segments=segments, segment_tests=pd.DataFrame(),
+                       instrument=_Instrument(), config=CONFIG, benchmark_column="region")
 
 
 class _Instrument:
@@ -63,11 +73,16 @@ class _Instrument:
 
 @pytest.mark.parametrize("code", EVIDENCE_CODES)
 def test_each_evidence_code_alone(code):
+    """Primary evidence makes a weak point by itself; complaints and an external peer only
+    support one."""
     points = constructed(p_adjusted=0.001 if code == "negative_gap" else 0.5,
                          direction="falling" if code == "falling_trend" else "flat",
                          missed=code == "target_missed", complaints=code == "complaints",
                          below=code == "below_peers")
-    assert len(points) == 1 and list(points[0].evidence) == [code]
+    if code in PRIMARY_CODES:
+        assert len(points) == 1 and list(points[0].evidence) == [code]
+    else:
+        assert points == []
 
 
 def test_no_evidence_no_weak_point():
@@ -80,24 +95,32 @@ def test_no_shortfall_is_never_a_weak_point():
 
 
 def test_all_evidence_together_and_the_priority_score():
-    point, = constructed(gap=-0.4, p_adjusted=0.001, direction="falling", missed=True,
+    point, = constructed(gap=-0.6, p_adjusted=0.001, direction="falling", missed=True,
                          complaints=True, below=True, importance=0.3)
     assert list(point.evidence) == list(EVIDENCE_CODES)
-    # shortfall 0.4 × importance 0.3·1 dimension × falling 1.5 × (1 + 0.25·4)
-    assert point.score == pytest.approx(0.4 * 0.3 * 1.5 * 2.0)
+    # shortfall 0.6 × importance 0.3·1 dimension × falling 1.5 × (1 + 0.25·4) × reach 1
+    assert point.score == pytest.approx(0.6 * 0.3 * 1.5 * 2.0)
     assert point.priority == 1
+
+
+def test_unit_below_the_others_is_a_unit_weak_point_not_the_dimensions_evidence():
+    unit, = constructed(gap=-0.3, p_adjusted=0.001, unit_below=True)
+    assert (unit.kind, unit.column, unit.value, unit.dimension) == ("unit", "region", "West",
+                                                                    "d")
+    assert list(unit.evidence) == ["negative_gap", "below_peers"]
+    assert unit.gap_mean == pytest.approx(-0.8) and unit.n == 50
 
 
 def test_ranking_follows_the_score(tmp_path):
     results, _ = run_and_check(*_sample_run())
     points = results.findings.weak_points
-    dims = [p for p in points if p.kind == "dimension"]
-    items = [p for p in points if p.kind == "item"]
+    cards = [p for p in points if p.parent is None]
+    nested = [p for p in points if p.parent is not None]
     assert [p.priority for p in points] == list(range(1, len(points) + 1))
-    assert points[: len(dims)] == dims  # dimensions first, then items
-    assert all(a.score >= b.score for a, b in zip(dims, dims[1:]))
-    assert all(a.score >= b.score for a, b in zip(items, items[1:]))
-    assert dims[0].id == "reliability"  # planted: falling, complaints, target missed
+    assert points[: len(cards)] == cards  # the cards first, then the items inside them
+    assert all(a.score >= b.score for a, b in zip(cards, cards[1:]))
+    assert all(p.parent in {c.id for c in cards if c.kind == "dimension"} for p in nested)
+    assert cards[0].id == "reliability"  # planted: falling, complaints, target missed
     assert all(p.gap_mean < 0 and p.evidence for p in points)
 
 
@@ -290,7 +313,8 @@ def test_value_segments_from_scores_split_at_medians(tmp_path):
                           "cv": rng.integers(0, 100, n), "pv": rng.integers(0, 100, n)})
     low_both = (frame["cv"] < frame["cv"].median()) & (frame["pv"] < frame["pv"].median())
     for c in ("E1", "E2", "E3"):
-        frame[c] = rng.integers(3, 6, n)
+        # alpha's expectations half a point higher: a material shortfall to explain
+        frame[c] = rng.integers(4 if c != "E3" else 3, 6, n)
     for c in ("P1", "P2", "P3"):
         # low-value customers perceive a clearly worse service on alpha (items 1 and 2)
         frame[c] = rng.integers(3, 6, n) - np.where(low_both & (c != "P3"), 2, 0)

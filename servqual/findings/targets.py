@@ -8,6 +8,7 @@ stable is flagged for revision (the target, not the service, may be unrealistic)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,23 @@ def load_targets(path: str | Path, instrument: Instrument) -> list[Target]:
         out.append(Target(level, str(ident), measures[0], float(value), column, segment_value,
                           note))
     return out
+
+
+def targets_of_unit(targets: list[Target], column: str, value: str) -> list[Target]:
+    """The targets of one unit's own report (``--split-by column``, the unit ``value``).
+
+    In that report the unit is the whole: a target set for the unit becomes a whole-sample
+    target, and replaces a company-wide target on the same subject and measure; targets of
+    the column's other values do not apply (none of their respondents is in the report).
+    Company-wide targets without a unit's own version, and targets of other segment columns,
+    apply as they are.
+    """
+    own = [dataclasses.replace(t, column="", segment_value="") for t in targets
+           if t.column == column and t.segment_value == value]
+    mine = {(t.level, t.id, t.measure) for t in own}
+    kept = [t for t in targets if t.column != column
+            and not (t.column == "" and (t.level, t.id, t.measure) in mine)]
+    return own + kept
 
 
 def _series(tables, target: Target) -> pd.DataFrame:
