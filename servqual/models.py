@@ -16,6 +16,12 @@ if TYPE_CHECKING:  # pandas loads with the statistics, not with the command line
     import pandas as pd
 
 
+# The evidence a weak point can carry, in the order the report shows it
+# (:mod:`servqual.findings.weak_points` says what each means; strategy texts exist for each).
+EVIDENCE = ("negative_gap", "below_adequate", "falling_trend", "target_missed", "complaints",
+            "below_peers")
+
+
 class Reason(enum.IntEnum):
     """Why a row is quarantined, in the order the checks apply: a row gets the first that
     holds. The names are the codes of the quarantine files and the JSON (stable); their

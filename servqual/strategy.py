@@ -22,12 +22,11 @@ from .config import unknown_key_message
 from .errors import InstrumentError
 from .files import read_toml
 from .instrument import CLASS_KEYS, LANGUAGES, Instrument
+from .models import EVIDENCE
 from .resources import data_file
 
 SERVQUAL_DIMENSIONS = ("tangibles", "reliability", "responsiveness", "assurance", "empathy")
 DIRECTIONS = ("rising", "flat", "falling", "insufficient_waves")
-EVIDENCE = ("negative_gap", "below_adequate", "falling_trend", "target_missed", "complaints",
-            "below_peers")
 # Sections and evidence added after strategy files were first written: a file without them
 # takes them from the shipped file, so a customised file keeps working.
 OPTIONAL_SECTIONS = ("units",)

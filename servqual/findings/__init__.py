@@ -9,7 +9,8 @@ the recommendations come from :mod:`servqual.strategy`.
 * :mod:`.complaints` — complaint categories, the complaints file, rates and trends;
 * :mod:`.benchmark` — units against each other and the whole against external peers;
 * :mod:`.importance` — importance–performance quadrants;
-* :mod:`.weak_points` — weak points, their evidence and priority.
+* :mod:`.weak_points` — weak points and their priority; :mod:`.units` — those of units;
+  :mod:`.evidence` — what a weak point and each piece of its evidence hold.
 
 This module gathers them: :func:`find` computes all findings of a run.
 """
@@ -29,7 +30,7 @@ from .benchmark import benchmark_units, compare_with_peers, load_peers
 from .complaints import complaint_analysis, load_categories, load_complaints
 from .importance import importance_performance
 from .targets import Target, evaluate_targets, load_targets, targets_of_unit
-from .weak_points import WeakPoint
+from .evidence import WeakPoint
 from .weak_points import weak_points as _weak_points  # the submodule keeps its name
 
 __all__ = ["Findings", "Target", "WeakPoint", "find", "load_categories", "load_complaints",

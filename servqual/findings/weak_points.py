@@ -65,7 +65,6 @@ clearly does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -74,13 +73,11 @@ import pandas as pd
 from ..config import AnalysisConfig
 from ..instrument import Instrument
 from ..stats.trends import FALLING, TrendTables
+from .evidence import (EVIDENCE, PRIMARY, TREND_KEYS, WeakPoint, alert_of, gap_evidence,
+                       material, ordered_evidence, target_evidence, unit_peer_evidence)
+from .units import unit_points
 
-
-EVIDENCE = ("negative_gap", "below_adequate", "falling_trend", "target_missed", "complaints",
-            "below_peers")
-PRIMARY = frozenset({"negative_gap", "below_adequate", "target_missed", "falling_trend"})
-TREND_KEYS = ("direction", "slope_per_wave", "p_value", "change", "waves", "first", "last",
-              "observed_first", "observed_last", "first_wave", "last_wave")
+__all__ = ["EVIDENCE", "WeakPoint", "concentrated_class", "weak_points"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,37 +112,6 @@ def concentrated_class(segments: pd.DataFrame, tests: pd.DataFrame, instrument: 
 # Weak points
 
 
-@dataclass
-class WeakPoint:
-    kind: str  # "dimension", "item" or "unit"
-    id: str  # dimension or item id; for a unit "<dimension or item>@<column>=<value>"
-    dimension: str
-    gap_mean: float
-    item: str | None = None  # the item of an item weak point or of an item-level unit
-    column: str | None = None  # a unit's segment column …
-    value: str | None = None  # … and value
-    parent: str | None = None  # an item inside its dimension's card: the dimension
-    n: float | None = None
-    gap_ci95_low: float | None = None
-    gap_ci95_high: float | None = None
-    reach: float = 1.0
-    zone: str | None = None  # zone of tolerance: below_adequate, inside, above_desired
-    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
-    score: float = 0.0
-    priority: int = 0
-    direction: str = ""
-    trend: dict[str, Any] = field(default_factory=dict)
-    targets: list[dict[str, Any]] = field(default_factory=list)
-    customer_class: dict[str, Any] | None = None
-    alert: dict[str, Any] | None = None  # a significant drop in the latest wave
-    peers: dict[str, Any] | None = None  # a unit's benchmarking row (best unit, average)
-
-    @property
-    def subject(self) -> tuple[str, str]:
-        """What the weak point is about: ("dimension", id) or ("item", id)."""
-        return ("item", self.item) if self.item else ("dimension", self.dimension)
-
-
 def _importance_factor(dimensions: pd.DataFrame) -> dict[str, float]:
     if "importance_weight" not in dimensions or dimensions["importance_weight"].isna().all():
         return {}
@@ -155,59 +121,11 @@ def _importance_factor(dimensions: pd.DataFrame) -> dict[str, float]:
             if np.isfinite(w)}
 
 
-def _alert(wave_over_wave: pd.DataFrame, level: str, ident: str, column: str | None = None,
-           value: str | None = None) -> dict[str, Any] | None:
-    if wave_over_wave.empty or level not in set(wave_over_wave["level"]):
-        return None
-    key = "item" if level == "item" else "dimension"
-    rows = wave_over_wave[(wave_over_wave["level"] == level) & wave_over_wave["alert"]
-                          & (wave_over_wave[key] == ident)]
-    if column is not None:
-        rows = rows[(rows["column"] == column) & (rows["value"].astype(str) == value)]
-    if rows.empty:
-        return None
-    row = rows.iloc[0]
-    return {k: row[k] for k in ("previous_wave", "current_wave", "previous_mean",
-                                "current_mean", "change", "p_value", "cohens_d")}
-
-
-def _material(row: pd.Series, config: AnalysisConfig) -> bool:
-    """A shortfall of practical size: at least ``weak_min_shortfall`` below zero and
-    significantly below zero after adjustment."""
-    gap, p = row.get("gap_mean", np.nan), row.get("p_adjusted", np.nan)
-    return bool(np.isfinite(gap) and gap <= -config.weak_min_shortfall
-                and np.isfinite(p) and p < config.significance)
-
-
-def _gap_evidence(row: pd.Series) -> dict[str, Any]:
-    return {"gap": row["gap_mean"], "ci95_low": row.get("gap_ci95_low"),
-            "ci95_high": row.get("gap_ci95_high"), "p_adjusted": row["p_adjusted"]}
-
-
-def _target_evidence(missed: pd.DataFrame) -> dict[str, Any]:
-    worst = missed.loc[missed["distance"].idxmin()]
-    return {"measure": worst["measure"], "actual": worst["actual"], "target": worst["target"],
-            "distance": worst["distance"], "column": worst["column"] or None,
-            "value": worst["value"] or None}
-
-
-def _unit_peer_evidence(row: pd.Series) -> dict[str, Any]:
-    """A unit's place below the other units of the benchmarking segment."""
-    return {"unit": row["unit"], "gap": row["gap_mean"], "average": row["average_others"],
-            "p_adjusted": row["p_adjusted"], "column": row["column"],
-            "best_unit": row["best_unit"], "best_gap": row["best_gap"],
-            "rank": row["rank"], "units": row["units"], "external": False}
-
-
 def _score(point: WeakPoint, importance: dict[str, float], config: AnalysisConfig) -> float:
     falling = config.priority_falling_factor if "falling_trend" in point.evidence else 1.0
     return float(-point.gap_mean * importance.get(point.dimension, 1.0) * falling
                  * (1 + config.priority_evidence_bonus * (len(point.evidence) - 1))
                  * point.reach)
-
-
-def _ordered(evidence: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {code: evidence[code] for code in EVIDENCE if code in evidence}
 
 
 def weak_points(*, dimensions: pd.DataFrame, items: pd.DataFrame, trends: TrendTables,
@@ -229,7 +147,7 @@ def weak_points(*, dimensions: pd.DataFrame, items: pd.DataFrame, trends: TrendT
     importance = _importance_factor(dimensions)
     whole = _whole_points(dimensions, items, trends, targets, complaints, peers, segments,
                           segment_tests, instrument, config, tolerance, own_benchmark)
-    units = _unit_points(dimensions, trends, targets, benchmark, segments,
+    units = unit_points(dimensions, trends, targets, benchmark, segments,
                          segment_items if segment_items is not None else pd.DataFrame(),
                          config, benchmark_column)
     found = whole + units
@@ -304,8 +222,8 @@ def _whole_points(dimensions, items, trends, targets, complaints, peers, segment
                               gap_ci95_low=row.get("gap_ci95_low"),
                               gap_ci95_high=row.get("gap_ci95_high"))
             evidence: dict[str, dict[str, Any]] = {}
-            if _material(row, config):
-                evidence["negative_gap"] = _gap_evidence(row)
+            if material(row, config):
+                evidence["negative_gap"] = gap_evidence(row)
             point.zone, below = _zone(tolerance, kind, ident, config)
             if below is not None:
                 evidence["below_adequate"] = below
@@ -321,7 +239,7 @@ def _whole_points(dimensions, items, trends, targets, complaints, peers, segment
                                        & (whole_targets["met"] == False)]  # noqa: E712
                 if len(missed):
                     point.targets = missed.to_dict("records")
-                    evidence["target_missed"] = _target_evidence(missed)
+                    evidence["target_missed"] = target_evidence(missed)
             if kind == "dimension" and complaints is not None and len(complaints):
                 c = complaints.set_index("dimension").loc[ident]
                 if c["points_here"]:
@@ -335,7 +253,7 @@ def _whole_points(dimensions, items, trends, targets, complaints, peers, segment
             if len(own):
                 point.peers = dict(own.iloc[0])
             if len(own) and own["below_peers"].iloc[0]:
-                evidence["below_peers"] = _unit_peer_evidence(own.iloc[0])
+                evidence["below_peers"] = unit_peer_evidence(own.iloc[0])
             elif kind == "dimension" and len(peers):
                 external = peers[(peers["dimension"] == ident) & peers["below_peers"]]
                 if len(external):
@@ -350,86 +268,10 @@ def _whole_points(dimensions, items, trends, targets, complaints, peers, segment
                 primary.discard("negative_gap")  # inside the zone: not a weak point by itself
             if not primary:
                 continue
-            point.evidence = _ordered(evidence)
+            point.evidence = ordered_evidence(evidence)
             if kind == "dimension":
                 point.customer_class = concentrated_class(segments, segment_tests, instrument,
                                                           ident, gap, config)
-            point.alert = _alert(trends.wave_over_wave, kind, ident)
+            point.alert = alert_of(trends.wave_over_wave, kind, ident)
             found.append(point)
-    return found
-
-
-def _unit_points(dimensions, trends, targets, benchmark, segments, segment_items, config,
-                 benchmark_column) -> list[WeakPoint]:
-    """Weak units: a dimension or item in one segment value, on the unit's own evidence."""
-    candidates: dict[tuple[str, str, str, str], dict[str, dict[str, Any]]] = {}
-    unit_targets: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
-    peer_rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    columns_values: set[tuple[str, str]] = set()
-    if len(targets):
-        own = targets[targets["column"].fillna("") != ""]
-        for key, rows in own.groupby(["column", "value", "level", "id"], sort=False):
-            columns_values.add((key[0], key[1]))
-            if key[2] not in ("dimension", "item"):
-                continue  # an overall target of a unit is shown with the targets only
-            missed = rows[rows["met"] == False]  # noqa: E712 (None = not evaluable)
-            if len(missed):
-                candidates.setdefault(key, {})["target_missed"] = _target_evidence(missed)
-                unit_targets[key] = missed.to_dict("records")
-    if len(benchmark):
-        for _, row in benchmark[benchmark["below_peers"]].iterrows():
-            key = (row["column"], str(row["unit"]), "dimension", row["dimension"])
-            candidates.setdefault(key, {})["below_peers"] = _unit_peer_evidence(row)
-            peer_rows[key] = dict(row)
-    whole_trends = trends.dimensions.set_index("dimension")["direction"] \
-        if len(trends.dimensions) else pd.Series(dtype=object)
-    seg_trends = trends.segments
-    if len(seg_trends):
-        seg_trends = seg_trends.assign(value=seg_trends["value"].astype(str))
-        for _, row in seg_trends[seg_trends["direction"] == FALLING].iterrows():
-            unit = (row["column"], row["value"])
-            if row["column"] != benchmark_column and unit not in columns_values:
-                continue  # not a unit: a customer class or a survey mode is not managed
-            if whole_trends.get(row["dimension"]) == FALLING:
-                continue  # the whole falls too: the whole's trend, on the dimension's card
-            key = (*unit, "dimension", row["dimension"])
-            candidates.setdefault(key, {})["falling_trend"] = {k: row[k] for k in TREND_KEYS}
-
-    whole_n = dict(zip(dimensions["dimension"], dimensions["n"])) if "n" in dimensions else {}
-    cells = {"dimension": segments, "item": segment_items}
-    found = []
-    for (column, value, level, ident), evidence in candidates.items():
-        table = cells[level]
-        if table.empty:
-            continue
-        rows = table[(table["column"] == column) & (table["value"].astype(str) == value)
-                     & (table[level] == ident)]
-        if "suppressed" in rows:
-            rows = rows[~rows["suppressed"].astype(bool)]
-        if rows.empty:
-            continue  # too few respondents to name the unit (privacy)
-        row = rows.iloc[0]
-        gap = row["gap_mean"]
-        if not (np.isfinite(gap) and gap < 0):
-            continue
-        dimension = row["dimension"]
-        n_all = whole_n.get(dimension, np.nan)
-        point = WeakPoint(
-            kind="unit", id=f"{ident}@{column}={value}", dimension=dimension, gap_mean=gap,
-            item=ident if level == "item" else None, column=column, value=value, n=row["n"],
-            gap_ci95_low=row.get("gap_ci95_low"), gap_ci95_high=row.get("gap_ci95_high"),
-            reach=float(min(1.0, row["n"] / n_all)) if n_all and np.isfinite(n_all) else 1.0)
-        if _material(row, config):
-            evidence["negative_gap"] = _gap_evidence(row)
-        point.evidence = _ordered(evidence)
-        point.targets = unit_targets.get((column, value, level, ident), [])
-        point.peers = peer_rows.get((column, value, level, ident))
-        if level == "dimension" and len(seg_trends):
-            trend = seg_trends[(seg_trends["column"] == column) & (seg_trends["value"] == value)
-                               & (seg_trends["dimension"] == ident)]
-            if len(trend):
-                point.direction = trend["direction"].iloc[0]
-                point.trend = {k: trend[k].iloc[0] for k in TREND_KEYS}
-            point.alert = _alert(trends.wave_over_wave, "segment", ident, column, value)
-        found.append(point)
     return found

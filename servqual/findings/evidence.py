@@ -1,0 +1,100 @@
+"""The evidence of weak points: what a weak point holds, and each piece of evidence as the
+report and the JSON show it (:mod:`.weak_points` decides which weak points there are, and
+:mod:`.units` those of units)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import AnalysisConfig
+from ..models import EVIDENCE
+
+__all__ = ["EVIDENCE", "PRIMARY", "TREND_KEYS", "WeakPoint"]
+
+# Evidence that makes a weak point by itself; the rest only adds weight (see .weak_points).
+PRIMARY = frozenset({"negative_gap", "below_adequate", "target_missed", "falling_trend"})
+TREND_KEYS = ("direction", "slope_per_wave", "p_value", "change", "waves", "first", "last",
+              "observed_first", "observed_last", "first_wave", "last_wave")
+
+
+@dataclass
+class WeakPoint:
+    kind: str  # "dimension", "item" or "unit"
+    id: str  # dimension or item id; for a unit "<dimension or item>@<column>=<value>"
+    dimension: str
+    gap_mean: float
+    item: str | None = None  # the item of an item weak point or of an item-level unit
+    column: str | None = None  # a unit's segment column …
+    value: str | None = None  # … and value
+    parent: str | None = None  # an item inside its dimension's card: the dimension
+    n: float | None = None
+    gap_ci95_low: float | None = None
+    gap_ci95_high: float | None = None
+    reach: float = 1.0
+    zone: str | None = None  # zone of tolerance: below_adequate, inside, above_desired
+    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+    score: float = 0.0
+    priority: int = 0
+    direction: str = ""
+    trend: dict[str, Any] = field(default_factory=dict)
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    customer_class: dict[str, Any] | None = None
+    alert: dict[str, Any] | None = None  # a significant drop in the latest wave
+    peers: dict[str, Any] | None = None  # a unit's benchmarking row (best unit, average)
+
+    @property
+    def subject(self) -> tuple[str, str]:
+        """What the weak point is about: ("dimension", id) or ("item", id)."""
+        return ("item", self.item) if self.item else ("dimension", self.dimension)
+
+
+def alert_of(wave_over_wave: pd.DataFrame, level: str, ident: str, column: str | None = None,
+           value: str | None = None) -> dict[str, Any] | None:
+    if wave_over_wave.empty or level not in set(wave_over_wave["level"]):
+        return None
+    key = "item" if level == "item" else "dimension"
+    rows = wave_over_wave[(wave_over_wave["level"] == level) & wave_over_wave["alert"]
+                          & (wave_over_wave[key] == ident)]
+    if column is not None:
+        rows = rows[(rows["column"] == column) & (rows["value"].astype(str) == value)]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return {k: row[k] for k in ("previous_wave", "current_wave", "previous_mean",
+                                "current_mean", "change", "p_value", "cohens_d")}
+
+
+def material(row: pd.Series, config: AnalysisConfig) -> bool:
+    """A shortfall of practical size: at least ``weak_min_shortfall`` below zero and
+    significantly below zero after adjustment."""
+    gap, p = row.get("gap_mean", np.nan), row.get("p_adjusted", np.nan)
+    return bool(np.isfinite(gap) and gap <= -config.weak_min_shortfall
+                and np.isfinite(p) and p < config.significance)
+
+
+def gap_evidence(row: pd.Series) -> dict[str, Any]:
+    return {"gap": row["gap_mean"], "ci95_low": row.get("gap_ci95_low"),
+            "ci95_high": row.get("gap_ci95_high"), "p_adjusted": row["p_adjusted"]}
+
+
+def target_evidence(missed: pd.DataFrame) -> dict[str, Any]:
+    worst = missed.loc[missed["distance"].idxmin()]
+    return {"measure": worst["measure"], "actual": worst["actual"], "target": worst["target"],
+            "distance": worst["distance"], "column": worst["column"] or None,
+            "value": worst["value"] or None}
+
+
+def unit_peer_evidence(row: pd.Series) -> dict[str, Any]:
+    """A unit's place below the other units of the benchmarking segment."""
+    return {"unit": row["unit"], "gap": row["gap_mean"], "average": row["average_others"],
+            "p_adjusted": row["p_adjusted"], "column": row["column"],
+            "best_unit": row["best_unit"], "best_gap": row["best_gap"],
+            "rank": row["rank"], "units": row["units"], "external": False}
+
+
+def ordered_evidence(evidence: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {code: evidence[code] for code in EVIDENCE if code in evidence}
