@@ -12,22 +12,25 @@ as families:
   ``q`` for independent or positively dependent tests (Benjamini & Yekutieli 2001), and when
   nothing changed at all (the complete null) the probability of any rejection — the
   family-wise error — is at most ``q`` as well.
-* **Two levels** (Benjamini & Bogomolov 2014, "Selective inference on multiple families of
-  hypotheses", JRSS-B 76:297–318; the two-level case of the tree procedures of Bogomolov,
-  Peterson, Heller & Benjamini 2021, Biometrika 108:575–590): every dimension heads a family —
-  its own test, its items' and its segment cells'. A family's p-value is the Simes
-  combination of its members (``min_i m_f p(i) / i``, valid for positively dependent tests),
-  and BH at ``q`` over the ``m`` families selects ``R`` of them. Within each selected family,
-  BH at the reduced level ``q R / m``. Items and segment cells are thus examined under their
-  dimension: one of them can raise an alarm only when its dimension's family as a whole shows
-  a change, and at a level that pays for the selection. This keeps the expected average false
-  discovery proportion over the selected families at ``q``; under the complete null the
-  probability of any alarm in the whole report is at most ``q`` (the first stage's FWER).
+* **Two levels** — hierarchical gating (Yekutieli 2008, "Hierarchical false discovery
+  rate-controlling methodology", JASA 103:309–316) with the selection-adjusted level of
+  Benjamini & Bogomolov (2014, "Selective inference on multiple families of hypotheses",
+  JRSS-B 76:297–318). The head hypotheses (one per dimension: the dimension's own test; the
+  overall scores are heads without members) are tested by BH at ``q``; ``R`` of the ``m``
+  heads are rejected. Each dimension's members (its items, its segment cells, its
+  perception trend) are examined only when their dimension's head is rejected, by BH within
+  the family at the reduced level ``q R / m``. This keeps the expected average false
+  discovery proportion over the selected families at ``q`` (Benjamini & Bogomolov,
+  theorem 1), and when nothing changed the probability of any alarm in the whole report is
+  the first stage's family-wise error, at most ``q``. The heads are tested first and alone
+  so that a dimension's own change keeps the power of a five-test BH; an item or a segment
+  cell must first move its dimension.
 
-The adjusted p-value of a member is ``max(family p̃, min(1, within-family p̃ · m / R))``
-with the family p̃ from the first stage: it is ``≤ q`` exactly when the procedure at ``q``
-rejects the member. (``R`` is fixed by the selection at ``q``, so it is a decision level,
-not a p-value in its own right: it is reported as ``p_adjusted`` beside the raw ``p_value``.)
+A head's adjusted p-value is its BH-adjusted p-value among the heads; a member's is
+``max(head p̃, min(1, within-family p̃ · m / R))``: ``≤ q`` exactly when the procedure at
+``q`` rejects it. (``R`` is fixed by the selection at ``q``, so a member's is a decision
+level rather than a p-value in its own right: it is reported as ``p_adjusted`` beside the
+raw ``p_value``.)
 """
 
 from __future__ import annotations
@@ -61,19 +64,13 @@ def bh_adjust(p) -> np.ndarray:
     return out
 
 
-def simes(p) -> float:
-    """Simes' combined p-value of a family: ``min_i m p(i) / i`` (NaN if none is finite)."""
-    adjusted = bh_adjust(p)
-    return float(np.nanmin(adjusted)) if np.isfinite(adjusted).any() else float("nan")
-
-
 @dataclass(frozen=True)
 class TwoLevel:
     """The two-level procedure's outcome, aligned with the input p-values.
 
-    ``p_adjusted`` (≤ q: rejected), ``family_p_adjusted`` (the member's family, BH-adjusted
-    across families), ``family_selected`` (the family passed the first stage at ``q``), and
-    the numbers of families tested (``families``) and selected (``selected``).
+    ``p_adjusted`` (≤ q: rejected), ``family_p_adjusted`` (the BH-adjusted p-value of the
+    family's head), ``family_selected`` (the head was rejected at ``q``), and the numbers of
+    heads tested (``families``) and rejected (``selected``).
     """
 
     p_adjusted: np.ndarray
@@ -83,8 +80,8 @@ class TwoLevel:
     selected: int
 
 
-def two_level_bh(p, family, q: float) -> TwoLevel:
-    """Benjamini–Bogomolov selective inference on families (see the module docstring).
+def two_level_bh(p, family, head, q: float) -> TwoLevel:
+    """Heads by BH at ``q``, members of selected families by BH at ``q R / m``.
 
     Parameters
     ----------
@@ -92,30 +89,36 @@ def two_level_bh(p, family, q: float) -> TwoLevel:
         Raw p-values (NaN: not tested; it takes no part and gets NaN back).
     family
         The family of each p-value (e.g. its dimension), any hashable labels.
+    head
+        True for the head of its family (at most one per family). Members of a family
+        without a tested head are never selected.
     q
         The level: at most this false discovery rate over the selected families, and at
         most this probability of any rejection when every hypothesis is true.
     """
     p = np.asarray(p, dtype=float)
+    head = np.asarray(head, dtype=bool)
     codes, labels = pd.factorize(pd.Series(list(family), dtype=object), sort=False)
-    n_families = len(labels)
+    if np.bincount(codes[head], minlength=len(labels)).max(initial=0) > 1:
+        raise ValueError("a family has more than one head")
+    head_adjusted = np.where(head, bh_adjust(np.where(head, p, np.nan)), np.nan)
+    tested = int(np.isfinite(head_adjusted).sum())
+    rejected = np.isfinite(head_adjusted) & (head_adjusted <= q)
+    selected = int(rejected.sum())
+    family_p = np.full(len(labels), np.nan)
+    family_p[codes[head]] = head_adjusted[head]
+    member_family = family_p[codes]
     within = np.full(p.shape, np.nan)
-    family_p = np.full(n_families, np.nan)
-    for f in range(n_families):
-        members = codes == f
-        within[members] = bh_adjust(p[members])
-        if np.isfinite(within[members]).any():
-            family_p[f] = np.nanmin(within[members])
-    family_adjusted = bh_adjust(family_p)
-    tested = int(np.isfinite(family_p).sum())
-    selected_family = np.isfinite(family_adjusted) & (family_adjusted <= q)
-    selected = int(selected_family.sum())
+    members = ~head
+    for f in np.unique(codes[members]):
+        idx = members & (codes == f)
+        within[idx] = bh_adjust(p[idx])
     scale = tested / max(selected, 1)
-    member_family = np.where(codes >= 0, family_adjusted[np.maximum(codes, 0)], np.nan)
     with np.errstate(invalid="ignore"):
-        adjusted = np.maximum(member_family, np.minimum(1.0, within * scale))
+        adjusted = np.where(head, head_adjusted,
+                            np.maximum(member_family, np.minimum(1.0, within * scale)))
     adjusted[~np.isfinite(p)] = np.nan
+    with np.errstate(invalid="ignore"):
+        chosen = np.isfinite(member_family) & (member_family <= q)
     return TwoLevel(p_adjusted=adjusted, family_p_adjusted=member_family,
-                    family_selected=np.where(codes >= 0, selected_family[np.maximum(codes, 0)],
-                                             False),
-                    families=tested, selected=selected)
+                    family_selected=chosen, families=tested, selected=selected)

@@ -213,7 +213,7 @@ def welch_t(n1, m1, v1, n2, m2, v2):
     return t, df, p
 
 
-OVERALL_FAMILY = "(overall)"  # the overall scores' trends: a family of their own
+OVERALL_FAMILY = "(overall) "  # the overall scores: each a head of its own (no members)
 
 
 def decided_directions(p_adjusted, slope, change, waves_ok, min_change: float, q: float):
@@ -226,26 +226,34 @@ def decide_trends(dimensions: pd.DataFrame, items: pd.DataFrame, segments: pd.Da
                   overall: pd.DataFrame, config: AnalysisConfig) -> None:
     """Decide every trend direction a report shows together, in place.
 
-    Families (:func:`.multiplicity.two_level_bh` at ``alarm_fdr``): each dimension's gap and
-    perception trends with its items' and its segment cells' gap trends; the overall scores.
-    Adds ``p_adjusted``, ``family_p_adjusted`` and ``family_selected`` (``perception_``-
-    prefixed for the perception trend); ``direction`` becomes rising or falling only when
-    ``p_adjusted ≤ alarm_fdr`` and the change reaches ``trend_min_change``.
+    :func:`.multiplicity.two_level_bh` at ``alarm_fdr``: the heads are the dimensions' gap
+    trends and the overall scores' trends; each dimension's perception trend, its items'
+    and its segment cells' gap trends are its family's members. Adds ``p_adjusted``,
+    ``family_p_adjusted`` and ``family_selected`` (``perception_``-prefixed for the
+    perception trend); ``direction`` becomes rising or falling only when
+    ``p_adjusted ≤ alarm_fdr`` and the change reaches ``trend_min_change``. Two-sided: a
+    rise and a fall are both news.
     """
-    parts = [(dimensions, "", dimensions.get("dimension")),
-             (dimensions, "perception_", dimensions.get("dimension")),
-             (items, "", items.get("dimension")),
-             (segments, "", segments.get("dimension")),
-             (overall, "", pd.Series(OVERALL_FAMILY, index=overall.index))]
-    parts = [(t, prefix, fam) for t, prefix, fam in parts
+    def family_of(table: pd.DataFrame, column: str) -> pd.Series | None:
+        return table[column].astype(str) if column in table else None
+
+    parts = [(dimensions, "", family_of(dimensions, "dimension"), True),
+             (overall, "", pd.Series([OVERALL_FAMILY + s for s in overall.get(
+                 "score", pd.Series(dtype=str)).astype(str)], index=overall.index,
+                 dtype=object), True),
+             (dimensions, "perception_", family_of(dimensions, "dimension"), False),
+             (items, "", family_of(items, "dimension"), False),
+             (segments, "", family_of(segments, "dimension"), False)]
+    parts = [(t, prefix, fam, head) for t, prefix, fam, head in parts
              if len(t) and fam is not None and f"{prefix}p_value" in t]
     if not parts:
         return
-    p = np.concatenate([t[f"{prefix}p_value"].to_numpy(float) for t, prefix, _ in parts])
-    family = np.concatenate([fam.astype(str).to_numpy(object) for _, _, fam in parts])
-    decision = two_level_bh(p, family, config.alarm_fdr)
+    p = np.concatenate([t[f"{prefix}p_value"].to_numpy(float) for t, prefix, _, _ in parts])
+    family = np.concatenate([fam.to_numpy(object) for _, _, fam, _ in parts])
+    heads = np.concatenate([np.full(len(t), head) for t, _, _, head in parts])
+    decision = two_level_bh(p, family, heads, config.alarm_fdr)
     start = 0
-    for table, prefix, _ in parts:
+    for table, prefix, _, _ in parts:
         stop = start + len(table)
         adjusted = decision.p_adjusted[start:stop]
         table[f"{prefix}p_adjusted"] = adjusted
@@ -255,16 +263,18 @@ def decide_trends(dimensions: pd.DataFrame, items: pd.DataFrame, segments: pd.Da
         table[f"{prefix}direction"] = np.where(
             direction == INSUFFICIENT, INSUFFICIENT,
             decided_directions(adjusted, table[f"{prefix}slope_per_wave"].to_numpy(float),
-                        table[f"{prefix}change"].to_numpy(float), True,
-                        config.trend_min_change, config.alarm_fdr))
+                               table[f"{prefix}change"].to_numpy(float), True,
+                               config.trend_min_change, config.alarm_fdr))
         start = stop
 
 
 def decide_alerts(wow: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     """Decide the wave-over-wave alerts of a report together (a copy with the decisions).
 
-    Each dimension heads a family of its own test, its items' and its segment cells';
-    :func:`.multiplicity.two_level_bh` at ``alarm_fdr`` gives ``p_adjusted`` (and
+    An alert is news of a drop, so the family is of one-sided hypotheses "no drop": the
+    p-value of a drop is half the two-sided ``p_value`` (1 − half for a rise).
+    :func:`.multiplicity.two_level_bh` at ``alarm_fdr``, with the dimensions' own tests as
+    heads and their items' and segment cells' as members, gives ``p_adjusted`` (and
     ``family_p_adjusted``, ``family_selected``); an alert needs ``p_adjusted ≤ alarm_fdr``
     and a drop of at least ``alert_min_change``.
     """
@@ -273,13 +283,16 @@ def decide_alerts(wow: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
         for column in ("p_adjusted", "family_p_adjusted", "family_selected"):
             out[column] = pd.Series(dtype=bool if column == "family_selected" else float)
         return out
-    decision = two_level_bh(out["p_value"].to_numpy(float),
-                            out["dimension"].astype(str).to_numpy(object), config.alarm_fdr)
+    two_sided = out["p_value"].to_numpy(float)
+    change = out["change"].to_numpy(float)
+    drop_p = np.where(change < 0, two_sided / 2, 1 - two_sided / 2)
+    decision = two_level_bh(drop_p, out["dimension"].astype(str).to_numpy(object),
+                            (out["level"] == "dimension").to_numpy(), config.alarm_fdr)
     out["p_adjusted"] = decision.p_adjusted
     out["family_p_adjusted"] = decision.family_p_adjusted
     out["family_selected"] = decision.family_selected
     out["alert"] = (decision.p_adjusted <= config.alarm_fdr) & (
-        out["change"].to_numpy(float) <= -config.alert_min_change)
+        change <= -config.alert_min_change)
     return out
 
 
