@@ -464,11 +464,12 @@ def decided_as_reported(fits: pd.DataFrame, tables, waves: list[str], config) ->
     depends on the others of the report. The series a report shows (whole-sample dimension
     gap and perception, item gap, and the segment cells it publishes now) take the report's
     directions; the others the store also answers for (an item in a segment, a segment's
-    perception, a cell suppressed now) are decided together by the same procedure, with the
-    dimensions as families.
+    perception, a cell suppressed now) are members of their dimension's family under the
+    report's selection: examined only when the report selects the dimension, by BH within
+    the family at ``alarm_fdr`` × selected ÷ tested.
     """
     from ..stats.multiplicity import two_level_bh
-    from ..stats.trends import INSUFFICIENT, decided_directions, build_trends
+    from ..stats.trends import INSUFFICIENT, OVERALL_FAMILY, build_trends, decided_directions
 
     report = build_trends(tables, waves, config)
     keys = ["level", "id", "dimension", "segment", "value", "measure"]
@@ -494,14 +495,23 @@ def decided_as_reported(fits: pd.DataFrame, tables, waves: list[str], config) ->
     out = out.merge(decided, on=keys, how="left")
     rest = out["reported"].isna().to_numpy()
     if rest.any():
-        p = np.where(rest, out["p_value"].to_numpy(float), np.nan)
-        decision = two_level_bh(p, out["dimension"].astype(str).to_numpy(object),
-                                config.alarm_fdr)
-        others = decided_directions(decision.p_adjusted, out["slope_per_wave"].to_numpy(float),
-                             out["change"].to_numpy(float), True, config.trend_min_change,
-                             config.alarm_fdr)
-        others = np.where(out["direction"] == INSUFFICIENT, INSUFFICIENT, others)
-        out.loc[rest, "reported"] = others[rest]
+        # The report's heads (dimension gap trends, overall scores) select as in the report;
+        # the other series are members of their dimension's family.
+        overall = report.overall
+        head_p = np.concatenate([dims["p_value"].to_numpy(float),
+                                 overall["p_value"].to_numpy(float) if len(overall) else []])
+        head_family = list(dims["dimension"].astype(str)) + (
+            [OVERALL_FAMILY + str(s) for s in overall["score"]] if len(overall) else [])
+        p = np.concatenate([head_p, out.loc[rest, "p_value"].to_numpy(float)])
+        family = head_family + list(out.loc[rest, "dimension"].astype(str))
+        head = np.arange(len(p)) < len(head_p)
+        decision = two_level_bh(p, family, head, config.alarm_fdr)
+        member = decision.p_adjusted[len(head_p):]
+        others = decided_directions(member, out.loc[rest, "slope_per_wave"].to_numpy(float),
+                                    out.loc[rest, "change"].to_numpy(float), True,
+                                    config.trend_min_change, config.alarm_fdr)
+        others = np.where(out.loc[rest, "direction"] == INSUFFICIENT, INSUFFICIENT, others)
+        out.loc[rest, "reported"] = others
     out["direction"] = out["reported"]
     return out.drop(columns=["reported"])
 
