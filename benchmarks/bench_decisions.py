@@ -17,6 +17,15 @@ wave-to-wave variation of SD 0.03 per dimension, where the trend test must fall 
 series' own scatter.
 
 ``python -m benchmarks decisions [--replications N]`` (``make bench BENCH=decisions``).
+
+Measured (50 histories per scenario, ``alarm_fdr`` 0.05, seeds as in :data:`SEEDS`): null
+histories with any alert or dimension / item direction 2/50 (4 %; 1 alert, 1 direction; no
+segment-cell direction); decline found 50/50, rise 48/50 (96 %), drop 46/50 (92 %); with
+between-wave variation of SD 0.03 and no trend, any direction 2/50, any alarm 5/50. In the
+planted histories, 6–16 % also showed an alarm on another dimension: one real change makes
+Benjamini–Hochberg more lenient for the rest (it controls the false discovery rate, not the
+chance of any false alarm, once something did change). 1,332 s for the five scenarios on two
+cores shared with other work (about 5 s per history per core).
 """
 
 from __future__ import annotations
