@@ -52,6 +52,12 @@ class AnalysisConfig:
     alert_min_change
         Wave-over-wave alert: the latest wave's drop against the one before must be
         significant and at least this many scale points.
+    alarm_fdr
+        Level of the two-level Benjamini–Hochberg procedure that decides the alarms a report
+        shows — wave-over-wave alerts, and rising / falling trend directions — over the
+        dimensions, items and segment cells (items and segment cells examined under their
+        dimension; :mod:`servqual.stats.multiplicity`). When nothing changed, the chance of
+        any false alert (or any false trend direction) in a report is at most this.
     peer_min_difference
         Benchmarking: a unit is ``below_peers`` when significantly below the average of the
         others by at least this many scale points.
@@ -92,6 +98,7 @@ class AnalysisConfig:
     trend_min_waves: int = 4
     trend_min_change: float = 0.10
     alert_min_change: float = 0.10
+    alarm_fdr: float = 0.05
     peer_min_difference: float = 0.10
     benchmark_segment: str = ""
     target_revise_margin: float = 0.30
@@ -114,6 +121,7 @@ class AnalysisConfig:
             (self.trend_min_waves >= 3, "trend_min_waves", "must be ≥ 3"),
             (self.trend_min_change >= 0, "trend_min_change", "must be ≥ 0"),
             (self.alert_min_change >= 0, "alert_min_change", "must be ≥ 0"),
+            (0 < self.alarm_fdr < 1, "alarm_fdr", "must be between 0 and 1"),
             (self.peer_min_difference >= 0, "peer_min_difference", "must be ≥ 0"),
             (self.target_revise_margin >= 0, "target_revise_margin", "must be ≥ 0"),
             (self.target_revise_waves >= 1, "target_revise_waves", "must be ≥ 1"),

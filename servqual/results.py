@@ -65,9 +65,11 @@ TOLERANCE_FIELDS = ["level", "item", "dimension", "n", "desired_mean", "adequate
 TREND_FIELDS = ["direction", "slope_per_wave", "slope_ci95_low", "slope_ci95_high", "p_value",
                 "observed_first", "observed_last",
                 "change", "waves", "first", "last", "first_wave", "last_wave", "kendall_tau",
-                "kendall_p", "theil_sen_slope"]
+                "kendall_p", "theil_sen_slope", "slope_se", "variance_basis", "p_adjusted",
+                "family_p_adjusted", "family_selected"]
 WOW_FIELDS = ["previous_wave", "current_wave", "previous_mean", "current_mean", "change",
-              "welch_t", "welch_df", "p_value", "cohens_d", "alert"]
+              "welch_t", "welch_df", "p_value", "p_adjusted", "family_p_adjusted",
+              "family_selected", "cohens_d", "alert"]
 OVERALL_FIELDS = ["servqual_unweighted", "servqual_weighted", "servqual_weighted_n",
                   "servqual_weighted_ci95_low", "servqual_weighted_ci95_high", "servperf",
                   "servperf_n", "servperf_ci95_low", "servperf_ci95_high", "servperf_weighted",

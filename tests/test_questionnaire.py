@@ -46,9 +46,12 @@ def history(tmp_path):
 
 def expected_common_slope(raw) -> float:
     """Alpha over its common item i1 only (a one-item dimension score is that item's gap;
-    min_item_share 0.5 of one item needs it answered), slope per wave by least squares."""
-    means = [float(np.mean(p[:, 0] - e[:, 0])) for e, p in (raw[w] for w in WAVES)]
-    return float(np.polyfit(np.arange(len(WAVES)), means, 1)[0])
+    min_item_share 0.5 of one item needs it answered), slope per wave by least squares
+    weighted by the wave means' standard errors (sd / √n)."""
+    gaps = [p[:, 0] - e[:, 0] for e, p in (raw[w] for w in WAVES)]
+    means = [float(np.mean(g)) for g in gaps]
+    se = [float(np.std(g, ddof=1) / np.sqrt(len(g))) for g in gaps]
+    return float(np.polyfit(np.arange(len(WAVES)), means, 1, w=1 / np.array(se))[0])
 
 
 def alpha_trend(doc) -> dict:

@@ -98,6 +98,61 @@ def least_squares(x: np.ndarray, y: np.ndarray) -> Line:
     return Line(intercept, slope, se, p, slope - half, slope + half)
 
 
+@dataclass(frozen=True)
+class WeightedLine(Line):
+    """A weighted least-squares line, with the basis of its slope's variance:
+    ``sampling`` (the wave means' own standard errors) or ``residual`` (the scatter about
+    the line exceeds them), and the dispersion ratio φ (weighted residual sum of squares /
+    (n − 2))."""
+
+    basis: str = "sampling"
+    dispersion: float = float("nan")
+
+
+def weighted_least_squares(x: np.ndarray, y: np.ndarray, se: np.ndarray) -> WeightedLine:
+    """Fit a line to at least three wave means with known standard errors.
+
+    Notes
+    -----
+    Weights w = 1 / se², x̄ = Σwx / Σw, Sxx = Σw(x − x̄)², slope b = Σw(x − x̄)(y − ȳ) / Sxx.
+    The slope's variance is the larger of two estimates, ``max(1, φ) / Sxx``:
+
+    * sampling-based, 1 / Sxx — exact when the wave means differ from the line by sampling
+      error alone;
+    * residual-based, φ / Sxx with φ = Σw r² / (n − 2) — when real between-wave variation
+      (fieldwork, season, a campaign) scatters the means more than their standard errors
+      say, the residuals show it.
+
+    This is the multiplicative-dispersion model of meta-regression (Thompson & Sharp 1999,
+    Stat Med 18:2693–2708) with the truncation at 1 of Knapp & Hartung (2003, Stat Med
+    22:2693–2710), so that an unusually tidy series never makes the slope look more certain
+    than its sampling error allows. The reference is the normal distribution: with sampling
+    error alone the test is then conservative (the variance used is never below the true
+    one, and the slope is independent of the residuals); with real between-wave variation
+    the residual variance takes over, estimated on n − 2 df, and the normal tail is a little
+    short of the t tail (the benchmark's between-wave scenario measures the effect). The t
+    reference with 6 df throughout would cost a third of the power for a slope of 0.05 a
+    quarter over eight waves of about 220 respondents once the decisions are adjusted for
+    multiplicity, for protection against a variation the sampling error usually explains.
+    """
+    x, y, se = (np.asarray(a, dtype=float) for a in (x, y, se))
+    n = len(x)
+    w = 1.0 / (se * se)
+    xbar, ybar = float(w @ x / w.sum()), float(w @ y / w.sum())
+    dx = x - xbar
+    sxx = float(w @ (dx * dx))
+    slope = float(w @ (dx * (y - ybar))) / sxx
+    intercept = ybar - slope * xbar
+    residual = y - (intercept + slope * x)
+    dispersion = float(w @ (residual * residual)) / (n - 2)
+    basis = "residual" if dispersion > 1 else "sampling"
+    error = math.sqrt(max(1.0, dispersion) / sxx)
+    p = float(2 * normal_sf(abs(slope) / error))
+    half = 1.959963984540054 * error
+    return WeightedLine(intercept, slope, error, p, slope - half, slope + half, basis,
+                        dispersion)
+
+
 def theil_sen_slope(x: np.ndarray, y: np.ndarray) -> float:
     """The median of the slopes between all pairs of points with different x."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)

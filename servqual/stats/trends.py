@@ -8,19 +8,33 @@ Direction (service-evaluation practice: 呈上升 / 呈平衡状态 / 呈下降�
 
 * ``insufficient_waves`` — fewer waves than ``trend_min_waves``; the per-wave figures are
   still reported;
-* ``rising`` / ``falling`` — the OLS slope is significant (p < ``significance``) **and** the
-  change it implies across the window, |slope| × (last − first position), is at least
-  ``trend_min_change`` scale points: with thousands of respondents per wave tiny drifts are
-  significant, and a manager must not be alarmed by them;
+* ``rising`` / ``falling`` — the slope is significant **and** the change it implies across
+  the window, |slope| × (last − first position), is at least ``trend_min_change`` scale
+  points: with thousands of respondents per wave tiny drifts are significant, and a manager
+  must not be alarmed by them;
 * ``flat`` — otherwise.
 
-Alongside: the slope's 95 % CI (OLS), Mann–Kendall (Kendall's τ of the series against
-time) and the Theil–Sen slope, robust checks a reader can compare (:mod:`.probability`;
-the tests check them against statsmodels and scipy).
+The slope: when the wave means come with standard errors (the survey tables: sd / √n), a
+weighted least-squares line whose slope variance is the larger of the sampling-based and
+the residual-based one (:func:`.probability.weighted_least_squares`); otherwise (complaint
+rates, a bare series) ordinary least squares with n − 2 df.
+
+Significance: a single series (:func:`classify`) is tested at ``significance``. The series a
+report shows are decided together (:func:`decide_trends`): every dimension heads a family of
+its gap and perception trends, its items' and its segment cells' trends (the overall scores
+form one more family), and the two-level Benjamini–Bogomolov procedure at ``alarm_fdr``
+(:mod:`.multiplicity`) decides which are rising or falling; ``p_value`` stays the raw one,
+``p_adjusted`` is the decision's.
+
+Alongside: the slope's 95 % CI, Mann–Kendall (Kendall's τ of the series against time) and
+the Theil–Sen slope, robust checks a reader can compare (:mod:`.probability`; the tests
+check them against statsmodels and scipy).
 
 Wave-over-wave: the latest wave against the one before, Welch's t-test on the respondents'
 scores (from the sufficient statistics) with Cohen's d; an alert is raised when the latest
-wave drops significantly and by at least ``alert_min_change``, even if the trend is flat.
+wave drops significantly and by at least ``alert_min_change``, even if the trend is flat —
+significantly meaning, in a report, by the same two-level procedure at ``alarm_fdr`` over
+the dimensions, items and segment cells (:func:`decide_alerts`).
 """
 
 from __future__ import annotations
@@ -32,7 +46,9 @@ import pandas as pd
 
 from ..config import AnalysisConfig
 from ..waves import time_axis
-from .probability import kendall_tau, least_squares, t_sf, theil_sen_slope
+from .multiplicity import two_level_bh
+from .probability import (kendall_tau, least_squares, t_ppf, t_sf, theil_sen_slope,
+                          weighted_least_squares)
 
 RISING, FLAT, FALLING, INSUFFICIENT = "rising", "flat", "falling", "insufficient_waves"
 
@@ -53,27 +69,38 @@ class Trend:
     kendall_tau: float
     kendall_p: float
     theil_sen_slope: float
+    slope_se: float = float("nan")
+    variance_basis: str = ""  # ols, sampling or residual (see weighted_least_squares)
+    p_adjusted: float = float("nan")  # set when decided in a family (decide_trends)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
-def classify(positions, values, config: AnalysisConfig) -> Trend:
-    """Fit and classify one series (positions on the time axis, one mean per wave)."""
+def classify(positions, values, config: AnalysisConfig, se=None) -> Trend:
+    """Fit and classify one series (positions on the time axis, one mean per wave).
+
+    ``se``, the standard error of each wave mean, selects the weighted fit; without it (or
+    when any is missing or zero) the fit is ordinary least squares. The direction is that
+    of this series tested alone at ``significance``.
+    """
     x = np.asarray(positions, dtype=float)
     y = np.asarray(values, dtype=float)
+    s = np.full(len(x), np.nan) if se is None else np.asarray(se, dtype=float)
     ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
+    x, y, s = x[ok], y[ok], s[ok]
     n = len(x)
     nan = float("nan")
     order = np.argsort(x, kind="stable")
-    x, y = x[order], y[order]
+    x, y, s = x[order], y[order], s[order]
     observed = (float(y[0]), float(y[-1])) if n else (nan, nan)
     if n < config.trend_min_waves or n < 3:
         return Trend(INSUFFICIENT, n, nan, nan, nan, nan, nan, nan, nan, *observed, nan, nan,
                      nan)
     span = x.max() - x.min()
-    fit = least_squares(x, y)
+    weighted = bool(np.all(np.isfinite(s) & (s > 0)))
+    fit = weighted_least_squares(x, y, s) if weighted else least_squares(x, y)
+    basis = fit.basis if weighted else "ols"
     slope, p, low, high = fit.slope, fit.p_value, fit.low, fit.high
     if not np.isfinite(p):  # a perfect fit: no residual variance, the slope is certain
         p = 0.0 if slope != 0 else 1.0
@@ -86,7 +113,31 @@ def classify(positions, values, config: AnalysisConfig) -> Trend:
         direction = RISING if slope > 0 else FALLING
     start = fit.intercept + slope * x.min()
     return Trend(direction, n, slope, low, high, p, float(change), start, start + change,
-                 *observed, tau, tau_p, theil_sen_slope(x, y))
+                 *observed, tau, tau_p, theil_sen_slope(x, y), float(fit.se), basis)
+
+
+def wave_se(table: pd.DataFrame, value: str) -> pd.Series | None:
+    """The standard error of each row's ``value`` (a wave mean), when the table has it.
+
+    ``<measure>_se`` if present, else ``<measure>_sd / √n`` (``<measure>_n`` or ``n``), else
+    from a 95 % CI ``<measure>_ci95_low/high`` and ``<measure>_n`` (half-width / t(n − 1));
+    None when the table carries none of these (the fit is then OLS).
+    """
+    measure = value.removesuffix("_mean")
+    if f"{measure}_se" in table:
+        return table[f"{measure}_se"].astype(float)
+    n = table[f"{measure}_n"] if f"{measure}_n" in table else table.get("n")
+    if n is None:
+        return None
+    n = n.astype(float)
+    if f"{measure}_sd" in table:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return table[f"{measure}_sd"].astype(float) / np.sqrt(n)
+    if f"{measure}_ci95_low" in table and f"{measure}_ci95_high" in table:
+        half = (table[f"{measure}_ci95_high"] - table[f"{measure}_ci95_low"]).astype(float) / 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return half / t_ppf(0.975, n - 1)
+    return None
 
 
 def series_trends(table: pd.DataFrame, keys: list[str], value: str, waves: list[str],
@@ -98,10 +149,14 @@ def series_trends(table: pd.DataFrame, keys: list[str], value: str, waves: list[
     """
     axis = time_axis(waves)
     position = dict(zip(axis.labels, axis.positions))
+    se = wave_se(table, value)
+    if se is not None:
+        table = table.assign(_se=se)
     rows = []
     for key, part in table.groupby(keys, sort=False, dropna=False):
         part = part[part[value].notna()]
-        trend = classify(part["wave"].map(position), part[value], config)
+        trend = classify(part["wave"].map(position), part[value], config,
+                         part["_se"] if se is not None else None)
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(keys, key)), "measure": value, **trend.as_dict(),
                      "first_wave": part["wave"].iloc[0] if len(part) else None,
@@ -156,6 +211,89 @@ def welch_t(n1, m1, v1, n2, m2, v2):
         df = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n2 - 1))
         p = 2 * t_sf(np.abs(t), df)
     return t, df, p
+
+
+OVERALL_FAMILY = "(overall) "  # the overall scores: each a head of its own (no members)
+
+
+def decided_directions(p_adjusted, slope, change, waves_ok, min_change: float, q: float):
+    """Rising or falling where the decision (p_adjusted ≤ q) and the practical size agree."""
+    decided = (p_adjusted <= q) & (np.abs(change) >= min_change) & waves_ok
+    return np.where(decided, np.where(slope > 0, RISING, FALLING), FLAT)
+
+
+def decide_trends(dimensions: pd.DataFrame, items: pd.DataFrame, segments: pd.DataFrame,
+                  overall: pd.DataFrame, config: AnalysisConfig) -> None:
+    """Decide every trend direction a report shows together, in place.
+
+    :func:`.multiplicity.two_level_bh` at ``alarm_fdr``: the heads are the dimensions' gap
+    trends and the overall scores' trends; each dimension's perception trend, its items'
+    and its segment cells' gap trends are its family's members. Adds ``p_adjusted``,
+    ``family_p_adjusted`` and ``family_selected`` (``perception_``-prefixed for the
+    perception trend); ``direction`` becomes rising or falling only when
+    ``p_adjusted ≤ alarm_fdr`` and the change reaches ``trend_min_change``. Two-sided: a
+    rise and a fall are both news.
+    """
+    def family_of(table: pd.DataFrame, column: str) -> pd.Series | None:
+        return table[column].astype(str) if column in table else None
+
+    parts = [(dimensions, "", family_of(dimensions, "dimension"), True),
+             (overall, "", pd.Series([OVERALL_FAMILY + s for s in overall.get(
+                 "score", pd.Series(dtype=str)).astype(str)], index=overall.index,
+                 dtype=object), True),
+             (dimensions, "perception_", family_of(dimensions, "dimension"), False),
+             (items, "", family_of(items, "dimension"), False),
+             (segments, "", family_of(segments, "dimension"), False)]
+    parts = [(t, prefix, fam, head) for t, prefix, fam, head in parts
+             if len(t) and fam is not None and f"{prefix}p_value" in t]
+    if not parts:
+        return
+    p = np.concatenate([t[f"{prefix}p_value"].to_numpy(float) for t, prefix, _, _ in parts])
+    family = np.concatenate([fam.to_numpy(object) for _, _, fam, _ in parts])
+    heads = np.concatenate([np.full(len(t), head) for t, _, _, head in parts])
+    decision = two_level_bh(p, family, heads, config.alarm_fdr)
+    start = 0
+    for table, prefix, _, _ in parts:
+        stop = start + len(table)
+        adjusted = decision.p_adjusted[start:stop]
+        table[f"{prefix}p_adjusted"] = adjusted
+        table[f"{prefix}family_p_adjusted"] = decision.family_p_adjusted[start:stop]
+        table[f"{prefix}family_selected"] = decision.family_selected[start:stop]
+        direction = table[f"{prefix}direction"]
+        table[f"{prefix}direction"] = np.where(
+            direction == INSUFFICIENT, INSUFFICIENT,
+            decided_directions(adjusted, table[f"{prefix}slope_per_wave"].to_numpy(float),
+                               table[f"{prefix}change"].to_numpy(float), True,
+                               config.trend_min_change, config.alarm_fdr))
+        start = stop
+
+
+def decide_alerts(wow: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    """Decide the wave-over-wave alerts of a report together (a copy with the decisions).
+
+    An alert is news of a drop, so the family is of one-sided hypotheses "no drop": the
+    p-value of a drop is half the two-sided ``p_value`` (1 − half for a rise).
+    :func:`.multiplicity.two_level_bh` at ``alarm_fdr``, with the dimensions' own tests as
+    heads and their items' and segment cells' as members, gives ``p_adjusted`` (and
+    ``family_p_adjusted``, ``family_selected``); an alert needs ``p_adjusted ≤ alarm_fdr``
+    and a drop of at least ``alert_min_change``.
+    """
+    out = wow.copy()
+    if not len(out):
+        for column in ("p_adjusted", "family_p_adjusted", "family_selected"):
+            out[column] = pd.Series(dtype=bool if column == "family_selected" else float)
+        return out
+    two_sided = out["p_value"].to_numpy(float)
+    change = out["change"].to_numpy(float)
+    drop_p = np.where(change < 0, two_sided / 2, 1 - two_sided / 2)
+    decision = two_level_bh(drop_p, out["dimension"].astype(str).to_numpy(object),
+                            (out["level"] == "dimension").to_numpy(), config.alarm_fdr)
+    out["p_adjusted"] = decision.p_adjusted
+    out["family_p_adjusted"] = decision.family_p_adjusted
+    out["family_selected"] = decision.family_selected
+    out["alert"] = (decision.p_adjusted <= config.alarm_fdr) & (
+        change <= -config.alert_min_change)
+    return out
 
 
 @dataclass
@@ -237,5 +375,7 @@ def build_trends(tables, waves: list[str], config: AnalysisConfig) -> TrendTable
                level="segment")]
     wow = pd.concat([w for w in wow if len(w)], ignore_index=True) if any(len(w) for w in wow) \
         else wow[0]
+    decide_trends(dimension_trends, items, segments, overall, config)
+    wow = decide_alerts(wow, config)
     return TrendTables(dimensions=dimension_trends, items=items, overall=overall,
                        segments=segments, wave_over_wave=wow)

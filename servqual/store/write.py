@@ -201,10 +201,71 @@ def rebuild_trends(store: Store) -> None:
     _insert(con, "trend_series", series_frame[["level", "id", "dimension", "segment", "value",
                                                "wave"] + SERIES_FIELDS + ["suppressed"]])
     if fits:
-        fit_frame = pd.concat(fits, ignore_index=True)
+        fit_frame = decided_as_reported(pd.concat(fits, ignore_index=True), tables, waves,
+                                        config)
         fit_frame["value"] = fit_frame["value"].astype(str)
         _insert(con, "trend_fits", fit_frame[["level", "id", "dimension", "segment", "value",
                                               "measure"] + TREND_FIT_FIELDS])
+
+
+def decided_as_reported(fits: pd.DataFrame, tables, waves: list[str], config) -> pd.DataFrame:
+    """The store's trend fits with the directions ``servqual report`` decides.
+
+    A report decides its trend directions together (:func:`servqual.stats.trends.
+    decide_trends`: two-level Benjamini–Hochberg at ``alarm_fdr``), so a series' direction
+    depends on the others of the report. The series a report shows (whole-sample dimension
+    gap and perception, item gap, and the segment cells it publishes now) take the report's
+    directions; the others the store also answers for (an item in a segment, a segment's
+    perception, a cell suppressed now) are members of their dimension's family under the
+    report's selection: examined only when the report selects the dimension, by BH within
+    the family at ``alarm_fdr`` × selected ÷ tested.
+    """
+    from ..stats.multiplicity import two_level_bh
+    from ..stats.trends import INSUFFICIENT, OVERALL_FAMILY, build_trends, decided_directions
+
+    report = build_trends(tables, waves, config)
+    keys = ["level", "id", "dimension", "segment", "value", "measure"]
+    dims = report.dimensions
+    shown = [dims.assign(level="dimension", id=dims["dimension"], segment="", value="",
+                         measure="gap")[keys + ["direction"]],
+             dims.assign(level="dimension", id=dims["dimension"], segment="", value="",
+                         measure="perception",
+                         direction=dims["perception_direction"])[keys + ["direction"]]]
+    if len(report.items):
+        items = report.items
+        shown.append(items.assign(level="item", id=items["item"], segment="", value="",
+                                  measure="gap")[keys + ["direction"]])
+    if len(report.segments):
+        segs = report.segments
+        shown.append(segs.assign(level="dimension", id=segs["dimension"], segment=segs["column"],
+                                 value=segs["value"].astype(str),
+                                 measure="gap")[keys + ["direction"]])
+    decided = pd.concat(shown, ignore_index=True).rename(columns={"direction": "reported"})
+    out = fits.copy()
+    out["value"] = out["value"].astype(str)
+    out["segment"] = out["segment"].astype(str)
+    out = out.merge(decided, on=keys, how="left")
+    rest = out["reported"].isna().to_numpy()
+    if rest.any():
+        # The report's heads (dimension gap trends, overall scores) select as in the report;
+        # the other series are members of their dimension's family.
+        overall = report.overall
+        head_p = np.concatenate([dims["p_value"].to_numpy(float),
+                                 overall["p_value"].to_numpy(float) if len(overall) else []])
+        head_family = list(dims["dimension"].astype(str)) + (
+            [OVERALL_FAMILY + str(s) for s in overall["score"]] if len(overall) else [])
+        p = np.concatenate([head_p, out.loc[rest, "p_value"].to_numpy(float)])
+        family = head_family + list(out.loc[rest, "dimension"].astype(str))
+        head = np.arange(len(p)) < len(head_p)
+        decision = two_level_bh(p, family, head, config.alarm_fdr)
+        member = decision.p_adjusted[len(head_p):]
+        others = decided_directions(member, out.loc[rest, "slope_per_wave"].to_numpy(float),
+                                    out.loc[rest, "change"].to_numpy(float), True,
+                                    config.trend_min_change, config.alarm_fdr)
+        others = np.where(out.loc[rest, "direction"] == INSUFFICIENT, INSUFFICIENT, others)
+        out.loc[rest, "reported"] = others
+    out["direction"] = out["reported"]
+    return out.drop(columns=["reported"])
 
 
 # --------------------------------------------------------------------------------------------
