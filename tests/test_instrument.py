@@ -103,12 +103,21 @@ def test_label_may_be_a_plain_string(tmp_path):
 
 ALPHA_TARGET = '[[targets]]\ndimension = "alpha"\ngap = 0\n'
 BETA_TARGET = '[[targets]]\ndimension = "beta"\ngap = 0\n'
+def _many(text: str, copies: int = 30) -> str:
+    """The survey ``text`` with each respondent given ``copies`` times under new ids: the
+    same means, from enough respondents for a trend over three waves to be significant."""
+    header, *rows = text.strip().splitlines()
+    return "\n".join([header] + [f"{row.split(',', 1)[0]}-{k}," + row.split(",", 1)[1]
+                                  for k in range(copies) for row in rows]) + "\n"
+
+
 # beta's item i3 answered so that beta's gap is +0.5, 0, −0.5 over three waves: a perfect
 # linear fall (TINY itself is the last wave); alpha's answers are the same in every wave.
-BETA_FALLING = {"2026Q1": TINY_CSV.replace("r3,West,3,,5,4,4,5", "r3,West,3,,4,4,4,5")
-                .replace("r4,West,9,4,4,5,2,1", "r4,West,9,4,4,5,2,4"),
-                "2026Q2": TINY_CSV.replace("r4,West,9,4,4,5,2,1", "r4,West,9,4,4,5,2,3"),
-                "2026Q3": TINY_CSV}
+# Each respondent 30 times: with four respondents a wave, a fall of 1.0 is not significant.
+BETA_FALLING = {"2026Q1": _many(TINY_CSV.replace("r3,West,3,,5,4,4,5", "r3,West,3,,4,4,4,5")
+                                .replace("r4,West,9,4,4,5,2,1", "r4,West,9,4,4,5,2,4")),
+                "2026Q2": _many(TINY_CSV.replace("r4,West,9,4,4,5,2,1", "r4,West,9,4,4,5,2,3")),
+                "2026Q3": _many(TINY_CSV)}
 
 
 def _dimension_priorities(tmp_path, analysis: str, files: dict[str, str], targets: str,
@@ -130,16 +139,17 @@ def _dimension_priorities(tmp_path, analysis: str, files: dict[str, str], target
 
 
 def test_priority_falling_factor_from_analysis_reorders_weak_points(tmp_path):
-    # beta: falling_trend only, score 0.5 × factor: 0.75 by default (below alpha's 0.875),
-    # 1.0 with a factor of 2 (above it).
+    # Both gaps are material and significant with 120 respondents a wave (negative_gap).
+    # alpha: gap −0.875 and a missed target, 0.875 × (1 + 0.25) = 1.09375; beta: gap −0.5,
+    # falling, 0.5 × factor × 1.25: 0.9375 by default (below alpha), 1.25 with a factor of 2.
     ranked, html = _dimension_priorities(tmp_path / "default", "trend_min_waves = 3",
                                          BETA_FALLING, ALPHA_TARGET)
-    assert ranked == [("alpha", pytest.approx(0.875)), ("beta", pytest.approx(0.75))]
+    assert ranked == [("alpha", pytest.approx(1.09375)), ("beta", pytest.approx(0.9375))]
     assert "trend (1.5 when falling, else 1)" in html
     ranked, html = _dimension_priorities(
         tmp_path / "changed", "trend_min_waves = 3\npriority_falling_factor = 2",
         BETA_FALLING, ALPHA_TARGET)
-    assert ranked == [("beta", pytest.approx(1.0)), ("alpha", pytest.approx(0.875))]
+    assert ranked == [("beta", pytest.approx(1.25)), ("alpha", pytest.approx(1.09375))]
     assert "trend (2.0 when falling, else 1)" in html  # the method appendix's formula
     assert "Priority multiplier for a falling trend" in html  # its row of thresholds
 
