@@ -187,6 +187,8 @@ class Results:
             "waves": list(self.waves),
             "current_wave": self.current_wave,
             "weighted": self.instrument.settings.sampling_weight != "",
+            # Wilcoxon and Kruskal–Wallis run on counts of respondents, never on weights.
+            "rank_tests_weighted": False,
             "data_quality": quality,
             "overall": {k: clean(self.overall.get(k)) for k in OVERALL_FIELDS},
             "dimensions": records(self.dimensions, DIMENSION_FIELDS),

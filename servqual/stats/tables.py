@@ -179,7 +179,7 @@ def overall_table(moments: pd.DataFrame, dims: pd.DataFrame) -> pd.DataFrame:
             continue
         d = describe(part)
         mean = d["mean"].to_numpy()
-        ci = paired_t(mean, d["sd"].to_numpy(), part["n"].to_numpy())
+        ci = paired_t(mean, d["sd"].to_numpy(), part["n"].to_numpy(), d["se"].to_numpy())
         frame = part[CELL].copy()
         frame[score] = mean
         frame[f"{score}_n"] = part["n"].to_numpy()
