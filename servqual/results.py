@@ -45,7 +45,8 @@ GAP_FIELDS = ["n", "expectation_mean", "perception_mean", "gap_mean", "gap_sd", 
               "expectation_sd", "perception_sd", "gap_mean_unweighted", "n_effective"]
 ITEM_FIELDS = ["item", "dimension"] + GAP_FIELDS
 DIMENSION_FIELDS = ["dimension"] + GAP_FIELDS + [
-    "alpha_expectation", "alpha_perception", "importance_weight", "msa_mean", "servperf_mean"]
+    "alpha_expectation", "alpha_perception", "alpha_gap", "importance_weight", "msa_mean",
+    "servperf_mean"]
 BY_WAVE_FIELDS = ["wave", "dimension", "n", "gap_mean", "perception_mean", "expectation_mean",
                   "gap_sd", "gap_ci95_low", "gap_ci95_high", "p_value", "p_adjusted",
                   "importance_weight", "servperf_mean"]

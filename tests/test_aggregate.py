@@ -119,14 +119,16 @@ def test_dimension_gap_tables_equal_pandas(sample_results, fast):
 
 
 def test_crossproducts_equal_numpy(sample_results):
-    """n, Σx and XᵀX over the respondents who answered every item of a dimension."""
+    """n, Σx and XᵀX over the respondents who answered every item of a dimension, of each
+    battery and of the item gaps P − E (both answered)."""
     results, validated = sample_results
     r, inst = validated.responses, results.instrument
     cross = results.aggregates.crossproducts.set_index(CROSS_KEYS)
     waves = r.meta["wave"].astype(str).to_numpy()
     checked = 0
-    for kind in ("expectation", "perception"):
-        answers = getattr(r, kind).astype(float)
+    batteries = {kind: getattr(r, kind).astype(float) for kind in ("expectation", "perception")}
+    batteries["gap"] = batteries["perception"] - batteries["expectation"]
+    for kind, answers in batteries.items():
         for key in inst.dimension_keys:
             cols = [j for j, item in enumerate(inst.items) if item.dimension == key]
             ids = [inst.items[j].id for j in cols]
@@ -141,7 +143,7 @@ def test_crossproducts_equal_numpy(sample_results):
                         assert row["sum_a"] == x[:, a].sum()
                         assert row["sum_ab"] == products[a, b]
                         checked += 1
-    assert checked == 2 * len(results.waves) * sum(
+    assert checked == 3 * len(results.waves) * sum(
         sum(item.dimension == key for item in inst.items) ** 2 for key in inst.dimension_keys)
 
 
