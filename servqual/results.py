@@ -248,10 +248,10 @@ class Results:
                                                "average_others", "difference", "p_value",
                                                "p_adjusted", "below_peers"]),
             "peers": records(f.peers, list(f.peers.columns)),
-            "importance_performance": records(f.ipa, ["dimension", "importance",
-                                                       "importance_source", "performance",
-                                                       "quadrant", "importance_mid",
-                                                       "performance_mid"]),
+            "importance_performance": records(f.ipa, [
+                "dimension", "importance", "importance_source", "performance", "quadrant",
+                "importance_mid", "performance_mid", "importance_n", "importance_ci95_low",
+                "importance_ci95_high", "quadrant_supported"]),
             "weak_points": [self.weak_point_json(p, r) for p, r in
                             zip(f.weak_points, self.recommendations)],
         }

@@ -45,6 +45,11 @@ def normal_sf(z):
     return special.ndtr(-np.asarray(z, dtype=float))
 
 
+def normal_ppf(q):
+    """The ``q`` quantile of the standard normal distribution."""
+    return special.ndtri(q)
+
+
 def chi2_sf(x, df):
     """P(X > x) for the χ² distribution with ``df`` degrees of freedom."""
     return special.chdtrc(df, x)
