@@ -94,7 +94,7 @@ class ImportanceCounts:
 # The layout of the aggregates' tables (the keys of a row, then its sums).
 KEYS = ["wave", "segment", "value", "level", "id", "measure"]
 SUMS = ["n", "sum", "sumsq"]
-WEIGHTED_SUMS = ["w", "wsum", "wsumsq", "w2"]
+WEIGHTED_SUMS = ["w", "wsum", "wsumsq", "w2", "w2sum", "w2sumsq"]
 ALL = ""  # segment and value of the whole-sample cell
 HISTOGRAM_KEYS = ["wave", "segment", "value", "level", "id", "measure", "x"]
 CROSS_KEYS = ["wave", "kind", "id", "a", "b"]

@@ -45,7 +45,8 @@ GAP_FIELDS = ["n", "expectation_mean", "perception_mean", "gap_mean", "gap_sd", 
               "expectation_sd", "perception_sd", "gap_mean_unweighted", "n_effective"]
 ITEM_FIELDS = ["item", "dimension"] + GAP_FIELDS
 DIMENSION_FIELDS = ["dimension"] + GAP_FIELDS + [
-    "alpha_expectation", "alpha_perception", "importance_weight", "msa_mean", "servperf_mean"]
+    "alpha_expectation", "alpha_perception", "alpha_gap", "importance_weight", "msa_mean",
+    "servperf_mean"]
 BY_WAVE_FIELDS = ["wave", "dimension", "n", "gap_mean", "perception_mean", "expectation_mean",
                   "gap_sd", "gap_ci95_low", "gap_ci95_high", "p_value", "p_adjusted",
                   "importance_weight", "servperf_mean"]
@@ -189,6 +190,8 @@ class Results:
             "waves": list(self.waves),
             "current_wave": self.current_wave,
             "weighted": self.instrument.settings.sampling_weight != "",
+            # Wilcoxon and Kruskal–Wallis run on counts of respondents, never on weights.
+            "rank_tests_weighted": False,
             "data_quality": quality,
             "overall": {k: clean(self.overall.get(k)) for k in OVERALL_FIELDS},
             "dimensions": records(self.dimensions, DIMENSION_FIELDS),
@@ -247,10 +250,10 @@ class Results:
                                                "average_others", "difference", "p_value",
                                                "p_adjusted", "below_peers"]),
             "peers": records(f.peers, list(f.peers.columns)),
-            "importance_performance": records(f.ipa, ["dimension", "importance",
-                                                       "importance_source", "performance",
-                                                       "quadrant", "importance_mid",
-                                                       "performance_mid"]),
+            "importance_performance": records(f.ipa, [
+                "dimension", "importance", "importance_source", "performance", "quadrant",
+                "importance_mid", "performance_mid", "importance_n", "importance_ci95_low",
+                "importance_ci95_high", "quadrant_supported"]),
             "weak_points": [self.weak_point_json(p, r) for p, r in
                             zip(f.weak_points, self.recommendations)],
         }

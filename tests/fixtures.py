@@ -287,7 +287,8 @@ FINDINGS = {
     ],
     "importance_performance": [
         {"dimension": d, "importance": i, "importance_source": "stated", "performance": p,
-         "quadrant": q, "importance_mid": 0.2, "performance_mid": 5.2}
+         "quadrant": q, "importance_mid": 0.2, "performance_mid": 5.2, "importance_n": None,
+         "importance_ci95_low": None, "importance_ci95_high": None, "quadrant_supported": None}
         for d, i, p, q in (("tangibles", 0.13, 5.17, "low_priority"),
                            ("reliability", 0.31, 4.88, "concentrate_here"),
                            ("responsiveness", 0.22, 5.43, "keep_up"),

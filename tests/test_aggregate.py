@@ -119,14 +119,16 @@ def test_dimension_gap_tables_equal_pandas(sample_results, fast):
 
 
 def test_crossproducts_equal_numpy(sample_results):
-    """n, Σx and XᵀX over the respondents who answered every item of a dimension."""
+    """n, Σx and XᵀX over the respondents who answered every item of a dimension, of each
+    battery and of the item gaps P − E (both answered)."""
     results, validated = sample_results
     r, inst = validated.responses, results.instrument
     cross = results.aggregates.crossproducts.set_index(CROSS_KEYS)
     waves = r.meta["wave"].astype(str).to_numpy()
     checked = 0
-    for kind in ("expectation", "perception"):
-        answers = getattr(r, kind).astype(float)
+    batteries = {kind: getattr(r, kind).astype(float) for kind in ("expectation", "perception")}
+    batteries["gap"] = batteries["perception"] - batteries["expectation"]
+    for kind, answers in batteries.items():
         for key in inst.dimension_keys:
             cols = [j for j, item in enumerate(inst.items) if item.dimension == key]
             ids = [inst.items[j].id for j in cols]
@@ -141,5 +143,38 @@ def test_crossproducts_equal_numpy(sample_results):
                         assert row["sum_a"] == x[:, a].sum()
                         assert row["sum_ab"] == products[a, b]
                         checked += 1
-    assert checked == 2 * len(results.waves) * sum(
+    assert checked == 3 * len(results.waves) * sum(
         sum(item.dimension == key for item in inst.items) ** 2 for key in inst.dimension_keys)
+
+
+def test_weighted_squares_equal_numpy_on_both_paths(sample_results):
+    """Σw, Σw²·x and Σw²·x² (what the design-based variance needs) of the counting path and
+    the float path equal numpy's sums over the respondents, for items and dimensions."""
+    import dataclasses
+
+    from servqual.responses import WEIGHT
+    from servqual.stats.scores import dimension_scores
+
+    results, validated = sample_results
+    inst = results.instrument
+    r = validated.responses
+    rng = np.random.default_rng(16)
+    w = rng.uniform(0.2, 4.0, len(r))
+    weighted = dataclasses.replace(r, meta=r.meta.assign(**{WEIGHT: w}))
+    fast = aggregate(weighted, inst)
+    assert_same(fast, aggregate(weighted, inst, fast=False))
+    waves = r.meta["wave"].astype(str).to_numpy()
+    j = inst.item_ids.index("q11")
+    gap = r.perception[:, j].astype(float) - r.expectation[:, j].astype(float)
+    dims = dimension_scores(r, inst)
+    d = inst.dimension_keys.index("responsiveness")
+    m = fast.moments.set_index(KEYS)
+    for wave in results.waves[-2:]:
+        for ident, level, x in (("q11", "item", gap),
+                                ("responsiveness", "dimension", dims.gap[:, d])):
+            ok = (waves == wave) & ~np.isnan(x)
+            row = m.loc[(wave, "", "", level, ident, "gap")]
+            ww, xx = w[ok], x[ok]
+            assert row["w2"] == pytest.approx((ww ** 2).sum(), rel=1e-12)
+            assert row["w2sum"] == pytest.approx((ww ** 2 * xx).sum(), rel=1e-12)
+            assert row["w2sumsq"] == pytest.approx((ww ** 2 * xx ** 2).sum(), rel=1e-12)

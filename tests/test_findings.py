@@ -363,3 +363,51 @@ def test_split_by_value_segment_keeps_the_company_wide_medians(tmp_path):
     units = {u.unit.value: u.unit for u in run_files([data], instrument,
                                                      split_by="value_segment").units}
     assert {k: v.quality.rows_valid for k, v in units.items()} == whole.to_dict()
+
+
+def test_derived_importance_quadrant_without_uncertainty(sample_results):
+    """Each derived importance carries the 95 % interval of scipy.stats.pearsonr on the raw
+    respondents; a quadrant is marked unsupported exactly when the interval straddles the
+    importance cut-off. Stated importance has no interval (every field present, null)."""
+    from scipy import stats as scipy_stats
+
+    from servqual.findings.importance import importance_performance
+    results, validated = sample_results
+    r = validated.responses
+    now = (r.meta["wave"].astype(str) == results.current_wave).to_numpy()
+    inst = results.instrument
+    derived = importance_performance(results.dimensions.drop(columns="importance_weight"),
+                                     results.aggregates.moments, results.current_wave,
+                                     True).set_index("dimension")
+    mid = derived["importance_mid"].iloc[0]
+    for dim in inst.dimension_keys:
+        cols = [j for j, i in enumerate(inst.items) if i.dimension == dim]
+        e, p = r.expectation[:, cols].astype(float), r.perception[:, cols].astype(float)
+        p = pd.DataFrame(np.where(np.isnan(e), np.nan, p))
+        need = inst.analysis.min_item_share * len(cols) - 1e-9
+        score = p.mean(axis=1).where(p.notna().sum(axis=1) >= need)
+        frame = pd.DataFrame({"x": score, "y": r.meta["overall_satisfaction"]})[now].dropna()
+        ref = scipy_stats.pearsonr(frame["x"], frame["y"])
+        ci = ref.confidence_interval(0.95)
+        row = derived.loc[dim]
+        assert row["importance"] == pytest.approx(ref.statistic, rel=1e-9)
+        assert row["importance_n"] == len(frame)
+        assert (row["importance_ci95_low"], row["importance_ci95_high"]) == pytest.approx(
+            (ci.low, ci.high), rel=1e-9)
+        assert row["quadrant_supported"] is (not ci.low <= mid <= ci.high)
+    # A small sample: the intervals are wide and straddle the cut-off.
+    small = results.aggregates.moments.astype({"n": float})
+    ipa_rows = small["measure"].isin(["ipa_x", "ipa_y", "ipa_xy"])
+    scale = 10 / small.loc[ipa_rows, "n"]
+    for column in ("n", "sum", "sumsq"):
+        small.loc[ipa_rows, column] = small.loc[ipa_rows, column] * scale
+    few = importance_performance(results.dimensions.drop(columns="importance_weight"), small,
+                                 results.current_wave, True)
+    assert (few["importance_n"] == 10).all() and not few["quadrant_supported"].any()
+    stated = importance_performance(results.dimensions, results.aggregates.moments,
+                                    results.current_wave, True)
+    assert stated["importance_ci95_low"].isna().all()
+    assert stated["quadrant_supported"].isna().all()
+    doc = results.to_json()["importance_performance"]
+    assert {"importance_ci95_low", "importance_ci95_high", "importance_n",
+            "quadrant_supported"} <= set(doc[0])

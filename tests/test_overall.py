@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 from statsmodels.stats.weightstats import DescrStatsW
 
 from fixtures import TINY_CSV, TINY_INSTRUMENT, replace_in_instrument, tiny, write
@@ -55,7 +56,42 @@ def test_without_importance_columns_there_is_no_weighted_score(tmp_path):
     assert doc["overall"]["servperf"] == pytest.approx(3.25)
 
 
-def test_sampling_weights_match_descrstatsw(tmp_path):
+def linearised(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Weighted mean and its linearisation standard error, respondent by respondent: the
+    ratio estimator's influence values w_i (x_i − m) / W, with-replacement variance
+    n / (n − 1) · Σ z_i² (R survey: svymean(~x, svydesign(ids = ~1, weights = ~w)))."""
+    m = float(np.sum(w * x) / np.sum(w))
+    z = w * (x - m) / np.sum(w)
+    n = len(x)
+    return m, float(np.sqrt(n / (n - 1) * np.sum(z ** 2)))
+
+
+def test_linearised_se_worked_example():
+    """x = (1, 2, 4), w = (1, 1, 2): m = 11/4, Σw²(x − m)² = 158/16, var = 3/2 · 158/16 / 16."""
+    from servqual.stats.moments import describe
+
+    x, w = np.array([1.0, 2.0, 4.0]), np.array([1.0, 1.0, 2.0])
+    frame = pd.DataFrame({"n": [3], "sum": [x.sum()], "sumsq": [(x * x).sum()],
+                          "w": [w.sum()], "wsum": [(w * x).sum()], "wsumsq": [(w * x * x).sum()],
+                          "w2": [(w * w).sum()], "w2sum": [(w * w * x).sum()],
+                          "w2sumsq": [(w * w * x * x).sum()]})
+    d = describe(frame).iloc[0]
+    assert d["mean"] == pytest.approx(11 / 4)
+    assert d["se"] == pytest.approx(np.sqrt(1.5 * 158 / 16 / 16))
+    assert d["se"] == pytest.approx(linearised(x, w)[1])
+    # without Σw²x, Σw²x² (an older store): Kish's sd² / n_eff
+    old = describe(frame.drop(columns=["w2sum", "w2sumsq"])).iloc[0]
+    assert old["se"] == pytest.approx(d["sd"] / np.sqrt(w.sum() ** 2 / (w * w).sum()))
+    # equal weights: the ordinary sd / √n
+    even = describe(frame.assign(w=3.0, wsum=x.sum(), wsumsq=(x * x).sum(), w2=3.0,
+                                 w2sum=x.sum(), w2sumsq=(x * x).sum())).iloc[0]
+    assert even["se"] == pytest.approx(x.std(ddof=1) / np.sqrt(3))
+
+
+def test_sampling_weights_frequency_weighted_cis_too_narrow(tmp_path):
+    """Weighted CIs and t-tests are design-based (linearisation), not frequency-weighted:
+    the weighted mean and SD as DescrStatsW, the standard error, CI and p from the
+    respondents' influence values, computed here from the raw file."""
     rng = np.random.default_rng(5)
     n = 120
     frame = pd.DataFrame({"id": [f"r{i}" for i in range(n)],
@@ -70,15 +106,38 @@ def test_sampling_weights_match_descrstatsw(tmp_path):
     alpha_gap = gaps.mean(axis=1)
     w = frame["weight"].to_numpy()
     ref = DescrStatsW(alpha_gap, weights=w * n / w.sum())
-    low, high = ref.tconfint_mean()
+    mean, se = linearised(alpha_gap, w)
+    crit = scipy_stats.t.ppf(0.975, n - 1)
     row = results.dimensions.set_index("dimension").loc["alpha"]
-    assert row["gap_mean"] == pytest.approx(ref.mean)
-    assert (row["gap_ci95_low"], row["gap_ci95_high"]) == pytest.approx((low, high))
-    t, p, _ = ref.ttest_mean(0)
-    assert row["t"] == pytest.approx(t) and row["p_value"] == pytest.approx(p)
+    assert row["gap_mean"] == pytest.approx(ref.mean) and mean == pytest.approx(ref.mean)
+    assert row["gap_sd"] == pytest.approx(ref.std * np.sqrt(n / (n - 1)))
+    assert row["gap_se"] == pytest.approx(se)
+    assert se > ref.std_mean * 1.05  # the frequency-weight SE was too small
+    assert (row["gap_ci95_low"], row["gap_ci95_high"]) == pytest.approx(
+        (mean - crit * se, mean + crit * se))
+    assert row["t"] == pytest.approx(mean / se) and row["df"] == n - 1
+    assert row["p_value"] == pytest.approx(2 * scipy_stats.t.sf(abs(mean / se), n - 1))
     assert row["gap_mean_unweighted"] == pytest.approx(alpha_gap.mean())
     assert row["n_effective"] == pytest.approx(w.sum() ** 2 / (w ** 2).sum())
-    assert results.to_json()["weighted"] is True
+    # an item (coded path) and a segment cell likewise
+    item = results.items.set_index("item").loc["i1"]
+    x1 = gaps[:, 0]
+    assert item["gap_se"] == pytest.approx(linearised(x1, w)[1])
+    east = (frame["region"] == "East").to_numpy()
+    cell = results.segments.set_index(["value", "dimension"]).loc[("East", "alpha")]
+    assert cell["gap_se"] == pytest.approx(linearised(alpha_gap[east], w[east])[1])
+    # Welch's ANOVA between the regions on the design-based standard errors
+    test = results.segment_tests.set_index("dimension").loc["alpha"]
+    parts = [linearised(alpha_gap[g], w[g]) + (int(g.sum()),) for g in (east, ~east)]
+    weights = np.array([1 / s ** 2 for _, s, _ in parts])
+    means = np.array([m for m, _, _ in parts])
+    grand = (weights * means).sum() / weights.sum()
+    lam = sum((1 - wi / weights.sum()) ** 2 / (k - 1) for wi, (_, _, k) in zip(weights, parts))
+    f = (weights * (means - grand) ** 2).sum() / (1 + 2 * 0 * lam / 3)
+    assert test["welch_f"] == pytest.approx(f)
+    assert test["welch_df2"] == pytest.approx(3 / (3 * lam))
+    doc = results.to_json()
+    assert doc["weighted"] is True and doc["rank_tests_weighted"] is False
 
 
 ZOT_INSTRUMENT = """

@@ -108,3 +108,58 @@ def test_results_alpha_equals_direct_computation_on_sample(sample_results):
             x = x[~np.isnan(x).any(axis=1)]
             expected = alpha_from_cov(np.cov(x, rowvar=False))
             assert dims.loc[dim, f"alpha_{kind}"] == pytest.approx(expected, rel=1e-9)
+
+
+def cronbach(x: np.ndarray) -> float:
+    """Cronbach's alpha of a complete (respondents × items) matrix, as pingouin computes it:
+    k / (k − 1) · (1 − Σ var(item) / var(total))."""
+    k = x.shape[1]
+    return k / (k - 1) * (1 - x.var(axis=0, ddof=1).sum() / x.sum(axis=1).var(ddof=1))
+
+
+def test_gap_alpha_not_reported(sample_results):
+    """alpha_gap: Cronbach's alpha of the item gaps P − E over the respondents who answered
+    both batteries of every item of the dimension, against numpy on the raw gap matrix."""
+    results, validated = sample_results
+    r = validated.responses
+    current = (r.meta["wave"].astype(str) == results.current_wave).to_numpy()
+    inst = results.instrument
+    doc = results.to_json()
+    dims = {row["dimension"]: row for row in doc["dimensions"]}
+    scales = {(row["dimension"], row["kind"]): row for row in doc["reliability"]}
+    for dim in inst.dimension_keys:
+        cols = [j for j, i in enumerate(inst.items) if i.dimension == dim]
+        g = (r.perception[current][:, cols].astype(float)
+             - r.expectation[current][:, cols].astype(float))
+        g = g[~np.isnan(g).any(axis=1)]
+        assert dims[dim]["alpha_gap"] == pytest.approx(cronbach(g), rel=1e-9)
+        row = scales[(dim, "gap")]
+        assert row["n"] == len(g) and row["k"] == len(cols)
+        assert [i["item"] for i in row["items"]] == [inst.items[j].id for j in cols]
+        assert row["items"][0]["item_mean"] == pytest.approx(g[:, 0].mean(), rel=1e-9)
+        assert row["items"][0]["alpha_if_deleted"] == pytest.approx(cronbach(g[:, 1:]),
+                                                                    rel=1e-9)
+    assert [row["kind"] for row in doc["reliability"][:3]] == ["expectation", "perception",
+                                                               "gap"]
+
+
+def test_gap_alpha_of_the_tiny_survey(tmp_path):
+    """Tiny survey, dimension alpha (i1, i2): only r1 (gaps −1, 0) and r2 (−3, −1) answered
+    both batteries of both items: two respondents, too few for alpha. With r3's missing E2
+    filled in as 4 (gaps +1, 0): item variances 4 and 1/3, totals −1, −4, +1 with variance
+    19/3, alpha = 2 · (1 − (13/3) / (19/3)) = 12/19."""
+    from fixtures import TINY_CSV, run_and_check, tiny
+    from servqual.instrument import load_instrument
+
+    inst, data = tiny(tmp_path)
+    results, _ = run_and_check([data], load_instrument(inst))
+    doc = results.to_json()
+    row = [s for s in doc["reliability"] if s["dimension"] == "alpha" and s["kind"] == "gap"][0]
+    assert row["n"] == 2 and row["alpha"] is None and row["alpha_flag"] == "too_few_respondents"
+    assert doc["dimensions"][0]["alpha_gap"] is None
+    filled = TINY_CSV.replace("r3,West,3,,5", "r3,West,3,4,5")
+    inst, data = tiny(tmp_path, csv=filled)
+    results, _ = run_and_check([data], load_instrument(inst))
+    alpha = results.to_json()["dimensions"][0]["alpha_gap"]
+    g = np.array([[-1.0, 0.0], [-3.0, -1.0], [1.0, 0.0]])
+    assert alpha == pytest.approx(cronbach(g)) and alpha == pytest.approx(12 / 19)

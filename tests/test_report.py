@@ -298,3 +298,33 @@ def test_a_cache_that_cannot_be_written_only_costs_time(sample_results, tmp_path
         assert "<html" in render_html(sample_results[0], "en")
     finally:
         report._bytecode_cache.cache_clear()
+
+
+def test_derived_importance_quadrant_without_uncertainty_in_report(tmp_path):
+    """The tiny survey's derived importance (4 respondents, no overall satisfaction) has
+    intervals so wide that no quadrant is supported: the report says so, in English and in
+    Chinese, and the JSON carries the interval and the flag."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from fixtures import tiny
+    from servqual.cli import app
+
+    inst, data = tiny(tmp_path)
+    pages = {}
+    for lang in ("en", "zh-CN"):
+        out, js = tmp_path / f"{lang}.html", tmp_path / f"{lang}.json"
+        result = CliRunner().invoke(app, ["report", str(data), "--instrument", str(inst),
+                                          "--out", str(out), "--json", str(js),
+                                          "--lang", lang])
+        assert result.exit_code == 0, result.output
+        pages[lang] = out.read_text(encoding="utf-8")
+    ipa = json.loads(js.read_text(encoding="utf-8"))["importance_performance"]
+    assert ipa and all(r["quadrant_supported"] is False for r in ipa if r["quadrant"])
+    assert all(r["importance_ci95_low"] < r["importance"] < r["importance_ci95_high"]
+               for r in ipa if r["importance"] is not None and abs(r["importance"]) < 1)
+    assert "not supported: the interval spans the cut-off" in pages["en"]
+    assert "Derived importance and its uncertainty" in pages["en"]
+    assert "不支持：置信区间跨越分界线" in pages["zh-CN"]
+    assert "推导重要性及其不确定性" in pages["zh-CN"]

@@ -273,7 +273,7 @@ def test_a_store_from_a_newer_servqual_is_refused(store_copy, tmp_path):
 def test_the_store_records_its_schema_version(sample_store):
     con = duckdb.connect(str(sample_store), read_only=True)
     assert con.execute("SELECT value FROM servqual_store WHERE key = 'schema_version'"
-                       ).fetchall() == [("1",)]
+                       ).fetchall() == [("2",)]
     con.close()
 
 
@@ -499,3 +499,43 @@ def test_a_failed_ingest_never_removes_a_store_it_did_not_create(tmp_path, monke
     assert store.exists()
     result = invoke("trend", "--store", store, "--json")
     assert result.exit_code == 0 and "2025Q1" in result.output
+
+
+def test_a_version_1_store_of_weighted_waves_is_migrated(tmp_path):
+    """A store written before the moments kept Σw²·x, Σw²·x² (schema 1): readers ask for an
+    ingest; an ingest adds the columns, keeps the old wave (its weighted standard errors from
+    Kish's effective n) and stores the new wave's sums."""
+    instrument = replace_in_instrument('segments = ["region"]',
+                                       'segments = ["region"]\nsampling_weight = "weight"')
+    rows = TINY_CSV.strip().splitlines()
+    weighted = "\n".join([rows[0] + ",weight"] + [r + f",{w}" for r, w in
+                                                   zip(rows[1:], (1, 2, 0.5, 1.5))]) + "\n"
+    inst, first = tiny(tmp_path, csv=weighted, name="2026Q1.csv", instrument=instrument)
+    second = write(tmp_path / "2026Q2.csv", weighted)
+    store = tmp_path / "s.duckdb"
+    assert invoke("ingest", first, "--instrument", inst, "--store", store).exit_code == 0
+    con = duckdb.connect(str(store))
+    con.execute("ALTER TABLE moments DROP COLUMN w2sum")
+    con.execute("ALTER TABLE moments DROP COLUMN w2sumsq")
+    con.execute("UPDATE servqual_store SET value = '1' WHERE key = 'schema_version'")
+    con.close()
+    out = tmp_path / "r.html"
+    result = invoke("report", "--store", store, "--instrument", inst, "--out", out)
+    assert result.exit_code == 65 and "migrate it to version 2" in result.output
+    result = invoke("ingest", second, "--instrument", inst, "--store", store)
+    assert result.exit_code == 0, result.output
+    con = duckdb.connect(str(store), read_only=True)
+    assert con.execute("SELECT value FROM servqual_store WHERE key = 'schema_version'"
+                       ).fetchall() == [("2",)]
+    kept = dict(con.execute("SELECT wave, count(w2sum) FROM moments GROUP BY wave").fetchall())
+    con.close()
+    assert kept["2026Q1"] == 0 and kept["2026Q2"] > 0
+    js = tmp_path / "r.json"
+    result = invoke("report", "--store", store, "--instrument", inst, "--out", out,
+                    "--json", js)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(js.read_text(encoding="utf-8"))
+    old = [r for r in doc["by_wave"] if r["wave"] == "2026Q1" and r["dimension"] == "alpha"][0]
+    new = [r for r in doc["by_wave"] if r["wave"] == "2026Q2" and r["dimension"] == "alpha"][0]
+    assert old["gap_ci95_low"] is not None and new["gap_ci95_low"] is not None
+    assert old["gap_mean"] == pytest.approx(new["gap_mean"])

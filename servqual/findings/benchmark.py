@@ -17,20 +17,21 @@ from ..errors import InstrumentError
 from ..files import read_toml
 from ..instrument import Instrument
 from ..stats.gaps import adjust_pvalues, paired_t
-from ..models import ALL
+from ..models import ALL, SUMS, WEIGHTED_SUMS
 from ..stats.moments import describe
-from ..stats.trends import welch_t
+from ..stats.probability import welch_se
 
 
 def benchmark_units(moments: pd.DataFrame, column: str, wave: str, config: AnalysisConfig,
                     dimensions: list[str] | None = None) -> pd.DataFrame:
     """Units (values of a segment column) ranked per dimension against the best unit and the
-    average of the others; Welch's t of each unit against the others (Holm-adjusted across
-    units). Cells below ``min_cell`` are left out (privacy). Dimensions in the order of
-    ``dimensions`` (default: as in ``moments``), units by rank, ties by name."""
+    average of the others; Welch's t of each unit against the others (on design-based
+    standard errors with sampling weights; Holm-adjusted across units). Cells below
+    ``min_cell`` are left out (privacy). Dimensions in the order of ``dimensions`` (default:
+    as in ``moments``), units by rank, ties by name."""
     m = moments[(moments["wave"] == wave) & (moments["level"] == "dimension")
                 & (moments["measure"] == "gap")]
-    sums = [c for c in ("n", "sum", "sumsq", "w", "wsum", "wsumsq", "w2") if c in m.columns]
+    sums = [c for c in SUMS + WEIGHTED_SUMS if c in m.columns]
     whole = m[m["segment"] == ALL].set_index("id")[sums]
     units = m[(m["segment"] == column) & (m["n"] >= config.min_cell)]
     rows = []
@@ -40,8 +41,8 @@ def benchmark_units(moments: pd.DataFrame, column: str, wave: str, config: Analy
         rest = pd.DataFrame(whole.loc[[dim] * len(part)].to_numpy() - part[sums].to_numpy(),
                             columns=sums)
         mine, others = describe(part[sums]), describe(rest)
-        t, df, p = welch_t(rest["n"], others["mean"], others["var"], part["n"], mine["mean"],
-                           mine["var"])
+        t, df, p = welch_se(rest["n"], others["mean"], others["se"], part["n"], mine["mean"],
+                            mine["se"])
         frame = pd.DataFrame({"dimension": dim, "unit": part["value"], "n": part["n"],
                               "gap_mean": mine["mean"], "average_others": others["mean"],
                               "difference": mine["mean"] - others["mean"], "t": t, "df": df,
@@ -86,7 +87,7 @@ def compare_with_peers(dimensions: pd.DataFrame, name: str, peers: dict[str, flo
             continue
         peer = peers[row["dimension"]]
         test = paired_t(np.array([row["gap_mean"] - peer]), np.array([row["gap_sd"]]),
-                        np.array([row["n"]]))
+                        np.array([row["n"]]), np.array([row["gap_se"]]))
         difference = row["gap_mean"] - peer
         p = float(test["p_value"][0])
         rows.append({"dimension": row["dimension"], "peer": name, "peer_gap": peer,

@@ -1,7 +1,8 @@
 """Importance–performance analysis (Martilla & James 1977): each dimension's quadrant.
 
 Importance is stated or derived, performance is the mean perception; the quadrants split at
-the mean of each.
+the mean of each. A derived importance (a correlation) comes with its 95 % interval, and a
+quadrant its interval does not support is marked.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..models import ALL
+from ..stats.probability import normal_ppf
 
 
 QUADRANTS = {(True, False): "concentrate_here", (True, True): "keep_up",
@@ -24,12 +26,22 @@ def importance_performance(dimensions: pd.DataFrame, moments: pd.DataFrame, wave
     importance columns; otherwise derived: the correlation of the dimension's perception
     with the overall-satisfaction rating (or, without one, with the mean perception of all
     dimensions). Quadrants split at the mean importance and mean performance.
+
+    A derived importance r of n respondents has the 95 % interval of Fisher's z,
+    tanh(atanh(r) ± z₀.₉₇₅ / √(n − 3)) (``importance_ci95_low``, ``importance_ci95_high``;
+    scipy.stats.pearsonr's ``confidence_interval()``). ``quadrant_supported`` is False when
+    that interval contains the importance cut-off (``importance_mid``): the data do not say
+    on which side of it the dimension lies, so its quadrant could be the one above or
+    below; True when the interval lies on one side; None for stated importance (no
+    interval) or no quadrant.
     """
     out = dimensions[["dimension", "perception_mean"]].rename(
         columns={"perception_mean": "performance"}).copy()
     if "importance_weight" in dimensions and dimensions["importance_weight"].notna().any():
         out["importance"] = dimensions["importance_weight"].to_numpy()
         out["importance_source"] = "stated"
+        out["importance_n"] = np.nan
+        out["importance_ci95_low"] = out["importance_ci95_high"] = np.nan
     else:
         m = moments[(moments["wave"] == wave) & (moments["segment"] == ALL)
                     & (moments["level"] == "dimension")]
@@ -41,10 +53,31 @@ def importance_performance(dimensions: pd.DataFrame, moments: pd.DataFrame, wave
         with np.errstate(invalid="ignore", divide="ignore"):
             r = sxy / np.sqrt(sxx * syy)
         out["importance"] = out["dimension"].map(r).to_numpy(dtype=float)
+        count = out["dimension"].map(n).to_numpy(dtype=float)
+        out["importance_n"] = count
+        out["importance_ci95_low"], out["importance_ci95_high"] = fisher_interval(
+            out["importance"].to_numpy(), count)
         out["importance_source"] = ("derived_overall_satisfaction" if has_overall_satisfaction
                                     else "derived_mean_perception")
     imp_mid, perf_mid = out["importance"].mean(), out["performance"].mean()
     out["importance_mid"], out["performance_mid"] = imp_mid, perf_mid
     out["quadrant"] = [QUADRANTS[(i >= imp_mid, p >= perf_mid)] if np.isfinite(i) else None
                        for i, p in zip(out["importance"], out["performance"])]
+    low, high = out["importance_ci95_low"], out["importance_ci95_high"]
+    known = low.notna() & high.notna() & out["quadrant"].notna()
+    out["quadrant_supported"] = pd.Series(~((low <= imp_mid) & (imp_mid <= high)),
+                                          dtype=object).where(known, None)
     return out
+
+
+def fisher_interval(r: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 95 % confidence interval of correlations ``r`` of ``n`` pairs (Fisher's z):
+    tanh(atanh(r) ± 1.959964 / √(n − 3)); NaN for n ≤ 3 or an undefined r, and [r, r] for
+    |r| = 1."""
+    r, n = np.asarray(r, dtype=float), np.asarray(n, dtype=float)
+    crit = float(normal_ppf(0.975))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.arctanh(r)
+        half = np.where(n > 3, crit / np.sqrt(n - 3), np.nan)
+        low, high = np.tanh(z - half), np.tanh(z + half)
+    return low, high

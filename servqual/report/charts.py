@@ -213,7 +213,9 @@ class Charts:
                                percent: bool = True) -> dict:
         """Importance–performance analysis (Martilla & James): performance (mean perception)
         across, importance up, per dimension, split into quadrants at the middles the results
-        give. ``quadrant_labels``: top-left, top-right, bottom-left, bottom-right."""
+        give. ``quadrant_labels``: top-left, top-right, bottom-left, bottom-right. A derived
+        importance's interval is drawn as a whisker, and an open marker shows a quadrant the
+        interval does not support."""
         xs = [r.get("performance") for r in rows]
         ys = [r.get("importance") for r in rows]
         x_mid = rows[0].get("performance_mid") if rows else None
@@ -226,7 +228,8 @@ class Charts:
             half = max([abs(v - centre) for v in known] + [floor]) * 1.3
             return [centre - half, centre + half]
 
-        x_range, y_range = span(xs, x_mid, 0.2), span(ys, y_mid, 0.02)
+        ends = [r.get(k) for r in rows for k in ("importance_ci95_low", "importance_ci95_high")]
+        x_range, y_range = span(xs, x_mid, 0.2), span(ys + ends, y_mid, 0.02)
         corners = [(x_range[0], y_range[1], "left", "top"), (x_range[1], y_range[1], "right", "top"),
                    (x_range[0], y_range[0], "left", "bottom"),
                    (x_range[1], y_range[0], "right", "bottom")]
@@ -245,6 +248,15 @@ class Charts:
                                                       "dash": "dot"}})
         colors = [COLORS["shortfall"] if r.get("quadrant") == "concentrate_here"
                   else COLORS["perception"] for r in rows]
+        # A derived importance's 95 % interval as a whisker; a quadrant the interval does not
+        # support (it spans the cut-off) as an open marker.
+        up = [_minus(r.get("importance_ci95_high"), r.get("importance")) for r in rows]
+        down = [_minus(r.get("importance"), r.get("importance_ci95_low")) for r in rows]
+        whiskers = {"type": "data", "symmetric": False, "array": up, "arrayminus": down,
+                    "color": COLORS["muted"], "thickness": 1, "width": 3} \
+            if any(v is not None for v in up) else None
+        symbols = ["circle-open" if r.get("quadrant_supported") is False else "circle"
+                   for r in rows]
         fig = go.Figure(layout=base_layout(
             title, height=440, showlegend=False,
             xaxis=axis(x_title, range=x_range),
@@ -252,7 +264,11 @@ class Charts:
             shapes=shapes, annotations=annotations))
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="markers+text", text=labels, textposition="top center",
-            marker={"size": 13, "color": colors, "line": {"color": "white", "width": 1}},
+            error_y=whiskers,
+            marker={"size": 13, "color": colors, "symbol": symbols,
+                    "line": {"color": [c if m == "circle-open" else "white"
+                                       for c, m in zip(colors, symbols)],
+                             "width": [2 if m == "circle-open" else 1 for m in symbols]}},
             hovertemplate="%{text}: %{x:.2f}, %{y:.3f}<extra></extra>"))
         return to_data(fig)
 

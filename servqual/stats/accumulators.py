@@ -9,7 +9,8 @@ of its kind by adding, so chunks, streams and parts combine exactly (:mod:`.aggr
 :class:`HistogramCollector`
     counts of each distinct gap value, per item and dimension (:func:`value_histogram`).
 :class:`CrossCounter`
-    n, Σx and Σxxᵀ per wave and dimension over respondents who answered all its items.
+    n, Σx and Σxxᵀ per wave and dimension over respondents who answered all its items, for
+    expectations, perceptions and item gaps.
 """
 
 from __future__ import annotations
@@ -132,9 +133,13 @@ class HistogramCollector:
 
 class CrossCounter:
     """Per wave, battery and dimension: n, Σx and Σxxᵀ of respondents who answered every item
-    of the dimension in that battery (listwise, as SPSS RELIABILITY does)."""
+    of the dimension in that battery (listwise, as SPSS RELIABILITY does). The battery
+    ``gap`` holds the item gaps P − E of respondents who answered both batteries of every
+    item of the dimension: the reliability of the gap scores needs their cross-products,
+    which those of E and of P alone cannot give."""
 
-    KINDS = ("expectation", "perception")
+    KINDS = ("expectation", "perception", "gap")
+    BATTERIES = KINDS[:2]  # the kinds read from answers; "gap" is their difference
 
     def __init__(self, instrument: Instrument, wave_labels: np.ndarray) -> None:
         self.instrument, self.labels = instrument, wave_labels
@@ -156,6 +161,14 @@ class CrossCounter:
         as :func:`.kernels.column_major`) and the wave of every respondent."""
         kernels.cross_products(answers, first, last, waves, self.item_dim, self.position,
                                self.KINDS.index(kind), self.n, self.sums, self.cross)
+
+    def add_gaps(self, expectation: np.ndarray, perception: np.ndarray, first: int, last: int,
+                 waves: np.ndarray) -> None:
+        """Add the item gaps P − E of respondents first..last−1 (NaN where either is missing);
+        the matrices as for :meth:`add`. The gaps of a chunk only are formed (in the answers'
+        float type, exact for answers on a scale)."""
+        gaps = np.asfortranarray(perception[first:last] - expectation[first:last])
+        self.add("gap", gaps, 0, last - first, waves[first:last])
 
     def merge(self, other: CrossCounter) -> None:
         self.n += other.n

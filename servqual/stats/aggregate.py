@@ -12,7 +12,8 @@ partitions or machines by adding (docs/scale.md):
     scale the distinct values are few, so their counts are small and exact.
 ``crossproducts``
     n, Σx_a, Σx_b and Σx_a·x_b over respondents who answered every item of a dimension,
-    per wave: what Cronbach's alpha, alpha-if-deleted and item-rest correlations need.
+    per wave, of expectations, perceptions and item gaps (P − E): what Cronbach's alpha,
+    alpha-if-deleted and item-rest correlations need.
 
 How respondents are grouped: each wave's respondents are cross-classified by all segment
 columns at once ("cells"), aggregated once per cell, and the tables for each segment column
@@ -97,7 +98,7 @@ class _Stream:
         self.responses, self.instrument, self.groups = responses, instrument, groups
         self.waves, self.coded = waves, coded
         self.answers = {kind: kernels.column_major(getattr(responses, kind))
-                        for kind in CrossCounter.KINDS}
+                        for kind in CrossCounter.BATTERIES}
         meta = responses.meta
         self.weight = meta[WEIGHT].to_numpy(dtype=float) if WEIGHT in meta else None
         weighted = self.weight is not None
@@ -133,6 +134,8 @@ class _Stream:
             blocks, importance = scores.blocks, scores.importance
         for kind, matrix in answers.items():
             self.cross.add(kind, matrix, start, stop, self.waves)
+        self.cross.add_gaps(answers["expectation"], answers["perception"], start, stop,
+                            self.waves)
         if importance is not None:
             self.importance = importance if self.importance is None else (
                 self.importance + importance)

@@ -35,7 +35,8 @@ def histogram_sums(counts: np.ndarray, x: np.ndarray, wcounts: np.ndarray | None
     out = {"n": counts.sum(axis=-1), "sum": counts @ x, "sumsq": counts @ (x * x)}
     if wcounts is not None:
         out.update({"w": wcounts.sum(axis=-1), "wsum": wcounts @ x,
-                    "wsumsq": wcounts @ (x * x), "w2": w2counts.sum(axis=-1)})
+                    "wsumsq": wcounts @ (x * x), "w2": w2counts.sum(axis=-1),
+                    "w2sum": w2counts @ x, "w2sumsq": w2counts @ (x * x)})
     return out
 
 

@@ -30,12 +30,16 @@ def wide(moments: pd.DataFrame, level: str, measures=GAP_MEASURES) -> pd.DataFra
     return table.reset_index()
 
 
-def paired_t(mean: np.ndarray, sd: np.ndarray, n: np.ndarray) -> dict[str, np.ndarray]:
+def paired_t(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, se: np.ndarray | None = None
+             ) -> dict[str, np.ndarray]:
     """One-sample t-test of the gap against 0 (equivalently the paired t-test of P vs E).
+
+    ``se``: the standard error of the mean when it is not ``sd / √n`` (the design-based
+    standard error of a weighted mean, :func:`.moments.describe`).
 
     Notes
     -----
-    ``t = mean / (sd / √n)`` with ``n − 1`` degrees of freedom, the two-sided p-value and the
+    ``t = mean / se`` (``se = sd / √n`` by default) with ``n − 1`` degrees of freedom, the two-sided p-value and the
     95 % confidence interval ``mean ± t(0.975, n − 1) · sd / √n``; ``dz = mean / sd`` (Cohen's
     effect size for paired data). With zero variance and a non-zero mean, ``t`` is infinite and
     ``p = 0``, as in :func:`scipy.stats.ttest_rel`; with n < 2 nothing is computable.
@@ -43,7 +47,7 @@ def paired_t(mean: np.ndarray, sd: np.ndarray, n: np.ndarray) -> dict[str, np.nd
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         df = n - 1
-        se = sd / np.sqrt(n)
+        se = sd / np.sqrt(n) if se is None else np.array(se, dtype=float)
         t = mean / se
         crit = t_ppf(0.975, df)
         low, high = mean - crit * se, mean + crit * se
@@ -68,9 +72,11 @@ def gap_table(moments: pd.DataFrame, level: str, histograms: pd.DataFrame | None
 
     Columns: wave, segment, value, id, n, expectation_mean, perception_mean, gap_mean,
     expectation_sd, perception_sd, gap_sd, gap_se, gap_ci95_low, gap_ci95_high, t, df,
-    p_value, dz; with ``histograms``: gap_median, wilcoxon_z, wilcoxon_p. With sampling
-    weights the means, SDs, CI and t-test are weighted (DescrStatsW), ``gap_mean_unweighted``
-    keeps the plain mean and ``n_effective`` is Kish's effective sample size (Σw)² / Σw².
+    p_value, dz; with ``histograms``: gap_median, wilcoxon_z, wilcoxon_p (unweighted: the
+    histograms count respondents). With sampling weights the means and SDs are weighted,
+    ``gap_se`` and with it the CI and t-test are design-based (the linearisation variance of
+    :func:`.moments.describe`), ``gap_mean_unweighted`` keeps the plain mean and
+    ``n_effective`` is Kish's effective sample size (Σw)² / Σw².
     """
     w = wide(moments, level)
     out = w[CELL + ["id"]].copy()
@@ -82,12 +88,14 @@ def gap_table(moments: pd.DataFrame, level: str, histograms: pd.DataFrame | None
             columns=lambda c: c[len(prefix):]))
         out[f"{measure}_mean"] = d["mean"].to_numpy()
         out[f"{measure}_sd"] = d["sd"].to_numpy()
+        if measure == "gap":
+            se = d["se"].to_numpy()
     if weighted:
         with np.errstate(invalid="ignore", divide="ignore"):
             out["gap_mean_unweighted"] = w["gap_sum"] / w["gap_n"]
             out["n_effective"] = w["gap_w"] ** 2 / w["gap_w2"]
     for name, arr in paired_t(out["gap_mean"].to_numpy(), out["gap_sd"].to_numpy(),
-                              out["n"].to_numpy()).items():
+                              out["n"].to_numpy(), se).items():
         out[name] = arr
     if histograms is not None:
         out = out.merge(rank_statistics(histograms, level), on=CELL + ["id"], how="left")

@@ -152,8 +152,8 @@ def coded_pairs(expectation, perception, first, last, low, top, cell, weight, we
 @njit(**_JIT)
 def float_moments(values, cell, weight, weighted, column, sums):
     """Per cell and column of ``values`` (NaN = no score): n, Σx, Σx² added into
-    ``sums[0..2, cell, column + j]``, and with ``weighted`` Σw, Σw·x, Σw·x², Σw² into
-    ``sums[3..6, …]``."""
+    ``sums[0..2, cell, column + j]``, and with ``weighted`` Σw, Σw·x, Σw·x², Σw², Σw²·x,
+    Σw²·x² into ``sums[3..8, …]``."""
     n, k = values.shape
     for j in range(k):
         c = column + j
@@ -170,7 +170,10 @@ def float_moments(values, cell, weight, weighted, column, sums):
                 sums[3, g, c] += w
                 sums[4, g, c] += w * x
                 sums[5, g, c] += w * x * x
-                sums[6, g, c] += w * w
+                w2 = w * w
+                sums[6, g, c] += w2
+                sums[7, g, c] += w2 * x
+                sums[8, g, c] += w2 * x * x
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc"})

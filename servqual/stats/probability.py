@@ -9,6 +9,7 @@ which is what this module calls:
   functions scipy.stats' distributions evaluate (``stdtr``, ``stdtrit``, ``ndtr``,
   ``chdtrc``, ``fdtrc``);
 * the binomial upper tail, P(X ≥ k) = I_p(k, n − k + 1) (``betainc``);
+* Welch's two-sample t-test from means and standard errors (design-based with weights);
 * an ordinary least-squares line with its slope's t-test and 95 % interval;
 * Kendall's τ-b with its p-value, and the Theil–Sen slope.
 
@@ -44,6 +45,11 @@ def normal_sf(z):
     return special.ndtr(-np.asarray(z, dtype=float))
 
 
+def normal_ppf(q):
+    """The ``q`` quantile of the standard normal distribution."""
+    return special.ndtri(q)
+
+
 def chi2_sf(x, df):
     """P(X > x) for the χ² distribution with ``df`` degrees of freedom."""
     return special.chdtrc(df, x)
@@ -61,6 +67,29 @@ def binomial_at_least(k: int, n: int, p: float) -> float:
     if k > n:
         return 0.0
     return float(special.betainc(k, n - k + 1, p))
+
+
+def welch_se(n1, m1, se1, n2, m2, se2):
+    """Welch's two-sample t-test of m2 − m1 from sizes, means and standard errors (two-sided).
+
+    Returns ``(t, df, p)``. With unweighted means ``se = sd / √n`` and this is Welch's
+    t-test; with sampling weights pass the design-based standard errors of the weighted means
+    (``gap_se`` of the gap tables, ``se`` of :func:`servqual.stats.moments.describe`), so the
+    test carries the variance the weights add.
+
+    Notes
+    -----
+    With a = se1², b = se2²: t = (m2 − m1) / √(a + b), and the Welch–Satterthwaite degrees of
+    freedom (a + b)² / [a² / (n1 − 1) + b² / (n2 − 1)], each group's variance estimate having
+    n − 1 degrees of freedom (for a weighted mean, its design degrees of freedom).
+    """
+    n1, m1, se1, n2, m2, se2 = (np.asarray(x, dtype=float) for x in (n1, m1, se1, n2, m2, se2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a, b = se1 * se1, se2 * se2
+        t = (m2 - m1) / np.sqrt(a + b)
+        df = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n2 - 1))
+        p = 2 * t_sf(np.abs(t), df)
+    return t, df, p
 
 
 @dataclass(frozen=True)

@@ -62,25 +62,29 @@ def withheld_groups(sizes: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame
     return out[["column", "wave", "values", "n"]]
 
 
-def welch_anova(n: np.ndarray, mean: np.ndarray, var: np.ndarray) -> tuple[float, float, float, float]:
+def welch_anova(n: np.ndarray, mean: np.ndarray, var: np.ndarray,
+                se: np.ndarray | None = None) -> tuple[float, float, float, float]:
     """Welch's one-way ANOVA for unequal variances, from group sizes, means and variances.
 
-    Returns ``(F, p, df1, df2)``. Groups with fewer than two members or no variance are left
-    out (their weight n/s² is undefined).
+    Returns ``(F, p, df1, df2)``. ``se``: the standard errors of the group means when they are
+    not √(s²/n) (the design-based standard errors of weighted means). Groups with fewer than
+    two members or no variance are left out (their weight n/s² is undefined).
 
     Notes
     -----
-    With w_i = n_i / s_i², W = Σw_i, m = Σ w_i x̄_i / W and λ = Σ (1 − w_i/W)² / (n_i − 1):
+    With w_i = n_i / s_i² (= 1 / se_i²), W = Σw_i, m = Σ w_i x̄_i / W and λ = Σ (1 − w_i/W)² / (n_i − 1):
     F = [Σ w_i (x̄_i − m)² / (k − 1)] / [1 + 2(k − 2) λ / (k² − 1)],
     df1 = k − 1, df2 = (k² − 1) / (3λ)   (Welch 1951).
     """
     n, mean, var = (np.asarray(a, dtype=float) for a in (n, mean, var))
-    ok = (n >= 2) & (var > 0) & np.isfinite(var)
-    n, mean, var = n[ok], mean[ok], var[ok]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se2 = var / n if se is None else np.asarray(se, dtype=float) ** 2
+    ok = (n >= 2) & (se2 > 0) & np.isfinite(se2)
+    n, mean, se2 = n[ok], mean[ok], se2[ok]
     k = len(n)
     if k < 2:
         return np.nan, np.nan, np.nan, np.nan
-    w = n / var
+    w = 1 / se2
     total = w.sum()
     grand = (w * mean).sum() / total
     lam = ((1 - w / total) ** 2 / (n - 1)).sum()
@@ -91,14 +95,16 @@ def welch_anova(n: np.ndarray, mean: np.ndarray, var: np.ndarray) -> tuple[float
 
 def between_tests(table: pd.DataFrame, histograms: pd.DataFrame, level: str) -> pd.DataFrame:
     """Per wave, segment column and id: do the segment values differ? (Kruskal–Wallis on the
-    gap histograms, and Welch's ANOVA on the gap moments.)"""
+    gap histograms, unweighted; and Welch's ANOVA on the gap moments, with sampling weights on
+    the design-based standard errors of the weighted means.)"""
     sub = table[table["segment"] != ALL]
     hist = histograms[(histograms["level"] == level) & (histograms["measure"] == "gap")
                       & (histograms["segment"] != ALL)]
     hist_groups = {key: part for key, part in hist.groupby(["wave", "segment", "id"], sort=False)}
     rows = []
     for (wave, segment, ident), part in sub.groupby(["wave", "segment", "id"], sort=False):
-        f, f_p, df1, df2 = welch_anova(part["n"], part["gap_mean"], part["gap_sd"] ** 2)
+        f, f_p, df1, df2 = welch_anova(part["n"], part["gap_mean"], part["gap_sd"] ** 2,
+                                       part["gap_se"])
         h_part = hist_groups.get((wave, segment, ident))
         h, h_p, h_df = np.nan, np.nan, 0
         if h_part is not None:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..instrument import Instrument
+from .accumulators import CrossCounter
 from .gaps import CELL, adjust_p, gap_table, paired_t
 from ..models import ALL, Aggregates
 from .moments import describe
@@ -37,6 +38,9 @@ class Tables:
     # dimension gaps from the items asked in every wave (what dimension trends use).
     breaks: pd.DataFrame = field(default_factory=pd.DataFrame)
     dimensions_common: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+KINDS = CrossCounter.KINDS  # batteries of the reliability tables, in this order
 
 
 def _ordered(table: pd.DataFrame, key: str, ids, waves: list[str]) -> pd.DataFrame:
@@ -130,9 +134,10 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
         items=_ordered(items, "item", instrument.item_ids, waves),
         dimensions=_ordered(dims, "dimension", instrument.dimension_keys, waves),
         overall=_sorted(overall, wave=waves, segment=None, value=None),
-        reliability=_sorted(scales, wave=waves, dimension=instrument.dimension_keys, kind=None),
+        reliability=_sorted(scales, wave=waves, dimension=instrument.dimension_keys,
+                            kind=list(KINDS)),
         reliability_items=_sorted(scale_items, wave=waves, dimension=instrument.dimension_keys,
-                                  kind=None, item=instrument.item_ids),
+                                  kind=list(KINDS), item=instrument.item_ids),
         tolerance=tolerance,
         segment_tests=tests, breaks=breaks,
         dimensions_common=_ordered(common, "dimension", instrument.dimension_keys, waves))
@@ -179,7 +184,7 @@ def overall_table(moments: pd.DataFrame, dims: pd.DataFrame) -> pd.DataFrame:
             continue
         d = describe(part)
         mean = d["mean"].to_numpy()
-        ci = paired_t(mean, d["sd"].to_numpy(), part["n"].to_numpy())
+        ci = paired_t(mean, d["sd"].to_numpy(), part["n"].to_numpy(), d["se"].to_numpy())
         frame = part[CELL].copy()
         frame[score] = mean
         frame[f"{score}_n"] = part["n"].to_numpy()

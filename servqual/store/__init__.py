@@ -42,7 +42,7 @@ would compare different things under one name.
 from pathlib import Path
 
 # Here rather than in .schema, so that the command line reads them without loading DuckDB.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_STORE = Path("surveys/servqual.duckdb")
 DEFAULT_WAIT = 30.0  # seconds to wait for another process's lock on the store
 

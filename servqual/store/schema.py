@@ -21,9 +21,20 @@ from ..instrument import Instrument, parse_instrument
 from . import DEFAULT_WAIT, SCHEMA_VERSION
 from .integrity import check_file, rebuild_hint, unreadable
 
+
+
+def _weighted_squares(con: duckdb.DuckDBPyConnection) -> None:
+    """Version 1 → 2: the moments keep Σw²·x and Σw²·x² (the design-based variance of a
+    weighted mean). Waves stored before have NULL there, and their weighted standard errors
+    fall back on Kish's effective sample size (:func:`servqual.stats.moments.describe`)
+    until they are ingested again."""
+    for column in ("w2sum", "w2sumsq"):
+        con.execute(f"ALTER TABLE store.moments ADD COLUMN {column} DOUBLE").fetchall()
+
+
 # Migrations from version n to n + 1, applied in one transaction when a writer opens an
-# older store. Version 1 is the first; the next schema change adds its step here.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {}
+# older store.
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _weighted_squares}
 
 TABLES = {
     "servqual_store": "key VARCHAR PRIMARY KEY, value VARCHAR",
@@ -35,7 +46,7 @@ TABLES = {
              "files VARCHAR, rows_table VARCHAR, ingested_at TIMESTAMP",
     "moments": "wave VARCHAR, segment VARCHAR, value VARCHAR, level VARCHAR, id VARCHAR, "
                "measure VARCHAR, n BIGINT, sum DOUBLE, sumsq DOUBLE, w DOUBLE, wsum DOUBLE, "
-               "wsumsq DOUBLE, w2 DOUBLE",
+               "wsumsq DOUBLE, w2 DOUBLE, w2sum DOUBLE, w2sumsq DOUBLE",
     "histograms": "wave VARCHAR, segment VARCHAR, value VARCHAR, level VARCHAR, id VARCHAR, "
                   "measure VARCHAR, x DOUBLE, count DOUBLE",
     "crossproducts": "wave VARCHAR, kind VARCHAR, id VARCHAR, a VARCHAR, b VARCHAR, n DOUBLE, "
