@@ -63,7 +63,8 @@ SEGMENT_TEST_FIELDS = ["column", "dimension", "groups", "kruskal_h", "kruskal_df
 TOLERANCE_FIELDS = ["level", "item", "dimension", "n", "desired_mean", "adequate_mean",
                     "perceived_mean", "msa_mean", "mss_mean", "zone_width_mean",
                     "below_adequate_mean", "inside_zone_mean", "above_desired_mean"]
-TREND_FIELDS = ["direction", "slope_per_wave", "slope_ci95_low", "slope_ci95_high", "p_value",
+TREND_FIELDS = ["direction", "slope_per_wave", "slope_unit", "slope_unit_length", "slope_ci95_low",
+                "slope_ci95_high", "p_value",
                 "observed_first", "observed_last",
                 "change", "waves", "first", "last", "first_wave", "last_wave", "kendall_tau",
                 "kendall_p", "theil_sen_slope", "slope_se", "variance_basis", "p_adjusted",

@@ -76,6 +76,7 @@ class TimeAxis:
     positions: np.ndarray  # float, first wave at 0, one unit = the median spacing of waves
     granularity: str  # what the labels count: "quarter", "month", "day" or "wave"
     calendar: bool  # False when labels were not dates and are treated as equally spaced
+    step: float = 1.0  # one unit of ``positions`` in ``granularity``s (the median spacing)
 
 
 def time_axis(labels) -> TimeAxis:
@@ -102,8 +103,8 @@ def time_axis(labels) -> TimeAxis:
         pos = np.array([d.toordinal() for d in dates], dtype=float)
         granularity = "day"
     pos = pos - pos[0]
-    if len(pos) > 1:
+    step = 1.0
+    if len(pos) > 1 and float(np.median(np.diff(pos))) > 0:
         step = float(np.median(np.diff(pos)))
-        if step > 0:
-            pos = pos / step
-    return TimeAxis(ordered, pos, granularity, True)
+        pos = pos / step
+    return TimeAxis(ordered, pos, granularity, True, step)

@@ -145,3 +145,44 @@ def test_questionnaire_change_item_and_dimension_trends(tmp_path):
     for wave, value in zip(got["wave"], got["gap_mean"]):
         assert value == pytest.approx(expected[wave])
     assert [t["dimension"] for t in doc["trends"]] == list(inst.dimension_keys)
+
+
+def test_equal_wave_means_are_ties_for_kendall():
+    """Two waves with the same mean, −137/183, computed from different sums (one from
+    dimension scores in thirds), differ in their last bits; Kendall's τ must count them as a tie, as scipy does on the exact values."""
+    same = -137 / 183
+    other = sum([-1 / 3] * 411) / 183  # 183 dimension scores in thirds adding up to −137
+    assert other != same
+    t = np.arange(5, dtype=float)
+    exact = np.array([-0.5, same, -0.9, same, -0.2])
+    computed = np.array([-0.5, same, -0.9, other, -0.2])
+    tau, p = stats.kendalltau(t, exact)
+    trend = classify(t, computed, AnalysisConfig(trend_min_waves=3))
+    assert trend.kendall_tau == pytest.approx(tau) and trend.kendall_p == pytest.approx(p)
+
+
+@pytest.mark.parametrize(("waves", "unit", "length", "header"), [
+    (["2026Q1", "2026Q2", "2026Q3"], "quarter", 1, "Change per quarter"),
+    (["2026-01", "2026-02", "2026-03"], "month", 1, "Change per month"),
+    (["2025Q1", "2025Q3", "2026Q1"], "quarter", 2, "Change per wave"),
+])
+def test_slope_unit_is_named_after_the_time_axis(tmp_path, waves, unit, length, header):
+    """slope_per_wave is a slope per usual spacing of the waves: the JSON names it, and the
+    report's column says per quarter or per month only when that is what it is."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from fixtures import TINY_CSV, TINY_INSTRUMENT, replace_in_instrument, write
+    from servqual.cli import app
+
+    inst = write(tmp_path / "i.toml", replace_in_instrument(
+        "small_base = 2", "small_base = 2\ntrend_min_waves = 3", TINY_INSTRUMENT))
+    files = [write(tmp_path / f"{w}.csv", TINY_CSV) for w in waves]
+    out, js = tmp_path / "r.html", tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["report", *map(str, files), "--instrument", str(inst),
+                                      "--out", str(out), "--json", str(js)])
+    assert result.exit_code == 0, result.output
+    trend = json.loads(js.read_text(encoding="utf-8"))["trends"][0]
+    assert (trend["slope_unit"], trend["slope_unit_length"]) == (unit, length)
+    assert header in out.read_text(encoding="utf-8")

@@ -26,6 +26,12 @@ form one more family), and the two-level Benjamini–Bogomolov procedure at ``al
 (:mod:`.multiplicity`) decides which are rising or falling; ``p_value`` stays the raw one,
 ``p_adjusted`` is the decision's.
 
+The slope is per unit of the time axis, the usual spacing of the waves: ``slope_unit`` names
+the calendar unit (``quarter``, ``month``, ``day``, or ``wave`` for labels that are not
+dates) and ``slope_unit_length`` how many of them the spacing is (1 for quarterly waves: a
+slope per quarter). Kendall's τ compares wave means rounded to 10 decimals, so that equal
+means are ties (:func:`tie_rounded`).
+
 Alongside: the slope's 95 % CI, Mann–Kendall (Kendall's τ of the series against time) and
 the Theil–Sen slope, robust checks a reader can compare (:mod:`.probability`; the tests
 check them against statsmodels and scipy).
@@ -105,7 +111,7 @@ def classify(positions, values, config: AnalysisConfig, se=None) -> Trend:
     if not np.isfinite(p):  # a perfect fit: no residual variance, the slope is certain
         p = 0.0 if slope != 0 else 1.0
         low = high = slope
-    tau, tau_p = kendall_tau(x, y)
+    tau, tau_p = kendall_tau(x, tie_rounded(y))
     change = slope * span
     meaningful = abs(change) >= config.trend_min_change
     direction = FLAT
@@ -114,6 +120,13 @@ def classify(positions, values, config: AnalysisConfig, se=None) -> Trend:
     start = fit.intercept + slope * x.min()
     return Trend(direction, n, slope, low, high, p, float(change), start, start + change,
                  *observed, tau, tau_p, theil_sen_slope(x, y), float(fit.se), basis)
+
+
+def tie_rounded(means: np.ndarray) -> np.ndarray:
+    """Wave means rounded to 10 decimals, so that equal means are ties for Kendall's τ: a
+    mean of −137/183 computed from two waves' sums differs in its last bits, and τ would
+    count the pair as a decrease or an increase."""
+    return np.round(np.asarray(means, dtype=float), 10)
 
 
 def wave_se(table: pd.DataFrame, value: str) -> pd.Series | None:
@@ -159,6 +172,7 @@ def series_trends(table: pd.DataFrame, keys: list[str], value: str, waves: list[
                          part["_se"] if se is not None else None)
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(keys, key)), "measure": value, **trend.as_dict(),
+                     "slope_unit": axis.granularity, "slope_unit_length": axis.step,
                      "first_wave": part["wave"].iloc[0] if len(part) else None,
                      "last_wave": part["wave"].iloc[-1] if len(part) else None})
     return pd.DataFrame(rows)
