@@ -103,12 +103,28 @@ def test_label_may_be_a_plain_string(tmp_path):
 
 ALPHA_TARGET = '[[targets]]\ndimension = "alpha"\ngap = 0\n'
 BETA_TARGET = '[[targets]]\ndimension = "beta"\ngap = 0\n'
-# beta's item i3 answered so that beta's gap is +0.5, 0, −0.5 over three waves: a perfect
-# linear fall (TINY itself is the last wave); alpha's answers are the same in every wave.
-BETA_FALLING = {"2026Q1": TINY_CSV.replace("r3,West,3,,5,4,4,5", "r3,West,3,,4,4,4,5")
-                .replace("r4,West,9,4,4,5,2,1", "r4,West,9,4,4,5,2,4"),
-                "2026Q2": TINY_CSV.replace("r4,West,9,4,4,5,2,1", "r4,West,9,4,4,5,2,3"),
-                "2026Q3": TINY_CSV}
+# beta's item i3 answered so that beta's gap is +0.5, 0, −0.5 over three waves (TINY itself
+# is the last wave): a linear fall. The two earlier waves hold ten copies of TINY's
+# respondents, so that their means are precise enough for the fall to be significant (the
+# slope is weighted by each wave mean's standard error; four respondents a wave could not
+# show it). alpha's answers are TINY's in every wave: the same alpha means throughout.
+
+
+def _ten_copies(i3_gaps: tuple[int, int, int, int]) -> str:
+    header, *rows = TINY_CSV.strip().split("\n")
+    lines = [header]
+    for copy in range(10):
+        for row, gap in zip(rows, i3_gaps):
+            cells = row.split(",")
+            cells[0] = f"{cells[0]}-{copy}"
+            cells[4], cells[7] = "3", str(3 + gap)  # E3, P3
+            lines.append(",".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+BETA_FALLING = {"2026Q1": _ten_copies((1, 0, 1, 0)),  # beta's gap +0.5
+                "2026Q2": _ten_copies((1, 0, 0, -1)),  # 0
+                "2026Q3": TINY_CSV}  # −0.5
 
 
 def _dimension_priorities(tmp_path, analysis: str, files: dict[str, str], targets: str,
