@@ -198,3 +198,33 @@ def test_zone_of_tolerance_by_hand(tmp_path):
     doc = results.to_json()
     assert doc["dimensions"][0]["msa_mean"] == pytest.approx(2 / 3)
     assert {r["level"] for r in doc["tolerance"]} == {"item", "dimension"}
+
+
+def test_wave_over_wave_with_weights_uses_design_based_errors(tmp_path):
+    """With sampling weights the latest wave's change is tested (Welch) on the linearisation
+    standard errors of the two weighted means, computed here from the raw files."""
+    from fixtures import write
+
+    rng = np.random.default_rng(11)
+    inst = write(tmp_path / "i.toml", replace_in_instrument(
+        'segments = ["region"]', 'segments = ["region"]\nsampling_weight = "weight"'))
+    files, raw = [], {}
+    for wave in ("2026Q2", "2026Q3"):
+        n = 90
+        frame = pd.DataFrame({"id": [f"{wave}-{i}" for i in range(n)],
+                              "region": rng.choice(["East", "West"], n),
+                              "weight": rng.uniform(0.3, 3.0, n).round(3)})
+        for c in ("E1", "E2", "E3", "P1", "P2", "P3"):
+            frame[c] = rng.integers(1, 6, n)
+        files.append(write(tmp_path / f"{wave}.csv", frame.to_csv(index=False)))
+        gaps = frame[["P1", "P2"]].to_numpy() - frame[["E1", "E2"]].to_numpy()
+        raw[wave] = linearised(gaps.mean(axis=1), frame["weight"].to_numpy()) + (n,)
+    results, _ = run_and_check(files, load_instrument(inst))
+    wow = results.findings.trends.wave_over_wave
+    row = wow[(wow["level"] == "dimension") & (wow["dimension"] == "alpha")].iloc[0]
+    (m1, se1, n1), (m2, se2, n2) = raw["2026Q2"], raw["2026Q3"]
+    t = (m2 - m1) / np.sqrt(se1 ** 2 + se2 ** 2)
+    df = (se1 ** 2 + se2 ** 2) ** 2 / (se1 ** 4 / (n1 - 1) + se2 ** 4 / (n2 - 1))
+    assert row["change"] == pytest.approx(m2 - m1)
+    assert (row["welch_t"], row["welch_df"]) == pytest.approx((t, df))
+    assert row["p_value"] == pytest.approx(2 * scipy_stats.t.sf(abs(t), df))

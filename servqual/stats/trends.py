@@ -53,8 +53,8 @@ import pandas as pd
 from ..config import AnalysisConfig
 from ..waves import time_axis
 from .multiplicity import two_level_bh
-from .probability import (kendall_tau, least_squares, t_ppf, t_sf, theil_sen_slope,
-                          weighted_least_squares)
+from .probability import (kendall_tau, least_squares, t_ppf, theil_sen_slope,
+                          weighted_least_squares, welch_se)
 
 RISING, FLAT, FALLING, INSUFFICIENT = "rising", "flat", "falling", "insufficient_waves"
 
@@ -182,7 +182,9 @@ def wave_over_wave(table: pd.DataFrame, keys: list[str], waves: list[str],
                    config: AnalysisConfig, measure: str = "gap") -> pd.DataFrame:
     """Latest wave against the one before, per series: Welch's t, Cohen's d, alert.
 
-    ``table`` has per key and wave ``n``, ``<measure>_mean`` and ``<measure>_sd``.
+    ``table`` has per key and wave ``n``, ``<measure>_mean`` and ``<measure>_sd``, and with
+    sampling weights ``<measure>_se``, the design-based standard error of the weighted mean
+    the test then uses (:func:`servqual.stats.probability.welch_se`).
     """
     if len(waves) < 2:
         return pd.DataFrame(columns=keys + ["previous_wave", "current_wave", "change",
@@ -196,7 +198,13 @@ def wave_over_wave(table: pd.DataFrame, keys: list[str], waves: list[str],
     n1, n2 = both["n_prev"].to_numpy(float), both["n_curr"].to_numpy(float)
     m1, m2 = both[f"{mean}_prev"].to_numpy(float), both[f"{mean}_curr"].to_numpy(float)
     v1, v2 = both[f"{sd}_prev"].to_numpy(float) ** 2, both[f"{sd}_curr"].to_numpy(float) ** 2
-    t, df, p = welch_t(n1, m1, v1, n2, m2, v2)
+    se = f"{measure}_se"
+    if f"{se}_prev" in both:  # design-based with sampling weights; sd / √n without
+        se1, se2 = both[f"{se}_prev"].to_numpy(float), both[f"{se}_curr"].to_numpy(float)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            se1, se2 = np.sqrt(v1 / n1), np.sqrt(v2 / n2)
+    t, df, p = welch_se(n1, m1, se1, n2, m2, se2)
     with np.errstate(invalid="ignore", divide="ignore"):
         pooled = np.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2))
         d = (m2 - m1) / pooled
@@ -208,23 +216,6 @@ def wave_over_wave(table: pd.DataFrame, keys: list[str], waves: list[str],
     out["change"], out["welch_t"], out["welch_df"], out["p_value"] = change, t, df, p
     out["cohens_d"], out["alert"] = d, alert
     return out
-
-
-def welch_t(n1, m1, v1, n2, m2, v2):
-    """Welch's two-sample t-test from sizes, means and variances (two-sided).
-
-    Notes
-    -----
-    t = (m2 − m1) / √(v1/n1 + v2/n2); Welch–Satterthwaite df
-    = (v1/n1 + v2/n2)² / [(v1/n1)²/(n1 − 1) + (v2/n2)²/(n2 − 1)].
-    """
-    n1, m1, v1, n2, m2, v2 = (np.asarray(a, dtype=float) for a in (n1, m1, v1, n2, m2, v2))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        a, b = v1 / n1, v2 / n2
-        t = (m2 - m1) / np.sqrt(a + b)
-        df = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n2 - 1))
-        p = 2 * t_sf(np.abs(t), df)
-    return t, df, p
 
 
 OVERALL_FAMILY = "(overall) "  # the overall scores: each a head of its own (no members)
