@@ -68,13 +68,14 @@ def check_dataset_waves(paths: Iterable[str | Path], instrument: Instrument) -> 
     """The files of a Parquet dataset among the inputs must hold the wave column: their
     names are their writer's (``part.0.parquet``), and a file without a wave column takes
     its wave from its name."""
-    from ..ingest.table import match_key
+    directories = [Path(p) for p in paths if Path(p).is_dir()]
+    if not directories:
+        return
     import pyarrow.parquet as pq
 
-    for p in paths:
-        directory = Path(p)
-        if not directory.is_dir():
-            continue
+    from ..ingest.table import match_key
+
+    for directory in directories:
         wave = instrument.settings.wave
         for path in dataset_files(directory):
             try:
