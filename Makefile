@@ -39,7 +39,7 @@ report: $(VENV)/.run-installed
 		--lang zh-CN --out $(OUT)/servqual-report.zh-CN.html
 
 test: $(VENV)/.test-installed
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist worksteal --durations=15
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m benchmarks $(BENCH)
