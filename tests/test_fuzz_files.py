@@ -104,7 +104,7 @@ def check_outputs(out):
             assert marker not in html, f"{path.name}: live payload {marker!r}"
 
 
-@settings(max_examples=12, deadline=None,
+@settings(max_examples=8, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(data=damaged_files(), split=st.booleans())

@@ -147,7 +147,7 @@ def looks_like_a_header(rows) -> bool:
     return any(classify(c)[0] in ("valid", "out") for r in parsed[leading:] for c in r[2:])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(tables())
 def test_every_row_is_accounted_for_or_the_error_is_clean(tmp_path, table):

@@ -121,7 +121,7 @@ def wave_csv(label: str, shape: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=12, deadline=None,
+@settings(max_examples=8, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(history=histories())
 def test_report_survives_every_history_shape(tmp_path_factory, history):
