@@ -73,3 +73,27 @@ def test_dense_rows_and_shared_keys_are_one_key():
     assert whole.to_dict() == {"T1": 4.0, "T2": 36.0}
     east = got[(got["segment"] == "region") & (got["value"] == "East")].set_index("id")["n"]
     assert east.to_dict() == {"T1": 1.0, "T2": 12.0}
+
+
+def test_plain_numbers_cast_at_once_agree_with_the_text_parse():
+    # The fast path of numbers_into (Arrow's cast of a column of plain numbers) gives what the
+    # text-by-text parse gives, and leaves every other column to it.
+    import numpy as np
+    import pandas as pd
+
+    from servqual.validation.cells import _plain_numbers, numbers_into
+
+    plain = ["1", "4.5", "+5", "1e-320", "inf", "-0", ".5", "5.", None]
+    others = [[" 5"], ["５"], ["0x1F"], ["NAN"], ["1,5"], ["abc"]]
+    column = pd.Series(plain, dtype="string[pyarrow]")
+    import pyarrow as pa
+    assert _plain_numbers(pa.chunked_array([pa.array(plain, pa.string())])) is not None
+    fast = np.empty(len(plain))
+    assert not numbers_into(column, fast).any()
+    slow = np.empty(len(plain) + 1)  # a cell of text sends the column to the text parse
+    bad = numbers_into(pd.Series(plain + ["abc"], dtype="string[pyarrow]"), slow)
+    assert bad.tolist() == [False] * len(plain) + [True]
+    np.testing.assert_array_equal(fast, slow[:-1])
+    np.testing.assert_array_equal(fast[:3], [1, 4.5, 5])
+    for cells in others:
+        assert _plain_numbers(pa.chunked_array([pa.array(cells, pa.string())])) is None

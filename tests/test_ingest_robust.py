@@ -368,3 +368,39 @@ def test_streamed_file_whose_first_record_has_a_stray_quote_running_to_the_end(t
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
     validated, checked = compare_streamed([path], INSTRUMENT)
     assert (checked.quality.rows_read, checked.quality.rows_quarantined) == (20, 1)
+
+
+def test_streamed_answers_as_plain_numbers_or_with_text_in_a_later_batch(tmp_path,
+                                                                         monkeypatch):
+    # A streamed file's answers come as text: a column of plain numbers is cast at once
+    # (servqual.validation.cells._plain_numbers), one holding other text is parsed text by
+    # text; the verdicts are those of the file read whole. The quarantine shows the cells as
+    # the file holds them: 8, not 8.0 (a column holding a decimal is read as decimals).
+    import servqual.ingest.slices as slices
+    from fixtures import compare_streamed
+
+    monkeypatch.setattr(slices, "STREAM_BLOCK", 4096)  # many batches from a small file
+    lines = sample_rows(300)
+    column = lines[0].split(",").index('"E01"')
+
+    def with_cell(line: str, value: str) -> str:
+        fields = line.split(",")
+        fields[column] = value
+        return ",".join(fields)
+
+    lines[20] = with_cell(lines[20], "8")
+    lines[60] = with_cell(lines[60], "9.5")
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lines[250] = with_cell(lines[250], "abc")  # in a later batch than the first ones
+    text = tmp_path / "text.csv"
+    text.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for path, reasons in ((numbers, {21: "out_of_scale", 61: "out_of_scale"}),
+                          (text, {21: "out_of_scale", 61: "out_of_scale", 251: "non_numeric"})):
+        validated, streamed = compare_streamed([path], INSTRUMENT)
+        for q in (validated.quarantine, streamed.quarantine):
+            rows = q[q["column"] == "E01"]
+            assert dict(zip(rows["source_row"], rows["reason"])) == reasons
+            shown = dict(zip(rows["source_row"], rows["value"]))
+            assert (shown[21], shown[61]) == ("8", "9.5")
+            assert [str(v) for v in rows["E01"]][:2] == ["8", "9.5"]

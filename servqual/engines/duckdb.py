@@ -1,15 +1,15 @@
-"""The DuckDB engine: the validated rows of the files go into a DuckDB table, which spills to
-disk beyond its memory limit, so inputs of any size fit; only a slice of rows at a time, the
+"""The DuckDB engine: files of any size, a slice of rows at a time; only a slice of rows, the
 quarantined rows and the small aggregates are held in Python.
 
 For each file, a slice of rows at a time (:func:`servqual.ingest.slices.read_slices`): every
 row-level check (:func:`servqual.validation.rows.wide_rows`), the rejected rows to the
-quarantine as the file holds them, the others staged with their key hash
-(:func:`servqual.validation.duplicates.key_hashes`). DuckDB then only *finds* the respondents
-whose key repeats (within the file, then across files of a wave, among the rows kept); the
-duplicate rule itself (:func:`servqual.validation.duplicates.judge`) decides, in Python, on
-those rows, and a row set aside this way is quarantined with its values as parsed. Last,
-the valid rows come back as Arrow record batches to the accumulators every engine uses
+quarantine as the file holds them, the others staged (:mod:`.staging`: their values in Arrow
+files on disk, their key hashes, :func:`servqual.validation.duplicates.key_hashes`, in a
+DuckDB table). DuckDB then only *finds* the respondents whose key repeats (within the file,
+then across files of a wave, among the rows kept); the duplicate rule itself
+(:func:`servqual.validation.duplicates.judge`) decides, in Python, on those rows, and a row
+set aside this way is quarantined with its values as parsed. Last, the valid rows come back
+as Arrow record batches to the accumulators every engine uses
 (:func:`servqual.stats.aggregate.aggregate`), and the accounting of each file is counted on
 them by :mod:`servqual.validation.accounting`.
 
@@ -46,12 +46,11 @@ from ..validation.columns import answer_columns, check_header, resolve_columns
 from ..validation.quarantine import as_parsed, rejected_rows
 from ..validation.rows import wide_rows
 from ..validation.straightlining import straightlining
+from .staging import KEY_COLUMNS, Staging
 from ..waves import sort_waves, wave_from_filename
 
 BATCH_ROWS = 1 << 20  # valid rows handed to the accumulators at a time
-# Columns the engine adds to a staged row: its file, its position in the file, its key hash,
-# whether it straight-lines, and the verdicts decided after staging.
-_ENGINE_COLUMNS = ["part", "ord", "khash", "straight", "code", "dup_of"]
+_ENGINE_COLUMNS = KEY_COLUMNS  # what staging adds to a respondent's values
 
 
 def default_memory_limit() -> str:
@@ -90,7 +89,7 @@ class DuckDBEngine:
         self.files: list[FileRead] = []
         self.quarantines: list[pd.DataFrame] = []
         self.quarantine_waves: list[object] = []  # the wave label of each quarantined row
-        self._staged = False
+        self.staging = Staging(self.con, Path(self._tmp))
         self._by_wave: dict[tuple[str | None, int], DataQuality] = {}
         self.importance: dict[str, ImportanceCounts] = {}  # allocations per wave (the store)
 
@@ -101,18 +100,6 @@ class DuckDBEngine:
         self.con.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
 
-    # Staging ------------------------------------------------------------------------------
-    def _stage(self, table: pa.Table) -> None:
-        self.con.register("slice_rows", table)
-        try:
-            if not self._staged:
-                self.con.execute("CREATE TEMP TABLE staged AS SELECT * FROM slice_rows").fetchall()
-                self._staged = True
-            else:
-                self.con.execute("INSERT INTO staged BY NAME SELECT * FROM slice_rows").fetchall()
-        finally:
-            self.con.unregister("slice_rows")
-
     def _add_file(self, path: Path) -> None:
         read = FileRead(path=path, index=len(self.files))
         while True:
@@ -120,8 +107,7 @@ class DuckDBEngine:
                 quarantines, waves = self._stage_file(read)
                 break
             except Restart as restart:  # a streamed file read again (see ingest.slices)
-                if self._staged:
-                    self.con.execute(f"DELETE FROM staged WHERE part = {read.index}").fetchall()
+                self.staging.drop_part(read.index)
                 read = FileRead(path=path, index=read.index, text_encoding=read.text_encoding,
                                 single_threaded=read.single_threaded or restart.single_threaded,
                                 resync=read.resync or restart.resync)
@@ -156,15 +142,9 @@ class DuckDBEngine:
                 quarantines.append(q)
                 waves += [_label(w) for w in responses.meta[WAVE].to_numpy()[rejected]]
             kept = responses.take(flags.ok)
-            batch = pa.Table.from_batches([kept.to_batch()]).append_column(
-                "part", pa.array(np.full(len(kept), read.index, dtype=np.int32)))
-            self._stage(batch.append_column("ord", pa.array(ords[flags.ok]))
-                        .append_column("khash", pa.array(duplicates.key_hashes(kept.meta)
-                                                         if inst.settings.respondent_id else
-                                                         np.zeros(len(kept), np.uint64)))
-                        .append_column("straight", pa.array(straightlining(kept)))
-                        .append_column("code", pa.array(np.zeros(len(kept), np.int8)))
-                        .append_column("dup_of", pa.array(np.full(len(kept), -1, np.int64))))
+            self.staging.add(kept.to_batch(), read.index, ords[flags.ok],
+                             duplicates.key_hashes(kept.meta) if inst.settings.respondent_id
+                             else np.zeros(len(kept), np.uint64), straightlining(kept))
         unparseable = read.unparseable if read.unparseable is not None else pd.DataFrame()
         if len(unparseable):
             quarantines.append(rejected_rows(_unparseable_only(read), np.zeros(0, np.int64),
@@ -178,10 +158,9 @@ class DuckDBEngine:
         """The duplicate rule over the staged rows ``where`` whose key repeats (across files:
         among those kept, keys found in two files)."""
         having = "count(DISTINCT part) > 1" if across else "count(*) > 1"
-        rows = self.con.sql(
-            f"SELECT * FROM staged WHERE {where} AND code = 0 AND khash IN "
-            f"(SELECT khash FROM staged WHERE {where} AND code = 0 GROUP BY khash "
-            f"HAVING {having}) ORDER BY part, ord").to_arrow_table()
+        rows, keys = self.staging.rows(
+            f"{where} AND code = 0 AND khash IN (SELECT khash FROM keys WHERE {where} "
+            f"AND code = 0 GROUP BY khash HAVING {having})")
         if not rows.num_rows:
             return
         found = self._responses(rows)
@@ -191,15 +170,9 @@ class DuckDBEngine:
         hit = reason > 0
         if not hit.any():
             return
-        verdicts = pa.table({"part": rows["part"].filter(pa.array(hit)),
-                             "ord": rows["ord"].filter(pa.array(hit)),
-                             "code": pa.array(reason[hit]), "dup_of": pa.array(first[hit])})
-        self.con.register("verdicts", verdicts)
-        try:
-            self.con.execute("UPDATE staged SET code = v.code, dup_of = v.dup_of FROM verdicts v "
-                             "WHERE staged.part = v.part AND staged.ord = v.ord").fetchall()
-        finally:
-            self.con.unregister("verdicts")
+        self.staging.set_verdicts(pa.table({
+            "part": keys["part"].filter(pa.array(hit)), "ord": keys["ord"].filter(pa.array(hit)),
+            "code": pa.array(reason[hit]), "dup_of": pa.array(first[hit])}))
         gone = found.take(hit)
         self.quarantines.append(as_parsed(gone, reason[hit].astype(np.int64), first[hit],
                                           self.instrument, None))
@@ -220,11 +193,10 @@ class DuckDBEngine:
         inst = self.instrument
         if inst.settings.respondent_id and len(self.files) > 1:
             self._judge("TRUE", across=True)
-        if inst.settings.quarantine_straightlining and self._staged:
-            rows = self.con.sql("SELECT * FROM staged WHERE code = 0 AND straight "
-                                "ORDER BY part, ord").to_arrow_table()
+        if inst.settings.quarantine_straightlining and self.staging:
+            rows, _ = self.staging.rows("code = 0 AND straight")
             if rows.num_rows:
-                self.con.execute(f"UPDATE staged SET code = {int(Reason.straightlining)} "
+                self.con.execute(f"UPDATE keys SET code = {int(Reason.straightlining)} "
                                  "WHERE code = 0 AND straight").fetchall()
                 gone = self._responses(rows)
                 reason = np.full(len(gone), int(Reason.straightlining), np.int64)
@@ -235,19 +207,16 @@ class DuckDBEngine:
 
     def valid_batches(self) -> Iterator[Responses]:
         """The valid staged respondents, about :data:`BATCH_ROWS` at a time."""
-        if not self._staged:
-            return
-        reader = self.con.sql("SELECT * FROM staged WHERE code = 0").to_arrow_reader()
-        pending: list[pa.RecordBatch] = []
+        pending: list[pa.Table] = []
         size = 0
-        for batch in reader:
-            pending.append(batch)
-            size += batch.num_rows
+        for table in self.staging.valid():
+            pending.append(table)
+            size += table.num_rows
             if size >= BATCH_ROWS:
-                yield self._responses(pa.Table.from_batches(pending).combine_chunks())
+                yield self._responses(pa.concat_tables(pending).combine_chunks())
                 pending, size = [], 0
         if size:
-            yield self._responses(pa.Table.from_batches(pending).combine_chunks())
+            yield self._responses(pa.concat_tables(pending).combine_chunks())
 
     def _aggregate(self) -> Collected:
         inst = self.instrument
@@ -259,12 +228,9 @@ class DuckDBEngine:
         for responses in self.valid_batches():
             parts.append(aggregate(responses, inst))
             waves |= {str(w) for w in responses.meta[WAVE].unique()}
-            files = responses.meta[SOURCE].astype(str).map(paths).to_numpy()
-            labels = responses.meta[WAVE].astype(str).to_numpy()
             straight = straightlining(responses)
             missing = missing_answers(responses)
-            for index, wave in set(zip(files.tolist(), labels.tolist())):
-                mask = (files == index) & (labels == wave)
+            for index, wave, mask in _by_file_and_wave(responses, paths):
                 for q in (valid[int(index)], self._wave_part(wave, int(index))):
                     q.rows_valid += int(mask.sum())
                     q.answers_missing += int(missing[mask].sum())
@@ -355,13 +321,28 @@ class DuckDBEngine:
     def rows_select(self, wave: str) -> str:
         """SQL of one wave's valid rows in the history store's layout (the columns of
         :meth:`servqual.responses.Responses.to_batch`, a missing answer NULL)."""
-        names = [n for n in self.con.sql("SELECT * FROM staged LIMIT 0").columns
-                 if n not in _ENGINE_COLUMNS]
+        view = self.staging.view()
+        names = [n for n in self.staging.schema.names if n not in _ENGINE_COLUMNS]
         answers = {f"{p}:{i}" for p in ("e", "p", "a") for i in self.instrument.item_ids}
         select = [f"nullif({_quote(n)}, 'nan'::FLOAT) AS {_quote(n)}" if n in answers
                   else _quote(n) for n in names]
         wave = wave.replace("'", "''")
-        return f"SELECT {', '.join(select)} FROM staged WHERE code = 0 AND {WAVE} = '{wave}'"
+        return f"SELECT {', '.join(select)} FROM {view} WHERE {WAVE} = '{wave}'"
+
+
+def _by_file_and_wave(responses: Responses, paths: dict[str, int]
+                      ) -> Iterator[tuple[int, str, np.ndarray]]:
+    """The rows of each (file, wave) among ``responses``: the file's index in ``paths``, the
+    wave and the mask of its rows (from the label columns' codes: a million labels as text
+    took half a second per batch)."""
+    source = responses.meta[SOURCE].astype("category")
+    wave = responses.meta[WAVE].astype("category")
+    width = len(wave.cat.categories) + 1
+    pair = source.cat.codes.to_numpy(np.int64) * width + wave.cat.codes.to_numpy(np.int64) + 1
+    for key in np.unique(pair):
+        at = int(key) // width, int(key) % width - 1
+        yield (paths[str(source.cat.categories[at[0]])], str(wave.cat.categories[at[1]]),
+               pair == key)
 
 
 def _label(value) -> str | None:

@@ -19,6 +19,7 @@ from ..models import REASONS, DataQuality
 from ..quarantine import QUARANTINE_COLUMNS, SOURCE, SOURCE_ROW
 from ..responses import OVERALL_SATISFACTION, RESPONDENT, WAVE, WEIGHT, Responses, importance_column
 from .accounting import add_rejected, check
+from .cells import as_written
 from .rows import Flags
 
 # Up to this many rows, quarantined rows are copied out of the table by slices.
@@ -70,6 +71,7 @@ def rejected_rows(raw: RawTable, rows: np.ndarray, code: np.ndarray, column: np.
             "reason": "unparseable", "column": "", "value": raw.unparseable["text"].to_numpy(),
         })], ignore_index=True)
     original = _rows_of(raw.frame, rows)
+    original = original.apply(as_written) if len(original.columns) else original
     return pd.concat([q, original.set_axis(renamed(original.columns), axis=1)], axis=1)
 
 

@@ -25,7 +25,7 @@ from ..quarantine import SOURCE, SOURCE_ROW
 from ..responses import (ANSWER_DTYPE, OVERALL_SATISFACTION, RESPONDENT, WAVE, WEIGHT,
                          Responses, importance_column)
 from ..waves import wave_from_filename
-from .cells import (AnswerScale, categorical, numbers_into, numeric_column, respondent_ids,
+from .cells import (AnswerScale, as_written, categorical, numbers_into, numeric_column, respondent_ids,
                     text_column)
 from .columns import answer_columns
 
@@ -62,7 +62,8 @@ class Flags:
         rows = np.flatnonzero(mask & (self.code == 0))
         if len(rows):
             self.code[rows] = Reason[reason]
-            values = self.frame[column].iloc[rows].astype("string").fillna("").to_numpy()
+            values = as_written(self.frame[column].iloc[rows]).astype("string").fillna(
+                "").to_numpy()
             self._cells.append((rows, column, values))
 
     def cells(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
