@@ -7,6 +7,7 @@ thoroughly, because everything downstream trusts it: each problem is an
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from ..config import AnalysisConfig, table_to_dataclass, unknown_key_message
 from ..errors import InstrumentError
 from ..files import read_toml
+from .answers import MISSING, AnswerLabels, answer_key
 from .model import (CLASS_KEYS, LANGUAGES, VALUE_SEGMENT, CustomerClasses, Dimension, Instrument,
                     Item, LongLayout, Settings)
 
@@ -42,7 +44,8 @@ def load_instrument(path: str | Path) -> Instrument:
 def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> Instrument:
     """Build an :class:`Instrument` from an already-parsed TOML document."""
     path = Path(path)
-    tables = ("instrument", "dimensions", "items", "analysis", "customer_classes")
+    tables = ("instrument", "dimensions", "items", "analysis", "customer_classes",
+              "answer_labels")
     for top in doc:
         if top not in tables:
             raise InstrumentError(unknown_key_message(top, tables), file=path, key=top)
@@ -70,6 +73,13 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
 
     dimensions = _parse_dimensions(doc["dimensions"], path)
     items = _parse_items(doc["items"], path, {d.key for d in dimensions}, long is not None)
+    labels = parse_answer_labels(doc.get("answer_labels", {}), settings, path)
+    for n, item in enumerate(items):
+        if item.labels and item.labels not in labels.named:
+            raise InstrumentError(
+                f"names the answer labels {item.labels!r}, which [answer_labels] does not "
+                f"define ({', '.join(sorted(labels.named)) or 'no named set'})", file=path,
+                key=f"items[{n}].labels")
 
     for d in dimensions:
         if not any(i.dimension == d.key for i in items):
@@ -89,7 +99,8 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
                               f"({', '.join(settings.segments) or 'none'})", file=path,
                               key="analysis.benchmark_segment")
     instrument = Instrument(settings=settings, dimensions=dimensions, items=items,
-                            analysis=analysis, path=path, long=long, customer_classes=classes)
+                            analysis=analysis, path=path, long=long, customer_classes=classes,
+                            answer_labels=labels)
     _check_columns_unique(instrument, path)
     return instrument
 
@@ -102,7 +113,7 @@ def _check_settings(s: Settings, path: Path) -> None:
         fail("name", "must not be empty")
     if s.scale_min >= s.scale_max:
         fail("scale_min", f"scale_min ({s.scale_min}) must be less than scale_max ({s.scale_max})")
-    for code in s.missing_codes:
+    for code in s.missing_numbers:
         if s.scale_min <= code <= s.scale_max:
             fail("missing_codes", f"missing code {code:g} lies inside the answer scale "
                  f"{s.scale_min}..{s.scale_max}; valid answers would be discarded")
@@ -114,6 +125,80 @@ def _check_settings(s: Settings, path: Path) -> None:
         fail("segments", "lists a column twice")
     if any(not seg.strip() for seg in s.segments):
         fail("segments", "contains an empty column name")
+
+
+def parse_answer_labels(table: Any, settings: Settings, path: Path) -> AnswerLabels:
+    """``[answer_labels]`` (texts → scores or "missing", and named sets), the texts among
+    ``missing_codes`` and ``answer_pattern``, checked (:mod:`.answers`)."""
+    where = "answer_labels"
+    if not isinstance(table, dict):
+        raise InstrumentError("must be a table of answer texts", file=path, key=where)
+
+    def scores(entries: dict, key: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        first: dict[str, str] = {}
+        for text, value in entries.items():
+            at = f"{key}.{text}"
+            if not text.strip():
+                raise InstrumentError("an answer label must not be blank", file=path, key=at)
+            if _is_number(text):
+                raise InstrumentError(
+                    f"{text!r} is a number: answers that are numbers are read as numbers "
+                    "(list a number meaning 'no answer' in instrument.missing_codes)",
+                    file=path, key=at)
+            if value == MISSING:
+                score = math.nan
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                score = float(value)
+                if not settings.scale_min <= score <= settings.scale_max:
+                    raise InstrumentError(
+                        f"the score {value} lies outside the answer scale "
+                        f"{settings.scale_min}..{settings.scale_max}", file=path, key=at)
+            else:
+                raise InstrumentError(f'must be a score or "{MISSING}", got {value!r}',
+                                      file=path, key=at)
+            k = answer_key(text)
+            if k in out and not (out[k] == score or (math.isnan(out[k]) and math.isnan(score))):
+                raise InstrumentError(f"{text!r} and {first[k]!r} are the same label (case, "
+                                      "width and blanks aside) with different scores",
+                                      file=path, key=at)
+            out[k], first[k] = score, text
+        return out
+
+    default = {answer_key(c): math.nan for c in settings.missing_codes if isinstance(c, str)}
+    for n, code in enumerate(settings.missing_codes):
+        if isinstance(code, str) and (not code.strip() or _is_number(code)):
+            raise InstrumentError("a text missing code must be a text that is not a number "
+                                  "(numbers are listed as numbers)", file=path,
+                                  key=f"instrument.missing_codes[{n}]")
+    plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    default.update(scores(plain, where))
+    named = {}
+    for name, entries in table.items():
+        if isinstance(entries, dict):
+            if not _KEY_RE.match(name):
+                raise InstrumentError("a named set of answer labels needs an identifier "
+                                      "(letters, digits, _)", file=path, key=f"{where}.{name}")
+            named[name] = scores(entries, f"{where}.{name}")
+    pattern = None
+    if settings.answer_pattern:
+        try:
+            pattern = re.compile(settings.answer_pattern)
+        except re.error as err:
+            raise InstrumentError(f"is not a regular expression: {err}", file=path,
+                                  key="instrument.answer_pattern") from None
+        if pattern.groups < 1:
+            raise InstrumentError("needs a group around the score, as in '^(\\d+)\\s*分$'",
+                                  file=path, key="instrument.answer_pattern")
+    return AnswerLabels(default=default, named=named, pattern=pattern)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_label(value: Any, path: Path, key: str) -> dict[str, str]:
@@ -152,7 +237,8 @@ def _parse_dimensions(table: Any, path: Path) -> tuple[Dimension, ...]:
     return tuple(out)
 
 
-_ITEM_KEYS = ("id", "dimension", "expectation", "perception", "adequate", "reverse", "text", "code")
+_ITEM_KEYS = ("id", "dimension", "expectation", "perception", "adequate", "reverse", "text", "code",
+              "labels")
 
 
 def _parse_items(array: Any, path: Path, dimension_keys: set[str], long: bool) -> tuple[Item, ...]:
@@ -172,7 +258,7 @@ def _parse_items(array: Any, path: Path, dimension_keys: set[str], long: bool) -
         for k in required:
             if k not in spec:
                 raise InstrumentError("required key is missing", file=path, key=f"{where}.{k}")
-        for k in ("id", "dimension", "expectation", "perception", "adequate", "code"):
+        for k in ("id", "dimension", "expectation", "perception", "adequate", "code", "labels"):
             if k in spec and not isinstance(spec[k], str):
                 raise InstrumentError(f"must be a string, got {spec[k]!r}", file=path,
                                       key=f"{where}.{k}")
@@ -197,7 +283,7 @@ def _parse_items(array: Any, path: Path, dimension_keys: set[str], long: bool) -
             id=item_id, dimension=spec["dimension"], expectation=spec.get("expectation", ""),
             perception=spec.get("perception", ""), adequate=spec.get("adequate", ""),
             reverse=reverse, text=_parse_label(spec.get("text", item_id), path, f"{where}.text"),
-            code=spec.get("code", ""),
+            code=spec.get("code", ""), labels=spec.get("labels", ""),
         ))
     return tuple(out)
 

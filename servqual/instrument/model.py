@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..config import AnalysisConfig
+from .answers import AnswerLabels
 
 LANGUAGES = ("en", "zh-CN")
 
@@ -43,6 +44,7 @@ class Item:
     reverse: bool = False  # negatively worded: scored as scale_min + scale_max - x
     text: dict[str, str] = field(default_factory=dict)
     code: str = ""  # long layout: the value in the item column that names this item (default: id)
+    labels: str = ""  # the named set of [answer_labels] its answers are read with ("": default)
 
     def text_for(self, lang: str) -> str:
         return localise(self.text, lang, self.id)
@@ -100,7 +102,7 @@ class Settings:
     name: str
     scale_min: int
     scale_max: int
-    missing_codes: list[float] = field(default_factory=list)
+    missing_codes: list[float | str] = field(default_factory=list)  # numbers or texts
     respondent_id: str = ""
     wave: str = ""
     sampling_weight: str = ""
@@ -112,6 +114,12 @@ class Settings:
     overall_satisfaction: str = ""
     quarantine_straightlining: bool = False
     long: dict = field(default_factory=dict)
+    answer_pattern: str = ""  # a regex whose first group reads an answer text as its score
+
+    @property
+    def missing_numbers(self) -> list[float]:
+        """The missing codes that are numbers (texts are answer labels)."""
+        return [float(c) for c in self.missing_codes if not isinstance(c, str)]
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,7 @@ class Instrument:
     path: Path | None = None
     long: LongLayout | None = None
     customer_classes: CustomerClasses | None = None
+    answer_labels: AnswerLabels = field(default_factory=AnswerLabels)
 
     # Convenience views -------------------------------------------------------------------
     @property

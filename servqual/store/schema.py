@@ -88,7 +88,7 @@ def structure(instrument: Instrument) -> dict:
     a = instrument.analysis
     return {
         "scale": [s.scale_min, s.scale_max],
-        "missing_codes": sorted(float(m) for m in s.missing_codes),
+        "missing_codes": sorted(s.missing_numbers),
         "respondent_id": bool(s.respondent_id),
         "sampling_weight": bool(s.sampling_weight),
         "overall_satisfaction": bool(s.overall_satisfaction),

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..instrument.answers import AnswerLabels
 from ..responses import ANSWER_DTYPE
 
 # A number as people type it: sign, digits, decimal point, exponent (after NFKC, so
@@ -151,11 +152,13 @@ def _plain_numbers(array: pa.ChunkedArray) -> pa.ChunkedArray | None:
     return None if pc.any(pc.is_nan(numbers)).as_py() else numbers
 
 
-def numbers_into(series: pd.Series, out: np.ndarray, scale: AnswerScale | None = None
-                 ) -> np.ndarray:
+def numbers_into(series: pd.Series, out: np.ndarray, scale: AnswerScale | None = None,
+                 labels: tuple[AnswerLabels, str] | None = None) -> np.ndarray:
     """Parse a column of answers into ``out`` (NaN when blank); return the mask of cells that
     hold text that is not a number (booleans and dates included). With a ``scale``, values
-    outside it that ``out``'s dtype would round into it are written as infinity."""
+    outside it that ``out``'s dtype would round into it are written as infinity. With
+    ``labels`` (the instrument's answer labels and the column's named set), a text that is
+    not a number is read by them (:meth:`~servqual.instrument.answers.AnswerLabels.read`)."""
     array = arrow_column(series)
     kind = array.type
     none = np.zeros(len(series), dtype=bool)
@@ -178,10 +181,16 @@ def numbers_into(series: pd.Series, out: np.ndarray, scale: AnswerScale | None =
     _fill(parsed[:-1], pc.cast(pc.if_else(number, text, pa.scalar(None, pa.large_string())),
                                pa.float64()))
     parsed[-1] = np.nan
-    if scale is not None and out.dtype != parsed.dtype:
-        parsed[scale.rounded_in(parsed)] = np.inf
     bad = pc.fill_null(pc.and_(pc.invert(number), pc.not_equal(text, "")), False)
     bad = np.append(bad.to_numpy(zero_copy_only=False), False)
+    if labels is not None and bad.any():
+        texted = np.flatnonzero(bad)
+        read = labels[0].read(text.take(pa.array(texted)).to_pylist(), labels[1])
+        for at, score in zip(texted, read):
+            if score is not None:  # a label or the pattern reads it; NaN: a missing answer
+                parsed[at], bad[at] = score, False
+    if scale is not None and out.dtype != parsed.dtype:
+        parsed[scale.rounded_in(parsed)] = np.inf
     with np.errstate(over="ignore"):  # beyond float32: infinite, so out of scale
         out[:] = parsed[codes]
     return bad[codes]

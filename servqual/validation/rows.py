@@ -145,11 +145,12 @@ def read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
         item = item_positions(text_column(frame[instrument.long.item]), instrument)
         flags.flag_cells(item < 0, instrument.long.item, "unknown_item")
 
-    missing = sorted({*settings.missing_codes, *raw.missing_codes})
+    missing = sorted({*settings.missing_numbers, *raw.missing_codes})
     scale = AnswerScale(settings.scale_min, settings.scale_max, tuple(missing))
     values = _answer_matrix(n, len(answer_columns))
+    labels = answer_label_sets(instrument, len(answer_columns))
     for j, column in enumerate(answer_columns):
-        flags.flag_cells(numbers_into(frame[column], values[:, j], scale), column,
+        flags.flag_cells(numbers_into(frame[column], values[:, j], scale, labels[j]), column,
                          "non_numeric")
     if settings.sampling_weight:
         weight, weight_text = numeric_column(frame[settings.sampling_weight])
@@ -184,6 +185,18 @@ def read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
         for column in (classes.current_value, classes.potential_value):
             meta[column] = numeric_column(frame[column])[0]
     return Rows(meta=meta, values=values, flags=flags, item=item)
+
+
+def answer_label_sets(instrument: Instrument, columns: int) -> list[tuple | None]:
+    """The answer labels each answer column is read with (:mod:`servqual.instrument.answers`):
+    its item's named set over the default one; ``None`` where the instrument has none."""
+    labels = instrument.answer_labels
+    if not labels:
+        return [None] * columns
+    if instrument.long is not None:
+        return [(labels, "")] * columns
+    k = len(instrument.items)
+    return [(labels, instrument.items[j % k].labels) for j in range(columns)]
 
 
 def split_batteries(values: np.ndarray, k: int) -> list[np.ndarray]:
