@@ -24,7 +24,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from ..errors import OutputError
+
 KEY_COLUMNS = ("part", "ord", "khash", "straight", "code", "dup_of", "slice", "row")
+
+
+def _write(path: Path, table: pa.Table) -> None:
+    try:
+        with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+    except OSError as err:  # the temporary folder is full or gone
+        raise OutputError(f"cannot stage rows in the temporary folder ({err}); set TMPDIR "
+                          "to a folder with room for about twice the input", file=path) from err
 
 
 def _uniform(batch: pa.RecordBatch) -> pa.Table:
@@ -63,8 +74,7 @@ class Staging:
             self.schema = table.schema
         table = table.cast(self.schema)  # every slice of a run in one layout
         path = self.folder / f"slice-{number}.arrow"
-        with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, self.schema) as writer:
-            writer.write_table(table)
+        _write(path, table)
         keys = pa.table({
             "part": pa.array(np.full(m, part, np.int32)), "ord": pa.array(ords, pa.int64()),
             "khash": pa.array(khash, pa.uint64()), "straight": pa.array(straight, pa.bool_()),

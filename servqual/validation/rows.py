@@ -10,6 +10,8 @@ judged independently here, so a table may be checked in slices; duplicates
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +33,9 @@ from .columns import answer_columns
 
 # Up to this many dropped rows, valid rows are compacted block by block (see compact).
 _FEW_DROPPED = 1000
+# Answer columns of tables from this many rows are parsed on threads (see _parse_answers).
+_PARALLEL_ROWS = 10_000
+_THREADS = max(1, min(2, os.cpu_count() or 1))
 
 
 class Flags:
@@ -148,10 +153,10 @@ def read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
     missing = sorted({*settings.missing_numbers, *raw.missing_codes})
     scale = AnswerScale(settings.scale_min, settings.scale_max, tuple(missing))
     values = _answer_matrix(n, len(answer_columns))
-    labels = answer_label_sets(instrument, len(answer_columns))
-    for j, column in enumerate(answer_columns):
-        flags.flag_cells(numbers_into(frame[column], values[:, j], scale, labels[j]), column,
-                         "non_numeric")
+    texts = _parse_answers([frame[c] for c in answer_columns], values, scale,
+                           answer_label_sets(instrument, len(answer_columns)))
+    for column, text in zip(answer_columns, texts):  # in column order: a row's first reason
+        flags.flag_cells(text, column, "non_numeric")
     if settings.sampling_weight:
         weight, weight_text = numeric_column(frame[settings.sampling_weight])
         flags.flag_cells(weight_text, settings.sampling_weight, "non_numeric")
@@ -185,6 +190,21 @@ def read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
         for column in (classes.current_value, classes.potential_value):
             meta[column] = numeric_column(frame[column])[0]
     return Rows(meta=meta, values=values, flags=flags, item=item)
+
+
+def _parse_answers(columns: list[pd.Series], values: np.ndarray, scale: AnswerScale,
+                   labels: list) -> list[np.ndarray]:
+    """Each answer column parsed into its column of ``values``; the masks of cells holding
+    text that is not an answer. Columns are parsed on two threads (Arrow's kernels release
+    the GIL; each writes its own column): a streamed file's answers come as text, and their
+    parse was the largest cost of validating it."""
+    def parse(j: int) -> np.ndarray:
+        return numbers_into(columns[j], values[:, j], scale, labels[j])
+
+    if len(columns) < 2 or len(values) < _PARALLEL_ROWS:
+        return [parse(j) for j in range(len(columns))]
+    with ThreadPoolExecutor(_THREADS) as pool:
+        return list(pool.map(parse, range(len(columns))))
 
 
 def answer_label_sets(instrument: Instrument, columns: int) -> list[tuple | None]:
