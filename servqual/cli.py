@@ -51,6 +51,9 @@ WaitOption = Annotated[
 EngineOption = Annotated[
     Literal[ENGINES], typer.Option("--engine", help="auto (by input size), memory, duckdb "
                                    "(out of core: bounded memory) or dask (a cluster).")]
+WaveOption = Annotated[
+    Optional[str], typer.Option("--wave", help="The wave of files without a wave column "
+                                "(default: the file's name, 2026Q3.csv → 2026Q3).")]
 SchedulerOption = Annotated[
     Optional[str], typer.Option("--scheduler", help="--engine dask: the address of a Dask "
                                 "scheduler to join (default: a local cluster).")]
@@ -78,6 +81,18 @@ def inputs_of(files: list[Path], instrument) -> list[Path]:
         say(f"left out {path}: it holds rejected rows written by servqual (a quarantine "
             "file), not survey responses")
     return paths
+
+
+def load_for_run(path: Path, wave: str | None):
+    """The instrument, with the wave of files without a wave column when ``--wave`` names it."""
+    loaded = load_instrument(path)
+    if wave is None:
+        return loaded
+    import dataclasses
+
+    from .waves import check_wave_label
+
+    return dataclasses.replace(loaded, wave_label=check_wave_label(wave))
 
 
 def _engine_options(engine: str, scheduler: str | None) -> None:
@@ -125,6 +140,7 @@ def report(
     engine: EngineOption = "auto",
     scheduler: SchedulerOption = None,
     wait: WaitOption = DEFAULT_WAIT,
+    wave: WaveOption = None,
 ) -> None:
     """The quarterly run: ingest, validate, compute, and write the HTML report (and JSON).
 
@@ -141,7 +157,9 @@ def report(
         raise UsageError("--split-by reports each unit from the survey files' respondents; "
                          "it cannot take the history from --store")
     _engine_options(engine, scheduler)
-    loaded = load_instrument(instrument)
+    if wave is not None and not files:
+        raise UsageError("--wave names the wave of the survey files given: give them")
+    loaded = load_for_run(instrument, wave)
     paths = inputs_of(files, loaded) if files else []
     from .report import render_html  # plotly and jinja2 load only when a report is written
     from .report.files import unit_paths
@@ -207,6 +225,7 @@ def validate(
         "--strict", help="Exit 65 when any row is quarantined.")] = False,
     engine: EngineOption = "auto",
     scheduler: SchedulerOption = None,
+    wave: WaveOption = None,
 ) -> None:
     """Ingest and validate only: print the row accounting and write the quarantined rows.
 
@@ -215,7 +234,7 @@ def validate(
     row is quarantined.
     """
     _engine_options(engine, scheduler)
-    loaded = load_instrument(instrument)
+    loaded = load_for_run(instrument, wave)
     paths = inputs_of(files, loaded)
     from .outputs import OutputSet
     from .run import Request, validate_files
@@ -256,6 +275,7 @@ def ingest(
     instrument: InstrumentOption = DEFAULT_INSTRUMENT,
     store: StoreOption = DEFAULT_STORE,
     wait: WaitOption = DEFAULT_WAIT,
+    wave: WaveOption = None,
 ) -> None:
     """Validate survey files and add their waves to the history store.
 
@@ -265,7 +285,7 @@ def ingest(
     """
     from .store.write import ingest_files
 
-    loaded = load_instrument(instrument)
+    loaded = load_for_run(instrument, wave)
     paths = inputs_of(files, loaded)
     with progress_bar() as progress:
         done = ingest_files(paths, loaded, store, progress=steps(progress), wait=wait,

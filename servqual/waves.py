@@ -63,9 +63,22 @@ def sort_waves(labels) -> list[str]:
     return sorted(set(labels), key=wave_key)
 
 
-def wave_from_filename(path: str | Path) -> str:
-    """The wave of a file without a wave column: its name stem (``2026Q3.csv`` → ``2026Q3``)."""
-    return Path(path).stem
+def wave_from_filename(path: str | Path, label: str = "") -> str:
+    """The wave of a file without a wave column: ``label`` (``--wave``, the instrument's
+    ``wave_label``) when given, else its name stem (``2026Q3.csv`` → ``2026Q3``)."""
+    return label or Path(path).stem
+
+
+def check_wave_label(label: str) -> str:
+    """A wave label given on the command line (``--wave``), stripped; a usage error when it is
+    blank, too long for a label or holds control characters."""
+    from .errors import UsageError
+
+    text = label.strip()
+    if not text or len(text) > 40 or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise UsageError(f"--wave {label!r}: give a wave label of 1 to 40 printable characters, "
+                         "e.g. 2026Q3, 2026-09 or 2026-09-30 (these sort by date)")
+    return text
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,8 @@ class DuckDBEngine:
             quarantines.append(rejected_rows(_unparseable_only(read), np.zeros(0, np.int64),
                                              np.zeros(0, np.int8), np.zeros(0, object),
                                              np.zeros(0, object), np.zeros(0, np.int64)))
-            unlabelled = None if read.has_wave_column else wave_from_filename(path)
+            unlabelled = None if read.has_wave_column else wave_from_filename(
+                path, inst.wave_label)
             waves += [unlabelled] * len(unparseable)
         return quarantines, waves
 

@@ -134,6 +134,7 @@ class Instrument:
     long: LongLayout | None = None
     customer_classes: CustomerClasses | None = None
     answer_labels: AnswerLabels = field(default_factory=AnswerLabels)
+    wave_label: str = ""  # --wave: the wave of files without a wave column (not in the file)
 
     # Convenience views -------------------------------------------------------------------
     @property

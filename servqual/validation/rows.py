@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..celltext import bound_label
+from ..errors import UsageError
 from ..ingest import RawTable
 from ..ingest.long import item_positions
 from ..instrument import Instrument
@@ -130,13 +131,18 @@ def read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
     meta = pd.DataFrame({SOURCE_ROW: raw.source_rows})
     meta[SOURCE] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [str(raw.path)])
     if settings.wave and settings.wave in frame.columns:
+        if instrument.wave_label:
+            raise UsageError(f"--wave names the wave of files without a wave column, and "
+                             f"{raw.path} has the column {settings.wave!r}: leave out --wave, "
+                             "or give the files without one", file=raw.path)
         wave = categorical(frame[settings.wave], blank="")
         blank = list(wave.categories).index("") if "" in wave.categories else -1
         flags.flag((wave.codes == blank) & (blank >= 0), "missing_wave")
         meta[WAVE] = wave
     else:
         meta[WAVE] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8),
-                                               [wave_from_filename(raw.path)])
+                                               [wave_from_filename(raw.path,
+                                                                   instrument.wave_label)])
     if settings.respondent_id:
         rid, blank = respondent_ids(frame[settings.respondent_id])
         flags.flag(blank, "missing_respondent_id")
