@@ -167,7 +167,8 @@ class DuckDBEngine:
         found = self._responses(rows)
         reason, first = duplicates.judge(duplicates.exact_key_labels(found.meta),
                                          duplicates.content_digest(found),
-                                         found.meta["source_row"].to_numpy())
+                                         found.meta["source_row"].to_numpy(),
+                                         self.instrument.settings.duplicates)
         hit = reason > 0
         if not hit.any():
             return

@@ -215,13 +215,14 @@ def settle(results: list[PartResult]) -> dict[int, np.ndarray]:
             if np.isin(shared, r.hashes).any()}
 
 
-def overrides_of(details: dict[int, pd.DataFrame]) -> dict[int, Overrides]:
+def overrides_of(details: dict[int, pd.DataFrame], keep: str = "quarantine"
+                 ) -> dict[int, Overrides]:
     """The duplicate rule (:func:`servqual.validation.duplicates.judge_shared`) over the rows
     that parts share keys with, in input order (part by part, row by row): the verdicts of
     the parts where it decides otherwise than the part alone."""
     frame = pd.concat([d.assign(part=i) for i, d in sorted(details.items())],
                       ignore_index=True).sort_values(["part", "position"], kind="stable")
-    reason, first = duplicates.judge_shared(frame)
+    reason, first = duplicates.judge_shared(frame, keep)
     frame = frame.assign(reason=reason, first=first)
     changed = (frame["reason"] != frame["own_reason"]) | (frame["first"] != frame["own_first"])
     return {int(i): (rows["position"].to_numpy(), rows["reason"].to_numpy(),
@@ -238,7 +239,7 @@ def run_parts(parts: list[Part], instrument: Instrument, map_: MapFn,
         return results, {}
     described = map_(lambda p: (p.index, describe_part(p, instrument, asked[p.index])),
                      [parts[i] for i in sorted(asked)])
-    overrides = overrides_of(dict(described))
+    overrides = overrides_of(dict(described), instrument.settings.duplicates)
     again = map_(lambda p: check_part(p, instrument, split_by, overrides[p.index]),
                  [parts[i] for i in sorted(overrides)])
     for result in again:

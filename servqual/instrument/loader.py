@@ -67,6 +67,11 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
             raise InstrumentError('layout = "long" needs respondent_id: it tells which rows '
                                   "belong to one respondent", file=path,
                                   key="instrument.respondent_id")
+        if settings.duplicates != "quarantine":
+            raise InstrumentError('duplicates = "keep_first" / "keep_last" keeps one row of a '
+                                  'respondent given twice, in the wide layout; a long layout '
+                                  "quarantines copies that disagree", file=path,
+                                  key="instrument.duplicates")
     elif settings.long:
         raise InstrumentError('[instrument.long] is only used with layout = "long"',
                               file=path, key="instrument.long")
@@ -119,6 +124,9 @@ def _check_settings(s: Settings, path: Path) -> None:
                  f"{s.scale_min}..{s.scale_max}; valid answers would be discarded")
     if s.header_rows < 1:
         fail("header_rows", "must be at least 1 (the row that names the columns)")
+    if s.duplicates not in ("quarantine", "keep_first", "keep_last"):
+        fail("duplicates", 'must be "quarantine" (the default: copies that disagree are all '
+             'quarantined), "keep_first" or "keep_last", got ' + repr(s.duplicates))
     if s.layout not in ("wide", "long"):
         fail("layout", f'must be "wide" or "long", got {s.layout!r}')
     if len(set(s.segments)) != len(s.segments):

@@ -115,6 +115,7 @@ class Settings:
     quarantine_straightlining: bool = False
     long: dict = field(default_factory=dict)
     answer_pattern: str = ""  # a regex whose first group reads an answer text as its score
+    duplicates: str = "quarantine"  # or "keep_first" / "keep_last" (validation.duplicates)
 
     @property
     def missing_numbers(self) -> list[float]:

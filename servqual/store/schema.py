@@ -100,6 +100,8 @@ def structure(instrument: Instrument) -> dict:
         "items": [[i.id, i.dimension, bool(i.reverse), bool(i.adequate)]
                   for i in instrument.items],
         "adequate": instrument.has_adequate,
+        # which copy of a respondent is kept; absent for the default, as stored before it
+        **({"duplicates": s.duplicates} if s.duplicates != "quarantine" else {}),
     }
 
 

@@ -57,7 +57,8 @@ def _check_wide(raw: RawTable, rows: Rows, instrument: Instrument,
     if instrument.settings.respondent_id:
         hashes = duplicates.key_hashes(responses.meta)
         passed = np.flatnonzero(flags.ok)  # the rows the duplicate rule judges
-        reason, first = duplicates.find(responses, among=flags.ok, hashes=hashes)
+        reason, first = duplicates.find(responses, among=flags.ok, hashes=hashes,
+                                        keep=instrument.settings.duplicates)
         _flag_duplicates(flags, reason, first)
         keys = (hashes[passed], passed)  # for the rule across tables
     straight = straightlining(responses)

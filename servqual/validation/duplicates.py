@@ -1,11 +1,15 @@
 """Duplicates: one respondent given twice in a wave.
 
 The rule (:func:`judge`). Among the rows that passed the row-level checks, rows with the same
-wave and respondent id are copies of one respondent. When the copies agree in everything the
-respondent gave (:func:`content_digest`: the answers as parsed, the segments, the weight, the
-importance points, the overall rating), the first copy in input order (file by file, row by
-row) is kept and every later copy is a ``duplicate_respondent`` pointing at the row of the
-first; when they disagree, none can be trusted and every copy is a ``duplicate_conflict``.
+wave and respondent id are copies of one respondent. By default (the instrument's
+``duplicates = "quarantine"``), when the copies agree in everything the respondent gave
+(:func:`content_digest`: the answers as parsed, the segments, the weight, the importance
+points, the overall rating), the first copy in input order (file by file, row by row) is kept
+and every later copy is a ``duplicate_respondent`` pointing at the row of the first; when they
+disagree, none can be trusted and every copy is a ``duplicate_conflict``. Where people may
+submit again (a Google Form), ``duplicates = "keep_last"`` keeps each respondent's last
+submission and ``"keep_first"`` the first, whatever the others hold: the others are
+``duplicate_respondent`` rows pointing at the one kept.
 
 The rule is applied to all the rows of a run as one: within a file by :func:`find`, and to
 the few respondents found in several files (or partitions of a file) by the engines, which
@@ -27,8 +31,11 @@ from . import hashing
 from .cells import arrow_column, text_codes
 
 
-def judge(group: np.ndarray, digest: np.ndarray, source_row: np.ndarray
-          ) -> tuple[np.ndarray, np.ndarray]:
+KEEP = ("quarantine", "keep_first", "keep_last")  # the instrument's duplicates = ...
+
+
+def judge(group: np.ndarray, digest: np.ndarray, source_row: np.ndarray,
+          keep: str = "quarantine") -> tuple[np.ndarray, np.ndarray]:
     """The duplicate rule over rows in input order.
 
     Parameters
@@ -39,6 +46,8 @@ def judge(group: np.ndarray, digest: np.ndarray, source_row: np.ndarray
         :func:`content_digest` of each row: equal when two copies agree.
     source_row : ndarray of int
         Each row's row number as the spreadsheet shows it.
+    keep : {"quarantine", "keep_first", "keep_last"}
+        The instrument's ``duplicates``: what becomes of copies that disagree.
 
     Returns
     -------
@@ -51,7 +60,9 @@ def judge(group: np.ndarray, digest: np.ndarray, source_row: np.ndarray
     -----
     With ``c(g)`` the number of distinct digests among the rows of group ``g``: every row of
     a group with ``c(g) > 1`` is a conflict; otherwise the first row of the group is kept and
-    each later one is a duplicate of it.
+    each later one is a duplicate of it. With ``keep_first`` (``keep_last``) the first (last)
+    row of every group is kept and each other one is a duplicate of it, and there is no
+    conflict.
     """
     n = len(group)
     reason = np.zeros(n, dtype=np.int8)
@@ -59,11 +70,14 @@ def judge(group: np.ndarray, digest: np.ndarray, source_row: np.ndarray
     if not n:
         return reason, duplicate_of
     codes = pd.factorize(group)[0]
-    contents = pd.DataFrame({"g": codes, "d": digest}).drop_duplicates()
-    distinct = np.bincount(contents["g"].to_numpy(), minlength=codes.max() + 1)
-    conflict = distinct[codes] > 1
     order = np.arange(n)
-    first = pd.Series(order).groupby(codes).transform("first").to_numpy()
+    conflict = np.zeros(n, dtype=bool)
+    if keep == "quarantine":
+        contents = pd.DataFrame({"g": codes, "d": digest}).drop_duplicates()
+        distinct = np.bincount(contents["g"].to_numpy(), minlength=codes.max() + 1)
+        conflict = distinct[codes] > 1
+    first = pd.Series(order).groupby(codes).transform(
+        "last" if keep == "keep_last" else "first").to_numpy()
     later = (order != first) & ~conflict
     reason[conflict] = Reason.duplicate_conflict
     reason[later] = Reason.duplicate_respondent
@@ -131,7 +145,8 @@ def exact_key_labels(meta: pd.DataFrame) -> np.ndarray:
 
 
 def find(responses: Responses, among: np.ndarray | None = None,
-         hashes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+         hashes: np.ndarray | None = None, keep: str = "quarantine"
+         ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`judge` over the rows of one table (only those in ``among``, default all):
     reason codes and the row number of the first copy (-1: none), for every row.
 
@@ -149,7 +164,7 @@ def find(responses: Responses, among: np.ndarray | None = None,
         return reason, first_row
     sub = responses.take(idx)
     verdict, first = judge(exact_keys(sub.meta), content_digest(sub),
-                           sub.meta[SOURCE_ROW].to_numpy())
+                           sub.meta[SOURCE_ROW].to_numpy(), keep)
     reason[idx] = verdict
     first_row[idx] = first
     return reason, first_row
@@ -168,7 +183,8 @@ def describe(rows: Responses, positions: np.ndarray, reason: np.ndarray, first: 
         "own_first": first, "straight": straight})
 
 
-def judge_shared(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def judge_shared(rows: pd.DataFrame, keep: str = "quarantine"
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """The duplicate rule over the rows that several tables share a key with (each table
     described by :func:`describe`, in input order: table by table, row by row).
 
@@ -185,9 +201,9 @@ def judge_shared(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     within = pd.factorize(rows["file"].to_numpy(dtype=object) + "\x1e"
                           + rows["key"].to_numpy(dtype=object))[0]
     digest, source_row = rows["digest"].to_numpy(), rows["source_row"].to_numpy()
-    reason, first = judge(within, digest, source_row)
+    reason, first = judge(within, digest, source_row, keep)
     kept = np.flatnonzero((reason == 0) & ~rows["straight"].to_numpy(dtype=bool))
     across, across_first = judge(pd.factorize(rows["key"].to_numpy()[kept])[0],
-                                 digest[kept], source_row[kept])
+                                 digest[kept], source_row[kept], keep)
     reason[kept], first[kept] = across, across_first
     return reason, first

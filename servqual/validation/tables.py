@@ -45,7 +45,7 @@ def check_tables(tables: Iterable[RawTable], instrument: Instrument) -> Checked:
         raise DataError("no survey files given")
     responses = Responses.concat([p.responses for p in parts])
     if instrument.settings.respondent_id and len(parts) > 1:
-        reason, first = duplicates.find(responses)
+        reason, first = duplicates.find(responses, keep=instrument.settings.duplicates)
         if reason.any():
             drop = reason > 0
             dropped = responses.take(drop)
