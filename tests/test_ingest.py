@@ -211,6 +211,21 @@ def test_qualtrics_three_header_rows_and_its_minus_99(tmp_path):
     assert q.files[0]["platform"] == "qualtrics"
 
 
+def test_qualtrics_import_ids_with_single_quotes_are_recognised(tmp_path):
+    # Some exports (and spreadsheets re-saving them) write {'ImportId': 'QID1'}: the same
+    # platform, with its -99 "not answered".
+    header = QUALTRICS_HEADER.replace('""', "'").replace("'ImportId':", "'ImportId': ")
+    assert "{'ImportId': 'QID2'}" in header
+    body = "\n".join(TINY_CSV.splitlines()[1:]).replace("r2,East,5,4,2", "r2,East,5,4,-99")
+    validated = validate_file(tmp_path, (header + body + "\n").encode(), instrument=qualtrics(3))
+    assert validated.quality.files[0]["platform"] == "qualtrics"
+    assert validated.quality.answers_missing == 3
+    from servqual.ingest.table import _is_import_id
+
+    assert not any(_is_import_id(c) for c in ("{ImportId}", "{'ImportId'", "{'a': 1}",
+                                               "{'ImportId' 1}", "ImportId"))
+
+
 def test_qualtrics_export_read_with_one_header_row_says_how_many(tmp_path):
     body = "\n".join(TINY_CSV.splitlines()[1:]) + "\n"
     with pytest.raises(DataError) as info:

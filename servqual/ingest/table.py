@@ -151,12 +151,21 @@ def detect_platform(names: Sequence[str], rest: Sequence[Sequence[str]]) -> Plat
 
 
 def _is_import_id(cell: str) -> bool:
+    """A Qualtrics ImportId cell: ``{"ImportId":"QID1"}``, or with single quotes as some
+    exports (and spreadsheets re-saving them) write it, ``{'ImportId': 'QID1'}``."""
+    cell = cell.strip()
     if not (cell.startswith("{") and "ImportId" in cell):
         return False
     try:
-        return "ImportId" in json.loads(cell)
+        value = json.loads(cell)
     except (ValueError, TypeError):
-        return False
+        import ast
+
+        try:
+            value = ast.literal_eval(cell)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return False
+    return isinstance(value, dict) and "ImportId" in value
 
 
 def header_frame(rest: list[list[str]], columns: Sequence[str]) -> pd.DataFrame:
