@@ -175,6 +175,42 @@ def test_missing_column_names_the_closest_and_the_header_row(tmp_path):
     assert "'P_3'" in str(info.value)
 
 
+def test_many_missing_columns_are_counted_shown_with_their_closest_names_and_advised(tmp_path):
+    renamed = TINY_CSV.replace("E1,E2,E3,P1,P2,P3", "e_1,e_2,e_3,p_1,p_2,p_3", 1)
+    with pytest.raises(DataError) as info:
+        validate_file(tmp_path, renamed.encode())
+    message = str(info.value)
+    assert "6 of the 8 columns the instrument names are not in the file" in message
+    assert "'E1' (the expectation of item i1, items[0].expectation; closest: 'e_1')" in message
+    assert "'P1' (the perception of item i1, items[0].perception; closest: 'p_1')" in message
+    assert "and 3 more" in message and "'P2'" not in message
+    assert ". Most of the instrument's columns are missing" in message
+    assert info.value.column == "E1" and info.value.key == "items[0].expectation"
+
+
+@pytest.mark.parametrize("header, advice", [
+    ("1,2,3,4,5,6,7,8", "the header row holds numbers"),
+    ("id#region#E1#E2#E3#P1#P2#P3", "the delimiter"),
+    (",,,,,,,", "a title row may stand above the header"),
+])
+def test_a_header_that_looks_wrong_gets_advice(tmp_path, header, advice):
+    lines = TINY_CSV.splitlines()
+    with pytest.raises(DataError, match="(?i)" + advice):
+        validate_file(tmp_path, ("\n".join([header] + lines[1:]) + "\n").encode())
+
+
+def test_a_mis_decoded_header_suggests_the_encoding(tmp_path):
+    chinese = {"E1": "期望1", "E2": "期望2", "E3": "期望3", "P1": "感知1", "P2": "感知2",
+               "P3": "感知3"}
+    instrument, data = TINY_INSTRUMENT.replace('respondent_id = "id"', 'respondent_id = "id"\n'
+                                               'encoding = "latin-1"'), TINY_CSV
+    for old, new in chinese.items():
+        instrument = instrument.replace(f'"{old}"', f'"{new}"')
+        data = data.replace(old, new, 1)
+    with pytest.raises(DataError, match="(?i)set encoding in \\[instrument\\]"):
+        validate_file(tmp_path, data.encode("utf-8"), instrument=instrument)
+
+
 def test_duplicated_header_name_of_a_used_column_is_ambiguous(tmp_path):
     text = TINY_CSV.replace("region,E1", "E1,E1", 1)
     with pytest.raises(DataError, match="more than once"):

@@ -50,6 +50,7 @@ def resolve_columns(raw: RawTable, instrument: Instrument) -> pd.DataFrame:
     if instrument.settings.wave:  # optional: the file name stem names the wave without it
         wanted.append((instrument.settings.wave, "instrument.wave", False))
     renames: dict[int, str] = {}
+    missing: list[tuple[str, str]] = []
     for column, key, required in wanted:
         if exact[column] == 1:
             continue
@@ -60,13 +61,89 @@ def resolve_columns(raw: RawTable, instrument: Instrument) -> pd.DataFrame:
         if hits:
             renames[by_key[match_key(column)][0]] = column
         elif required:
-            close = difflib.get_close_matches(column, names, n=1, cutoff=0.6)
-            hint = f"; closest existing column: {quoted(close[0])}" if close else ""
-            raise DataError(f"column named by {key} is not in the file{hint}",
-                            file=path, row=raw.header_row, column=column)
+            missing.append((column, key))
+    if missing:
+        raise missing_columns(raw, names, missing, len([w for w in wanted if w[2]]), instrument)
     if not renames:
         return frame
     return frame.set_axis([renames.get(p, n) for p, n in enumerate(names)], axis=1)
+
+
+_SHOWN = 3  # missing columns named in the message
+
+
+def missing_columns(raw: RawTable, names: list[str], missing: list[tuple[str, str]],
+                    required: int, instrument: Instrument) -> DataError:
+    """The error of columns the instrument names that the file lacks: how many, the first few
+    with what they are and their closest existing names, and what to check when the header
+    itself looks wrong (another header row, an encoding, a delimiter)."""
+    shown = []
+    for column, key in missing[:_SHOWN]:
+        close = _closest(column, names)
+        hint = f"; closest: {', '.join(quoted(c) for c in close)}" if close else ""
+        shown.append(f"{quoted(column)} ({_role(key, instrument)}{hint})")
+    more = f" and {len(missing) - _SHOWN} more" if len(missing) > _SHOWN else ""
+    count = (f"{len(missing)} of the {required} columns the instrument names are"
+             if len(missing) > 1 else "a column the instrument names is")
+    message = f"{count} not in the file: {'; '.join(shown)}{more}"
+    advice = _header_advice(names, len(missing), required)
+    return DataError(message + (f". {advice[0].upper()}{advice[1:]}" if advice else ""),
+                     file=raw.path,
+                     row=raw.header_row, column=missing[0][0], key=missing[0][1])
+
+
+def _closest(column: str, names: list[str]) -> list[str]:
+    """Up to two existing names closest to ``column``, compared as the matching compares
+    (case, width and blanks aside)."""
+    keys = {}
+    for name in names:
+        keys.setdefault(match_key(name), name)
+    return [keys[k] for k in difflib.get_close_matches(match_key(column), list(keys), n=2,
+                                                       cutoff=0.6)]
+
+
+def _role(key: str, instrument: Instrument) -> str:
+    """An instrument key in words: ``items[0].expectation`` is item q01's expectation."""
+    if key.startswith("items["):
+        n, role = int(key[6:key.index("]")]), key.rsplit(".", 1)[-1]
+        return f"the {role} of item {instrument.items[n].id}, {key}"
+    return key
+
+
+def _header_advice(names: list[str], missing: int, required: int) -> str:
+    """What to check when the header row itself looks wrong, or nothing."""
+    if missing < max(2, required // 2):
+        return ""
+    if len(names) == 1:
+        return ("the header has a single column: the delimiter may be one the file does not "
+                "use, or the file is not delimited text")
+    if any("\ufffd" in n or "锟斤拷" in n or _mojibake(n) for n in names):
+        return ("the header's text looks mis-decoded: set encoding in [instrument] to the "
+                "file's encoding (e.g. gb18030, utf-8, cp949)")
+    numeric = sum(_is_number(n) for n in names)
+    blank = sum(not n.strip() or n.startswith("(column ") for n in names)
+    if numeric >= len(names) // 2:
+        return ("the header row holds numbers, like answers: the file may have no header row "
+                "there, or fewer header rows than header_rows says")
+    if blank >= len(names) // 2:
+        return ("most header cells are blank: a title row may stand above the header; check "
+                "header_rows and where the column names are")
+    return ("most of the instrument's columns are missing: check that the file is the survey "
+            "the instrument describes, and header_rows (the row that names the columns)")
+
+
+def _mojibake(name: str) -> bool:
+    """UTF-8 text read as Latin-1 or cp1252 ("Ã©", "å¼"): two such characters in a row."""
+    return sum(1 for a, b in zip(name, name[1:])
+               if a in "ÃÂÅÆÇÈÉÊËÌÍÎÏÐåæçèéêë" and "\x80" <= b <= "\xbf") >= 2
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_header(raw: RawTable, frame: pd.DataFrame, answer_columns: list[str],
