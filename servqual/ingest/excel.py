@@ -34,13 +34,18 @@ def read_excel_table(path: Path, instrument: Instrument) -> RawTable:
     if blank.all():
         raise DataError(f"sheet {sheet!r} is empty", file=path)
     top = int(np.argmin(blank))  # blank rows above the header
+    if settings.skip_rows:  # title rows, then any blank rows, above the header
+        top += settings.skip_rows
+        while top < len(blank) and blank[top]:
+            top += 1
     end = len(blank) - int(np.argmin(blank[::-1]))  # blank rows at the end are no records
     body_start = top + settings.header_rows
     if body_start > end:
         raise DataError(f"sheet {sheet!r} has {end - top} row(s), fewer than header_rows = "
                         f"{settings.header_rows} header rows", file=path,
                         key="instrument.header_rows")
-    names, rest = name_columns(grid.iloc[top:body_start].to_numpy().tolist())
+    names, rest = name_columns(grid.iloc[top:body_start].to_numpy().tolist(),
+                               settings.names_row)
     frame = grid.iloc[body_start:end].set_axis(names, axis=1).reset_index(drop=True)
     frame = _as_read(frame)
     return RawTable(path=path, frame=frame,

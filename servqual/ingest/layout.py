@@ -81,14 +81,19 @@ def text_layout(data, start: int, encoding: str, path: Path, instrument: Instrum
     quote (which reads the whole file).
     """
     settings = instrument.settings
+    above = 0  # spreadsheet rows above the header: blank lines and title rows (skip_rows)
+    if settings.skip_rows:
+        _, start, blank_lines = _header(data, start, settings.skip_rows, path)
+        above = blank_lines + settings.skip_rows
     header, body_start, blank_lines = _header(data, start, settings.header_rows, path)
+    blank_lines += above
     delimiter = sniff_delimiter(header, path.suffix.lower())
     rows = list(csv.reader(io.StringIO(header), delimiter=delimiter))
     if len(rows) < settings.header_rows:
         raise DataError(f"the file has {len(rows)} row(s), fewer than header_rows = "
                         f"{settings.header_rows} header rows", file=path,
                         key="instrument.header_rows")
-    names, rest = name_columns(rows)
+    names, rest = name_columns(rows, settings.names_row)
     end = len(data)
     while end > body_start and data[end - 1:end] in (b"\n", b"\r"):
         end -= 1  # trailing line breaks end the file; they are not blank records

@@ -123,17 +123,21 @@ def header_text(value) -> str:
     return str(value).strip()
 
 
-def name_columns(header: Sequence[Sequence[object]]) -> tuple[list[str], list[list[str]]]:
-    """Column names from the header rows, and the remaining header rows as text.
+def name_columns(header: Sequence[Sequence[object]], names_row: int = 1
+                 ) -> tuple[list[str], list[list[str]]]:
+    """Column names from the header rows, and the other header rows as text, in order.
 
-    The first header row names the columns. A blank cell in it (the continuation of a merged
-    cell, as SurveyMonkey writes a matrix question) takes the first non-blank cell below it
-    in the header. Rows shorter than the widest are padded with blanks.
+    Header row ``names_row`` (1-based; the instrument's, default the first) names the
+    columns. A blank cell in it (the continuation of a merged cell, as SurveyMonkey writes a
+    matrix question) takes the first non-blank cell of the other header rows, in order. Rows
+    shorter than the widest are padded with blanks.
     """
     width = max((len(r) for r in header), default=0)
     rows = [[header_text(v) for v in r] + [""] * (width - len(r)) for r in header]
-    names = [next((r[j] for r in rows if r[j]), "") for j in range(width)]
-    return names, rows[1:]
+    at = min(max(names_row, 1), len(rows)) - 1 if rows else 0
+    ordered = rows[at:at + 1] + rows[:at] + rows[at + 1:]
+    names = [next((r[j] for r in ordered if r[j]), "") for j in range(width)]
+    return names, rows[:at] + rows[at + 1:]
 
 
 def detect_platform(names: Sequence[str], rest: Sequence[Sequence[str]]) -> Platform | None:

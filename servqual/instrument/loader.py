@@ -124,6 +124,11 @@ def _check_settings(s: Settings, path: Path) -> None:
                  f"{s.scale_min}..{s.scale_max}; valid answers would be discarded")
     if s.header_rows < 1:
         fail("header_rows", "must be at least 1 (the row that names the columns)")
+    if not 1 <= s.names_row <= s.header_rows:
+        fail("names_row", f"must be one of the header rows, 1 to header_rows = {s.header_rows}, "
+             f"got {s.names_row}")
+    if s.skip_rows < 0:
+        fail("skip_rows", f"must be 0 or more title rows above the header, got {s.skip_rows}")
     if s.duplicates not in ("quarantine", "keep_first", "keep_last"):
         fail("duplicates", 'must be "quarantine" (the default: copies that disagree are all '
              'quarantined), "keep_first" or "keep_last", got ' + repr(s.duplicates))
@@ -266,6 +271,10 @@ def _parse_items(array: Any, path: Path, dimension_keys: set[str], long: bool) -
         for k in required:
             if k not in spec:
                 raise InstrumentError("required key is missing", file=path, key=f"{where}.{k}")
+        spec = dict(spec)
+        for k in ("expectation", "perception", "adequate"):
+            if isinstance(spec.get(k), dict):
+                spec[k] = column_by_position(spec[k], path, f"{where}.{k}")
         for k in ("id", "dimension", "expectation", "perception", "adequate", "code", "labels"):
             if k in spec and not isinstance(spec[k], str):
                 raise InstrumentError(f"must be a string, got {spec[k]!r}", file=path,
@@ -294,6 +303,27 @@ def _parse_items(array: Any, path: Path, dimension_keys: set[str], long: bool) -
             code=spec.get("code", ""), labels=spec.get("labels", ""),
         ))
     return tuple(out)
+
+
+POSITION_PREFIX = "#"  # a column given by position is named "#12" in messages and quarantines
+
+
+def column_by_position(spec: dict, path: Path, key: str) -> str:
+    """``{ position = 12 }`` (1-based) or ``{ letter = "L" }`` (a spreadsheet's column
+    letters) as the column's name in servqual, ``"#12"``: where a header repeats names (问卷星
+    matrices give the expectation and perception blocks the same row labels), the position
+    tells the columns apart. :func:`servqual.validation.columns.resolve_columns` finds it."""
+    if set(spec) == {"position"} and isinstance(spec["position"], int) and not isinstance(
+            spec["position"], bool) and spec["position"] >= 1:
+        return f"{POSITION_PREFIX}{spec['position']}"
+    if set(spec) == {"letter"} and isinstance(spec["letter"], str) and re.fullmatch(
+            r"[A-Za-z]{1,3}", spec["letter"].strip()):
+        number = 0
+        for char in spec["letter"].strip().upper():
+            number = number * 26 + ord(char) - ord("A") + 1
+        return f"{POSITION_PREFIX}{number}"
+    raise InstrumentError('must be a column name, { position = N } (1 for the first column) or '
+                          '{ letter = "L" }', file=path, key=key)
 
 
 def _parse_classes(table: Any, settings: Settings, path: Path) -> CustomerClasses | None:

@@ -108,6 +108,8 @@ class Settings:
     sampling_weight: str = ""
     segments: list[str] = field(default_factory=list)
     header_rows: int = 1
+    names_row: int = 1  # which header row names the columns (Qualtrics Legacy: 2)
+    skip_rows: int = 0  # title rows above the header
     encoding: str = "auto"
     sheet: str = ""
     layout: str = "wide"
@@ -172,6 +174,17 @@ class Instrument:
     @cached_property
     def dimension_of_item(self) -> dict[str, str]:
         return {i.id: i.dimension for i in self.items}
+
+    @cached_property
+    def column_positions(self) -> dict[str, int]:
+        """The answer columns given by position (``{ position = 12 }``, named ``"#12"``):
+        name → 0-based position in the file."""
+        out = {}
+        for item in self.items:
+            for column in (item.expectation, item.perception, item.adequate):
+                if column.startswith("#") and column[1:].isdigit():
+                    out[column] = int(column[1:]) - 1
+        return out
 
     def dimension(self, key: str) -> Dimension:
         for d in self.dimensions:

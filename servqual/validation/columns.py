@@ -42,6 +42,7 @@ def resolve_columns(raw: RawTable, instrument: Instrument) -> pd.DataFrame:
     """
     frame, path = raw.frame, raw.path
     names = [str(c) for c in frame.columns]
+    named_at = _names_row(raw, instrument)
     exact = Counter(names)
     by_key: dict[str, list[int]] = defaultdict(list)
     for position, name in enumerate(names):
@@ -51,14 +52,32 @@ def resolve_columns(raw: RawTable, instrument: Instrument) -> pd.DataFrame:
         wanted.append((instrument.settings.wave, "instrument.wave", False))
     renames: dict[int, str] = {}
     missing: list[tuple[str, str]] = []
+    positions = instrument.column_positions
+    for column, key, _ in wanted:
+        if column in positions:  # given by position: "#12" is the file's 12th column
+            if positions[column] >= len(names):
+                raise DataError(f"{_role(key, instrument)} is column {positions[column] + 1} "
+                                f"of the file, which has {len(names)} columns", file=path,
+                                row=named_at, column=column, key=key)
+            renames[positions[column]] = column
     for column, key, required in wanted:
+        if column in positions:
+            continue
         if exact[column] == 1:
+            if names.index(column) in renames:
+                raise DataError(f"column {names.index(column) + 1} is named by {key} and given "
+                                "by position by another key", file=path, row=named_at,
+                                column=column, key=key)
             continue
         hits = [names[p] for p in by_key.get(match_key(column), [])]
         if exact[column] > 1 or len(hits) > 1:
             raise DataError("the header names this column more than once; which one holds the "
-                            "answers is ambiguous", file=path, row=raw.header_row, column=column)
+                            "answers is ambiguous", file=path, row=named_at, column=column)
         if hits:
+            if by_key[match_key(column)][0] in renames:
+                raise DataError(f"column {by_key[match_key(column)][0] + 1} is named by {key} "
+                                "and given by position by another key", file=path,
+                                row=named_at, column=column, key=key)
             renames[by_key[match_key(column)][0]] = column
         elif required:
             missing.append((column, key))
@@ -70,6 +89,13 @@ def resolve_columns(raw: RawTable, instrument: Instrument) -> pd.DataFrame:
 
 
 _SHOWN = 3  # missing columns named in the message
+
+
+def _names_row(raw: RawTable, instrument: Instrument) -> int | None:
+    """The spreadsheet row that names the columns (``names_row`` of the header rows)."""
+    if raw.header_row is None:
+        return None
+    return raw.header_row + (instrument.settings.names_row - 1 if len(raw.header) else 0)
 
 
 def missing_columns(raw: RawTable, names: list[str], missing: list[tuple[str, str]],
@@ -87,9 +113,9 @@ def missing_columns(raw: RawTable, names: list[str], missing: list[tuple[str, st
              if len(missing) > 1 else "a column the instrument names is")
     message = f"{count} not in the file: {'; '.join(shown)}{more}"
     advice = _header_advice(names, len(missing), required)
+    named_at = _names_row(raw, instrument)
     return DataError(message + (f". {advice[0].upper()}{advice[1:]}" if advice else ""),
-                     file=raw.path,
-                     row=raw.header_row, column=missing[0][0], key=missing[0][1])
+                     file=raw.path, row=named_at, column=missing[0][0], key=missing[0][1])
 
 
 def _closest(column: str, names: list[str]) -> list[str]:
@@ -164,11 +190,12 @@ def check_header(raw: RawTable, frame: pd.DataFrame, answer_columns: list[str],
         values, text = _parsed(cells, answer_columns)
         if not text.any() and not np.isnan(values).all():
             column = answer_columns[int(np.argmax(~np.isnan(values[0])))]
+            number = i + 1 if i + 1 < instrument.settings.names_row else i + 2  # 1-based
             raise DataError(
-                f"this is header row {i + 2} of header_rows = {declared}, but it holds answers "
+                f"this is header row {number} of header_rows = {declared}, but it holds answers "
                 f"(column {column!r}: {quoted(cells[column].iloc[0])}); the file seems to have "
-                f"{i + 1} header row(s): set header_rows = {i + 1}",
-                file=raw.path, row=raw.header_row + 1 + i, key="instrument.header_rows")
+                f"{number - 1} header row(s): set header_rows = {number - 1}",
+                file=raw.path, row=raw.header_row + number - 1, key="instrument.header_rows")
     head = frame.head(_HEADER_LOOKAHEAD)
     if len(answer_columns) < 2 or not len(head):
         return

@@ -1,0 +1,79 @@
+"""``names_row`` and ``skip_rows`` (contract §5): the columns named by another header row
+(Qualtrics Legacy keeps ResponseID in row 2), and title rows above the header."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from fixtures import (TINY_CSV, TINY_INSTRUMENT, TINY_ITEMS, TINY_ROWS, cells,
+                      replace_in_instrument, write, write_xlsx)
+from servqual.cli import app
+
+LEGACY_CODES = "V1,V2,Q1_1,Q1_2,Q1_3,Q2_1,Q2_2,Q2_3"
+TITLES = ["客户满意度调查 2026年第三季度", "导出时间：2026-10-01"]
+
+
+def setting(text: str) -> str:
+    return replace_in_instrument('respondent_id = "id"', f'respondent_id = "id"\n{text}')
+
+
+def report(tmp_path, path, instrument):
+    inst = write(tmp_path / "instrument.toml", instrument)
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["report", str(path), "--instrument", str(inst),
+                                      "--wave", "2026Q3", "--out", str(tmp_path / "r.html"),
+                                      "--json", str(out)])
+    return result, out
+
+
+def assert_hand_figures(out):
+    items = {i["item"]: i for i in json.loads(out.read_text(encoding="utf-8"))["items"]}
+    for item, expected in TINY_ITEMS.items():
+        for key, value in expected.items():
+            assert items[item][key] == pytest.approx(value), (item, key)
+
+
+def test_names_from_the_second_header_row(tmp_path):
+    data = write(tmp_path / "legacy.csv", LEGACY_CODES + "\n" + TINY_CSV)
+    result, out = report(tmp_path, data, setting("header_rows = 2\nnames_row = 2"))
+    assert result.exit_code == 0, result.output
+    assert_hand_figures(out)
+    # a column missing from the naming row is reported on that row (2), not on row 1
+    renamed = write(tmp_path / "legacy2.csv", LEGACY_CODES + "\n" + TINY_CSV.replace("P3", "P_3"))
+    result, _ = report(tmp_path, renamed, setting("header_rows = 2\nnames_row = 2"))
+    assert result.exit_code == 65 and "row 2, column 'P3'" in result.output, result.output
+
+
+def test_title_rows_above_the_header_in_text_and_excel(tmp_path):
+    text = write(tmp_path / "titled.csv", "\n".join(TITLES) + "\n\n" + TINY_CSV)
+    result, out = report(tmp_path, text, setting("skip_rows = 2"))
+    assert result.exit_code == 0, result.output
+    assert_hand_figures(out)
+    book = write_xlsx(tmp_path / "titled.xlsx", [[TITLES[0]], [TITLES[1]], []] + cells(TINY_ROWS))
+    result, out = report(tmp_path, book, setting("skip_rows = 2"))
+    assert result.exit_code == 0, result.output
+    assert_hand_figures(out)
+    # rows keep the spreadsheet's numbers: r4's out-of-scale answer is on row 8 (2 titles,
+    # a blank row, the header, r1 to r3)
+    bad = write(tmp_path / "bad.csv", "\n".join(TITLES) + "\n\n" + TINY_CSV.replace(
+        "r4,West,9,4,4,5,2,1", "r4,West,9,4,4,5,2,8"))
+    result, _ = report(tmp_path, bad, setting("skip_rows = 2"))
+    rejected = (tmp_path / "r.rejected.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rejected[1].split(",")[1:4] == ["8", "out_of_scale", "P3"], rejected
+    # without skip_rows the title is taken for the header, and the advice says what to check
+    result, _ = report(tmp_path, text, TINY_INSTRUMENT)
+    assert result.exit_code == 65, result.output
+
+
+@pytest.mark.parametrize("text, key", [
+    ("names_row = 2", "instrument.names_row"),
+    ("header_rows = 2\nnames_row = 0", "instrument.names_row"),
+    ("skip_rows = -1", "instrument.skip_rows"),
+])
+def test_wrong_settings_are_named(tmp_path, text, key):
+    data = write(tmp_path / "2026Q3.csv", TINY_CSV)
+    result, _ = report(tmp_path, data, setting(text))
+    assert result.exit_code == 65 and key in result.output, result.output
