@@ -77,3 +77,24 @@ def test_wrong_settings_are_named(tmp_path, text, key):
     data = write(tmp_path / "2026Q3.csv", TINY_CSV)
     result, _ = report(tmp_path, data, setting(text))
     assert result.exit_code == 65 and key in result.output, result.output
+
+
+def test_the_sheet_holding_the_columns_is_chosen_after_an_instruction_sheet(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    notes = book.active
+    notes.title = "说明"
+    for line in ("本问卷由问卷星导出", "E1–E3: 期望; P1–P3: 感知", "id region"):
+        notes.append([line])
+    data = book.create_sheet("数据")
+    for row in cells(TINY_ROWS):
+        data.append(row)
+    path = tmp_path / "export.xlsx"
+    book.save(path)
+    result, out = report(tmp_path, path, TINY_INSTRUMENT)
+    assert result.exit_code == 0, result.output
+    assert_hand_figures(out)
+    # a sheet named in the instrument is read whatever it holds
+    result, _ = report(tmp_path, path, setting('sheet = "说明"'))
+    assert result.exit_code == 65 and "not in the file" in result.output, result.output

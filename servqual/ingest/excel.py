@@ -1,6 +1,7 @@
 """Excel workbooks (.xlsx, .xlsm, .xls): pandas with the calamine engine.
 
-The instrument's ``sheet`` names the worksheet (default: the first). Rows are numbered as
+The instrument's ``sheet`` names the worksheet; without it, the first sheet holding the
+instrument's columns (an instruction sheet often comes first), else the first. Rows are numbered as
 Excel numbers them; blank rows above the header are skipped, blank rows at the end of the
 used range are not records, a blank row between records is one.
 """
@@ -16,7 +17,8 @@ from python_calamine import CalamineError
 
 from ..errors import DataError
 from ..instrument import Instrument
-from .table import NULL_TOKENS, RawTable, detect_platform, header_frame, name_columns
+from .table import (NULL_TOKENS, RawTable, detect_platform, header_frame, header_text,
+                    match_key, name_columns)
 
 
 def read_excel_table(path: Path, instrument: Instrument) -> RawTable:
@@ -25,6 +27,8 @@ def read_excel_table(path: Path, instrument: Instrument) -> RawTable:
     try:
         with pd.ExcelFile(path, engine="calamine") as book:
             sheet = _sheet(book.sheet_names, settings.sheet, path)
+            if not settings.sheet and len(book.sheet_names) > 1:
+                sheet = _holding_sheet(book, instrument) or sheet
             grid = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object,
                                  keep_default_na=False, na_values=NULL_TOKENS)
     except (CalamineError, ValueError, OSError) as err:
@@ -65,6 +69,24 @@ def _sheet(names: list[str], wanted: str, path: Path) -> str:
     hint = f"closest: {close[0]!r}; " if close else ""
     raise DataError(f"the workbook has no sheet {wanted!r} ({hint}sheets: "
                     f"{', '.join(map(repr, names))})", file=path, key="instrument.sheet")
+
+
+_LOOK_ROWS = 30  # rows of a sheet looked at for the header when choosing the sheet
+
+
+def _holding_sheet(book: pd.ExcelFile, instrument: Instrument) -> str | None:
+    """The first sheet whose top rows hold every column the instrument names (an
+    instruction or cover sheet often comes first), or None."""
+    wanted = {match_key(c) for c, _ in instrument.required_columns()
+              if c not in instrument.column_positions}
+    if not wanted:
+        return None
+    for name in book.sheet_names:
+        top = pd.read_excel(book, sheet_name=name, header=None, dtype=object, nrows=_LOOK_ROWS)
+        seen = {match_key(header_text(v)) for v in top.to_numpy().ravel()}
+        if wanted <= seen:
+            return name
+    return None
 
 
 def _as_read(frame: pd.DataFrame) -> pd.DataFrame:
