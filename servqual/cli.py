@@ -21,7 +21,7 @@ import typer
 from . import __version__
 from .celltext import bounded
 from .engines import ENGINES, survey_paths
-from .errors import ServqualError, UsageError
+from .errors import OutputError, ServqualError, UsageError
 from .instrument import DEFAULT_INSTRUMENT, LANGUAGES, load_instrument
 from .quarantine import quarantine_path
 from .store import DEFAULT_STORE, DEFAULT_WAIT
@@ -300,6 +300,45 @@ def ingest(
         verb = "replaced" if wave in replaced else "added"
         out_console.print(f"{verb} wave {bounded(wave)}", markup=False)
     out_console.print(f"store: {done.store}", markup=False, soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def init(
+    files: FilesArgument,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The instrument file to write.")
+                   ] = Path("instrument.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
+) -> None:
+    """Draft an instrument from survey files and print what was found.
+
+    Encoding, header rows and platform, the id and timestamp columns, segment candidates,
+    the expectation/perception pairs, the scale and the answer texts; what cannot be decided
+    is left as a TODO comment. Then: servqual report FILE... --instrument OUT.
+    """
+    if out.exists() and not force:
+        raise OutputError("exists: give --force to replace it, or another --out", file=out)
+    from .drafting import draft
+    from .drafting.writing import instrument_text
+    from .instrument import parse_instrument
+    from .outputs import OutputSet
+
+    from .ingest import reader_for
+
+    for path in files:
+        reader_for(path)  # missing, unreadable or unsupported files: their own exit codes
+    drafted = draft(files)
+    text = instrument_text(drafted)
+    import tomllib
+
+    parse_instrument(tomllib.loads(text), out)  # the draft loads as report will load it
+    with OutputSet() as outputs:
+        outputs.write_text(out, text)
+    for line in drafted.found():
+        out_console.print(line, markup=False, soft_wrap=True)
+    out_console.print(f"instrument: {out}", markup=False, soft_wrap=True)
+    out_console.print(f"next: servqual report {' '.join(str(f) for f in files)} "
+                      f"--instrument {out}", markup=False, soft_wrap=True)
 
 
 @app.command()
