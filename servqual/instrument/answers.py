@@ -63,6 +63,38 @@ class AnswerLabels:
         return out
 
 
+@dataclass(frozen=True)
+class AnswerCodes:
+    """``[answer_codes]``: the codes a file writes for the options (问卷星 按序号 writes an
+    option's position: on a 0–10 scale, code 1 is 0), as scores; NaN for "missing". Named
+    sets under ``[answer_codes.NAME]`` are chosen per item with ``codes = "NAME"``.
+
+    A code of a column the codes apply to that no code names (and that is no missing code)
+    is out of the scale: the quarantine shows it as the file wrote it.
+    """
+
+    default: dict[float, float] = field(default_factory=dict)
+    named: dict[str, dict[float, float]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.default or self.named)
+
+    def for_set(self, name: str = "") -> dict[float, float]:
+        return {**self.default, **self.named.get(name, {})} if name else self.default
+
+
+def recode(values, codes: dict[float, float], missing) -> None:
+    """Codes to scores in place (:class:`AnswerCodes`): blanks and ``missing`` codes stay,
+    a code no entry names becomes infinity (out of scale)."""
+    import numpy as np
+
+    keep = np.isnan(values) | np.isin(values, list(missing))
+    out = np.full(values.shape, np.inf, dtype=values.dtype)
+    for code, score in codes.items():
+        out[values == code] = score
+    values[:] = np.where(keep, values, out)
+
+
 def _number(text: str | None) -> float | None:
     try:
         value = float(text) if text is not None else math.nan

@@ -7,7 +7,6 @@ thoroughly, because everything downstream trusts it: each problem is an
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 from ..config import AnalysisConfig, table_to_dataclass, unknown_key_message
 from ..errors import InstrumentError
 from ..files import read_toml
-from .answers import MISSING, AnswerLabels, answer_key
+from .answer_tables import parse_answer_codes, parse_answer_labels
 from .model import (CLASS_KEYS, LANGUAGES, VALUE_SEGMENT, CustomerClasses, Dimension, Instrument,
                     Item, LongLayout, Settings)
 
@@ -45,7 +44,7 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
     """Build an :class:`Instrument` from an already-parsed TOML document."""
     path = Path(path)
     tables = ("instrument", "dimensions", "items", "analysis", "customer_classes",
-              "answer_labels")
+              "answer_labels", "answer_codes")
     for top in doc:
         if top not in tables:
             raise InstrumentError(unknown_key_message(top, tables), file=path, key=top)
@@ -79,7 +78,17 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
     dimensions = _parse_dimensions(doc["dimensions"], path)
     items = _parse_items(doc["items"], path, {d.key for d in dimensions}, long is not None)
     labels = parse_answer_labels(doc.get("answer_labels", {}), settings, path)
+    codes = parse_answer_codes(doc.get("answer_codes", {}), settings, path)
+    if codes and labels:
+        raise InstrumentError("[answer_codes] recodes numbers, [answer_labels] and "
+                              "answer_pattern read texts: a file writes one or the other; "
+                              "keep the one that fits it", file=path, key="answer_codes")
     for n, item in enumerate(items):
+        if item.codes and item.codes not in codes.named:
+            raise InstrumentError(
+                f"names the answer codes {item.codes!r}, which [answer_codes] does not "
+                f"define ({', '.join(sorted(codes.named)) or 'no named set'})", file=path,
+                key=f"items[{n}].codes")
         if item.labels and item.labels not in labels.named:
             raise InstrumentError(
                 f"names the answer labels {item.labels!r}, which [answer_labels] does not "
@@ -105,7 +114,7 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
                               key="analysis.benchmark_segment")
     instrument = Instrument(settings=settings, dimensions=dimensions, items=items,
                             analysis=analysis, path=path, long=long, customer_classes=classes,
-                            answer_labels=labels)
+                            answer_labels=labels, answer_codes=codes)
     _check_columns_unique(instrument, path)
     return instrument
 
@@ -138,80 +147,6 @@ def _check_settings(s: Settings, path: Path) -> None:
         fail("segments", "lists a column twice")
     if any(not seg.strip() for seg in s.segments):
         fail("segments", "contains an empty column name")
-
-
-def parse_answer_labels(table: Any, settings: Settings, path: Path) -> AnswerLabels:
-    """``[answer_labels]`` (texts → scores or "missing", and named sets), the texts among
-    ``missing_codes`` and ``answer_pattern``, checked (:mod:`.answers`)."""
-    where = "answer_labels"
-    if not isinstance(table, dict):
-        raise InstrumentError("must be a table of answer texts", file=path, key=where)
-
-    def scores(entries: dict, key: str) -> dict[str, float]:
-        out: dict[str, float] = {}
-        first: dict[str, str] = {}
-        for text, value in entries.items():
-            at = f"{key}.{text}"
-            if not text.strip():
-                raise InstrumentError("an answer label must not be blank", file=path, key=at)
-            if _is_number(text):
-                raise InstrumentError(
-                    f"{text!r} is a number: answers that are numbers are read as numbers "
-                    "(list a number meaning 'no answer' in instrument.missing_codes)",
-                    file=path, key=at)
-            if value == MISSING:
-                score = math.nan
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                score = float(value)
-                if not settings.scale_min <= score <= settings.scale_max:
-                    raise InstrumentError(
-                        f"the score {value} lies outside the answer scale "
-                        f"{settings.scale_min}..{settings.scale_max}", file=path, key=at)
-            else:
-                raise InstrumentError(f'must be a score or "{MISSING}", got {value!r}',
-                                      file=path, key=at)
-            k = answer_key(text)
-            if k in out and not (out[k] == score or (math.isnan(out[k]) and math.isnan(score))):
-                raise InstrumentError(f"{text!r} and {first[k]!r} are the same label (case, "
-                                      "width and blanks aside) with different scores",
-                                      file=path, key=at)
-            out[k], first[k] = score, text
-        return out
-
-    default = {answer_key(c): math.nan for c in settings.missing_codes if isinstance(c, str)}
-    for n, code in enumerate(settings.missing_codes):
-        if isinstance(code, str) and (not code.strip() or _is_number(code)):
-            raise InstrumentError("a text missing code must be a text that is not a number "
-                                  "(numbers are listed as numbers)", file=path,
-                                  key=f"instrument.missing_codes[{n}]")
-    plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
-    default.update(scores(plain, where))
-    named = {}
-    for name, entries in table.items():
-        if isinstance(entries, dict):
-            if not _KEY_RE.match(name):
-                raise InstrumentError("a named set of answer labels needs an identifier "
-                                      "(letters, digits, _)", file=path, key=f"{where}.{name}")
-            named[name] = scores(entries, f"{where}.{name}")
-    pattern = None
-    if settings.answer_pattern:
-        try:
-            pattern = re.compile(settings.answer_pattern)
-        except re.error as err:
-            raise InstrumentError(f"is not a regular expression: {err}", file=path,
-                                  key="instrument.answer_pattern") from None
-        if pattern.groups < 1:
-            raise InstrumentError("needs a group around the score, as in '^(\\d+)\\s*分$'",
-                                  file=path, key="instrument.answer_pattern")
-    return AnswerLabels(default=default, named=named, pattern=pattern)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text.strip())
-    except ValueError:
-        return False
-    return True
 
 
 def _parse_label(value: Any, path: Path, key: str) -> dict[str, str]:
@@ -251,7 +186,7 @@ def _parse_dimensions(table: Any, path: Path) -> tuple[Dimension, ...]:
 
 
 _ITEM_KEYS = ("id", "dimension", "expectation", "perception", "adequate", "reverse", "text", "code",
-              "labels")
+              "labels", "codes")
 
 
 def _parse_items(array: Any, path: Path, dimension_keys: set[str], long: bool) -> tuple[Item, ...]:
@@ -275,7 +210,8 @@ def _parse_items(array: Any, path: Path, dimension_keys: set[str], long: bool) -
         for k in ("expectation", "perception", "adequate"):
             if isinstance(spec.get(k), dict):
                 spec[k] = column_by_position(spec[k], path, f"{where}.{k}")
-        for k in ("id", "dimension", "expectation", "perception", "adequate", "code", "labels"):
+        for k in ("id", "dimension", "expectation", "perception", "adequate", "code", "labels",
+                  "codes"):
             if k in spec and not isinstance(spec[k], str):
                 raise InstrumentError(f"must be a string, got {spec[k]!r}", file=path,
                                       key=f"{where}.{k}")
@@ -301,6 +237,7 @@ def _parse_items(array: Any, path: Path, dimension_keys: set[str], long: bool) -
             perception=spec.get("perception", ""), adequate=spec.get("adequate", ""),
             reverse=reverse, text=_parse_label(spec.get("text", item_id), path, f"{where}.text"),
             code=spec.get("code", ""), labels=spec.get("labels", ""),
+            codes=spec.get("codes", ""),
         ))
     return tuple(out)
 

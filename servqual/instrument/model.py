@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..config import AnalysisConfig
-from .answers import AnswerLabels
+from .answers import AnswerCodes, AnswerLabels
 
 LANGUAGES = ("en", "zh-CN")
 
@@ -45,6 +45,7 @@ class Item:
     text: dict[str, str] = field(default_factory=dict)
     code: str = ""  # long layout: the value in the item column that names this item (default: id)
     labels: str = ""  # the named set of [answer_labels] its answers are read with ("": default)
+    codes: str = ""  # the named set of [answer_codes] its answers are recoded with
 
     def text_for(self, lang: str) -> str:
         return localise(self.text, lang, self.id)
@@ -137,6 +138,7 @@ class Instrument:
     long: LongLayout | None = None
     customer_classes: CustomerClasses | None = None
     answer_labels: AnswerLabels = field(default_factory=AnswerLabels)
+    answer_codes: AnswerCodes = field(default_factory=AnswerCodes)
     wave_label: str = ""  # --wave: the wave of files without a wave column (not in the file)
 
     # Convenience views -------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..errors import UsageError
 from ..ingest import RawTable
 from ..ingest.long import item_positions
 from ..instrument import Instrument
+from ..instrument.answers import recode
 from ..models import Reason
 from ..quarantine import SOURCE, SOURCE_ROW
 from ..responses import (ANSWER_DTYPE, OVERALL_SATISFACTION, RESPONDENT, WAVE, WEIGHT,
@@ -167,8 +168,13 @@ def read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
         weight, weight_text = numeric_column(frame[settings.sampling_weight])
         flags.flag_cells(weight_text, settings.sampling_weight, "non_numeric")
         meta[WEIGHT] = weight
+    codes = instrument.answer_codes
     for j, column in enumerate(answer_columns):
         answers = values[:, j]
+        if codes:  # positions the file wrote, as scores (instrument.answers.AnswerCodes)
+            item = instrument.items[j % len(instrument.items)] if instrument.long is None \
+                else None
+            recode(answers, codes.for_set(item.codes if item is not None else ""), missing)
         with np.errstate(invalid="ignore"):
             outside = (answers < settings.scale_min) | (answers > settings.scale_max)
         # Missing codes lie outside the scale (the instrument checks), so only cells outside
