@@ -14,7 +14,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from fixtures import TINY_DIMENSIONS, TINY_INSTRUMENT, TINY_ITEMS, TINY_ROWS, replace_in_instrument, write
+from fixtures import (TINY_DIMENSIONS, TINY_INSTRUMENT, TINY_ITEMS, TINY_ROWS,
+                      replace_in_instrument, write)
 from servqual.cli import app
 
 AGREE = {1: "Strongly disagree", 2: "Disagree", 3: "Neutral", 4: "Agree", 5: "Strongly agree"}
@@ -116,7 +117,8 @@ def test_without_labels_text_answers_are_quarantined(tmp_path):
 
 
 @pytest.mark.parametrize("change, key, words", [
-    (('"Neutral" = 3', '"Neutral" = 6'), "answer_labels.agree5.Neutral", "outside the answer scale"),
+    (('"Neutral" = 3', '"Neutral" = 6'), "answer_labels.agree5.Neutral",
+     "outside the answer scale"),
     (('"Neutral" = 3', '"Neutral" = "none"'), "answer_labels.agree5.Neutral", "must be a score"),
     (('"Neutral" = 3', '"3" = 3'), "answer_labels.agree5.3", "is a number"),
     (('"Neutral" = 3', '"Neutral" = 3\n" neutral" = 2'), "answer_labels.agree5. neutral",

@@ -18,8 +18,10 @@ REPEATED = TINY_CSV.replace("id,region,E1,E2,E3,P1,P2,P3",
 
 def positioned(instrument: str = TINY_INSTRUMENT) -> str:
     for n, (e, p) in enumerate((("E1", "P1"), ("E2", "P2"), ("E3", "P3"))):
-        instrument = instrument.replace(f'expectation = "{e}"', f"expectation = {{ position = {3 + n} }}")
-        instrument = instrument.replace(f'perception = "{p}"', f'perception = {{ letter = "{"FGH"[n]}" }}')
+        instrument = instrument.replace(f'expectation = "{e}"',
+                                        f"expectation = {{ position = {3 + n} }}")
+        instrument = instrument.replace(f'perception = "{p}"',
+                                        f'perception = {{ letter = "{"FGH"[n]}" }}')
     return instrument
 
 

@@ -1,18 +1,17 @@
 """Staging: the rows the DuckDB engine keeps, on disk until they are aggregated.
 
 The kept rows of each checked slice go to an Arrow IPC file of their own in the engine's
-scratch folder, as :meth:`servqual.responses.Responses.to_batch` lays them out; they are
-memory-mapped when read back, so a file of any size fits (the operating system pages them
-in and out). Only their keys go into DuckDB, one small row per respondent in the table
-``keys`` — ``part`` (the file), ``ord`` (the row's position in it), ``khash`` (its key hash,
-:func:`servqual.validation.duplicates.key_hashes`), ``straight`` (whether it straight-lines),
-``code`` and ``dup_of`` (the verdict decided after staging: 0 and -1 while kept), and
-``slice`` and ``row`` (where its values are; the values carry ``part`` and ``ord`` too) — where SQL finds the repeated keys of files
-too large for memory.
+scratch folder, as :meth:`servqual.responses.Responses.to_batch` lays them out (with the
+row's file ``part`` and position ``ord``); they are memory-mapped when read back, so a file
+of any size fits (the operating system pages them in and out). Only their keys go into
+DuckDB, one small row per respondent in the table ``keys``: ``part``, ``ord``, ``khash`` (the
+key hash, :func:`servqual.validation.duplicates.key_hashes`), ``straight`` (whether it
+straight-lines), ``code`` and ``dup_of`` (the verdict decided after staging: 0 and -1 while
+kept), ``slice`` and ``row`` (where its values are). SQL finds the repeated keys there.
 
 Writing a slice this way costs a tenth of inserting it into a DuckDB table (0.4 s against
-3.0 s per 2,200,000 rows of the standard instrument, measured with DuckDB 1.x/2.0), and
-reading it back costs nothing until the values are used.
+3.0 s per 2,200,000 rows of the standard instrument, DuckDB 2.0.1), and reading it back
+costs nothing until the values are used.
 """
 
 from __future__ import annotations
@@ -35,7 +34,8 @@ def _write(path: Path, table: pa.Table) -> None:
             writer.write_table(table)
     except OSError as err:  # the temporary folder is full or gone
         raise OutputError(f"cannot stage rows in the temporary folder ({err}); set TMPDIR "
-                          "to a folder with room for about twice the input", file=path) from err
+                          "to a folder with room for about the size of the input files",
+                          file=path) from err
 
 
 def _uniform(batch: pa.RecordBatch) -> pa.Table:

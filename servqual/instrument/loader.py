@@ -78,16 +78,16 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
     dimensions = _parse_dimensions(doc["dimensions"], path)
     items = _parse_items(doc["items"], path, {d.key for d in dimensions}, long is not None)
     labels = parse_answer_labels(doc.get("answer_labels", {}), settings, path)
-    codes = parse_answer_codes(doc.get("answer_codes", {}), settings, path)
-    if codes and labels:
+    recoded = parse_answer_codes(doc.get("answer_codes", {}), settings, path)
+    if recoded and labels:
         raise InstrumentError("[answer_codes] recodes numbers, [answer_labels] and "
                               "answer_pattern read texts: a file writes one or the other; "
                               "keep the one that fits it", file=path, key="answer_codes")
     for n, item in enumerate(items):
-        if item.codes and item.codes not in codes.named:
+        if item.codes and item.codes not in recoded.named:
             raise InstrumentError(
                 f"names the answer codes {item.codes!r}, which [answer_codes] does not "
-                f"define ({', '.join(sorted(codes.named)) or 'no named set'})", file=path,
+                f"define ({', '.join(sorted(recoded.named)) or 'no named set'})", file=path,
                 key=f"items[{n}].codes")
         if item.labels and item.labels not in labels.named:
             raise InstrumentError(
@@ -114,7 +114,7 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
                               key="analysis.benchmark_segment")
     instrument = Instrument(settings=settings, dimensions=dimensions, items=items,
                             analysis=analysis, path=path, long=long, customer_classes=classes,
-                            answer_labels=labels, answer_codes=codes)
+                            answer_labels=labels, answer_codes=recoded)
     _check_columns_unique(instrument, path)
     return instrument
 

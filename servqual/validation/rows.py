@@ -29,8 +29,8 @@ from ..quarantine import SOURCE, SOURCE_ROW
 from ..responses import (ANSWER_DTYPE, OVERALL_SATISFACTION, RESPONDENT, WAVE, WEIGHT,
                          Responses, importance_column)
 from ..waves import wave_from_filename
-from .cells import (AnswerScale, as_written, categorical, numbers_into, numeric_column, respondent_ids,
-                    text_column)
+from .cells import (AnswerScale, as_written, categorical, numbers_into, numeric_column,
+                    respondent_ids, text_column)
 from .columns import answer_columns
 
 # Up to this many dropped rows, valid rows are compacted block by block (see compact).
