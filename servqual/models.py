@@ -16,6 +16,11 @@ if TYPE_CHECKING:  # pandas loads with the statistics, not with the command line
     import pandas as pd
 
 
+# The direction of a trend (servqual.stats.trends decides it; strategy texts are written per
+# direction).
+RISING, FLAT, FALLING, INSUFFICIENT = "rising", "flat", "falling", "insufficient_waves"
+DIRECTIONS = (RISING, FLAT, FALLING, INSUFFICIENT)
+
 # The evidence a weak point can carry, in the order the report shows it
 # (:mod:`servqual.findings.weak_points` says what each means; strategy texts exist for each).
 EVIDENCE = ("negative_gap", "below_adequate", "falling_trend", "target_missed", "complaints",

@@ -22,11 +22,10 @@ from .config import unknown_key_message
 from .errors import InstrumentError
 from .files import read_toml
 from .instrument import CLASS_KEYS, LANGUAGES, Instrument
-from .models import EVIDENCE
+from .models import DIRECTIONS, EVIDENCE
 from .resources import data_file
 
 SERVQUAL_DIMENSIONS = ("tangibles", "reliability", "responsiveness", "assurance", "empathy")
-DIRECTIONS = ("rising", "flat", "falling", "insufficient_waves")
 # Sections and evidence added after strategy files were first written: a file without them
 # takes them from the shipped file, so a customised file keeps working.
 OPTIONAL_SECTIONS = ("units",)
@@ -244,6 +243,15 @@ def pvalue(p: float | None) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
+def decided_p(facts: dict) -> float | None:
+    """The p-value a trend direction or an alert was decided on: adjusted within its family
+    (:func:`servqual.stats.multiplicity.two_level_bh`), else the test's own."""
+    adjusted = facts.get("p_adjusted")
+    if adjusted is not None and math.isfinite(adjusted):
+        return adjusted
+    return facts.get("p_value")
+
+
 def fill(text: Text, **values: Any) -> Text:
     """Each language's text with its placeholders filled (values may differ per language:
     pass a Text for those)."""
@@ -296,7 +304,7 @@ def evidence_texts(point, book: StrategyBook) -> dict[str, dict[str, Text]]:
                           high=signed(facts["ci95_high"]), p=pvalue(facts["p_adjusted"]))
         elif code == "falling_trend":
             values = dict(slope=signed(facts["slope_per_wave"], 3), waves=facts["waves"],
-                          p=pvalue(facts["p_value"]), change=signed(facts["change"]))
+                          p=pvalue(decided_p(facts)), change=signed(facts["change"]))
         elif code == "target_missed":
             values = dict(measure=book.words[facts["measure"]], actual=signed(facts["actual"])
                           if facts["measure"] == "gap" else plain(facts["actual"]),
@@ -353,7 +361,7 @@ def recommend(point, book: StrategyBook, instrument: Instrument, config,
         a = point.alert
         parts.append({"kind": "alert", **fill(
             book.alerts["drop"], change=signed(a["change"]), previous_wave=a["previous_wave"],
-            current_wave=a["current_wave"], p=pvalue(a["p_value"]))})
+            current_wave=a["current_wave"], p=pvalue(decided_p(a)))})
     referred = point.kind == "item" and point.dimension in (dimension_priority or {})
     if not referred:
         parts.append({"kind": "actions",

@@ -176,3 +176,8 @@ def test_alert_and_reference_parts(instrument):
     assert "Assurance (weak point 4)" in rec["parts"][2]["en"]
     alone = recommend(point, book, instrument, instrument.analysis, {})
     assert [p["kind"] for p in alone["parts"]] == ["direction", "alert", "actions", "tool"]
+    assert "p < 0.001" in rec["parts"][1]["en"]  # no family decided it: the test's own p
+    # an alert decided in its family (two-level BH) quotes the p-value it was decided on
+    point.alert = {**point.alert, "p_adjusted": 0.031}
+    rec = recommend(point, book, instrument, instrument.analysis, {"assurance": 4})
+    assert "p = 0.031" in rec["parts"][1]["en"] and "p = 0.031" in rec["parts"][1]["zh-CN"]

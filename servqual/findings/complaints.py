@@ -21,7 +21,8 @@ from ..files import read_bytes, read_toml
 from ..ingest.layout import sniff_delimiter
 from ..instrument import Instrument
 from ..stats.probability import binomial_at_least
-from ..stats.trends import RISING, classify
+from ..models import RISING
+from ..stats.trends import classify
 from ..waves import parse_wave, time_axis
 
 

@@ -17,8 +17,14 @@ __all__ = ["EVIDENCE", "PRIMARY", "TREND_KEYS", "WeakPoint"]
 
 # Evidence that makes a weak point by itself; the rest only adds weight (see .weak_points).
 PRIMARY = frozenset({"negative_gap", "below_adequate", "target_missed", "falling_trend"})
-TREND_KEYS = ("direction", "slope_per_wave", "p_value", "change", "waves", "first", "last",
-              "observed_first", "observed_last", "first_wave", "last_wave")
+TREND_KEYS = ("direction", "slope_per_wave", "p_value", "p_adjusted", "change", "waves",
+              "first", "last", "observed_first", "observed_last", "first_wave", "last_wave")
+
+
+def trend_facts(row) -> dict[str, Any]:
+    """A trend's facts for a weak point's evidence (:data:`TREND_KEYS`; ``p_adjusted``, the
+    p-value its direction was decided on, NaN where no family decided it)."""
+    return {k: row[k] if k in row else np.nan for k in TREND_KEYS}
 
 
 @dataclass
@@ -65,7 +71,8 @@ def alert_of(wave_over_wave: pd.DataFrame, level: str, ident: str, column: str |
         return None
     row = rows.iloc[0]
     return {k: row[k] for k in ("previous_wave", "current_wave", "previous_mean",
-                                "current_mean", "change", "p_value", "cohens_d")}
+                                "current_mean", "change", "p_value", "p_adjusted",
+                                "cohens_d") if k in row}
 
 
 def material(row: pd.Series, config: AnalysisConfig) -> bool:

@@ -21,7 +21,8 @@ from ..errors import InstrumentError
 from ..files import read_toml
 from ..instrument import Instrument
 from ..models import ALL
-from ..stats.trends import FLAT, classify
+from ..models import FLAT
+from ..stats.trends import classify
 from ..waves import time_axis
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..stats.trends import FALLING
-from .evidence import (TREND_KEYS, WeakPoint, alert_of, gap_evidence, material,
+from ..models import FALLING
+from .evidence import (WeakPoint, trend_facts, alert_of, gap_evidence, material,
                        ordered_evidence, target_evidence, unit_peer_evidence)
 
 
@@ -48,7 +48,7 @@ def unit_points(dimensions, trends, targets, benchmark, segments, segment_items,
             if whole_trends.get(row["dimension"]) == FALLING:
                 continue  # the whole falls too: the whole's trend, on the dimension's card
             key = (*unit, "dimension", row["dimension"])
-            candidates.setdefault(key, {})["falling_trend"] = {k: row[k] for k in TREND_KEYS}
+            candidates.setdefault(key, {})["falling_trend"] = trend_facts(row)
 
     whole_n = dict(zip(dimensions["dimension"], dimensions["n"])) if "n" in dimensions else {}
     cells = {"dimension": segments, "item": segment_items}
@@ -84,7 +84,7 @@ def unit_points(dimensions, trends, targets, benchmark, segments, segment_items,
                                & (seg_trends["dimension"] == ident)]
             if len(trend):
                 point.direction = trend["direction"].iloc[0]
-                point.trend = {k: trend[k].iloc[0] for k in TREND_KEYS}
+                point.trend = trend_facts(trend.iloc[0])
             point.alert = alert_of(trends.wave_over_wave, "segment", ident, column, value)
         found.append(point)
     return found

@@ -72,8 +72,9 @@ import pandas as pd
 
 from ..config import AnalysisConfig
 from ..instrument import Instrument
-from ..stats.trends import FALLING, TrendTables
-from .evidence import (EVIDENCE, PRIMARY, TREND_KEYS, WeakPoint, alert_of, gap_evidence,
+from ..models import FALLING
+from ..stats.trends import TrendTables
+from .evidence import (EVIDENCE, PRIMARY, WeakPoint, trend_facts, alert_of, gap_evidence,
                        material, ordered_evidence, target_evidence, unit_peer_evidence)
 from .units import unit_points
 
@@ -230,7 +231,7 @@ def _whole_points(dimensions, items, trends, targets, complaints, peers, segment
             if ident in series[kind].index:
                 trend = series[kind].loc[ident]
                 point.direction = trend["direction"]
-                point.trend = {k: trend[k] for k in TREND_KEYS}
+                point.trend = trend_facts(trend)
                 if trend["direction"] == FALLING:
                     evidence["falling_trend"] = dict(point.trend)
             if len(whole_targets):

@@ -205,7 +205,11 @@ def _parse_items(array: Any, path: Path, dimension_keys: set[str], long: bool) -
         required = ("id", "dimension") if long else ("id", "dimension", "expectation", "perception")
         for k in required:
             if k not in spec:
-                raise InstrumentError("required key is missing", file=path, key=f"{where}.{k}")
+                why = ("required key is missing: servqual measures the gap between expectation "
+                       "and perception, so every item needs both columns (a perception-only, "
+                       "SERVPERF, survey is not read yet)" if k == "expectation" and
+                       "perception" in spec else "required key is missing")
+                raise InstrumentError(why, file=path, key=f"{where}.{k}")
         spec = dict(spec)
         for k in ("expectation", "perception", "adequate"):
             if isinstance(spec.get(k), dict):

@@ -56,7 +56,7 @@ from .multiplicity import two_level_bh
 from .probability import (kendall_tau, least_squares, t_ppf, theil_sen_slope,
                           weighted_least_squares, welch_se)
 
-RISING, FLAT, FALLING, INSUFFICIENT = "rising", "flat", "falling", "insufficient_waves"
+from ..models import FALLING, FLAT, INSUFFICIENT, RISING
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,8 @@ def decided_as_reported(fits: pd.DataFrame, tables, waves: list[str], config) ->
     the family at ``alarm_fdr`` × selected ÷ tested.
     """
     from ..stats.multiplicity import two_level_bh
-    from ..stats.trends import INSUFFICIENT, OVERALL_FAMILY, build_trends, decided_directions
+    from ..models import INSUFFICIENT
+    from ..stats.trends import OVERALL_FAMILY, build_trends, decided_directions
 
     report = build_trends(tables, waves, config)
     keys = ["level", "id", "dimension", "segment", "value", "measure"]
