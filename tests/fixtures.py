@@ -101,6 +101,21 @@ def tiny(tmp_path: Path, csv: str = TINY_CSV, name: str = "2026Q3.csv",
     return write(tmp_path / "instrument.toml", instrument), write(tmp_path / name, csv)
 
 
+def report_tiny(tmp_path: Path, instrument: str, data: str, *options: str):
+    """``servqual report`` on one wave ``data`` (2026Q3.csv) with the instrument text
+    ``instrument``, through the command line: (the CLI result, the path of its JSON)."""
+    from typer.testing import CliRunner
+
+    from servqual.cli import app
+
+    inst = write(tmp_path / "instrument.toml", instrument)
+    path = write(tmp_path / "2026Q3.csv", data)
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["report", str(path), "--instrument", str(inst), *options,
+                                      "--out", str(tmp_path / "r.html"), "--json", str(out)])
+    return result, out
+
+
 def replace_in_instrument(old: str, new: str, instrument: str = TINY_INSTRUMENT) -> str:
     if old not in instrument:
         raise ValueError(f"{old!r} is not in the instrument")

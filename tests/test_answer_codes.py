@@ -6,10 +6,8 @@ import csv
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from fixtures import TINY_CSV, TINY_INSTRUMENT, TINY_ITEMS, write
-from servqual.cli import app
+from fixtures import TINY_CSV, TINY_INSTRUMENT, TINY_ITEMS, report_tiny
 
 # The tiny survey on a 0–4 scale: the file's codes 1..5 are the scores 0..4; item i3 is read
 # with a named set that reverses them (5 → 0 … 1 → 4).
@@ -33,12 +31,7 @@ CODED = CODED.replace('id = "i3"\n', 'id = "i3"\ncodes = "reversed"\n') + """
 
 
 def report(tmp_path, instrument: str, data: str):
-    inst = write(tmp_path / "instrument.toml", instrument)
-    path = write(tmp_path / "2026Q3.csv", data)
-    out = tmp_path / "r.json"
-    result = CliRunner().invoke(app, ["report", str(path), "--instrument", str(inst),
-                                      "--out", str(tmp_path / "r.html"), "--json", str(out)])
-    return result, out
+    return report_tiny(tmp_path, instrument, data)
 
 
 def test_codes_read_as_scores_by_hand(tmp_path):

@@ -12,11 +12,9 @@ import csv
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from fixtures import (TINY_DIMENSIONS, TINY_INSTRUMENT, TINY_ITEMS, TINY_ROWS,
-                      replace_in_instrument, write)
-from servqual.cli import app
+                      replace_in_instrument, report_tiny)
 
 AGREE = {1: "Strongly disagree", 2: "Disagree", 3: "Neutral", 4: "Agree", 5: "Strongly agree"}
 # How a person or a platform varies the texts: case, blanks, full-width letters.
@@ -61,12 +59,7 @@ def as_texts(rows: list[list[str]]) -> str:
 
 
 def report(tmp_path, data: str, instrument: str = LABELLED):
-    inst = write(tmp_path / "instrument.toml", instrument)
-    path = write(tmp_path / "2026Q3.csv", data)
-    out = tmp_path / "results.json"
-    result = CliRunner().invoke(app, ["report", str(path), "--instrument", str(inst),
-                                      "--out", str(tmp_path / "r.html"), "--json", str(out)])
-    return result, out
+    return report_tiny(tmp_path, instrument, data)
 
 
 def test_text_answers_give_the_hand_computed_figures(tmp_path):

@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from fixtures import TINY_CSV, TINY_INSTRUMENT, TINY_ITEMS, write
-from servqual.cli import app
+from fixtures import TINY_CSV, TINY_INSTRUMENT, TINY_ITEMS, report_tiny
 
 REPEATED = TINY_CSV.replace("id,region,E1,E2,E3,P1,P2,P3",
                             "id,region,服务态度,响应速度,可靠性,服务态度,响应速度,可靠性", 1)
@@ -26,12 +24,7 @@ def positioned(instrument: str = TINY_INSTRUMENT) -> str:
 
 
 def run(tmp_path, instrument: str, data: str, *more: str):
-    inst = write(tmp_path / "instrument.toml", instrument)
-    path = write(tmp_path / "2026Q3.csv", data)
-    out = tmp_path / "r.json"
-    result = CliRunner().invoke(app, ["report", str(path), "--instrument", str(inst), *more,
-                                      "--out", str(tmp_path / "r.html"), "--json", str(out)])
-    return result, out
+    return report_tiny(tmp_path, instrument, data, *more)
 
 
 @pytest.mark.parametrize("engine", ["memory", "duckdb"])

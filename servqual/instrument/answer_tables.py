@@ -60,15 +60,8 @@ def parse_answer_labels(table: Any, settings: Settings, path: Path) -> AnswerLab
             raise InstrumentError("a text missing code must be a text that is not a number "
                                   "(numbers are listed as numbers)", file=path,
                                   key=f"instrument.missing_codes[{n}]")
-    plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
-    default.update(scores(plain, where))
-    named = {}
-    for name, entries in table.items():
-        if isinstance(entries, dict):
-            if not _KEY_RE.match(name):
-                raise InstrumentError("a named set of answer labels needs an identifier "
-                                      "(letters, digits, _)", file=path, key=f"{where}.{name}")
-            named[name] = scores(entries, f"{where}.{name}")
+    plain, named = _sets(table, where, scores, path)
+    default.update(plain)
     pattern = None
     if settings.answer_pattern:
         try:
@@ -109,15 +102,22 @@ def parse_answer_codes(table: Any, settings: Settings, path: Path) -> AnswerCode
                     f'or "{MISSING}", got {value!r}', file=path, key=at)
         return out
 
+    default, named = _sets(table, where, scores, path)
+    return AnswerCodes(default=default, named=named)
+
+
+def _sets(table: dict, where: str, scores, path: Path) -> tuple[dict, dict[str, dict]]:
+    """The default set (the table's plain entries) and the named sets (its sub-tables) of
+    ``[answer_labels]`` or ``[answer_codes]``, each read by ``scores(entries, key)``."""
     default = scores({k: v for k, v in table.items() if not isinstance(v, dict)}, where)
     named = {}
     for name, entries in table.items():
         if isinstance(entries, dict):
             if not _KEY_RE.match(name):
-                raise InstrumentError("a named set of answer codes needs an identifier "
-                                      "(letters, digits, _)", file=path, key=f"{where}.{name}")
+                raise InstrumentError("a named set needs an identifier (letters, digits, _)",
+                                      file=path, key=f"{where}.{name}")
             named[name] = scores(entries, f"{where}.{name}")
-    return AnswerCodes(default=default, named=named)
+    return default, named
 
 
 def _is_number(text: str) -> bool:
