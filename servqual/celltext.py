@@ -73,3 +73,12 @@ def bound_label(label: Any) -> Any:
     digest = hashlib.sha1(label.encode("utf-8", "surrogatepass")).hexdigest()
     head = label[:LABEL_MAX_CHARS - _LABEL_HASH_CHARS - 3].rstrip()
     return f"{head}…[{digest[:_LABEL_HASH_CHARS]}]"
+
+
+def is_number(text: str) -> bool:
+    """Whether a text reads as a number (Python's float: blanks around it allowed)."""
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True

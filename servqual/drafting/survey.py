@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..celltext import is_number
 from ..ingest import RawTable, read_table
 from ..ingest.table import _is_import_id, header_text
 from ..instrument import Instrument, parse_instrument
@@ -112,23 +113,16 @@ def _header_rows(raw: RawTable) -> tuple[int, int, str]:
         return 2, 2, "qualtrics"  # Qualtrics Legacy: codes in row 1, ResponseID in row 2
     if head and any(c in ("Response", "Open-Ended Response") for c in head[0]):
         return 2, 1, "surveymonkey"
-    numeric = [_is_number(c) for c in head[-1]] if head else []
+    numeric = [is_number(c) for c in head[-1]] if head else []
     extra = 0
     for row in head[:-1]:  # leading rows of text where the last row looked at has numbers
         columns = [j for j, n in enumerate(numeric) if n]
-        if columns and all(row[j] and not _is_number(row[j]) for j in columns):
+        if columns and all(row[j] and not is_number(row[j]) for j in columns):
             extra += 1
         else:
             break
     return 1 + extra, 1, ""
 
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _platform(raw: RawTable) -> str:

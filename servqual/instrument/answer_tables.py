@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..celltext import is_number
 from ..errors import InstrumentError
 from .answers import MISSING, AnswerCodes, AnswerLabels, answer_key
 from .model import Settings
@@ -30,7 +31,7 @@ def parse_answer_labels(table: Any, settings: Settings, path: Path) -> AnswerLab
             at = f"{key}.{text}"
             if not text.strip():
                 raise InstrumentError("an answer label must not be blank", file=path, key=at)
-            if _is_number(text):
+            if is_number(text):
                 raise InstrumentError(
                     f"{text!r} is a number: answers that are numbers are read as numbers "
                     "(list a number meaning 'no answer' in instrument.missing_codes)",
@@ -56,7 +57,7 @@ def parse_answer_labels(table: Any, settings: Settings, path: Path) -> AnswerLab
 
     default = {answer_key(c): math.nan for c in settings.missing_codes if isinstance(c, str)}
     for n, code in enumerate(settings.missing_codes):
-        if isinstance(code, str) and (not code.strip() or _is_number(code)):
+        if isinstance(code, str) and (not code.strip() or is_number(code)):
             raise InstrumentError("a text missing code must be a text that is not a number "
                                   "(numbers are listed as numbers)", file=path,
                                   key=f"instrument.missing_codes[{n}]")
@@ -119,10 +120,3 @@ def _sets(table: dict, where: str, scores, path: Path) -> tuple[dict, dict[str, 
             named[name] = scores(entries, f"{where}.{name}")
     return default, named
 
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text.strip())
-    except ValueError:
-        return False
-    return True

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pandas as pd
 
-from ..celltext import quoted
+from ..celltext import is_number, quoted
 from ..errors import DataError
 from ..ingest import RawTable
 from ..ingest.table import match_key
@@ -146,7 +146,7 @@ def _header_advice(names: list[str], missing: int, required: int) -> str:
     if any("\ufffd" in n or "锟斤拷" in n or _mojibake(n) for n in names):
         return ("the header's text looks mis-decoded: set encoding in [instrument] to the "
                 "file's encoding (e.g. gb18030, utf-8, cp949)")
-    numeric = sum(_is_number(n) for n in names)
+    numeric = sum(is_number(n) for n in names)
     blank = sum(not n.strip() or n.startswith("(column ") for n in names)
     if numeric >= len(names) // 2:
         return ("the header row holds numbers, like answers: the file may have no header row "
@@ -163,13 +163,6 @@ def _mojibake(name: str) -> bool:
     return sum(1 for a, b in zip(name, name[1:])
                if a in "ÃÂÅÆÇÈÉÊËÌÍÎÏÐåæçèéêë" and "\x80" <= b <= "\xbf") >= 2
 
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def check_header(raw: RawTable, frame: pd.DataFrame, answer_columns: list[str],
