@@ -78,3 +78,18 @@ def group_families(group: Grouping, whole: bool = True):
     """The whole sample (when ``whole``) and each segment column of a grouping, as groups of
     its cells (:func:`.cells.families`)."""
     return families(group.cells, WAVE, group.columns, whole)
+
+
+def row_groups(frame: pd.DataFrame, columns: list[str]):
+    """The rows of ``frame`` grouped by ``columns``, in order of first appearance: (the key,
+    as a tuple, and the row positions), as ``frame.groupby(columns, sort=False)`` gives them,
+    without building a frame per group (tables of statistics loop over hundreds of small
+    groups, where pandas' per-group cost exceeds the arithmetic)."""
+    if not len(frame):
+        return
+    keys = pd.MultiIndex.from_arrays([frame[c].to_numpy() for c in columns])
+    codes, uniques = pd.factorize(keys)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    for g, key in enumerate(uniques):
+        yield key, order[bounds[g]:bounds[g + 1]]

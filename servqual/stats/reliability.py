@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .grouping import row_groups
+
 REASON_ONE_ITEM = "one_item"
 REASON_TOO_FEW = "too_few_respondents"
 REASON_NO_VARIANCE = "no_variance"
@@ -71,17 +73,20 @@ def reliability(crossproducts: pd.DataFrame, item_order: dict[str, int], alpha_m
         item_rest_r, item_mean, item_sd.
     """
     scales, items = [], []
-    for (wave, kind, dim), part in crossproducts.groupby(["wave", "kind", "id"], sort=False):
-        ids = sorted(set(part["a"]), key=item_order.__getitem__)
+    # Read as numpy arrays once: pandas operations per group cost more than the arithmetic.
+    columns = {c: crossproducts[c].to_numpy() for c in ("a", "b", "n", "sum_ab", "sum_a")}
+    for (wave, kind, dim), at in row_groups(crossproducts, ["wave", "kind", "id"]):
+        a_ids, b_ids = columns["a"][at], columns["b"][at]
+        ids = sorted(set(a_ids), key=item_order.__getitem__)
         index = {item: i for i, item in enumerate(ids)}
         k = len(ids)
-        n = float(part["n"].iloc[0])
+        n = float(columns["n"][at[0]])
         cross = np.zeros((k, k))
         sums = np.zeros(k)
-        a = part["a"].map(index).to_numpy()
-        b = part["b"].map(index).to_numpy()
-        cross[a, b] = part["sum_ab"].to_numpy()
-        sums[a] = part["sum_a"].to_numpy()
+        a = np.fromiter((index[x] for x in a_ids), dtype=np.int64, count=len(at))
+        b = np.fromiter((index[x] for x in b_ids), dtype=np.int64, count=len(at))
+        cross[a, b] = columns["sum_ab"][at]
+        sums[a] = columns["sum_a"][at]
         alpha, flag = np.nan, None
         deleted = item_rest = np.full(k, np.nan)
         cov = None

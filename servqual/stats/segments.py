@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..config import AnalysisConfig
 from ..models import ALL
+from .grouping import row_groups
 from .probability import f_sf
 from .ranktests import kruskal
 
@@ -100,18 +101,22 @@ def between_tests(table: pd.DataFrame, histograms: pd.DataFrame, level: str) -> 
     sub = table[table["segment"] != ALL]
     hist = histograms[(histograms["level"] == level) & (histograms["measure"] == "gap")
                       & (histograms["segment"] != ALL)]
-    hist_groups = {key: part for key, part in hist.groupby(["wave", "segment", "id"], sort=False)}
+    hist_groups = dict(row_groups(hist, ["wave", "segment", "id"]))
+    h_value = hist["value"].to_numpy()
+    h_x, h_count = hist["x"].to_numpy(), hist["count"].to_numpy()
+    n, mean = sub["n"].to_numpy(float), sub["gap_mean"].to_numpy(float)
+    sd, se = sub["gap_sd"].to_numpy(float), sub["gap_se"].to_numpy(float)
     rows = []
-    for (wave, segment, ident), part in sub.groupby(["wave", "segment", "id"], sort=False):
-        f, f_p, df1, df2 = welch_anova(part["n"], part["gap_mean"], part["gap_sd"] ** 2,
-                                       part["gap_se"])
-        h_part = hist_groups.get((wave, segment, ident))
+    for (wave, segment, ident), at in row_groups(sub, ["wave", "segment", "id"]):
+        f, f_p, df1, df2 = welch_anova(n[at], mean[at], sd[at] ** 2, se[at])
+        h_at = hist_groups.get((wave, segment, ident))
         h, h_p, h_df = np.nan, np.nan, 0
-        if h_part is not None:
-            groups = [(g["x"].to_numpy(), g["count"].to_numpy())
-                      for _, g in h_part.groupby("value", sort=False)]
+        if h_at is not None:
+            values = pd.factorize(h_value[h_at])[0]  # the segment values, in order
+            groups = [(h_x[h_at[values == v]], h_count[h_at[values == v]])
+                      for v in range(values.max() + 1)]
             h, h_p, h_df = kruskal(groups)
-        rows.append({"wave": wave, "column": segment, "id": ident, "groups": len(part),
+        rows.append({"wave": wave, "column": segment, "id": ident, "groups": len(at),
                      "kruskal_h": h, "kruskal_df": h_df, "kruskal_p": h_p,
                      "welch_f": f, "welch_df1": df1, "welch_df2": df2, "welch_p": f_p})
     return pd.DataFrame(rows, columns=["wave", "column", "id", "groups", "kruskal_h",
