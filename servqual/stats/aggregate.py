@@ -197,6 +197,14 @@ def _aggregate(responses: Responses, instrument: Instrument, *, coded: bool,
                  moment_sums, stream.cross.frame(), stream.importance)
 
 
+def _ranks(column: pd.Series, rank: dict, other: float = np.nan) -> np.ndarray:
+    """Each value's rank (``other`` for a value without one), looked up once per distinct
+    value: the histograms hold hundreds of thousands of rows of a few dozen labels."""
+    codes, uniques = pd.factorize(column)
+    lookup = np.array([rank.get(u, other) for u in uniques] + [other], dtype=float)
+    return lookup[codes]  # code -1 (missing) takes the last slot
+
+
 def canonical(aggregates: Aggregates, instrument: Instrument) -> Aggregates:
     """The aggregate tables in one fixed order: waves chronologically, the whole sample then
     the segments in the instrument's order and their values alphabetically, items and
@@ -214,9 +222,9 @@ def canonical(aggregates: Aggregates, instrument: Instrument) -> Aggregates:
     def order(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         if frame.empty:
             return frame.reset_index(drop=True)
-        keys = {"wave": lambda c: c.map(waves), "segment": lambda c: c.map(segments),
-                "level": lambda c: c.map(levels), "id": lambda c: c.map(ids).fillna(len(ids)),
-                "a": lambda c: c.map(ids), "b": lambda c: c.map(ids)}
+        keys = {"wave": lambda c: _ranks(c, waves), "segment": lambda c: _ranks(c, segments),
+                "level": lambda c: _ranks(c, levels), "id": lambda c: _ranks(c, ids, len(ids)),
+                "a": lambda c: _ranks(c, ids), "b": lambda c: _ranks(c, ids)}
         sortable = pd.DataFrame({c: keys[c](frame[c]) if c in keys else frame[c]
                                  for c in columns})
         index = sortable.sort_values(columns, kind="stable").index
