@@ -256,9 +256,9 @@ def test_qualtrics_import_ids_with_single_quotes_are_recognised(tmp_path):
     validated = validate_file(tmp_path, (header + body + "\n").encode(), instrument=qualtrics(3))
     assert validated.quality.files[0]["platform"] == "qualtrics"
     assert validated.quality.answers_missing == 3
-    from servqual.ingest.table import _is_import_id
+    from servqual.ingest.table import is_import_id
 
-    assert not any(_is_import_id(c) for c in ("{ImportId}", "{'ImportId'", "{'a': 1}",
+    assert not any(is_import_id(c) for c in ("{ImportId}", "{'ImportId'", "{'a': 1}",
                                                "{'ImportId' 1}", "ImportId"))
 
 

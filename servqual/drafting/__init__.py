@@ -92,14 +92,14 @@ def draft(paths: list[Path]) -> Draft:
     survey = surveys[0]
     columns = survey.columns
     taken: set[int] = set()
-    ident, email = roles.find_id(columns, survey.rows)
+    ident, email = roles.find_id(columns)
     wave = roles.find_named(columns, roles.WAVE_NAMES)
     timestamps = [c for c in columns if match_key(c.name) in roles.TIME_NAMES]
     for column in [ident, wave, *timestamps]:
         if column is not None:
             taken.add(column.position)
     answer_columns = [c for c in columns if c.position not in taken
-                      and roles.is_answer_column(c, survey.rows)]
+                      and roles.is_answer_column(c)]
     items = roles.find_items(columns, answer_columns)
     if not items:
         raise DataError("found no expectation–perception pairs: name the columns E01/P01 "

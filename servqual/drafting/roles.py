@@ -89,7 +89,7 @@ def role_of_text(text: str) -> tuple[str, str] | None:
     return (hits[0], key) if key else None
 
 
-def is_answer_column(column: Column, rows: int) -> bool:
+def is_answer_column(column: Column) -> bool:
     """Whether a column holds answers: whole numbers of a small range (or "no answer" codes),
     or answer texts, filled for some respondents."""
     if not column.filled:
@@ -133,7 +133,7 @@ def find_named(columns: list[Column], names: tuple[str, ...]) -> Column | None:
     return None
 
 
-def find_id(columns: list[Column], rows: int) -> tuple[Column | None, bool]:
+def find_id(columns: list[Column]) -> tuple[Column | None, bool]:
     """The respondent id column, and whether it is an e-mail address (people resubmit a
     form: the last submission is kept)."""
     for names, email in ((ID_NAMES, False), (EMAIL_NAMES, True)):

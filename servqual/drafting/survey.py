@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..celltext import is_number
 from ..ingest import RawTable, read_table
-from ..ingest.table import _is_import_id, header_text
+from ..ingest.table import header_text, is_import_id
 from ..instrument import Instrument, parse_instrument
 from ..validation.cells import numeric_column
 
@@ -107,7 +107,7 @@ def _header_rows(raw: RawTable) -> tuple[int, int, str]:
     show (""), from the rows that follow the first."""
     names = [str(c) for c in raw.frame.columns]
     head = _cells(raw.frame, _LOOK)
-    if len(head) >= 2 and any(_is_import_id(c) for c in head[1]):
+    if len(head) >= 2 and any(is_import_id(c) for c in head[1]):
         return 3, 1, "qualtrics"
     if head and names[:1] == ["V1"] and head[0][:1] == ["ResponseID"]:
         return 2, 2, "qualtrics"  # Qualtrics Legacy: codes in row 1, ResponseID in row 2
@@ -122,7 +122,6 @@ def _header_rows(raw: RawTable) -> tuple[int, int, str]:
         else:
             break
     return 1 + extra, 1, ""
-
 
 
 def _platform(raw: RawTable) -> str:
@@ -144,7 +143,7 @@ def _columns(raw: RawTable) -> list[Column]:
     out = []
     for j, name in enumerate(raw.frame.columns):
         texts = [str(v) for v in header.iloc[:, j].fillna("").tolist()] if len(header) else []
-        texts = [t for t in texts if not _is_import_id(t)]  # Qualtrics' ids are no text
+        texts = [t for t in texts if not is_import_id(t)]  # Qualtrics' ids are no text
         out.append(Column(position=j, name=str(name), header=texts,
                           values=raw.frame.iloc[:, j]))
     return out

@@ -149,12 +149,12 @@ def detect_platform(names: Sequence[str], rest: Sequence[Sequence[str]]) -> Plat
     if _WENJUANXING_COLUMNS <= set(names):
         return WENJUANXING
     for row in rest:
-        if any(_is_import_id(cell) for cell in row):
+        if any(is_import_id(cell) for cell in row):
             return QUALTRICS
     return None
 
 
-def _is_import_id(cell: str) -> bool:
+def is_import_id(cell: str) -> bool:
     """A Qualtrics ImportId cell: ``{"ImportId":"QID1"}``, or with single quotes as some
     exports (and spreadsheets re-saving them) write it, ``{'ImportId': 'QID1'}``."""
     cell = cell.strip()
