@@ -157,6 +157,14 @@ def run(request: Request) -> Outcome:
                 "so there is no gap to analyse; check the columns the instrument names for "
                 f"each item ({', '.join(f['file'] for f in quality.files) or 'the store'})",
                 file=quality.files[0]["file"] if len(quality.files) == 1 else None)
+        if not _scored(aggregates):
+            raise DataError(
+                "no respondent has a dimension score: each answered both the expectation and "
+                f"the perception of fewer than {instrument.analysis.min_item_share:.0%} of a "
+                "dimension's items (min_item_share in [analysis]); check that the instrument "
+                "names the right columns and missing codes "
+                f"({', '.join(f['file'] for f in quality.files) or 'the store'})",
+                file=quality.files[0]["file"] if len(quality.files) == 1 else None)
         member = questionnaire_common(aggregates.moments, instrument)
         if member is not None:  # the items asked in every wave: a second pass
             if paths:
@@ -175,6 +183,12 @@ def _paired(aggregates: Aggregates) -> bool:
     """Whether any item has a respondent with both its expectation and its perception."""
     m = aggregates.moments
     return bool(((m["level"] == "item") & (m["measure"] == "gap") & (m["n"] > 0)).any())
+
+
+def _scored(aggregates: Aggregates) -> bool:
+    """Whether any respondent has a dimension score (a dimension gap)."""
+    m = aggregates.moments
+    return bool(((m["level"] == "dimension") & (m["measure"] == "gap") & (m["n"] > 0)).any())
 
 
 def _plus(aggregates: Aggregates | None, more: Aggregates | None) -> Aggregates | None:

@@ -254,3 +254,20 @@ def test_latest_wave_without_answer_pairs_still_reports(tmp_path):
     assert doc["current_wave"] == "2026Q3"
     assert all(d["gap_mean"] is None for d in doc["dimensions"])
     assert doc["overall"]["servqual_unweighted"] is None
+
+
+def test_items_answered_but_no_dimension_score_is_a_data_error(tmp_path):
+    # Found by the init property test: answers paired on an item but too few of any
+    # dimension's items for a dimension score crashed the statistics (KeyError: 'gap_n').
+    from fixtures import TINY_INSTRUMENT, replace_in_instrument, write
+
+    instrument = replace_in_instrument("small_base = 2", "small_base = 2\nmin_item_share = 0.9",
+                                       TINY_INSTRUMENT)
+    inst = write(tmp_path / "instrument.toml", instrument)
+    data = write(tmp_path / "2026Q3.csv", "id,region,E1,E2,E3,P1,P2,P3\n"
+                 "r1,East,4,,,3,,\nr2,West,5,,,2,,\n")
+    result = invoke("report", data, "--instrument", inst, "--out", tmp_path / "r.html")
+    assert result.exit_code == 65, result.output
+    assert "no respondent has a dimension score" in result.output
+    assert "min_item_share" in result.output and "2026Q3.csv" in result.output
+    assert not (tmp_path / "r.html").exists()

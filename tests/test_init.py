@@ -12,6 +12,8 @@ import json
 import tomllib
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from conftest import INSTRUMENT, SAMPLE
@@ -162,3 +164,49 @@ def test_init_refuses_to_overwrite_and_names_what_it_could_not_find(tmp_path):
     assert not (tmp_path / "new.toml").exists()
     result = invoke("init", tmp_path / "missing.csv", "--out", tmp_path / "new.toml")
     assert result.exit_code == 66
+
+
+# Property: any small export drafts an instrument or says why not, and the draft runs.
+NAMES = ["id", "序号", "Email Address", "Timestamp", "region", "地区", "E01", "P01", "E02",
+         "P02", "期望3", "感知3", "Expectation - Staff", "Perception - Staff", "服务态度",
+         "服务态度", "Q1_1", "", "=cmd|' /C calc'!A0", "x" * 120]
+CELLS = ["1", "2", "3", "4", "5", "7", "9", "99", "-99", "0", "", "4分", "(跳过)", "Agree",
+         "Strongly agree", "不同意", "abc", "4.5", "East", "华东", "r1", "1e-320", "=1+1",
+         "a,b", 'say "hi"', "\u202eevil"]
+
+
+PAIRS = [("E01", "P01"), ("期望3", "感知3"), ("Expectation - Staff", "Perception - Staff"),
+         ("服务态度", "服务态度"), ("Q1E", "Q1P")]
+
+
+ANSWERS = ["1", "2", "3", "4", "5", "", "9", "-99", "4分", "(跳过)", "Agree", "不同意"]
+
+
+@settings(max_examples=6, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(pair=st.sampled_from(PAIRS), others=st.lists(st.sampled_from(NAMES), max_size=6),
+       at=st.integers(0, 6),
+       rows=st.lists(st.tuples(st.lists(st.sampled_from(ANSWERS), min_size=2, max_size=2),
+                               st.lists(st.sampled_from(CELLS), min_size=6, max_size=6)),
+                     max_size=12),
+       encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]))
+def test_any_export_is_drafted_or_refused_and_the_draft_runs(tmp_path_factory, pair, others,
+                                                             at, rows, encoding):
+    folder = tmp_path_factory.mktemp("init")
+    names = others[:at] + list(pair) + others[at:]
+    at = min(at, len(others))  # the pair's columns hold answers, the others anything
+    body = [other[:at] + answers + other[at:len(others)] for answers, other in rows]
+    path = folder / "export.csv"
+    path.write_bytes(csv_text([names] + body).encode(encoding, errors="replace"))
+    inst = folder / "drafted.toml"
+    result = invoke("init", path, "--out", inst)
+    assert result.exit_code in (0, 65), (result.output, result.exception)
+    assert "Traceback" not in result.output
+    if result.exit_code == 65:
+        assert "export.csv" in result.output and not inst.exists()
+        return
+    tomllib.loads(inst.read_text(encoding="utf-8"))
+    report = invoke("report", path, "--instrument", inst, "--wave", "2026Q3",
+                    "--out", folder / "r.html")
+    assert report.exit_code in (0, 65), (report.output, report.exception)
+    assert "Traceback" not in report.output

@@ -119,8 +119,9 @@ def find_items(columns: list[Column], answers: list[Column]) -> list[Item]:
     by_text: dict[str, list[Column]] = defaultdict(list)
     for column in left:
         by_text[answer_key(column.name)].append(column)
+    reserved = {*ID_NAMES, *EMAIL_NAMES, *TIME_NAMES, *WAVE_NAMES}
     for text, same in by_text.items():
-        if len(same) in (2, 3) and text:
+        if len(same) in (2, 3) and text and text not in reserved:
             roles = dict(zip(ROLES, same))
             items[f"repeated:{text}"] = Item(text, roles, "repeated text")
     return sorted(items.values(), key=lambda i: i.columns["expectation"].position)
