@@ -342,9 +342,9 @@ def _by_file_and_wave(responses: Responses, paths: dict[str, int]
     width = len(wave.cat.categories) + 1
     pair = source.cat.codes.to_numpy(np.int64) * width + wave.cat.codes.to_numpy(np.int64) + 1
     for key in np.unique(pair):
-        at = int(key) // width, int(key) % width - 1
-        yield (paths[str(source.cat.categories[at[0]])], str(wave.cat.categories[at[1]]),
-               pair == key)
+        at = int(key) // width, int(key) % width - 1  # -1: no wave label (never valid)
+        label = str(wave.cat.categories[at[1]]) if at[1] >= 0 else "nan"
+        yield paths[str(source.cat.categories[at[0]])], label, pair == key
 
 
 def _label(value) -> str | None:
