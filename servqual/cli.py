@@ -83,18 +83,6 @@ def inputs_of(files: list[Path], instrument) -> list[Path]:
     return paths
 
 
-def load_for_run(path: Path, wave: str | None):
-    """The instrument, with the wave of files without a wave column when ``--wave`` names it."""
-    loaded = load_instrument(path)
-    if wave is None:
-        return loaded
-    import dataclasses
-
-    from .waves import check_wave_label
-
-    return dataclasses.replace(loaded, wave_label=check_wave_label(wave))
-
-
 def _engine_options(engine: str, scheduler: str | None) -> None:
     if scheduler is not None and engine != "dask":
         raise UsageError("--scheduler joins a Dask cluster: use it with --engine dask")
@@ -159,7 +147,7 @@ def report(
     _engine_options(engine, scheduler)
     if wave is not None and not files:
         raise UsageError("--wave names the wave of the survey files given: give them")
-    loaded = load_for_run(instrument, wave)
+    loaded = load_instrument(instrument, wave_label=wave)
     paths = inputs_of(files, loaded) if files else []
     from .report import render_html  # plotly and jinja2 load only when a report is written
     from .report.files import unit_paths
@@ -234,7 +222,7 @@ def validate(
     row is quarantined.
     """
     _engine_options(engine, scheduler)
-    loaded = load_for_run(instrument, wave)
+    loaded = load_instrument(instrument, wave_label=wave)
     paths = inputs_of(files, loaded)
     from .outputs import OutputSet
     from .run import Request, validate_files
@@ -285,7 +273,7 @@ def ingest(
     """
     from .store.write import ingest_files
 
-    loaded = load_for_run(instrument, wave)
+    loaded = load_instrument(instrument, wave_label=wave)
     paths = inputs_of(files, loaded)
     with progress_bar() as progress:
         done = ingest_files(paths, loaded, store, progress=steps(progress), wait=wait,
@@ -318,23 +306,13 @@ def init(
     """
     if out.exists() and not force:
         raise OutputError("exists: give --force to replace it, or another --out", file=out)
-    from .drafting import draft
-    from .drafting.writing import instrument_text
-    from .instrument import parse_instrument
+    from .drafting.writing import checked_draft
     from .outputs import OutputSet
 
-    from .ingest import reader_for
-
-    for path in files:
-        reader_for(path)  # missing, unreadable or unsupported files: their own exit codes
-    drafted = draft(files)
-    text = instrument_text(drafted)
-    import tomllib
-
-    parse_instrument(tomllib.loads(text), out)  # the draft loads as report will load it
+    text, found = checked_draft(files, out)
     with OutputSet() as outputs:
         outputs.write_text(out, text)
-    for line in drafted.found():
+    for line in found:
         out_console.print(line, markup=False, soft_wrap=True)
     out_console.print(f"instrument: {out}", markup=False, soft_wrap=True)
     out_console.print(f"next: servqual report {' '.join(str(f) for f in files)} "

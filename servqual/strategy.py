@@ -23,6 +23,7 @@ from .errors import InstrumentError
 from .files import read_toml
 from .instrument import CLASS_KEYS, LANGUAGES, Instrument
 from .models import DIRECTIONS, EVIDENCE
+from .findings.evidence import decided_p
 from .resources import data_file
 
 SERVQUAL_DIMENSIONS = ("tangibles", "reliability", "responsiveness", "assurance", "empathy")
@@ -241,15 +242,6 @@ def pvalue(p: float | None) -> str:
     if p is None or not math.isfinite(p):
         return "= –"
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
-
-
-def decided_p(facts: dict) -> float | None:
-    """The p-value a trend direction or an alert was decided on: adjusted within its family
-    (:func:`servqual.stats.multiplicity.two_level_bh`), else the test's own."""
-    adjusted = facts.get("p_adjusted")
-    if adjusted is not None and math.isfinite(adjusted):
-        return adjusted
-    return facts.get("p_value")
 
 
 def fill(text: Text, **values: Any) -> Text:

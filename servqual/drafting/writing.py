@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import re
 
-from . import Draft
+from pathlib import Path
+
+from . import Draft, draft
 from .answers import vocabulary
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -24,6 +26,22 @@ def _key(text: str) -> str:
 def _column(draft: Draft, column) -> str:
     ref = draft.reference(column)
     return _s(ref) if isinstance(ref, str) else f"{{ position = {ref} }}"
+
+
+def checked_draft(paths: list[Path], out: Path) -> tuple[str, list[str]]:
+    """The instrument drafted from ``paths`` as TOML, loaded as a run will load it (a draft
+    that does not load is a bug), and what was found, a line each."""
+    import tomllib
+
+    from ..ingest import reader_for
+    from ..instrument import parse_instrument
+
+    for path in paths:
+        reader_for(path)  # missing, unreadable or unsupported files: their own exit codes
+    drafted = draft(paths)
+    text = instrument_text(drafted)
+    parse_instrument(tomllib.loads(text), out)
+    return text, drafted.found()
 
 
 def instrument_text(draft: Draft) -> str:

@@ -58,6 +58,7 @@ class Staging:
         self.slices: dict[int, tuple[Path, int]] = {}  # slice → (its file, its part)
         self.schema: pa.Schema | None = None
         self._next = 0
+        self._viewed: list[str] | None = None  # the files the view was made over
 
     def __bool__(self) -> bool:
         return bool(self.slices)
@@ -153,6 +154,9 @@ class Staging:
         import pyarrow.dataset as ds
 
         files = [str(self.slices[n][0]) for n in sorted(self.slices)]
+        if self._viewed == files:  # one view for every wave the store copies
+            return "staged"
+        self._viewed = files
         self.con.register("staged_values", ds.dataset(files, schema=self.schema, format="ipc"))
         self.con.execute("CREATE OR REPLACE TEMP VIEW staged AS SELECT v.* FROM staged_values v "
                          "ANTI JOIN (SELECT part, ord FROM keys WHERE code <> 0) d "

@@ -105,3 +105,12 @@ def unit_peer_evidence(row: pd.Series) -> dict[str, Any]:
 
 def ordered_evidence(evidence: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {code: evidence[code] for code in EVIDENCE if code in evidence}
+
+
+def decided_p(facts: dict) -> float | None:
+    """The p-value a trend direction or an alert was decided on: adjusted within its family
+    (:func:`servqual.stats.multiplicity.two_level_bh`), else the test's own."""
+    adjusted = facts.get("p_adjusted")
+    if adjusted is not None and np.isfinite(adjusted):
+        return adjusted
+    return facts.get("p_value")

@@ -25,8 +25,9 @@ _ITEM_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _SETTINGS_KEYS = {f for f in Settings.__dataclass_fields__}
 
 
-def load_instrument(path: str | Path) -> Instrument:
-    """Read and check an instrument file.
+def load_instrument(path: str | Path, wave_label: str | None = None) -> Instrument:
+    """Read and check an instrument file; ``wave_label`` (``--wave``) names the wave of files
+    without a wave column.
 
     Raises
     ------
@@ -37,7 +38,14 @@ def load_instrument(path: str | Path) -> Instrument:
     """
     path = Path(path)
     doc = read_toml(path, "instrument")
-    return parse_instrument(doc, path)
+    instrument = parse_instrument(doc, path)
+    if wave_label is None:
+        return instrument
+    import dataclasses
+
+    from ..waves import check_wave_label
+
+    return dataclasses.replace(instrument, wave_label=check_wave_label(wave_label))
 
 
 def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> Instrument:
