@@ -86,6 +86,13 @@ class AnalysisConfig:
         perceptions by a few tenths in nearly every SERVQUAL study, so a smaller gap is the
         usual state rather than a failure, however large the sample that makes it
         significant.
+    servperf_standard
+        In a SERVPERF analysis (perceptions only), the perception level a dimension or item
+        must not fall materially below: a perception at least ``weak_min_shortfall`` below it
+        and significantly below it after adjustment is a weak point (``low_perception``).
+        Default (none): the midpoint of the answer scale, where customers on balance neither
+        agree nor disagree that the service is good; a company sets its own standard here or
+        as targets.
     """
 
     significance: float = 0.05
@@ -107,6 +114,7 @@ class AnalysisConfig:
     priority_falling_factor: float = 1.5
     priority_evidence_bonus: float = 0.25
     weak_min_shortfall: float = 0.5
+    servperf_standard: float | None = None
 
     def __post_init__(self) -> None:
         checks = [

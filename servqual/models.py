@@ -23,8 +23,8 @@ DIRECTIONS = (RISING, FLAT, FALLING, INSUFFICIENT)
 
 # The evidence a weak point can carry, in the order the report shows it
 # (:mod:`servqual.findings.weak_points` says what each means; strategy texts exist for each).
-EVIDENCE = ("negative_gap", "below_adequate", "falling_trend", "target_missed", "complaints",
-            "below_peers")
+EVIDENCE = ("negative_gap", "low_perception", "below_adequate", "falling_trend",
+            "target_missed", "complaints", "below_peers")
 
 
 class Reason(enum.IntEnum):

@@ -32,6 +32,11 @@ def importance_column(dimension: str) -> str:
     return f"importance:{dimension}"
 
 
+def item_importance_column(item: str) -> str:
+    """The meta column of an item's importance rating (``importance = "I01"``)."""
+    return f"item_importance:{item}"
+
+
 @dataclass
 class Responses:
     item_ids: tuple[str, ...]

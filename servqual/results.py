@@ -42,18 +42,21 @@ LABEL_FIELDS = frozenset({
 GAP_FIELDS = ["n", "expectation_mean", "perception_mean", "gap_mean", "gap_sd", "gap_se",
               "gap_ci95_low", "gap_ci95_high", "t", "df", "p_value", "p_adjusted", "dz",
               "gap_median", "wilcoxon_z", "wilcoxon_p", "wilcoxon_p_adjusted",
-              "expectation_sd", "perception_sd", "gap_mean_unweighted", "n_effective"]
-ITEM_FIELDS = ["item", "dimension"] + GAP_FIELDS
+              "expectation_sd", "perception_sd", "gap_mean_unweighted", "n_effective",
+              "perception_se", "perception_ci95_low", "perception_ci95_high", "gap_n"]
+ITEM_FIELDS = ["item", "dimension"] + GAP_FIELDS + ["importance_mean", "importance_n"]
 DIMENSION_FIELDS = ["dimension"] + GAP_FIELDS + [
     "alpha_expectation", "alpha_perception", "alpha_gap", "importance_weight", "msa_mean",
     "servperf_mean"]
 BY_WAVE_FIELDS = ["wave", "dimension", "n", "gap_mean", "perception_mean", "expectation_mean",
                   "gap_sd", "gap_ci95_low", "gap_ci95_high", "p_value", "p_adjusted",
-                  "importance_weight", "servperf_mean"]
+                  "importance_weight", "servperf_mean", "perception_ci95_low",
+                  "perception_ci95_high"]
 BY_WAVE_ITEM_FIELDS = ["wave", "item", "dimension", "n", "gap_mean", "perception_mean",
-                       "expectation_mean", "gap_sd"]
+                       "expectation_mean", "gap_sd", "importance_mean"]
 SEGMENT_FIELDS = ["column", "value", "dimension", "n", "gap_mean", "expectation_mean",
-                  "perception_mean", "gap_sd", "gap_ci95_low", "gap_ci95_high", "p_value",
+                  "perception_mean", "perception_ci95_low", "perception_ci95_high",
+                  "gap_sd", "gap_ci95_low", "gap_ci95_high", "p_value",
                   "p_adjusted", "wilcoxon_p", "small_base", "suppressed"]
 SEGMENT_ITEM_FIELDS = ["column", "value", "item", "dimension", "n", "gap_mean",
                        "expectation_mean", "perception_mean", "gap_ci95_low", "gap_ci95_high",
@@ -188,6 +191,8 @@ class Results:
         return bound_labels({
             "schema_version": SCHEMA_VERSION,
             "instrument": self.instrument.name,
+            # SERVPERF: perceptions only (no expectation for some item), gap fields null
+            "method": "servperf" if self.instrument.servperf else "servqual",
             "waves": list(self.waves),
             "current_wave": self.current_wave,
             "weighted": self.instrument.settings.sampling_weight != "",
@@ -222,11 +227,11 @@ class Results:
         for row in trends:
             row["strategy"] = direction_strategy(book, subject_label("dimension",
                                                                       row["dimension"], inst),
-                                                 row)
+                                                 row, inst.score)
         item_trends = records(f.trends.items, ["item", "dimension"] + TREND_FIELDS)
         for row in item_trends:
             row["strategy"] = direction_strategy(book, subject_label("item", row["item"], inst),
-                                                 row)
+                                                 row, inst.score)
         wow = f.trends.wave_over_wave
         breaks = self.tables.breaks
         return {
@@ -266,6 +271,7 @@ class Results:
             "item": point.item, "column": point.column, "value": point.value,
             "parent": point.parent,
             "label": recommendation["label"], "n": point.n, "gap_mean": point.gap_mean,
+            "perception_mean": point.perception_mean,
             "gap_ci95_low": point.gap_ci95_low, "gap_ci95_high": point.gap_ci95_high,
             "zone": point.zone, "reach": point.reach,
             "priority": point.priority, "score": point.score,

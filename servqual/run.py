@@ -59,6 +59,10 @@ def load_inputs(instrument: Instrument, *, targets: Path | None = None,
     if targets is not None:
         extra.targets = load_targets(targets, instrument)
     if peers is not None:
+        if instrument.servperf:
+            raise UsageError("--peers compares gaps with a peer benchmark's gaps, and this "
+                             "instrument measures perceptions only (SERVPERF): leave out "
+                             "--peers", file=peers)
         extra.peers = load_peers(peers, instrument)
     if complaints is not None:
         if not complaints.is_file():
@@ -151,19 +155,21 @@ def run(request: Request) -> Outcome:
         aggregates, quality, waves = _combined(parts)
         if not waves:
             raise no_valid_responses(quality)
-        if not _paired(aggregates):
+        answered = ("the perception" if instrument.servperf
+                    else "both the expectation and the perception")
+        where = ', '.join(f['file'] for f in quality.files) or 'the store'
+        if not _scored(aggregates, "item", instrument.score):
             raise DataError(
-                "no respondent answered both the expectation and the perception of any item, "
-                "so there is no gap to analyse; check the columns the instrument names for "
-                f"each item ({', '.join(f['file'] for f in quality.files) or 'the store'})",
+                f"no respondent answered {answered} of any item, so there is no "
+                f"{instrument.score} to analyse; check the columns the instrument names for "
+                f"each item ({where})",
                 file=quality.files[0]["file"] if len(quality.files) == 1 else None)
-        if not _scored(aggregates):
+        if not _scored(aggregates, "dimension", instrument.score):
             raise DataError(
-                "no respondent has a dimension score: each answered both the expectation and "
-                f"the perception of fewer than {instrument.analysis.min_item_share:.0%} of a "
-                "dimension's items (min_item_share in [analysis]); check that the instrument "
-                "names the right columns and missing codes "
-                f"({', '.join(f['file'] for f in quality.files) or 'the store'})",
+                f"no respondent has a dimension score: each answered {answered} of fewer "
+                f"than {instrument.analysis.min_item_share:.0%} of a dimension's items "
+                "(min_item_share in [analysis]); check that the instrument names the right "
+                f"columns and missing codes ({where})",
                 file=quality.files[0]["file"] if len(quality.files) == 1 else None)
         member = questionnaire_common(aggregates.moments, instrument)
         if member is not None:  # the items asked in every wave: a second pass
@@ -179,16 +185,11 @@ def run(request: Request) -> Outcome:
     return Outcome(results=results, collected=collected, units=units, inputs=inputs)
 
 
-def _paired(aggregates: Aggregates) -> bool:
-    """Whether any item has a respondent with both its expectation and its perception."""
+def _scored(aggregates: Aggregates, level: str, measure: str) -> bool:
+    """Whether any respondent has a score of ``measure`` at ``level`` (an item's gap: both
+    its expectation and its perception answered)."""
     m = aggregates.moments
-    return bool(((m["level"] == "item") & (m["measure"] == "gap") & (m["n"] > 0)).any())
-
-
-def _scored(aggregates: Aggregates) -> bool:
-    """Whether any respondent has a dimension score (a dimension gap)."""
-    m = aggregates.moments
-    return bool(((m["level"] == "dimension") & (m["measure"] == "gap") & (m["n"] > 0)).any())
+    return bool(((m["level"] == level) & (m["measure"] == measure) & (m["n"] > 0)).any())
 
 
 def _plus(aggregates: Aggregates | None, more: Aggregates | None) -> Aggregates | None:
@@ -221,7 +222,8 @@ def _unit_run(unit: Unit, common: Aggregates | None, whole: Results, request: Re
     n = 0
     if moments is not None:
         rows = moments[(moments["wave"] == current) & (moments["segment"] == "")
-                       & (moments["level"] == "dimension") & (moments["measure"] == "gap")]
+                       & (moments["level"] == "dimension")
+                       & (moments["measure"] == instrument.score)]
         n = int(rows["n"].max()) if len(rows) else 0
     if n < instrument.analysis.min_cell:
         return UnitRun(unit, None)
@@ -250,7 +252,7 @@ def compute(aggregates: Aggregates, quality: DataQuality, waves: list[str],
     waves = sort_waves(waves)
     aggregates = canonical(aggregates, instrument)
     tables = build_tables(aggregates, instrument, waves)
-    trends = build_trends(tables, waves, config)
+    trends = build_trends(tables, waves, config, instrument.score)
     complaints = None
     if extra.complaints is not None:
         if extra.categories is None:
@@ -274,7 +276,8 @@ def compute(aggregates: Aggregates, quality: DataQuality, waves: list[str],
     whole_gaps = {}
     for level, table in (("dimension", tables.dimensions), ("item", tables.items)):
         rows = table[(table["segment"] == "") & (table["wave"] == current)]
-        whole_gaps.update(zip(zip([level] * len(rows), rows[level]), rows["gap_mean"]))
+        whole_gaps.update(zip(zip([level] * len(rows), rows[level]),
+                              rows[f"{instrument.score}_mean"]))
     recommendations = [recommend(p, book, instrument, config, dimension_priority,
                                  whole_gap=whole_gaps.get(p.subject)) for p in weak]
     return Results.build(instrument=instrument, waves=waves, quality=quality,

@@ -25,16 +25,17 @@ from .instrument import CLASS_KEYS, LANGUAGES, Instrument
 from .models import DIRECTIONS, EVIDENCE
 from .findings.evidence import decided_p
 from .resources import data_file
+from .textnumbers import plain, pvalue, signed
 
 SERVQUAL_DIMENSIONS = ("tangibles", "reliability", "responsiveness", "assurance", "empathy")
 # Sections and evidence added after strategy files were first written: a file without them
 # takes them from the shipped file, so a customised file keeps working.
 OPTIONAL_SECTIONS = ("units",)
-OPTIONAL_EVIDENCE = ("below_adequate",)
+OPTIONAL_EVIDENCE = ("below_adequate", "low_perception")
 
 # Placeholders each kind of text may use (checked on load, so a typo cannot fail a run).
 PLACEHOLDERS = {
-    "directions": {"label", "waves", "first", "last", "first_wave", "last_wave"},
+    "directions": {"label", "waves", "first", "last", "first_wave", "last_wave", "measure"},
     "alerts": {"change", "previous_wave", "current_wave", "p"},
     "references": {"label", "priority"},
     "targets.missed": {"measure", "actual", "target", "distance"},
@@ -47,8 +48,9 @@ PLACEHOLDERS = {
     "evidence.complaints": {"count", "wave", "rate", "trend"},
     "evidence.below_peers": {"unit", "gap", "average", "p"},
     "evidence.below_adequate": {"perception", "adequate", "msa", "p"},
+    "evidence.low_perception": {"perception", "standard", "low", "high", "p"},
     "units.label": {"label", "value", "column"},
-    "units.focus": {"label", "value", "column", "gap", "low", "high", "n", "whole"},
+    "units.focus": {"label", "value", "column", "gap", "low", "high", "n", "whole", "measure"},
     "units.peers": {"value", "gap", "average", "best", "best_gap", "rank", "units"},
 }
 
@@ -222,28 +224,6 @@ def load_strategies(path: str | Path | None, instrument: Instrument) -> Strategy
 # Putting texts together
 
 
-def signed(x: float | None, digits: int = 2) -> str:
-    """+0.12 / −0.34 (true minus sign); a dash when not computable."""
-    if x is None or not math.isfinite(x):
-        return "–"
-    if round(x, digits) == 0:
-        return f"{0:.{digits}f}"
-    return ("+" if x > 0 else "\u2212") + f"{abs(x):.{digits}f}"
-
-
-def plain(x: float | None, digits: int = 2) -> str:
-    if x is None or not math.isfinite(x):
-        return "–"
-    return f"{x:.{digits}f}"
-
-
-def pvalue(p: float | None) -> str:
-    """With its relation, so texts read "p {p}": "p = 0.023", "p < 0.001"."""
-    if p is None or not math.isfinite(p):
-        return "= –"
-    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
-
-
 def fill(text: Text, **values: Any) -> Text:
     """Each language's text with its placeholders filled (values may differ per language:
     pass a Text for those)."""
@@ -252,8 +232,6 @@ def fill(text: Text, **values: Any) -> Text:
         own = {k: (v[lang] if isinstance(v, dict) else v) for k, v in values.items()}
         out[lang] = text[lang].format_map(own)
     return out
-
-
 
 
 def point_label(point, book: StrategyBook, instrument: Instrument) -> Text:
@@ -277,12 +255,15 @@ def subject_label(kind: str, ident: str, instrument: Instrument) -> Text:
             for lang in LANGUAGES}
 
 
-def direction_strategy(book: StrategyBook, label: Text, trend: dict[str, Any]) -> Text:
-    """The practice's strategy for a trend direction, with the gaps observed at the first and
-    the last wave (the fitted line's values are in the trend's ``first``/``last``)."""
+def direction_strategy(book: StrategyBook, label: Text, trend: dict[str, Any],
+                       measure: str = "gap") -> Text:
+    """The practice's strategy for a trend direction, with the ``measure`` (the gap, or a
+    SERVPERF analysis' perception) observed at the first and the last wave (the fitted
+    line's values are in the trend's ``first``/``last``)."""
+    show = signed if measure == "gap" else plain
     return fill(book.directions[trend["direction"]]["strategy"], label=label,
-                waves=trend.get("waves", 0), first=signed(trend.get("observed_first")),
-                last=signed(trend.get("observed_last")),
+                waves=trend.get("waves", 0), first=show(trend.get("observed_first")),
+                last=show(trend.get("observed_last")), measure=book.words[measure],
                 first_wave=trend.get("first_wave") or "–", last_wave=trend.get("last_wave") or "–")
 
 
@@ -302,6 +283,10 @@ def evidence_texts(point, book: StrategyBook) -> dict[str, dict[str, Text]]:
                           if facts["measure"] == "gap" else plain(facts["actual"]),
                           target=signed(facts["target"]) if facts["measure"] == "gap"
                           else plain(facts["target"]), distance=signed(facts["distance"]))
+        elif code == "low_perception":
+            values = dict(perception=plain(facts["perception"]),
+                          standard=plain(facts["standard"]), low=plain(facts["ci95_low"]),
+                          high=plain(facts["ci95_high"]), p=pvalue(facts["p_adjusted"]))
         elif code == "below_adequate":
             values = dict(perception=plain(facts["perception"]),
                           adequate=plain(facts["adequate"]), msa=signed(facts["msa"]),
@@ -334,14 +319,17 @@ def recommend(point, book: StrategyBook, instrument: Instrument, config,
     label = point_label(point, book, instrument)
     parts: list[dict[str, Any]] = []
     trend = point.trend or {"direction": "insufficient_waves", "waves": 0}
+    score = instrument.score
     parts.append({"kind": "direction", "direction": trend["direction"],
-                  **direction_strategy(book, label, trend)})
-    if point.kind == "unit":
+                  **direction_strategy(book, label, trend, score)})
+    if point.kind == "unit":  # its gap, or a SERVPERF analysis' perception
+        show = signed if score == "gap" else plain
+        mean, low, high = (getattr(point, f"{score}_{k}")
+                           for k in ("mean", "ci95_low", "ci95_high"))
         parts.append({"kind": "unit", "column": point.column, "value": point.value, **fill(
-            book.units["focus"], label=label, value=str(point.value),
-            column=str(point.column), gap=signed(point.gap_mean),
-            low=signed(point.gap_ci95_low), high=signed(point.gap_ci95_high),
-            n=_count(point.n), whole=signed(whole_gap))})
+            book.units["focus"], label=label, value=str(point.value), column=str(point.column),
+            measure=book.words[score], gap=show(mean), low=show(low), high=show(high),
+            n=_count(point.n), whole=show(whole_gap))})
     below = point.evidence.get("below_peers")
     if point.peers is not None and below is not None and not below.get("external"):
         b = point.peers  # the unit's place among the units: learn from the best one

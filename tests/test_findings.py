@@ -69,6 +69,7 @@ def constructed(*, gap=-0.6, p_adjusted=0.5, direction="flat", missed=False,
 
 class _Instrument:
     customer_classes = None
+    servperf = False
 
 
 @pytest.mark.parametrize("code", EVIDENCE_CODES)

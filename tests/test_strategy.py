@@ -90,7 +90,7 @@ def test_every_recommendation_of_the_demo_is_in_both_languages(instrument):
      "evidence.below_peers.label.zh-CN"),
     ("[classes.core]", "[classes.vip]", "classes.vip"),
     ('tool = "peak_end"', 'tool = "peak_start"', "dimensions.assurance.tool"),
-    ("{waves} waves (gap {first}", "{waves} waves (gap {frist}",
+    ("{waves} waves ({measure} {first}", "{waves} waves ({measure} {frist}",
      "directions.rising.strategy.en"),
 ])
 def test_rule_file_errors_name_file_and_key(tmp_path, instrument, old, new, key):

@@ -24,7 +24,7 @@ from servqual.stats.trends import TrendTables
 
 REGIONS = ("East", "North", "South", "Central", "West")
 WEAK_POINT_FIELDS = {"kind", "id", "dimension", "item", "column", "value", "parent", "label",
-                     "n", "gap_mean", "gap_ci95_low", "gap_ci95_high", "zone", "reach",
+                     "n", "gap_mean", "perception_mean", "gap_ci95_low", "gap_ci95_high", "zone", "reach",
                      "priority", "score", "evidence", "evidence_details", "direction",
                      "customer_class", "alert", "strategy", "strategy_parts"}
 
@@ -231,7 +231,7 @@ def test_priority_score_by_hand():
         columns=["item", "dimension", "gap_mean", "p_adjusted"]), trends=trends,
         targets=targets, complaints=None, benchmark=bench, peers=pd.DataFrame(),
         segments=segments, segment_tests=pd.DataFrame(),
-        instrument=type("I", (), {"customer_classes": None})(), config=AnalysisConfig(),
+        instrument=type("I", (), {"customer_classes": None, "servperf": False})(), config=AnalysisConfig(),
         benchmark_column="region")
     assert [(p.kind, p.priority) for p in points] == [("dimension", 1), ("unit", 2)]
     d, west = points

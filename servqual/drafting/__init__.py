@@ -61,9 +61,11 @@ class Draft:
             lines.append("timestamps (not used): " + ", ".join(c.name for c in self.timestamps))
         how = sorted({i.how for i in self.items})
         importance = sum("importance" in i.columns for i in self.items)
+        alone = sum("expectation" not in i.columns for i in self.items)
         lines.append(f"items: {len(self.items)} expectation–perception pairs (by "
                      f"{', '.join(how)})" + (f", {importance} with importance" if importance
-                                              else ""))
+                                              else "") + (
+            f", {alone} with a perception only (SERVPERF)" if alone else ""))
         lines.append("dimensions: the five SERVQUAL dimensions (22 items in the published "
                      "order)" if self.standard else "dimensions: one, 'service' (TODO: assign "
                      "the items to dimensions)")
@@ -103,7 +105,8 @@ def draft(paths: list[Path]) -> Draft:
     items = roles.find_items(columns, answer_columns)
     if not items:
         raise DataError("found no expectation–perception pairs: name the columns E01/P01 "
-                        "(or 期望1/感知1), or write the instrument by hand (README, \"The "
+                        "(or 期望1/感知1; P01 alone for perceptions only), or write the "
+                        "instrument by hand (README, \"The "
                         "instrument file\"); answer-like columns seen: "
                         + (", ".join(c.name or f"#{c.position + 1}" for c in answer_columns[:8])
                            or "none"), file=survey.path)

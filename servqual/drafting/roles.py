@@ -59,8 +59,8 @@ class Item:
         statement = _SEPARATORS.split(texts[-1])[-1].strip() if texts else ""
         if statement:
             return statement
-        names = [self.columns[r].name for r in ("expectation", "perception")]
-        return names[0] if names[0] == names[1] else " / ".join(names)
+        names = [self.columns[r].name for r in ("expectation", "perception") if r in self.columns]
+        return names[0] if len(set(names)) == 1 else " / ".join(names)
 
 
 def role_of_name(name: str) -> tuple[str, str] | None:
@@ -112,7 +112,7 @@ def find_items(columns: list[Column], answers: list[Column]) -> list[Item]:
             if role_key is not None and role_key[0] not in found[role_key[1]]:
                 found[role_key[1]][role_key[0]] = column
         for key, roles in found.items():
-            if "expectation" in roles and "perception" in roles:
+            if "perception" in roles:  # without an expectation: a SERVPERF item
                 items[f"{how}:{key}"] = Item(key, roles, how)
         used = {id(c) for item in items.values() for c in item.columns.values()}
         left = [c for c in left if id(c) not in used]
@@ -124,7 +124,7 @@ def find_items(columns: list[Column], answers: list[Column]) -> list[Item]:
         if len(same) in (2, 3) and text and text not in reserved:
             roles = dict(zip(ROLES, same))
             items[f"repeated:{text}"] = Item(text, roles, "repeated text")
-    return sorted(items.values(), key=lambda i: i.columns["expectation"].position)
+    return sorted(items.values(), key=lambda i: min(c.position for c in i.columns.values()))
 
 
 def find_named(columns: list[Column], names: tuple[str, ...]) -> Column | None:

@@ -116,11 +116,9 @@ def _items(draft: Draft) -> list[str]:
         if item.how == "repeated text":
             out.append("# TODO: two columns carry this text; the first is taken as the "
                        "expectation, the second as the perception")
-        for role in ("expectation", "perception"):
-            out.append(f"{role} = {_column(draft, item.columns[role])}")
-        if "importance" in item.columns:
-            out.append(f"# importance = {_column(draft, item.columns['importance'])}  # an "
-                       "importance rating per item is not read yet")
+        for role in ("expectation", "perception", "importance"):
+            if role in item.columns:  # no expectation: a perception-only (SERVPERF) item
+                out.append(f"{role} = {_column(draft, item.columns[role])}")
         text = _s(item.text)
         out += [f"text = {{ en = {text}, zh-CN = {text} }}  # TODO: the wording in each "
                 "language", ""]

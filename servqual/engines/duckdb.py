@@ -144,7 +144,7 @@ class DuckDBEngine:
             kept = responses.take(flags.ok)
             self.staging.add(kept.to_batch(), read.index, ords[flags.ok],
                              duplicates.key_hashes(kept.meta) if inst.settings.respondent_id
-                             else np.zeros(len(kept), np.uint64), straightlining(kept))
+                             else np.zeros(len(kept), np.uint64), straightlining(kept, inst))
         unparseable = read.unparseable if read.unparseable is not None else pd.DataFrame()
         if len(unparseable):
             quarantines.append(rejected_rows(_unparseable_only(read), np.zeros(0, np.int64),
@@ -230,7 +230,7 @@ class DuckDBEngine:
         for responses in self.valid_batches():
             parts.append(aggregate(responses, inst))
             waves |= {str(w) for w in responses.meta[WAVE].unique()}
-            straight = straightlining(responses)
+            straight = straightlining(responses, inst)
             missing = missing_answers(responses)
             for index, wave, mask in _by_file_and_wave(responses, paths):
                 for q in (valid[int(index)], self._wave_part(wave, int(index))):
@@ -298,7 +298,7 @@ class DuckDBEngine:
                           pd.concat([r.meta[SOURCE].astype(str) for r in found])
                           .value_counts().to_dict(),
                           sum(count_missing(r) for r in found),
-                          sum(int(straightlining(r).sum()) for r in found))
+                          sum(int(straightlining(r, self.instrument).sum()) for r in found))
             rejected = _naming(quarantine, self.split_by, value)
             out.append(Unit(value=value, aggregates=tally.aggregates,
                             quality=_unit_quality([tally], rejected), quarantine=rejected,

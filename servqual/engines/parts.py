@@ -180,7 +180,7 @@ def _tallies(responses: Responses, instrument: Instrument, split_by: str | None
     if split_by is None or not len(responses):
         return {}
     labels = responses.meta[split_by].astype("string")
-    straight = straightlining(responses)
+    straight = straightlining(responses, instrument)
     files = responses.meta[SOURCE].astype(str)
     out = {}
     for value in sorted(labels.dropna().unique()):

@@ -16,7 +16,8 @@ from ..models import EVIDENCE
 __all__ = ["EVIDENCE", "PRIMARY", "TREND_KEYS", "WeakPoint"]
 
 # Evidence that makes a weak point by itself; the rest only adds weight (see .weak_points).
-PRIMARY = frozenset({"negative_gap", "below_adequate", "target_missed", "falling_trend"})
+PRIMARY = frozenset({"negative_gap", "low_perception", "below_adequate", "target_missed",
+                     "falling_trend"})
 TREND_KEYS = ("direction", "slope_per_wave", "p_value", "p_adjusted", "change", "waves",
               "first", "last", "observed_first", "observed_last", "first_wave", "last_wave")
 
@@ -40,6 +41,11 @@ class WeakPoint:
     n: float | None = None
     gap_ci95_low: float | None = None
     gap_ci95_high: float | None = None
+    perception_mean: float | None = None
+    perception_ci95_low: float | None = None
+    perception_ci95_high: float | None = None
+    # −gap; in a SERVPERF analysis scale_max − perception, the room for improvement
+    shortfall: float = 0.0
     reach: float = 1.0
     zone: str | None = None  # zone of tolerance: below_adequate, inside, above_desired
     evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -81,6 +87,39 @@ def material(row: pd.Series, config: AnalysisConfig) -> bool:
     gap, p = row.get("gap_mean", np.nan), row.get("p_adjusted", np.nan)
     return bool(np.isfinite(gap) and gap <= -config.weak_min_shortfall
                 and np.isfinite(p) and p < config.significance)
+
+
+def standard_of(instrument) -> float:
+    """The perception standard of a SERVPERF analysis: ``servperf_standard``, else the
+    midpoint of the answer scale."""
+    standard = instrument.analysis.servperf_standard
+    return float(standard if standard is not None
+                 else (instrument.scale_min + instrument.scale_max) / 2)
+
+
+def below_standard(table: pd.DataFrame, standard: float, config: AnalysisConfig
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """SERVPERF's material shortfall, for the rows of one tested family (a wave's dimensions,
+    or its items): the p-value of ``perception_mean ≠ standard`` (one-sample t on the
+    perception's standard error, :func:`servqual.stats.gaps.paired_t`), adjusted across the
+    rows by ``p_adjust``, and whether each falls short materially: at least
+    ``weak_min_shortfall`` below the standard and significant."""
+    from ..stats.gaps import adjust_pvalues, paired_t
+
+    mean = table["perception_mean"].to_numpy(float)
+    n = table["n"].to_numpy(float)
+    p = paired_t(mean - standard, table["perception_sd"].to_numpy(float), n,
+                 table["perception_se"].to_numpy(float))["p_value"]
+    adjusted = adjust_pvalues(p, config.p_adjust)
+    with np.errstate(invalid="ignore"):
+        low = (mean <= standard - config.weak_min_shortfall) & (adjusted < config.significance)
+    return adjusted, low
+
+
+def perception_evidence(row: pd.Series, standard: float, p_adjusted: float) -> dict[str, Any]:
+    return {"perception": row["perception_mean"], "standard": standard,
+            "ci95_low": row.get("perception_ci95_low"),
+            "ci95_high": row.get("perception_ci95_high"), "p_adjusted": p_adjusted}
 
 
 def gap_evidence(row: pd.Series) -> dict[str, Any]:

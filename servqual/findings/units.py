@@ -15,8 +15,10 @@ from .evidence import (WeakPoint, trend_facts, alert_of, gap_evidence, material,
 
 
 def unit_points(dimensions, trends, targets, benchmark, segments, segment_items, config,
-                 benchmark_column) -> list[WeakPoint]:
-    """Weak units: a dimension or item in one segment value, on the unit's own evidence."""
+                 benchmark_column, instrument) -> list[WeakPoint]:
+    """Weak units: a dimension or item in one segment value, on the unit's own evidence (in
+    a SERVPERF analysis, its perception: no gap, no material shortfall of its own)."""
+    servperf = instrument.servperf
     candidates: dict[tuple[str, str, str, str], dict[str, dict[str, Any]]] = {}
     unit_targets: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
     peer_rows: dict[tuple[str, str, str, str], dict[str, Any]] = {}
@@ -64,8 +66,8 @@ def unit_points(dimensions, trends, targets, benchmark, segments, segment_items,
         if rows.empty:
             continue  # too few respondents to name the unit (privacy)
         row = rows.iloc[0]
-        gap = row["gap_mean"]
-        if not (np.isfinite(gap) and gap < 0):
+        gap, perception = row["gap_mean"], row.get("perception_mean", np.nan)
+        if not (np.isfinite(perception) if servperf else (np.isfinite(gap) and gap < 0)):
             continue
         dimension = row["dimension"]
         n_all = whole_n.get(dimension, np.nan)
@@ -73,8 +75,12 @@ def unit_points(dimensions, trends, targets, benchmark, segments, segment_items,
             kind="unit", id=f"{ident}@{column}={value}", dimension=dimension, gap_mean=gap,
             item=ident if level == "item" else None, column=column, value=value, n=row["n"],
             gap_ci95_low=row.get("gap_ci95_low"), gap_ci95_high=row.get("gap_ci95_high"),
+            perception_mean=perception,
+                              perception_ci95_low=row.get("perception_ci95_low"),
+                              perception_ci95_high=row.get("perception_ci95_high"),
+            shortfall=(instrument.scale_max - perception) if servperf else -gap,
             reach=float(min(1.0, row["n"] / n_all)) if n_all and np.isfinite(n_all) else 1.0)
-        if material(row, config):
+        if not servperf and material(row, config):
             evidence["negative_gap"] = gap_evidence(row)
         point.evidence = ordered_evidence(evidence)
         point.targets = unit_targets.get((column, value, level, ident), [])

@@ -74,8 +74,9 @@ from ..config import AnalysisConfig
 from ..instrument import Instrument
 from ..models import FALLING
 from ..stats.trends import TrendTables
-from .evidence import (EVIDENCE, PRIMARY, WeakPoint, trend_facts, alert_of, gap_evidence,
-                       material, ordered_evidence, target_evidence, unit_peer_evidence)
+from .evidence import (EVIDENCE, PRIMARY, WeakPoint, alert_of, below_standard, gap_evidence,
+                       material, ordered_evidence, perception_evidence, standard_of,
+                       target_evidence, trend_facts, unit_peer_evidence)
 from .units import unit_points
 
 __all__ = ["EVIDENCE", "WeakPoint", "concentrated_class", "weak_points"]
@@ -124,7 +125,7 @@ def _importance_factor(dimensions: pd.DataFrame) -> dict[str, float]:
 
 def _score(point: WeakPoint, importance: dict[str, float], config: AnalysisConfig) -> float:
     falling = config.priority_falling_factor if "falling_trend" in point.evidence else 1.0
-    return float(-point.gap_mean * importance.get(point.dimension, 1.0) * falling
+    return float(point.shortfall * importance.get(point.dimension, 1.0) * falling
                  * (1 + config.priority_evidence_bonus * (len(point.evidence) - 1))
                  * point.reach)
 
@@ -150,7 +151,7 @@ def weak_points(*, dimensions: pd.DataFrame, items: pd.DataFrame, trends: TrendT
                           segment_tests, instrument, config, tolerance, own_benchmark)
     units = unit_points(dimensions, trends, targets, benchmark, segments,
                          segment_items if segment_items is not None else pd.DataFrame(),
-                         config, benchmark_column)
+                         config, benchmark_column, instrument)
     found = whole + units
     for point in found:
         point.score = _score(point, importance, config)
@@ -181,8 +182,8 @@ def _stands_out(item: WeakPoint, dimension: WeakPoint, config: AnalysisConfig) -
     own = (set(item.evidence) - set(dimension.evidence)) & PRIMARY
     if item.zone in ("inside", "above_desired"):
         own.discard("negative_gap")
-    worse = ("negative_gap" in item.evidence and item.gap_mean
-             <= dimension.gap_mean - config.weak_min_shortfall)
+    worse = (bool({"negative_gap", "low_perception"} & set(item.evidence))
+             and item.shortfall >= dimension.shortfall + config.weak_min_shortfall)
     return bool(own) or worse
 
 
@@ -212,18 +213,31 @@ def _whole_points(dimensions, items, trends, targets, complaints, peers, segment
     series = {"dimension": trends.dimensions.set_index("dimension"),
               "item": trends.items.set_index("item")}
     whole_targets = targets[targets["column"].fillna("") == ""] if len(targets) else targets
+    servperf = instrument.servperf
+    standard = standard_of(instrument) if servperf else None
     for kind, table in (("dimension", dimensions), ("item", items)):
-        for _, row in table.iterrows():
-            gap = row["gap_mean"]
-            if not (np.isfinite(gap) and gap < 0):
+        if servperf:
+            low_p, low = below_standard(table, standard, config)
+        for at, (_, row) in enumerate(table.iterrows()):
+            gap, perception = row["gap_mean"], row.get("perception_mean", np.nan)
+            if servperf and not np.isfinite(perception):
+                continue  # not measured
+            if not servperf and not (np.isfinite(gap) and gap < 0):
                 continue  # no shortfall: never a weak point
             ident = row[kind]
             point = WeakPoint(kind=kind, id=ident, dimension=row["dimension"], gap_mean=gap,
                               item=ident if kind == "item" else None, n=row.get("n"),
                               gap_ci95_low=row.get("gap_ci95_low"),
-                              gap_ci95_high=row.get("gap_ci95_high"))
+                              gap_ci95_high=row.get("gap_ci95_high"),
+                              perception_mean=perception,
+                              perception_ci95_low=row.get("perception_ci95_low"),
+                              perception_ci95_high=row.get("perception_ci95_high"),
+                              shortfall=(instrument.scale_max - perception) if servperf
+                              else -gap)
             evidence: dict[str, dict[str, Any]] = {}
-            if material(row, config):
+            if servperf and low[at]:
+                evidence["low_perception"] = perception_evidence(row, standard, low_p[at])
+            if not servperf and material(row, config):
                 evidence["negative_gap"] = gap_evidence(row)
             point.zone, below = _zone(tolerance, kind, ident, config)
             if below is not None:
@@ -270,7 +284,7 @@ def _whole_points(dimensions, items, trends, targets, complaints, peers, segment
             if not primary:
                 continue
             point.evidence = ordered_evidence(evidence)
-            if kind == "dimension":
+            if kind == "dimension" and not servperf:  # classes compare gaps
                 point.customer_class = concentrated_class(segments, segment_tests, instrument,
                                                           ident, gap, config)
             point.alert = alert_of(trends.wave_over_wave, kind, ident)

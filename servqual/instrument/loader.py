@@ -194,7 +194,7 @@ def _parse_dimensions(table: Any, path: Path) -> tuple[Dimension, ...]:
 
 
 _ITEM_KEYS = ("id", "dimension", "expectation", "perception", "adequate", "reverse", "text", "code",
-              "labels", "codes")
+              "labels", "codes", "importance")
 
 
 def _parse_items(array: Any, path: Path, dimension_keys: set[str], long: bool) -> tuple[Item, ...]:
@@ -210,20 +210,16 @@ def _parse_items(array: Any, path: Path, dimension_keys: set[str], long: bool) -
             if k not in _ITEM_KEYS:
                 raise InstrumentError(unknown_key_message(k, _ITEM_KEYS), file=path,
                                       key=f"{where}.{k}")
-        required = ("id", "dimension") if long else ("id", "dimension", "expectation", "perception")
+        required = ("id", "dimension") if long else ("id", "dimension", "perception")
         for k in required:
             if k not in spec:
-                why = ("required key is missing: servqual measures the gap between expectation "
-                       "and perception, so every item needs both columns (a perception-only, "
-                       "SERVPERF, survey is not read yet)" if k == "expectation" and
-                       "perception" in spec else "required key is missing")
-                raise InstrumentError(why, file=path, key=f"{where}.{k}")
+                raise InstrumentError("required key is missing", file=path, key=f"{where}.{k}")
         spec = dict(spec)
-        for k in ("expectation", "perception", "adequate"):
+        for k in ("expectation", "perception", "adequate", "importance"):
             if isinstance(spec.get(k), dict):
                 spec[k] = column_by_position(spec[k], path, f"{where}.{k}")
         for k in ("id", "dimension", "expectation", "perception", "adequate", "code", "labels",
-                  "codes"):
+                  "codes", "importance"):
             if k in spec and not isinstance(spec[k], str):
                 raise InstrumentError(f"must be a string, got {spec[k]!r}", file=path,
                                       key=f"{where}.{k}")
@@ -241,15 +237,19 @@ def _parse_items(array: Any, path: Path, dimension_keys: set[str], long: bool) -
         reverse = spec.get("reverse", False)
         if not isinstance(reverse, bool):
             raise InstrumentError("must be true or false", file=path, key=f"{where}.reverse")
-        for k in ("expectation", "perception"):
-            if not long and not spec[k].strip():
+        for k in ("expectation", "perception", "adequate", "importance"):
+            if not long and k in spec and not spec[k].strip():
                 raise InstrumentError("must name a column", file=path, key=f"{where}.{k}")
+        if spec.get("adequate") and not spec.get("expectation"):
+            raise InstrumentError("an adequate-service column needs the item's expectation "
+                                  "(the desired level): the zone of tolerance lies between them",
+                                  file=path, key=f"{where}.adequate")
         out.append(Item(
             id=item_id, dimension=spec["dimension"], expectation=spec.get("expectation", ""),
             perception=spec.get("perception", ""), adequate=spec.get("adequate", ""),
             reverse=reverse, text=_parse_label(spec.get("text", item_id), path, f"{where}.text"),
             code=spec.get("code", ""), labels=spec.get("labels", ""),
-            codes=spec.get("codes", ""),
+            codes=spec.get("codes", ""), importance=spec.get("importance", ""),
         ))
     return tuple(out)
 

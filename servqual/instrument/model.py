@@ -38,7 +38,7 @@ class Dimension:
 class Item:
     id: str
     dimension: str
-    expectation: str = ""  # column of the expectation (desired service) answer
+    expectation: str = ""  # column of the expectation (desired service); "": SERVPERF item
     perception: str = ""  # column of the perception answer
     adequate: str = ""  # column of the adequate (minimum) service answer, optional
     reverse: bool = False  # negatively worded: scored as scale_min + scale_max - x
@@ -46,6 +46,7 @@ class Item:
     code: str = ""  # long layout: the value in the item column that names this item (default: id)
     labels: str = ""  # the named set of [answer_labels] its answers are read with ("": default)
     codes: str = ""  # the named set of [answer_codes] its answers are recoded with
+    importance: str = ""  # column of the item's importance rating (importance-performance)
 
     def text_for(self, lang: str) -> str:
         return localise(self.text, lang, self.id)
@@ -183,7 +184,7 @@ class Instrument:
         name → 0-based position in the file."""
         out = {}
         for item in self.items:
-            for column in (item.expectation, item.perception, item.adequate):
+            for column in (item.expectation, item.perception, item.adequate, item.importance):
                 if column.startswith("#") and column[1:].isdigit():
                     out[column] = int(column[1:]) - 1
         return out
@@ -204,6 +205,23 @@ class Instrument:
     @property
     def has_importance(self) -> bool:
         return any(d.importance for d in self.dimensions)
+
+    @property
+    def has_item_importance(self) -> bool:
+        """Whether items carry their own importance rating column (``importance = "I01"``)."""
+        return any(i.importance for i in self.items)
+
+    @cached_property
+    def servperf(self) -> bool:
+        """Whether the analysis is SERVPERF (Cronin & Taylor 1992): some item has no
+        expectation, so the scores are perceptions and there is no dimension gap (an item
+        with both columns keeps its own gap)."""
+        return self.long is None and any(not i.expectation for i in self.items)
+
+    @property
+    def score(self) -> str:
+        """The measure the findings judge: ``"gap"`` (SERVQUAL) or ``"perception"``."""
+        return "perception" if self.servperf else "gap"
 
     def required_columns(self) -> list[tuple[str, str]]:
         """Every column the data must have, as (column, instrument key) pairs, in order."""
@@ -227,7 +245,7 @@ class Instrument:
                      if getattr(self.long, k)]
         else:
             for n, item in enumerate(self.items):
-                for role in ("expectation", "perception", "adequate"):
+                for role in ("expectation", "perception", "adequate", "importance"):
                     column = getattr(item, role)
                     if column:
                         cols.append((column, f"items[{n}].{role}"))

@@ -158,12 +158,14 @@ def render_html(results: Results, lang: str = "en", template_dir: str | Path | N
     labels = {d.key: d.label_for(lang) for d in instrument.dimensions}
     item_texts = {i.id: i.text_for(lang) for i in instrument.items}
     charts = Charts(results=record, labels=labels, item_texts=item_texts, comparison=whole,
-                    scale=(instrument.scale_min, instrument.scale_max))
+                    scale=(instrument.scale_min, instrument.scale_max),
+                    measure=instrument.score)
     boot = env.get_template("_charts.js").render()
     scripts = [plotly_js(), boot]
     layout = segment_layout(record, instrument)
     context = {
         "lang": lang,
+        "sp": instrument.servperf,  # SERVPERF: perceptions only, no gaps (results "method")
         "by_wave": {(r["wave"], r["dimension"]): r for r in record["by_wave"]},
         "segment_columns": layout["columns"],
         "segment_values": layout["values"],

@@ -54,6 +54,15 @@ def short(value: Any, limit: int = 42) -> str:
     return s if len(s) <= limit else s[: limit - 1].rstrip() + "…"
 
 
+def minus(a: Any, b: Any) -> float | None:
+    """The length of a whisker or a bar (a presentation offset, not a statistic)."""
+    def number(v: Any) -> float | None:
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    a, b = number(a), number(b)
+    return None if a is None or b is None else a - b
+
+
 def sign_color(value: float | None) -> str:
     if value is None:
         return COLORS["neutral"]

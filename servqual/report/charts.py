@@ -14,23 +14,12 @@ palette, fonts and layout come from :mod:`servqual.report.chart_style`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .chart_style import (CATEGORICAL, COLORS, GAP_SCALE, axis, base_layout, short, sign_color,
-                          text, to_data, zero_line)
-
-
-def _num(value: Any) -> float | None:
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _minus(a: Any, b: Any) -> float | None:
-    """The length of a whisker or a bar (a presentation offset, not a statistic)."""
-    a, b = _num(a), _num(b)
-    return None if a is None or b is None else a - b
+from .chart_style import (CATEGORICAL, COLORS, GAP_SCALE, axis, base_layout, minus as _minus,
+                          short, sign_color, text, to_data, zero_line)
 
 
 @dataclass
@@ -46,10 +35,18 @@ class Charts:
     item_texts: dict[str, str]
     comparison: dict | None = None  # the whole sample, in a unit's report
     scale: tuple[float, float] = (1.0, 7.0)
+    measure: str = "gap"  # the score the charts show: "perception" in a SERVPERF analysis
     _dims: list[dict] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._dims = list(self.results["dimensions"])
+        self._gap = self.measure == "gap"
+        self._mean = f"{self.measure}_mean"
+        self._low, self._high = f"{self.measure}_ci95_low", f"{self.measure}_ci95_high"
+        self._format = "+.2f" if self._gap else ".2f"
+
+    def _color(self, value) -> str:
+        return sign_color(value) if self._gap else COLORS["perception"]
 
     def _dim_labels(self, rows: list[dict]) -> list[str]:
         return [text(self.labels.get(r["dimension"], r["dimension"])) for r in rows]
@@ -65,18 +62,22 @@ class Charts:
         waves = [text(r["wave"]) for r in rows]
         fig = go.Figure(layout=base_layout(
             title, height=340, xaxis=axis("", type="category"),
-            yaxis=axis(axis_title, zeroline=False), shapes=[zero_line()]))
-        if any(r.get("servqual_weighted") is not None for r in rows):
-            low = [r.get("servqual_weighted_ci95_low") for r in rows]
-            high = [r.get("servqual_weighted_ci95_high") for r in rows]
+            yaxis=axis(axis_title, zeroline=False), shapes=[zero_line()] if self._gap else []))
+        score = "servqual_weighted" if self._gap else "servperf"  # SERVPERF: the mean perception
+        if any(r.get(score) is not None for r in rows):
+            low = [r.get(f"{score}_ci95_low") for r in rows]
+            high = [r.get(f"{score}_ci95_high") for r in rows]
             fig.add_trace(go.Scatter(x=waves + waves[::-1], y=high + low[::-1], fill="toself", mode="lines",
                                      fillcolor="rgba(31,78,121,0.12)", line={"width": 0},
                                      name=text(interval), hoverinfo="skip"))
             fig.add_trace(go.Scatter(
-                x=waves, y=[r.get("servqual_weighted") for r in rows], name=text(weighted),
+                x=waves, y=[r.get(score) for r in rows], name=text(weighted),
                 mode="lines+markers", line={"color": COLORS["perception"], "width": 2},
                 marker={"size": 7},
-                hovertemplate="%{x}: %{y:+.2f}<extra>" + text(weighted) + "</extra>"))
+                hovertemplate="%{x}: %{y:" + self._format + "}<extra>" + text(weighted)
+                              + "</extra>"))
+        if not self._gap:
+            return to_data(fig)
         values = [r.get("servqual_unweighted") for r in rows]
         fig.add_trace(go.Scatter(
             x=waves, y=values, name=text(unweighted), mode="lines+markers",
@@ -124,33 +125,34 @@ class Charts:
         sample beside it."""
         rows = self._dims
         labels = self._dim_labels(rows)
-        gaps = [r.get("gap_mean") for r in rows]
+        gaps = [r.get(self._mean) for r in rows]
         fig = go.Figure(layout=base_layout(
             title, height=380, xaxis=axis(""), yaxis=axis(axis_title),
-            shapes=[zero_line()], barmode="group", bargap=0.35,
+            shapes=[zero_line()] if self._gap else [], barmode="group", bargap=0.35,
             showlegend=self.comparison is not None))
         fig.add_trace(go.Bar(
             x=labels, y=gaps, name=text(unit) if unit else None,
-            marker={"color": [sign_color(g) for g in gaps]},
+            marker={"color": [self._color(g) for g in gaps]},
             error_y={"type": "data", "symmetric": False,
-                     "array": [_minus(r.get("gap_ci95_high"), r.get("gap_mean")) for r in rows],
-                     "arrayminus": [_minus(r.get("gap_mean"), r.get("gap_ci95_low"))
+                     "array": [_minus(r.get(self._high), r.get(self._mean)) for r in rows],
+                     "arrayminus": [_minus(r.get(self._mean), r.get(self._low))
                                     for r in rows],
                      "color": COLORS["ink"], "thickness": 1.2, "width": 6},
-            hovertemplate="%{x}: %{y:+.2f}<extra></extra>"))
+            hovertemplate="%{x}: %{y:" + self._format + "}<extra></extra>"))
         if self.comparison is not None:
             others = {r["dimension"]: r for r in self.comparison["dimensions"]}
             cmp_rows = [others.get(r["dimension"], {}) for r in rows]
             fig.add_trace(go.Bar(
-                x=labels, y=[r.get("gap_mean") for r in cmp_rows], name=text(whole),
+                x=labels, y=[r.get(self._mean) for r in cmp_rows], name=text(whole),
                 marker={"color": "rgba(0,0,0,0)", "line": {"color": COLORS["ink"], "width": 1.5}},
                 error_y={"type": "data", "symmetric": False,
-                         "array": [_minus(r.get("gap_ci95_high"), r.get("gap_mean"))
+                         "array": [_minus(r.get(self._high), r.get(self._mean))
                                    for r in cmp_rows],
-                         "arrayminus": [_minus(r.get("gap_mean"), r.get("gap_ci95_low"))
+                         "arrayminus": [_minus(r.get(self._mean), r.get(self._low))
                                         for r in cmp_rows],
                          "color": COLORS["muted"], "thickness": 1, "width": 4},
-                hovertemplate="%{x}: %{y:+.2f}<extra>" + text(whole) + "</extra>"))
+                hovertemplate="%{x}: %{y:" + self._format + "}<extra>" + text(whole)
+                              + "</extra>"))
         return to_data(fig)
 
     # ----------------------------------------------------------------------------------------
@@ -159,7 +161,7 @@ class Charts:
     def by_wave_panels(self, *, title: str, axis_title: str, measure: str,
                        overall_label: str = "") -> dict:
         """Small multiples: one panel per dimension (and the overall gap), ``measure`` over
-        the waves; for gaps the 95 % CI as a band and a zero line."""
+        the waves with its 95 % CI as a band where known; for gaps a zero line."""
         dims = [r["dimension"] for r in self._dims]
         rows = self.results["by_wave"]
         is_gap = measure == "gap_mean"
@@ -178,9 +180,10 @@ class Charts:
             row, col = n // cols + 1, n % cols + 1
             waves = [text(c["wave"]) for c in cells]
             values = [c.get(measure) for c in cells]
-            if is_gap and any(c.get("gap_ci95_low") is not None for c in cells):
-                low = [c.get("gap_ci95_low") for c in cells]
-                high = [c.get("gap_ci95_high") for c in cells]
+            band = measure.removesuffix("_mean")  # the 95 % CI of the measure, if known
+            if any(c.get(f"{band}_ci95_low") is not None for c in cells):
+                low = [c.get(f"{band}_ci95_low") for c in cells]
+                high = [c.get(f"{band}_ci95_high") for c in cells]
                 fig.add_trace(go.Scatter(x=waves + waves[::-1], y=high + low[::-1],
                                          fill="toself", mode="lines",
                                          fillcolor="rgba(31,78,121,0.10)",
@@ -279,10 +282,13 @@ class Charts:
         """Item gaps by wave, diverging around zero."""
         items = [r["item"] for r in self.results["items"]]
         waves = list(self.results["waves"])
-        cells = {(r["item"], r["wave"]): r.get("gap_mean")
+        cells = {(r["item"], r["wave"]): r.get(self._mean)
                  for r in self.results["by_wave_items"]}
         z = [[cells.get((i, w)) for w in waves] for i in items]
         limit = max([abs(v) for row in z for v in row if v is not None] + [0.5])
+        # SERVPERF: perceptions on the scale, diverging around its midpoint
+        low, high, mid = ((-limit, limit, 0) if self._gap
+                          else (*self.scale, (self.scale[0] + self.scale[1]) / 2))
         ylabels = [text(f"{i} · {short(self.item_texts.get(i, i), 38)}") for i in items]
         full = [[text(self.item_texts.get(i, i))] * len(waves) for i in items]
         fig = go.Figure(layout=base_layout(
@@ -291,12 +297,12 @@ class Charts:
             xaxis=axis("", type="category", side="top", gridcolor="white"),
             yaxis=axis("", autorange="reversed", gridcolor="white", tickfont={"size": 11})))
         fig.add_trace(go.Heatmap(
-            z=z, x=[text(w) for w in waves], y=ylabels, zmin=-limit, zmax=limit, zmid=0,
+            z=z, x=[text(w) for w in waves], y=ylabels, zmin=low, zmax=high, zmid=mid,
             colorscale=GAP_SCALE, xgap=2, ygap=2, customdata=full,
-            texttemplate="%{z:+.2f}", textfont={"size": 10},
+            texttemplate="%{z:" + self._format + "}", textfont={"size": 10},
             colorbar={"title": {"text": text(colorbar), "side": "right"}, "thickness": 12,
                       "len": 0.6},
-            hovertemplate="%{customdata}<br>%{x}: %{z:+.2f}<extra></extra>"))
+            hovertemplate="%{customdata}<br>%{x}: %{z:" + self._format + "}<extra></extra>"))
         return to_data(fig)
 
     # ----------------------------------------------------------------------------------------
@@ -319,24 +325,25 @@ class Charts:
             title, height=max(320, 60 * len(dims) + 140),
             xaxis=axis(axis_title), yaxis=axis("", autorange="reversed"),
             legend={"orientation": "h", "y": -0.18, "x": 0, "yanchor": "top"}))
-        fig.add_vline(x=0, line={"color": COLORS["zero"], "width": 1})
+        if self._gap:
+            fig.add_vline(x=0, line={"color": COLORS["zero"], "width": 1})
         fig.add_trace(go.Scatter(
-            x=[r.get("gap_mean") for r in self._dims], y=labels, name=text(whole),
+            x=[r.get(self._mean) for r in self._dims], y=labels, name=text(whole),
             mode="markers", marker={"symbol": "line-ns", "size": 22,
                                     "line": {"color": COLORS["ink"], "width": 2.5}},
-            hovertemplate="%{y}: %{x:+.2f}<extra>" + text(whole) + "</extra>"))
+            hovertemplate="%{y}: %{x:" + self._format + "}<extra>" + text(whole) + "</extra>"))
         for n, value in enumerate(values):
             by_dim = {r["dimension"]: r for r in rows if r["value"] == value}
             cells = [by_dim.get(d, {}) for d in dims]
             color = CATEGORICAL[n % len(CATEGORICAL)]
             fig.add_trace(go.Scatter(
-                x=[None if c.get("suppressed") else c.get("gap_mean") for c in cells],
+                x=[None if c.get("suppressed") else c.get(self._mean) for c in cells],
                 y=labels, name=text(value_labels.get(value, value)), mode="markers",
                 customdata=[c.get("n") for c in cells],
                 marker={"size": 11, "color": [("white" if c.get("small_base") else color)
                                               for c in cells],
                         "line": {"color": color, "width": 2}},
-                hovertemplate="%{y}: %{x:+.2f} (n = %{customdata})<extra>"
+                hovertemplate="%{y}: %{x:" + self._format + "} (n = %{customdata})<extra>"
                               + text(value_labels.get(value, value)) + "</extra>"))
         return to_data(fig)
 

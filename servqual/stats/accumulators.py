@@ -113,15 +113,16 @@ def _value_codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class HistogramCollector:
-    """Value histograms of float gap blocks, chunk by chunk (the general path)."""
+    """Value histograms of the float blocks of the analysis' score (the gap; perception in
+    a SERVPERF analysis), chunk by chunk (the general path)."""
 
-    def __init__(self, cells: int) -> None:
-        self.cells = cells
+    def __init__(self, cells: int, measure: str = "gap") -> None:
+        self.cells, self.measure = cells, measure
         self.parts: list[pd.DataFrame] = []
 
     def add(self, blocks: list[Block], cell: np.ndarray) -> None:
         for block in blocks:
-            if block.measure == "gap" and block.level in ("item", "dimension"):
+            if block.measure == self.measure and block.level in ("item", "dimension"):
                 self.parts.append(value_histogram(block, cell, self.cells))
 
     def cell_rows(self) -> CellRows:

@@ -80,9 +80,10 @@ def aggregate(responses: Responses, instrument: Instrument, *, fast: bool | None
     """All aggregates of a set of validated responses, streamed in chunks of respondents.
 
     Answers that are all integers on the scale take the counting path (:mod:`.coded`);
-    ``fast=False`` forces the general float path (the tests check both agree).
+    ``fast=False`` forces the general float path (the tests check both agree). A SERVPERF
+    analysis takes the float path: the counting path counts (E, P) pairs.
     """
-    if fast is not False and responses.adequate is None:
+    if fast is not False and responses.adequate is None and not instrument.servperf:
         try:
             return _aggregate(responses, instrument, coded=True, chunk_rows=chunk_rows)
         except _NotCoded:
@@ -110,7 +111,7 @@ class _Stream:
                                           for g in groups)
         self.counted = [CodedCounter(g.size, instrument, weighted, self.dims_counted)
                         for g in groups] if coded else []
-        self.histograms = [HistogramCollector(g.size) for g in groups]
+        self.histograms = [HistogramCollector(g.size, instrument.score) for g in groups]
         self.cross = CrossCounter(instrument, wave_labels)
         self.importance: ImportanceCounts | None = None
 

@@ -66,39 +66,60 @@ def paired_t(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, se: np.ndarray | N
             "df": np.where(undefined, np.nan, df), "p_value": p, "dz": dz}
 
 
-def gap_table(moments: pd.DataFrame, level: str, histograms: pd.DataFrame | None = None
-              ) -> pd.DataFrame:
+def gap_table(moments: pd.DataFrame, level: str, histograms: pd.DataFrame | None = None,
+              score: str = "gap") -> pd.DataFrame:
     """Gap statistics of every cell and id at ``level`` ("item" or "dimension").
 
     Columns: wave, segment, value, id, n, expectation_mean, perception_mean, gap_mean,
     expectation_sd, perception_sd, gap_sd, gap_se, gap_ci95_low, gap_ci95_high, t, df,
-    p_value, dz; with ``histograms``: gap_median, wilcoxon_z, wilcoxon_p (unweighted: the
-    histograms count respondents). With sampling weights the means and SDs are weighted,
-    ``gap_se`` and with it the CI and t-test are design-based (the linearisation variance of
+    p_value, dz, perception_se, perception_ci95_low, perception_ci95_high; with
+    ``histograms``: gap_median, wilcoxon_z, wilcoxon_p (unweighted: the histograms count
+    respondents). With sampling weights the means and SDs are weighted, the standard errors
+    and with them the CIs and t-test are design-based (the linearisation variance of
     :func:`.moments.describe`), ``gap_mean_unweighted`` keeps the plain mean and
     ``n_effective`` is Kish's effective sample size (Σw)² / Σw².
+
+    ``score`` is the measure the analysis judges: ``"gap"``, or ``"perception"`` in a
+    SERVPERF analysis, where ``n`` counts the perceptions, the gap columns hold an item's
+    own gap (over ``gap_n`` respondents who answered both) or NaN, and there is no rank test
+    of the gap.
     """
     w = wide(moments, level)
     out = w[CELL + ["id"]].copy()
-    out["n"] = w["gap_n"].astype(np.int64)
-    weighted = "gap_w" in w.columns
-    for measure in ("expectation", "perception", "gap"):
+    out["n"] = w[f"{score}_n"].fillna(0).astype(np.int64)
+    se = {}
+    for measure in GAP_MEASURES:
         prefix = f"{measure}_"
-        d = describe(w[[c for c in w.columns if c.startswith(prefix)]].rename(
-            columns=lambda c: c[len(prefix):]))
+        columns = [c for c in w.columns if c.startswith(prefix)]
+        if not columns:
+            out[f"{measure}_mean"] = out[f"{measure}_sd"] = np.nan
+            se[measure] = np.full(len(w), np.nan)
+            continue
+        d = describe(w[columns].rename(columns=lambda c: c[len(prefix):]))
         out[f"{measure}_mean"] = d["mean"].to_numpy()
         out[f"{measure}_sd"] = d["sd"].to_numpy()
-        if measure == "gap":
-            se = d["se"].to_numpy()
-    if weighted:
+        se[measure] = d["se"].to_numpy()
+    gap_n = w["gap_n"].fillna(0).to_numpy() if "gap_n" in w else np.zeros(len(w))
+    if score != "gap":
+        out["gap_n"] = gap_n.astype(np.int64)
+    if f"{score}_w" in w.columns:
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["gap_mean_unweighted"] = w["gap_sum"] / w["gap_n"]
-            out["n_effective"] = w["gap_w"] ** 2 / w["gap_w2"]
+            if score == "gap":
+                out["gap_mean_unweighted"] = w["gap_sum"] / w["gap_n"]
+            out["n_effective"] = w[f"{score}_w"] ** 2 / w[f"{score}_w2"]
     for name, arr in paired_t(out["gap_mean"].to_numpy(), out["gap_sd"].to_numpy(),
-                              out["n"].to_numpy(), se).items():
+                              gap_n, se["gap"]).items():
         out[name] = arr
-    if histograms is not None:
+    perception = paired_t(out["perception_mean"].to_numpy(), out["perception_sd"].to_numpy(),
+                          w["perception_n"].fillna(0).to_numpy() if "perception_n" in w
+                          else np.zeros(len(w)), se["perception"])
+    out["perception_se"] = perception["gap_se"]
+    out["perception_ci95_low"] = perception["gap_ci95_low"]
+    out["perception_ci95_high"] = perception["gap_ci95_high"]
+    if histograms is not None and score == "gap":
         out = out.merge(rank_statistics(histograms, level), on=CELL + ["id"], how="left")
+    elif histograms is not None:
+        out["gap_median"] = out["wilcoxon_z"] = out["wilcoxon_p"] = np.nan
     return out
 
 

@@ -4,6 +4,12 @@ For each item, a respondent's expectation (E), perception (P) and gap (G = P −
 when both E and P are answered, so the three means always describe the same people and
 ``gap_mean == perception_mean − expectation_mean`` holds exactly.
 
+A SERVPERF analysis (Cronin & Taylor 1992; the instrument leaves the expectation out of some
+item, :attr:`~servqual.instrument.Instrument.servperf`) measures perception alone: an item's
+perception counts whenever it is answered, a dimension's perception is its SERVPERF score
+(below), and there is no dimension expectation or gap (NaN). An item that has both columns
+keeps its own gap, over the respondents who answered both (its ``gap_n``).
+
 A respondent's dimension score is the mean of their answered (paired) items in it, computed
 only when at least ``min_item_share`` of the dimension's items are answered (PZB 1988; the
 share follows common practice for scale scores with missing items). The dimension gap is
@@ -33,7 +39,8 @@ import numpy as np
 
 from ..instrument import Instrument
 from ..models import ImportanceCounts
-from ..responses import OVERALL_SATISFACTION, Responses, importance_column
+from ..responses import (OVERALL_SATISFACTION, Responses, importance_column,
+                         item_importance_column)
 from . import kernels
 
 
@@ -75,14 +82,15 @@ def item_dimensions(instrument: Instrument) -> np.ndarray:
     return np.argmax(membership(instrument), axis=1).astype(np.int64)
 
 
-def paired_items(responses: Responses, dtype=np.float64
+def paired_items(responses: Responses, dtype=np.float64, servperf: bool = False
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Item E, P and gap, each NaN unless both E and P are answered."""
+    """Item E, P and gap, each NaN unless both E and P are answered; with ``servperf``, P
+    wherever it is answered."""
     e = responses.expectation.astype(dtype, copy=False)
     p = responses.perception.astype(dtype, copy=False)
     g = p - e  # NaN wherever either is missing
     missing = np.isnan(g)
-    return np.where(missing, np.nan, e), np.where(missing, np.nan, p), g
+    return (np.where(missing, np.nan, e), p if servperf else np.where(missing, np.nan, p), g)
 
 
 def _sums(values: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -158,10 +166,16 @@ class DimensionScores:
 
 def dimension_scores(responses: Responses, instrument: Instrument,
                      member: np.ndarray | None = None) -> DimensionScores:
-    """Per-respondent dimension scores; ``member`` restricts the items (default: all)."""
+    """Per-respondent dimension scores; ``member`` restricts the items (default: all). In a
+    SERVPERF analysis the perception is the SERVPERF score, expectation and gap are NaN."""
     e, p, _ = paired_items(responses)
     member = membership(instrument) if member is None else member
     share = instrument.analysis.min_item_share
+    if instrument.servperf:
+        servperf = dimension_means(responses.perception.astype(np.float64), member, share)
+        none = np.full_like(servperf, np.nan)
+        return DimensionScores(expectation=none, perception=servperf, gap=none,
+                               servperf=servperf)
     sum_e, count = _sums(e, member)
     sum_p, _ = _sums(p, member)
     enough = _enough(count, member, share)
@@ -184,7 +198,8 @@ def overall_blocks(dims: DimensionScores, responses: Responses, instrument: Inst
     ``servqual_weighted`` and ``servperf_weighted``, and ``overall_satisfaction`` when the
     instrument names that column. For derived importance, per dimension ``ipa_x`` (the
     perception score), ``ipa_y`` (overall satisfaction, or else the respondent's mean
-    perception) and ``ipa_xy`` (their product), over respondents who have both.
+    perception) and ``ipa_xy`` (their product), over respondents who have both. With items'
+    importance ratings, the item block ``importance`` (each rating on the answer scale).
     """
     keys = instrument.dimension_keys
     blocks = []
@@ -209,12 +224,17 @@ def overall_blocks(dims: DimensionScores, responses: Responses, instrument: Inst
     x = np.where(both, x, np.nan)
     blocks += [Block("dimension", "ipa_x", keys, x), Block("dimension", "ipa_y", keys, y),
                Block("dimension", "ipa_xy", keys, x * y)]
+    if instrument.has_item_importance:  # stated importance ratings, per item
+        n = len(responses)
+        blocks.append(Block("item", "importance", instrument.item_ids, np.column_stack([
+            responses.meta[item_importance_column(i.id)].to_numpy(dtype=float)
+            if i.importance else np.full(n, np.nan) for i in instrument.items])))
     return blocks, counts
 
 
 def score_blocks(responses: Responses, instrument: Instrument) -> Scores:
     """Every per-respondent measure of the analysis, as float blocks (the general path)."""
-    e, p, g = paired_items(responses)
+    e, p, g = paired_items(responses, servperf=instrument.servperf)
     items, keys = instrument.item_ids, instrument.dimension_keys
     dims = dimension_scores(responses, instrument)
     blocks = [

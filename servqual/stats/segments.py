@@ -94,18 +94,20 @@ def welch_anova(n: np.ndarray, mean: np.ndarray, var: np.ndarray,
     return float(f), float(f_sf(f, df1, df2)), float(df1), float(df2)
 
 
-def between_tests(table: pd.DataFrame, histograms: pd.DataFrame, level: str) -> pd.DataFrame:
+def between_tests(table: pd.DataFrame, histograms: pd.DataFrame, level: str,
+                  measure: str = "gap") -> pd.DataFrame:
     """Per wave, segment column and id: do the segment values differ? (Kruskal–Wallis on the
-    gap histograms, unweighted; and Welch's ANOVA on the gap moments, with sampling weights on
-    the design-based standard errors of the weighted means.)"""
+    histograms of ``measure``, the gap or a SERVPERF analysis' perception, unweighted; and
+    Welch's ANOVA on its moments, with sampling weights on the design-based standard errors
+    of the weighted means.)"""
     sub = table[table["segment"] != ALL]
-    hist = histograms[(histograms["level"] == level) & (histograms["measure"] == "gap")
+    hist = histograms[(histograms["level"] == level) & (histograms["measure"] == measure)
                       & (histograms["segment"] != ALL)]
     hist_groups = dict(row_groups(hist, ["wave", "segment", "id"]))
     h_value = hist["value"].to_numpy()
     h_x, h_count = hist["x"].to_numpy(), hist["count"].to_numpy()
-    n, mean = sub["n"].to_numpy(float), sub["gap_mean"].to_numpy(float)
-    sd, se = sub["gap_sd"].to_numpy(float), sub["gap_se"].to_numpy(float)
+    n, mean = sub["n"].to_numpy(float), sub[f"{measure}_mean"].to_numpy(float)
+    sd, se = sub[f"{measure}_sd"].to_numpy(float), sub[f"{measure}_se"].to_numpy(float)
     rows = []
     for (wave, segment, ident), at in row_groups(sub, ["wave", "segment", "id"]):
         f, f_p, df1, df2 = welch_anova(n[at], mean[at], sd[at] ** 2, se[at])

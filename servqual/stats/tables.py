@@ -81,15 +81,20 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
     moments, histograms = aggregates.moments, aggregates.histograms
     family = ["wave", "segment", "value"]
 
-    items = gap_table(moments, "item", histograms).rename(columns={"id": "item"})
+    items = gap_table(moments, "item", histograms, instrument.score).rename(columns={"id": "item"})
     items.insert(items.columns.get_loc("item") + 1, "dimension",
                  items["item"].map(instrument.dimension_of_item))
-    dims = gap_table(moments, "dimension", histograms).rename(columns={"id": "dimension"})
+    dims = gap_table(moments, "dimension", histograms, instrument.score).rename(columns={"id": "dimension"})
     for table in (items, dims):
         groups = [table[c] for c in family]
         table["p_adjusted"] = adjust_p(table["p_value"], groups, config.p_adjust)
         table["wilcoxon_p_adjusted"] = adjust_p(table["wilcoxon_p"], groups, config.p_adjust)
 
+    if instrument.has_item_importance:  # stated importance ratings of the items
+        rated = measure_means(moments, "item", ("importance",))
+        if "importance_mean" in rated:
+            items = items.merge(rated[CELL + ["id", "importance_mean", "importance_n"]].rename(
+                columns={"id": "item"}), on=CELL + ["item"], how="left")
     extra = measure_means(moments, "dimension", ("importance", "servperf"))
     if "importance_mean" in extra:
         extra = extra.rename(columns={"importance_mean": "importance_weight",
@@ -127,7 +132,8 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
 
     overall = overall_table(moments, dims)
     breaks, common = questionnaire_breaks(moments, instrument, waves)
-    tests = between_tests(gap_table_ids(dims, "dimension"), histograms, "dimension")
+    tests = between_tests(gap_table_ids(dims, "dimension"), histograms, "dimension",
+                          instrument.score)
     tests = _sorted(tests.rename(columns={"id": "dimension"}), wave=waves,
                     column=instrument.analysis_segments, dimension=instrument.dimension_keys)
     return Tables(
@@ -158,7 +164,7 @@ def questionnaire_breaks(moments: pd.DataFrame, instrument: Instrument, waves: l
     breaks = pd.DataFrame(rows, columns=["item", "dimension", "waves_missing", "waves_asked"])
     common = pd.DataFrame()
     if (moments["level"] == "dimension_common").any():
-        common = gap_table(moments, "dimension_common").rename(columns={"id": "dimension"})
+        common = gap_table(moments, "dimension_common", score=instrument.score).rename(columns={"id": "dimension"})
         asked = {d: [i.id for i in instrument.items_of(d) if i.id not in set(breaks["item"])]
                  for d in instrument.dimension_keys}
         common["items_used"] = common["dimension"].map(asked)

@@ -330,16 +330,20 @@ def dimension_series(tables) -> tuple[pd.DataFrame, set[str]]:
                       common[common["dimension"].isin(broken)]], ignore_index=True), broken
 
 
-def build_trends(tables, waves: list[str], config: AnalysisConfig) -> TrendTables:
-    """Classify the gap (and perception) series of dimensions, items, overall and segments.
+def build_trends(tables, waves: list[str], config: AnalysisConfig, measure: str = "gap"
+                 ) -> TrendTables:
+    """Classify the series of the analysis' score (``measure``: the gap, or the perception
+    of a SERVPERF analysis) of dimensions, items, overall and segments, and the dimensions'
+    perception series (``perception_`` columns).
 
     ``tables`` is a :class:`servqual.stats.tables.Tables`; suppressed segment cells
     (n < ``min_cell``) take no part.
     """
+    judged = f"{measure}_mean"
     dims = _whole(tables.dimensions)
     series, broken = dimension_series(tables)
     series = _whole(series)
-    gap = series_trends(series, ["dimension"], "gap_mean", waves, config)
+    gap = series_trends(series, ["dimension"], judged, waves, config)
     perception = series_trends(series, ["dimension"], "perception_mean", waves, config)
     perception = perception.drop(columns=["measure"]).add_prefix("perception_").rename(
         columns={"perception_dimension": "dimension"})
@@ -349,7 +353,7 @@ def build_trends(tables, waves: list[str], config: AnalysisConfig) -> TrendTable
     dimension_trends = dimension_trends.sort_values(
         "dimension", key=lambda c: c.map(order)).reset_index(drop=True)
 
-    items = series_trends(_whole(tables.items), ["item", "dimension"], "gap_mean", waves,
+    items = series_trends(_whole(tables.items), ["item", "dimension"], judged, waves,
                           config).drop(columns=["measure"])
 
     overall_rows = []
@@ -369,14 +373,14 @@ def build_trends(tables, waves: list[str], config: AnalysisConfig) -> TrendTable
     now = cells.loc[cells["wave"] == waves[-1], keys].drop_duplicates()
     current_cells = cells.merge(now, on=keys, how="inner")
     segments = series_trends(current_cells.rename(columns={"segment": "column"}),
-                             ["column", "value", "dimension"], "gap_mean", waves,
+                             ["column", "value", "dimension"], judged, waves,
                              config).drop(columns=["measure"], errors="ignore")
 
-    wow = [wave_over_wave(dims, ["dimension"], waves, config).assign(level="dimension"),
+    wow = [wave_over_wave(dims, ["dimension"], waves, config, measure).assign(level="dimension"),
            wave_over_wave(_whole(tables.items), ["item", "dimension"], waves,
-                          config).assign(level="item"),
+                          config, measure).assign(level="item"),
            wave_over_wave(cells.rename(columns={"segment": "column"}),
-                          ["column", "value", "dimension"], waves, config).assign(
+                          ["column", "value", "dimension"], waves, config, measure).assign(
                level="segment")]
     wow = pd.concat([w for w in wow if len(w)], ignore_index=True) if any(len(w) for w in wow) \
         else wow[0]

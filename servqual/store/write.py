@@ -202,13 +202,14 @@ def rebuild_trends(store: Store) -> None:
                                                "wave"] + SERIES_FIELDS + ["suppressed"]])
     if fits:
         fit_frame = decided_as_reported(pd.concat(fits, ignore_index=True), tables, waves,
-                                        config)
+                                        config, instrument.score)
         fit_frame["value"] = fit_frame["value"].astype(str)
         _insert(con, "trend_fits", fit_frame[["level", "id", "dimension", "segment", "value",
                                               "measure"] + TREND_FIT_FIELDS])
 
 
-def decided_as_reported(fits: pd.DataFrame, tables, waves: list[str], config) -> pd.DataFrame:
+def decided_as_reported(fits: pd.DataFrame, tables, waves: list[str], config,
+                        score: str = "gap") -> pd.DataFrame:
     """The store's trend fits with the directions ``servqual report`` decides.
 
     A report decides its trend directions together (:func:`servqual.stats.trends.
@@ -224,24 +225,25 @@ def decided_as_reported(fits: pd.DataFrame, tables, waves: list[str], config) ->
     from ..models import INSUFFICIENT
     from ..stats.trends import OVERALL_FAMILY, build_trends, decided_directions
 
-    report = build_trends(tables, waves, config)
+    report = build_trends(tables, waves, config, score)
     keys = ["level", "id", "dimension", "segment", "value", "measure"]
     dims = report.dimensions
     shown = [dims.assign(level="dimension", id=dims["dimension"], segment="", value="",
-                         measure="gap")[keys + ["direction"]],
+                         measure=score)[keys + ["direction"]],
              dims.assign(level="dimension", id=dims["dimension"], segment="", value="",
                          measure="perception",
                          direction=dims["perception_direction"])[keys + ["direction"]]]
     if len(report.items):
         items = report.items
         shown.append(items.assign(level="item", id=items["item"], segment="", value="",
-                                  measure="gap")[keys + ["direction"]])
+                                  measure=score)[keys + ["direction"]])
     if len(report.segments):
         segs = report.segments
         shown.append(segs.assign(level="dimension", id=segs["dimension"], segment=segs["column"],
                                  value=segs["value"].astype(str),
-                                 measure="gap")[keys + ["direction"]])
-    decided = pd.concat(shown, ignore_index=True).rename(columns={"direction": "reported"})
+                                 measure=score)[keys + ["direction"]])
+    decided = pd.concat(shown, ignore_index=True).drop_duplicates(keys).rename(
+        columns={"direction": "reported"})  # SERVPERF: the score is the perception
     out = fits.copy()
     out["value"] = out["value"].astype(str)
     out["segment"] = out["segment"].astype(str)

@@ -61,7 +61,7 @@ def _check_wide(raw: RawTable, rows: Rows, instrument: Instrument,
                                         keep=instrument.settings.duplicates)
         _flag_duplicates(flags, reason, first)
         keys = (hashes[passed], passed)  # for the rule across tables
-    straight = straightlining(responses)
+    straight = straightlining(responses, instrument)
     if instrument.settings.quarantine_straightlining:
         flags.flag(straight, "straightlining")
     if keys is not None and ask is not None:

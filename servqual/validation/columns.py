@@ -176,6 +176,7 @@ def check_header(raw: RawTable, frame: pd.DataFrame, answer_columns: list[str],
     """
     if raw.continued:
         return
+    answer_columns = [c for c in answer_columns if c]  # "": an item without that battery
     declared = instrument.settings.header_rows
     header = raw.header.set_axis(frame.columns, axis=1) if len(raw.header) else raw.header
     for i in range(len(header)):

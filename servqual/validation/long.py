@@ -62,7 +62,7 @@ def check_long(raw: RawTable, rows: Rows, instrument: Instrument) -> Checked:
     reverse_score(batteries, instrument)
     responses = make_responses(batteries, meta.iloc[live[first]].reset_index(drop=True),
                                 instrument)
-    straight = straightlining(responses)
+    straight = straightlining(responses, instrument)
     if instrument.settings.quarantine_straightlining:
         flags.flag(_spread(live, straight[owner], len(key)), "straightlining")
         kept = ~straight

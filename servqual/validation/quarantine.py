@@ -17,7 +17,8 @@ from ..ingest import RawTable
 from ..instrument import Instrument
 from ..models import REASONS, DataQuality
 from ..quarantine import QUARANTINE_COLUMNS, SOURCE, SOURCE_ROW
-from ..responses import OVERALL_SATISFACTION, RESPONDENT, WAVE, WEIGHT, Responses, importance_column
+from ..responses import (OVERALL_SATISFACTION, RESPONDENT, WAVE, WEIGHT, Responses,
+                         importance_column, item_importance_column)
 from .accounting import add_rejected, check
 from .cells import as_written
 from .rows import Flags
@@ -142,7 +143,8 @@ def as_parsed(rows: Responses, reason: np.ndarray, first: np.ndarray, instrument
     if provenance is None:
         for name, arr in as_read.items():
             for j, item in enumerate(instrument.items):
-                frame[getattr(item, name)] = arr[:, j]
+                if getattr(item, name):  # "": an item without that battery (SERVPERF)
+                    frame[getattr(item, name)] = arr[:, j]
     else:
         item = provenance[ITEM].to_numpy()
         frame[instrument.long.item] = np.array([i.long_code for i in instrument.items])[item]
@@ -150,7 +152,8 @@ def as_parsed(rows: Responses, reason: np.ndarray, first: np.ndarray, instrument
             frame[getattr(instrument.long, name)] = arr[who, item]
     names = {RESPONDENT: settings.respondent_id, WAVE: settings.wave or WAVE,
              WEIGHT: settings.sampling_weight, OVERALL_SATISFACTION: settings.overall_satisfaction,
-             **{importance_column(d.key): d.importance for d in instrument.dimensions}}
+             **{importance_column(d.key): d.importance for d in instrument.dimensions},
+             **{item_importance_column(i.id): i.importance for i in instrument.items}}
     for c in rows.meta.columns:
         if c not in (SOURCE, SOURCE_ROW):
             frame[names.get(c, c)] = rows.meta[c].to_numpy()[who]

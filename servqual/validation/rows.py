@@ -27,7 +27,8 @@ from ..instrument.answers import recode
 from ..models import Reason
 from ..quarantine import SOURCE, SOURCE_ROW
 from ..responses import (ANSWER_DTYPE, OVERALL_SATISFACTION, RESPONDENT, WAVE, WEIGHT,
-                         Responses, importance_column)
+                         Responses, importance_column,
+                         item_importance_column)
 from ..waves import wave_from_filename
 from .cells import (AnswerScale, as_written, categorical, numbers_into, numeric_column,
                     respondent_ids, text_column)
@@ -160,7 +161,7 @@ def read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
     missing = sorted({*settings.missing_numbers, *raw.missing_codes})
     scale = AnswerScale(settings.scale_min, settings.scale_max, tuple(missing))
     values = _answer_matrix(n, len(answer_columns))
-    texts = _parse_answers([frame[c] for c in answer_columns], values, scale,
+    texts = _parse_answers([frame[c] if c else None for c in answer_columns], values, scale,
                            answer_label_sets(instrument, len(answer_columns)))
     for column, text in zip(answer_columns, texts):  # in column order: a row's first reason
         flags.flag_cells(text, column, "non_numeric")
@@ -193,6 +194,12 @@ def read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
             # Importance points are auxiliary: unreadable points make the allocation missing
             # (the statistics count it), they do not cost the respondent's answers.
             meta[importance_column(dim.key)] = numeric_column(frame[dim.importance])[0]
+    for n, rated in enumerate(instrument.items):
+        if rated.importance:
+            meta[item_importance_column(rated.id)] = importance_ratings(
+                frame[rated.importance], scale, answer_label_sets(instrument, n + 1)[n],
+                instrument.answer_codes.for_set(rated.codes) if instrument.answer_codes
+                else None)
     if settings.overall_satisfaction:
         meta[OVERALL_SATISFACTION] = numeric_column(frame[settings.overall_satisfaction])[0]
     classes = instrument.customer_classes
@@ -211,12 +218,28 @@ def _parse_answers(columns: list[pd.Series], values: np.ndarray, scale: AnswerSc
     the GIL; each writes its own column): a streamed file's answers come as text, and their
     parse was the largest cost of validating it."""
     def parse(j: int) -> np.ndarray:
+        if columns[j] is None:  # an item without this battery (SERVPERF: no expectation)
+            values[:, j] = np.nan
+            return np.zeros(len(values), dtype=bool)
         return numbers_into(columns[j], values[:, j], scale, labels[j])
 
     if len(columns) < 2 or len(values) < _PARALLEL_ROWS:
         return [parse(j) for j in range(len(columns))]
     with ThreadPoolExecutor(_THREADS) as pool:
         return list(pool.map(parse, range(len(columns))))
+
+
+def importance_ratings(column: pd.Series, scale: AnswerScale, labels, codes) -> np.ndarray:
+    """An item's importance ratings, read as its answers are (labels, codes, missing codes);
+    like importance points they are auxiliary: a rating that is not on the scale is missing
+    (the statistics count the ratings), it does not cost the respondent's answers."""
+    out = np.empty(len(column))
+    numbers_into(column, out, scale, labels)
+    if codes is not None:
+        recode(out, codes, sorted(scale.codes))
+    with np.errstate(invalid="ignore"):
+        out[~((out >= scale.lo) & (out <= scale.hi))] = np.nan
+    return out
 
 
 def answer_label_sets(instrument: Instrument, columns: int) -> list[tuple | None]:

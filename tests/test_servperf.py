@@ -1,0 +1,219 @@
+"""Perception-only (SERVPERF) instruments and items' importance ratings, through the command
+line, against figures computed by hand and by scipy; and the SERVPERF weak-point rule on
+simulated waves with a known answer."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from typer.testing import CliRunner
+
+from fixtures import TINY_CSV, TINY_INSTRUMENT, report_tiny, write
+from servqual.cli import app
+
+# The tiny survey without its expectations: the file's E columns are simply not read.
+SERVPERF = TINY_INSTRUMENT.replace('expectation = "E1"\n', "").replace(
+    'expectation = "E2"\n', "").replace('expectation = "E3"\n', "")
+# Perceptions of r1..r4 (TINY_CSV): P1 3,2,4,5  P2 5,3,4,2  P3 4,2,5,1.
+P = {"i1": [3, 2, 4, 5], "i2": [5, 3, 4, 2], "i3": [4, 2, 5, 1]}
+# Dimension SERVPERF scores per respondent: alpha = mean(P1, P2), beta = P3.
+ALPHA = [4.0, 2.5, 4.0, 3.5]
+BETA = [4.0, 2.0, 5.0, 1.0]
+
+
+def t_interval(values):
+    values = np.asarray(values, dtype=float)
+    return stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+
+
+def load(out):
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+def test_perception_only_figures_by_hand(tmp_path, engine):
+    result, out = report_tiny(tmp_path, SERVPERF, TINY_CSV, "--engine", engine)
+    assert result.exit_code == 0, result.output
+    doc = load(out)
+    assert doc["method"] == "servperf"
+    items = {i["item"]: i for i in doc["items"]}
+    for item, answers in P.items():
+        row = items[item]
+        assert row["n"] == 4  # every answered perception counts (no expectation to pair)
+        assert row["perception_mean"] == pytest.approx(np.mean(answers))
+        low, high = t_interval(answers)
+        assert row["perception_ci95_low"] == pytest.approx(low)
+        assert row["perception_ci95_high"] == pytest.approx(high)
+        for field in ("expectation_mean", "gap_mean", "gap_ci95_low", "p_value"):
+            assert row[field] is None, field
+    dims = {d["dimension"]: d for d in doc["dimensions"]}
+    for key, scores in (("alpha", ALPHA), ("beta", BETA)):
+        assert dims[key]["n"] == 4
+        assert dims[key]["perception_mean"] == pytest.approx(np.mean(scores))
+        assert dims[key]["servperf_mean"] == pytest.approx(np.mean(scores))
+        assert dims[key]["perception_ci95_low"] == pytest.approx(t_interval(scores)[0])
+        assert dims[key]["gap_mean"] is None and dims[key]["expectation_mean"] is None
+    overall = np.mean([(a + b) / 2 for a, b in zip(ALPHA, BETA)])
+    assert doc["overall"]["servperf"] == pytest.approx(overall)
+    assert doc["overall"]["servqual_unweighted"] is None
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "perceptions only (SERVPERF)" in html
+
+
+def test_a_mixed_instrument_keeps_the_gap_of_an_item_with_both_columns(tmp_path):
+    mixed = TINY_INSTRUMENT.replace('expectation = "E2"\n', "").replace(
+        'expectation = "E3"\n', "")
+    result, out = report_tiny(tmp_path, mixed, TINY_CSV)
+    assert result.exit_code == 0, result.output
+    doc = load(out)
+    assert doc["method"] == "servperf"
+    i1 = next(i for i in doc["items"] if i["item"] == "i1")
+    # E1 4,5,3,(9 = missing); P1 3,2,4,5: three pairs with gaps -1,-3,+1; all four perceptions
+    assert i1["n"] == 4 and i1["perception_mean"] == pytest.approx(3.5)
+    assert i1["gap_n"] == 3 and i1["gap_mean"] == pytest.approx(-1.0)
+    assert i1["p_value"] == pytest.approx(stats.ttest_1samp([-1, -3, 1], 0).pvalue)
+    assert all(d["gap_mean"] is None for d in doc["dimensions"])  # no dimension gap
+
+
+def test_zh_cn_report_of_a_servperf_survey(tmp_path):
+    result, _ = report_tiny(tmp_path, SERVPERF, TINY_CSV, "--lang", "zh-CN")
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "本次调查只测量实际感受（SERVPERF）" in html
+    assert "SERVQUAL gap" not in html and "This survey measures" not in html
+
+
+IMPORTANCE = SERVPERF.replace('perception = "P1"\n', 'perception = "P1"\nimportance = "I1"\n')
+IMPORTANCE = IMPORTANCE.replace('perception = "P3"\n', 'perception = "P3"\nimportance = "I3"\n')
+IMPORTANCE += '\n[answer_labels]\n"Very important" = 5\n'
+
+
+def test_importance_ratings_by_hand(tmp_path):
+    data = TINY_CSV.replace("P3\n", "P3,I1,I3\n").replace("r1,East,4,5,3,3,5,4", "r1,East,4,5,3,3,5,4,5,4")
+    data = data.replace("r2,East,5,4,2,2,3,2", "r2,East,5,4,2,2,3,2,Very important,3")
+    data = data.replace("r3,West,3,,5,4,4,5", "r3,West,3,,5,4,4,5,8,")
+    data = data.replace("r4,West,9,4,4,5,2,1", "r4,West,9,4,4,5,2,1,2,9")
+    result, out = report_tiny(tmp_path, IMPORTANCE, data)
+    assert result.exit_code == 0, result.output
+    doc = load(out)
+    assert doc["data_quality"]["rows_quarantined"] == 0  # a bad rating costs no answers
+    items = {i["item"]: i for i in doc["items"]}
+    # I1: 5, "Very important" = 5, 8 (off the 1–5 scale: missing), 2 -> mean 4 over 3
+    assert items["i1"]["importance_n"] == 3
+    assert items["i1"]["importance_mean"] == pytest.approx(4.0)
+    # I3: 4, 3, blank, 9 (missing code) -> mean 3.5 over 2
+    assert items["i3"]["importance_n"] == 2
+    assert items["i3"]["importance_mean"] == pytest.approx(3.5)
+    assert items["i2"]["importance_mean"] is None
+    assert "Importance is the mean importance" in (tmp_path / "r.html").read_text("utf-8")
+
+
+def test_importance_column_missing_from_the_file_is_named(tmp_path):
+    result, _ = report_tiny(tmp_path, IMPORTANCE, TINY_CSV)
+    assert result.exit_code != 0
+    assert "I1" in result.output and "Traceback" not in result.output
+
+
+def test_straightlining_in_servperf_is_judged_on_perception(tmp_path):
+    inst = SERVPERF.replace("[analysis]", "quarantine_straightlining = true\n\n[analysis]")
+    data = TINY_CSV.replace("r2,East,5,4,2,2,3,2", "r2,East,5,4,2,3,3,3")
+    result, out = report_tiny(tmp_path, inst, data)
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "r.rejected.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    # r2 answered 3 to every perception; its expectations (5, 4, 2, not read) do not count
+    assert [(r["id"], r["reason"]) for r in rows] == [("r2", "straightlining")]
+
+
+def test_adequate_without_expectation_is_refused_at_load(tmp_path):
+    inst = SERVPERF.replace('perception = "P1"\n', 'perception = "P1"\nadequate = "A1"\n')
+    result, _ = report_tiny(tmp_path, inst, TINY_CSV)
+    assert result.exit_code != 0 and "items[0].adequate" in result.output
+
+
+# --------------------------------------------------------------------------------------------
+# The SERVPERF weak-point rule against a known answer
+
+SIM = """
+[instrument]
+name = "SERVPERF simulation"
+scale_min = 1
+scale_max = 7
+respondent_id = "id"
+wave = "wave"
+
+[dimensions.reliability]
+label = { en = "Reliability" }
+[dimensions.empathy]
+label = { en = "Empathy" }
+[dimensions.tangibles]
+label = { en = "Tangibles" }
+"""
+for _n, _dim in enumerate(["reliability"] * 3 + ["empathy"] * 3 + ["tangibles"] * 3, 1):
+    SIM += f'\n[[items]]\nid = "q{_n}"\ndimension = "{_dim}"\nperception = "P{_n}"\n'
+
+
+def simulate(folder, seed: int, fall: float = 0.0, low: float = 0.0, n: int = 250):
+    """Four waves; reliability's perceptions fall by ``fall`` per wave, item q7 sits ``low``
+    below the others (means around 5.2 on 1–7, well above the standard of 4)."""
+    rng = np.random.default_rng(seed)
+    paths = []
+    for k, wave in enumerate(["2026Q1", "2026Q2", "2026Q3", "2026Q4"]):
+        frame = pd.DataFrame({"id": [f"{wave}-{i}" for i in range(n)], "wave": wave})
+        person = rng.normal(0, 0.6, n)
+        for j in range(1, 10):
+            mean = 5.2 + person - (fall * k if j <= 3 else 0) - (low if j == 7 else 0)
+            frame[f"P{j}"] = np.clip(np.rint(rng.normal(mean, 0.9)), 1, 7).astype(int)
+        paths.append(write(folder / f"{wave}.csv", frame.to_csv(index=False)))
+    return paths
+
+
+def weak_points(tmp_path, name: str, **kwargs):
+    folder = tmp_path / name
+    paths = simulate(folder, **kwargs)
+    inst = write(folder / "instrument.toml", SIM)
+    out = folder / "r.json"
+    result = CliRunner().invoke(app, ["report", *map(str, paths), "-i", str(inst),
+                                      "-o", str(folder / "r.html"), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    return {(p["kind"], p["id"]): p["evidence"] for p in load(out)["weak_points"]}
+
+
+def test_planted_fall_and_low_item_are_found(tmp_path):
+    found = weak_points(tmp_path, "planted", seed=11, fall=0.2, low=2.0)
+    assert "falling_trend" in found[("dimension", "reliability")]
+    assert "low_perception" in found[("item", "q7")]
+    assert ("dimension", "tangibles") not in found
+
+
+def test_nothing_planted_rarely_raises_a_weak_point(tmp_path):
+    seeds = range(100, 110)
+    alarms = [bool(weak_points(tmp_path, f"null{seed}", seed=seed)) for seed in seeds]
+    # Each report decides its trends at a false-alarm rate of 5 % (alarm_fdr); at most 2 of
+    # 10 quiet reports with any weak point leaves room for chance, not for a broken rule.
+    assert sum(alarms) <= 2, alarms
+
+
+def test_init_drafts_a_perception_only_survey_that_reports(tmp_path):
+    data = write(tmp_path / "2026Q3.csv", "id,region,P1,I1,P2,I2,P3\n" + "\n".join(
+        f"r{n},{'East' if n % 2 else 'West'},{1 + n % 5},{1 + (n * 3) % 5},{1 + (n * 2) % 5},"
+        f"{5 - n % 5},{1 + (n + 1) % 5}" for n in range(12)) + "\n")
+    inst = tmp_path / "instrument.toml"
+    result = CliRunner().invoke(app, ["init", str(data), "--out", str(inst)])
+    assert result.exit_code == 0, result.output
+    assert "3 with a perception only (SERVPERF)" in result.output
+    text = inst.read_text(encoding="utf-8")
+    assert 'importance = "I1"' in text and "expectation =" not in text
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["report", str(data), "-i", str(inst), "-o",
+                                      str(tmp_path / "r.html"), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    items = {i["item"]: i for i in load(out)["items"]}
+    assert items["q01"]["perception_mean"] == pytest.approx(np.mean([1 + n % 5 for n in range(12)]))
+    assert items["q01"]["importance_mean"] == pytest.approx(
+        np.mean([1 + (n * 3) % 5 for n in range(12)]))
