@@ -40,18 +40,18 @@ PLACEHOLDERS = {
     "references": {"label", "priority"},
     "targets.missed": {"measure", "actual", "target", "distance"},
     "targets.revise": {"margin", "waves"},
-    "classes": {"value", "gap", "overall"},
+    "classes": {"value", "gap", "overall", "measure"},
     "tools": {"label"},
     "evidence.negative_gap": {"gap", "low", "high", "p"},
     "evidence.falling_trend": {"slope", "waves", "p", "change"},
     "evidence.target_missed": {"measure", "actual", "target", "distance"},
     "evidence.complaints": {"count", "wave", "rate", "trend"},
-    "evidence.below_peers": {"unit", "gap", "average", "p"},
+    "evidence.below_peers": {"unit", "gap", "average", "p", "measure"},
     "evidence.below_adequate": {"perception", "adequate", "msa", "p"},
     "evidence.low_perception": {"perception", "standard", "low", "high", "p"},
     "units.label": {"label", "value", "column"},
     "units.focus": {"label", "value", "column", "gap", "low", "high", "n", "whole", "measure"},
-    "units.peers": {"value", "gap", "average", "best", "best_gap", "rank", "units"},
+    "units.peers": {"value", "gap", "average", "best", "best_gap", "rank", "units", "measure"},
 }
 
 Text = dict[str, str]
@@ -295,9 +295,12 @@ def evidence_texts(point, book: StrategyBook) -> dict[str, dict[str, Text]]:
             values = dict(count=facts["count"], wave=facts["wave"],
                           rate=plain(facts["rate_per_1000"], 1),
                           trend=book.directions[facts["direction"]]["label"])
-        else:  # below_peers
-            values = dict(unit=str(facts["unit"]), gap=signed(facts["gap"]),
-                          average=signed(facts["average"]), p=pvalue(facts["p_adjusted"]))
+        else:  # below_peers, by the gap or (SERVPERF) the perception
+            measure = "gap" if "gap" in facts else "perception"
+            show = signed if measure == "gap" else plain
+            values = dict(unit=str(facts["unit"]), gap=show(facts[measure]),
+                          average=show(facts["average"]), p=pvalue(facts["p_adjusted"]),
+                          measure=book.words[measure])
         out[code] = {"label": dict(entry["label"]), "detail": fill(entry["detail"], **values)}
     return out
 
@@ -333,10 +336,13 @@ def recommend(point, book: StrategyBook, instrument: Instrument, config,
     below = point.evidence.get("below_peers")
     if point.peers is not None and below is not None and not below.get("external"):
         b = point.peers  # the unit's place among the units: learn from the best one
+        measure = "gap" if "gap_mean" in b else "perception"
+        show = signed if measure == "gap" else plain
         parts.append({"kind": "peers", **fill(
-            book.units["peers"], value=str(b["unit"]), gap=signed(b["gap_mean"]),
-            average=signed(b["average_others"]), best=str(b["best_unit"]),
-            best_gap=signed(b["best_gap"]), rank=int(b["rank"]), units=int(b["units"]))})
+            book.units["peers"], value=str(b["unit"]), gap=show(b[f"{measure}_mean"]),
+            average=show(b["average_others"]), best=str(b["best_unit"]),
+            best_gap=show(b[f"best_{measure}"]), rank=int(b["rank"]), units=int(b["units"]),
+            measure=book.words[measure])})
     if point.alert:
         a = point.alert
         parts.append({"kind": "alert", **fill(
@@ -359,9 +365,12 @@ def recommend(point, book: StrategyBook, instrument: Instrument, config,
         parts.append(part)
     if point.customer_class is not None:
         c = point.customer_class
+        measure = c.get("measure", "gap")
+        show = signed if measure == "gap" else plain
         parts.append({"kind": "customer_class", "class": c["class"], **fill(
-            book.classes[c["class"]]["strategy"], value=c["value"], gap=signed(c["gap_mean"]),
-            overall=signed(c["overall_gap"]))})
+            book.classes[c["class"]]["strategy"], value=c["value"],
+            gap=show(c[f"{measure}_mean"]), overall=show(c[f"overall_{measure}"]),
+            measure=book.words[measure])})
     if referred:
         parts.append({"kind": "reference", "dimension": point.dimension, **fill(
             book.references["dimension"],

@@ -120,17 +120,21 @@ def print_trend(answer: dict, console: Console) -> None:
                           _num(row["perception_mean"], ".3f"),
                           _num(row["expectation_mean"], ".3f"))
         console.print(table)
-        console.print(f"gap (perception − expectation): {_trend_words(s['gap_trend'])}",
-                      markup=False)
+        if answer.get("method") != "servperf":  # SERVPERF: perceptions only, no gap
+            console.print(f"gap (perception − expectation): {_trend_words(s['gap_trend'])}",
+                          markup=False)
         console.print(f"perception: {_trend_words(s['perception_trend'])}", markup=False)
         return
+    servperf = answer.get("method") == "servperf"
+    score = "perception" if servperf else "gap"
     table = Table(title=f"Trends by dimension, {where} ({len(answer['waves'])} waves: "
                   f"{answer['waves'][0]} … {answer['waves'][-1]})", title_justify="left",
                   show_edge=False)
     table.add_column("dimension", no_wrap=True)
-    table.add_column("gap now", justify="right")
-    table.add_column("gap trend (slope/wave, p)", no_wrap=True)
-    table.add_column("perception trend", no_wrap=True)
+    table.add_column(f"{score} now", justify="right")
+    table.add_column(f"{score} trend (slope/wave, p)", no_wrap=True)
+    if not servperf:
+        table.add_column("perception trend", no_wrap=True)
 
     def cell(t: dict) -> str:
         if t["direction"] == "insufficient_waves":
@@ -138,7 +142,10 @@ def print_trend(answer: dict, console: Console) -> None:
         return f"{t['direction']} {_num(t['slope_per_wave'])}, p {_p(t['p_value'])}"
 
     for s in series:
-        latest = next((r for r in reversed(s["by_wave"]) if r["gap_mean"] is not None), None)
-        table.add_row(s["id"], _num(latest["gap_mean"]) if latest else "–",
-                      cell(s["gap_trend"]), cell(s["perception_trend"]))
+        latest = next((r for r in reversed(s["by_wave"]) if r[f"{score}_mean"] is not None),
+                      None)
+        now = _num(latest[f"{score}_mean"], "+.3f" if score == "gap" else ".3f") \
+            if latest else "–"
+        trends = [cell(s[f"{score}_trend"])] + ([] if servperf else [cell(s["perception_trend"])])
+        table.add_row(s["id"], now, *trends)
     console.print(table)

@@ -217,3 +217,113 @@ def test_init_drafts_a_perception_only_survey_that_reports(tmp_path):
     assert items["q01"]["perception_mean"] == pytest.approx(np.mean([1 + n % 5 for n in range(12)]))
     assert items["q01"]["importance_mean"] == pytest.approx(
         np.mean([1 + (n * 3) % 5 for n in range(12)]))
+
+
+UNITS = SIM.replace('wave = "wave"\n', 'wave = "wave"\nsegments = ["region", "tier"]\n') + """
+[analysis]
+benchmark_segment = "region"
+
+[customer_classes]
+column = "tier"
+core = ["A"]
+regular = ["C"]
+"""
+
+
+def test_units_and_classes_are_judged_on_perception(tmp_path):
+    """One wave: South perceives empathy a point worse than the other regions (a unit below
+    its peers), and tangibles sits below the standard, mostly among tier C customers."""
+    rng = np.random.default_rng(5)
+    n = 900
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(n)], "wave": "2026Q3",
+                          "region": rng.choice(["North", "South", "East"], n),
+                          "tier": rng.choice(["A", "C"], n)})
+    for j in range(1, 10):
+        mean = np.full(n, 5.2)
+        if j in (4, 5, 6):
+            mean -= np.where(frame["region"] == "South", 1.0, 0.0)
+        if j in (7, 8, 9):
+            mean = np.where(frame["tier"] == "C", 2.4, 3.8)
+        frame[f"P{j}"] = np.clip(np.rint(rng.normal(mean, 0.9)), 1, 7).astype(int)
+    data = write(tmp_path / "2026Q3.csv", frame.to_csv(index=False))
+    inst = write(tmp_path / "instrument.toml", UNITS)
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["report", str(data), "-i", str(inst), "-o",
+                                      str(tmp_path / "r.html"), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = load(out)
+    bench = {(b["unit"], b["dimension"]): b for b in doc["benchmark"]}
+    empathy = frame[["P4", "P5", "P6"]].mean(axis=1)
+    for unit in ("North", "South", "East"):
+        mine = empathy[frame["region"] == unit]
+        assert bench[(unit, "empathy")]["perception_mean"] == pytest.approx(mine.mean())
+        assert bench[(unit, "empathy")]["gap_mean"] is None
+    assert bench[("South", "empathy")]["below_peers"] is True
+    points = {p["id"]: p for p in doc["weak_points"]}
+    south = points["empathy@region=South"]
+    assert "below_peers" in south["evidence"]
+    assert "perception" in south["evidence_details"]["below_peers"]["detail"]["en"]
+    tangibles = points["tangibles"]
+    assert "low_perception" in tangibles["evidence"]
+    assert tangibles["customer_class"]["class"] == "regular"
+    assert tangibles["customer_class"]["measure"] == "perception"
+    part = next(p for p in tangibles["strategy_parts"] if p["kind"] == "customer_class")
+    assert "perception" in part["en"] and "实际感受" in part["zh-CN"]
+
+
+def changed_history(tmp_path):
+    """Four SERVPERF waves; i2 is asked from the third wave on, i1's perception falls."""
+    rng = np.random.default_rng(43)
+    waves, files, first = ["2025Q4", "2026Q1", "2026Q2", "2026Q3"], [], []
+    for w, wave in enumerate(waves):
+        n = 80
+        p = rng.integers(2, 6, size=(n, 3))
+        p[:, 0] = np.clip(5 - w + rng.integers(-1, 2, size=n), 1, 5)
+        first.append(p[:, 0])
+        rows = ["id,region,P1,P2,P3"] + [
+            f"{wave}-{i},{'East' if i % 2 else 'West'},{p[i, 0]},"
+            f"{p[i, 1] if w >= 2 else ''},{p[i, 2]}" for i in range(n)]
+        files.append(write(tmp_path / f"{wave}.csv", "\n".join(rows) + "\n"))
+    means = [float(np.mean(x)) for x in first]
+    se = [float(np.std(x, ddof=1) / np.sqrt(len(x))) for x in first]
+    slope = float(np.polyfit(np.arange(4), means, 1, w=1 / np.array(se))[0])
+    return write(tmp_path / "instrument.toml", SERVPERF), files, slope
+
+
+@pytest.mark.parametrize("engine", ["memory", "duckdb", "dask"])
+def test_changed_questionnaire_perception_trend_over_common_items(tmp_path, engine,
+                                                                  engine_options):
+    inst, files, slope = changed_history(tmp_path)
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["report", *map(str, files), "-i", str(inst),
+                                      *engine_options(engine), "-o", str(tmp_path / "r.html"),
+                                      "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    alpha = next(t for t in load(out)["trends"] if t["dimension"] == "alpha")
+    assert alpha["common_items_only"] is True
+    assert alpha["slope_per_wave"] == pytest.approx(slope, rel=1e-9)
+    assert alpha["direction"] == "falling"
+
+
+def test_changed_questionnaire_perception_trend_through_the_store(tmp_path):
+    inst, files, slope = changed_history(tmp_path)
+    store = tmp_path / "h.duckdb"
+    for batch in (files[:2], files[2:]):
+        result = CliRunner().invoke(app, ["ingest", *map(str, batch), "-i", str(inst),
+                                          "--store", str(store)])
+        assert result.exit_code == 0, result.output
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["report", "--store", str(store), "-i", str(inst),
+                                      "-o", str(tmp_path / "r.html"), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    alpha = next(t for t in load(out)["trends"] if t["dimension"] == "alpha")
+    assert alpha["common_items_only"] is True
+    assert alpha["slope_per_wave"] == pytest.approx(slope, rel=1e-9)
+    result = CliRunner().invoke(app, ["trend", "--store", str(store), "--dimension", "alpha",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["method"] == "servperf"
+    (series,) = answer["series"]
+    assert series["perception_trend"]["slope_per_wave"] == pytest.approx(slope, rel=1e-9)
+    assert series["perception_trend"]["direction"] == "falling"

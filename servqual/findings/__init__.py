@@ -79,10 +79,9 @@ def find(*, tables, aggregates, waves: list[str], instrument: Instrument, trends
                         & (m["id"] == "respondents")][["wave", "n"]]
         complaint_table, summary = complaint_analysis(rows, respondents, instrument, waves,
                                                       config)
-    # Benchmarking ranks units by their gaps: not (yet) in a SERVPERF analysis.
     bench = benchmark_units(aggregates.moments, benchmark_column, current, config,
-                            instrument.dimension_keys) \
-        if benchmark_column and not instrument.servperf else pd.DataFrame()
+                            instrument.dimension_keys, instrument.score) \
+        if benchmark_column else pd.DataFrame()
     peer_table = compare_with_peers(dims_now, *peers, config) if peers else pd.DataFrame()
     ipa = importance_performance(dims_now, aggregates.moments, current,
                                  bool(instrument.settings.overall_satisfaction))

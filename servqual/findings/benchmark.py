@@ -23,14 +23,16 @@ from ..stats.probability import welch_se
 
 
 def benchmark_units(moments: pd.DataFrame, column: str, wave: str, config: AnalysisConfig,
-                    dimensions: list[str] | None = None) -> pd.DataFrame:
+                    dimensions: list[str] | None = None, measure: str = "gap") -> pd.DataFrame:
     """Units (values of a segment column) ranked per dimension against the best unit and the
     average of the others; Welch's t of each unit against the others (on design-based
     standard errors with sampling weights; Holm-adjusted across units). Cells below
     ``min_cell`` are left out (privacy). Dimensions in the order of ``dimensions`` (default:
-    as in ``moments``), units by rank, ties by name."""
+    as in ``moments``), units by rank, ties by name. ``measure``: the gap, or a SERVPERF
+    analysis' perception (columns ``<measure>_mean`` and ``best_<measure>``)."""
     m = moments[(moments["wave"] == wave) & (moments["level"] == "dimension")
-                & (moments["measure"] == "gap")]
+                & (moments["measure"] == measure)]
+    mean = f"{measure}_mean"
     sums = [c for c in SUMS + WEIGHTED_SUMS if c in m.columns]
     whole = m[m["segment"] == ALL].set_index("id")[sums]
     units = m[(m["segment"] == column) & (m["n"] >= config.min_cell)]
@@ -44,14 +46,14 @@ def benchmark_units(moments: pd.DataFrame, column: str, wave: str, config: Analy
         t, df, p = welch_se(rest["n"], others["mean"], others["se"], part["n"], mine["mean"],
                             mine["se"])
         frame = pd.DataFrame({"dimension": dim, "unit": part["value"], "n": part["n"],
-                              "gap_mean": mine["mean"], "average_others": others["mean"],
+                              mean: mine["mean"], "average_others": others["mean"],
                               "difference": mine["mean"] - others["mean"], "t": t, "df": df,
                               "p_value": p})
         frame["p_adjusted"] = adjust_pvalues(frame["p_value"].to_numpy(), "holm")
-        frame["rank"] = frame["gap_mean"].rank(ascending=False, method="min").astype(int)
-        best = frame.loc[frame["gap_mean"].idxmax()]
+        frame["rank"] = frame[mean].rank(ascending=False, method="min").astype(int)
+        best = frame.loc[frame[mean].idxmax()]
         frame["units"] = len(frame)
-        frame["best_unit"], frame["best_gap"] = best["unit"], best["gap_mean"]
+        frame["best_unit"], frame[f"best_{measure}"] = best["unit"], best[mean]
         frame["below_peers"] = (frame["p_adjusted"] < config.significance) & (
             frame["difference"] <= -config.peer_min_difference)
         rows.append(frame.sort_values(["rank", "unit"], kind="stable"))

@@ -135,10 +135,13 @@ def target_evidence(missed: pd.DataFrame) -> dict[str, Any]:
 
 
 def unit_peer_evidence(row: pd.Series) -> dict[str, Any]:
-    """A unit's place below the other units of the benchmarking segment."""
-    return {"unit": row["unit"], "gap": row["gap_mean"], "average": row["average_others"],
+    """A unit's place below the other units of the benchmarking segment (by its gap, or by
+    a SERVPERF analysis' perception: keys ``perception`` and ``best_perception``)."""
+    measure = "gap" if "gap_mean" in row else "perception"
+    return {"unit": row["unit"], measure: row[f"{measure}_mean"],
+            "average": row["average_others"],
             "p_adjusted": row["p_adjusted"], "column": row["column"],
-            "best_unit": row["best_unit"], "best_gap": row["best_gap"],
+            "best_unit": row["best_unit"], f"best_{measure}": row[f"best_{measure}"],
             "rank": row["rank"], "units": row["units"], "external": False}
 
 

@@ -92,7 +92,8 @@ def concentrated_class(segments: pd.DataFrame, tests: pd.DataFrame, instrument: 
     """The customer class whose gap on a dimension is clearly the worst, if any.
 
     Clearly: the classes differ (Kruskal–Wallis p < significance) and the worst class's gap
-    is below the whole sample's by at least ``peer_min_difference``.
+    (a SERVPERF analysis: its perception) is below the whole sample's by at least
+    ``peer_min_difference``.
     """
     classes = instrument.customer_classes
     if classes is None or segments.empty or tests.empty:
@@ -102,12 +103,15 @@ def concentrated_class(segments: pd.DataFrame, tests: pd.DataFrame, instrument: 
     test = tests[(tests["column"] == classes.column) & (tests["dimension"] == dimension)]
     if rows.empty or test.empty or not test["kruskal_p"].iloc[0] < config.significance:
         return None
-    worst = rows.loc[rows["gap_mean"].idxmin()]
+    measure = instrument.score
+    worst = rows.loc[rows[f"{measure}_mean"].idxmin()]
     key = classes.class_of(worst["value"])
-    if key is None or worst["gap_mean"] > overall_gap - config.peer_min_difference:
+    if key is None or worst[f"{measure}_mean"] > overall_gap - config.peer_min_difference:
         return None
-    return {"class": key, "value": str(worst["value"]), "gap_mean": float(worst["gap_mean"]),
-            "overall_gap": float(overall_gap), "kruskal_p": float(test["kruskal_p"].iloc[0])}
+    return {"class": key, "value": str(worst["value"]), "measure": measure,
+            f"{measure}_mean": float(worst[f"{measure}_mean"]),
+            f"overall_{measure}": float(overall_gap),
+            "kruskal_p": float(test["kruskal_p"].iloc[0])}
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,9 +288,10 @@ def _whole_points(dimensions, items, trends, targets, complaints, peers, segment
             if not primary:
                 continue
             point.evidence = ordered_evidence(evidence)
-            if kind == "dimension" and not servperf:  # classes compare gaps
-                point.customer_class = concentrated_class(segments, segment_tests, instrument,
-                                                          ident, gap, config)
+            if kind == "dimension":
+                point.customer_class = concentrated_class(
+                    segments, segment_tests, instrument, ident,
+                    perception if servperf else gap, config)
             point.alert = alert_of(trends.wave_over_wave, kind, ident)
             found.append(point)
     return found

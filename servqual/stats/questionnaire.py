@@ -21,10 +21,11 @@ from .grouping import group_families, groupings
 from .scores import Block, dimension_scores, membership
 
 
-def item_presence(moments: pd.DataFrame) -> pd.DataFrame:
-    """Waves × items: answered pairs in the whole sample (0 where the item was not asked)."""
+def item_presence(moments: pd.DataFrame, measure: str = "gap") -> pd.DataFrame:
+    """Waves × items: answered pairs (a SERVPERF analysis, ``measure`` perception: answered
+    perceptions) in the whole sample (0 where the item was not asked)."""
     rows = moments[(moments["segment"] == ALL) & (moments["level"] == "item")
-                   & (moments["measure"] == "gap")]
+                   & (moments["measure"] == measure)]
     return rows.pivot_table(index="wave", columns="id", values="n", aggfunc="sum",
                             fill_value=0)
 
@@ -35,7 +36,8 @@ def questionnaire_common(moments: pd.DataFrame, instrument: Instrument) -> np.nd
     None when every item has answers in every wave (or there is one wave). A dimension with
     no item common to all waves keeps no common score.
     """
-    presence = item_presence(moments).reindex(columns=list(instrument.item_ids), fill_value=0)
+    presence = item_presence(moments, instrument.score).reindex(
+        columns=list(instrument.item_ids), fill_value=0)
     asked = (presence > 0).to_numpy()
     changed = asked.any(axis=0) & ~asked.all(axis=0)  # asked in some waves, not in others
     if len(presence) < 2 or not changed.any():
@@ -63,7 +65,8 @@ def common_items(responses: Responses, instrument: Instrument, member: np.ndarra
         counter = FloatCounter(group.size, weight is not None)
         counter.add(blocks, group.code, weight)
         moments.append(marginals(counter.cell_rows(), sums_to))
-        histogram = value_histogram(blocks[2], group.code, group.size)
+        histogram = value_histogram(next(b for b in blocks if b.measure == instrument.score),
+                                    group.code, group.size)
         histograms.append(marginals(CellRows.from_frame(histogram, HISTOGRAM_CELL_KEYS,
                                                         ["count"]), sums_to))
     sums = SUMS + (WEIGHTED_SUMS if weight is not None else [])

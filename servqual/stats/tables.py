@@ -152,8 +152,8 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
 def questionnaire_breaks(moments: pd.DataFrame, instrument: Instrument, waves: list[str]
                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Items not asked in some waves, and dimension gaps over the items asked throughout."""
-    presence = item_presence(moments).reindex(index=waves, columns=list(instrument.item_ids),
-                                              fill_value=0)
+    presence = item_presence(moments, instrument.score).reindex(
+        index=waves, columns=list(instrument.item_ids), fill_value=0)
     rows = []
     for item in instrument.items:
         missing = [w for w in waves if presence.loc[w, item.id] == 0]

@@ -126,6 +126,7 @@ def _trend(con, path: Path, dimension, item, segment) -> dict:
                     "gap_trend": fitted.get((level, ident, "gap"), _no_trend()),
                     "perception_trend": fitted.get((level, ident, "perception"), _no_trend())})
     return {"store": str(path), "instrument": instrument.name, "waves": waves,
+            "method": "servperf" if instrument.servperf else "servqual",
             "segment": None if segment is None else {"column": seg, "value": value},
             "thresholds": {k: getattr(instrument.analysis, k) for k in
                            ("significance", "trend_min_waves", "trend_min_change", "min_cell")},
