@@ -75,6 +75,9 @@ TREND_FIELDS = ["direction", "slope_per_wave", "slope_unit", "slope_unit_length"
 WOW_FIELDS = ["previous_wave", "current_wave", "previous_mean", "current_mean", "change",
               "welch_t", "welch_df", "p_value", "p_adjusted", "family_p_adjusted",
               "family_selected", "cohens_d", "alert"]
+IPA_FIELDS = ["importance", "importance_source", "performance", "quadrant", "importance_mid",
+              "performance_mid", "importance_n", "importance_ci95_low", "importance_ci95_high",
+              "quadrant_supported"]
 OVERALL_FIELDS = ["servqual_unweighted", "servqual_weighted", "servqual_weighted_n",
                   "servqual_weighted_ci95_low", "servqual_weighted_ci95_high", "servperf",
                   "servperf_n", "servperf_ci95_low", "servperf_ci95_high", "servperf_weighted",
@@ -257,10 +260,9 @@ class Results:
                                                "average_others", "difference", "p_value",
                                                "p_adjusted", "below_peers"]),
             "peers": records(f.peers, list(f.peers.columns)),
-            "importance_performance": records(f.ipa, [
-                "dimension", "importance", "importance_source", "performance", "quadrant",
-                "importance_mid", "performance_mid", "importance_n", "importance_ci95_low",
-                "importance_ci95_high", "quadrant_supported"]),
+            "importance_performance": records(f.ipa, ["dimension"] + IPA_FIELDS),
+            "importance_performance_items": records(f.ipa_items, ["item", "dimension"]
+                                                    + IPA_FIELDS),
             "weak_points": [self.weak_point_json(p, r) for p, r in
                             zip(f.weak_points, self.recommendations)],
         }

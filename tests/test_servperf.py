@@ -327,3 +327,78 @@ def test_changed_questionnaire_perception_trend_through_the_store(tmp_path):
     (series,) = answer["series"]
     assert series["perception_trend"]["slope_per_wave"] == pytest.approx(slope, rel=1e-9)
     assert series["perception_trend"]["direction"] == "falling"
+
+
+def test_item_importance_performance_and_priority_by_hand(tmp_path):
+    """Stated item ratings place each item in a quadrant at the means of the rated items,
+    with the t interval of its mean rating; a dimension's priority is scaled by its items'
+    mean rating over that of all dimensions."""
+    rng = np.random.default_rng(9)
+    n = 300
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(n)], "wave": "2026Q3"})
+    perf = [5.5, 5.5, 5.5, 3.0, 3.0, 3.0, 2.8, 2.8, 2.8]  # empathy, tangibles below 4
+    rate = [3.0, 3.0, 3.0, 6.5, 6.5, 6.5, 3.5, 3.5, 3.5]  # empathy matters most
+    sim = SIM
+    for j in range(1, 10):
+        frame[f"P{j}"] = np.clip(np.rint(rng.normal(perf[j - 1], 0.8, n)), 1, 7).astype(int)
+        frame[f"I{j}"] = np.clip(np.rint(rng.normal(rate[j - 1], 0.8, n)), 1, 7).astype(int)
+        sim = sim.replace(f'perception = "P{j}"\n', f'perception = "P{j}"\nimportance = "I{j}"\n')
+    data = write(tmp_path / "2026Q3.csv", frame.to_csv(index=False))
+    inst = write(tmp_path / "instrument.toml", sim)
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["report", str(data), "-i", str(inst), "-o",
+                                      str(tmp_path / "r.html"), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = load(out)
+    ipa = {r["item"]: r for r in doc["importance_performance_items"]}
+    ratings = {f"q{j}": frame[f"I{j}"] for j in range(1, 10)}
+    perceptions = {f"q{j}": frame[f"P{j}"] for j in range(1, 10)}
+    mid = np.mean([r.mean() for r in ratings.values()])
+    perf_mid = np.mean([p.mean() for p in perceptions.values()])
+    for item, r in ipa.items():
+        assert r["importance"] == pytest.approx(ratings[item].mean())
+        assert r["performance"] == pytest.approx(perceptions[item].mean())
+        assert r["importance_mid"] == pytest.approx(mid)
+        low, high = t_interval(ratings[item])
+        assert (r["importance_ci95_low"], r["importance_ci95_high"]) == pytest.approx((low, high))
+        expected = {(True, False): "concentrate_here", (True, True): "keep_up",
+                    (False, False): "low_priority", (False, True): "possible_overkill"}[
+            (ratings[item].mean() >= mid, perceptions[item].mean() >= perf_mid)]
+        assert r["quadrant"] == expected
+    assert ipa["q4"]["quadrant"] == "concentrate_here" and ipa["q4"]["quadrant_supported"]
+    points = {p["id"]: p for p in doc["weak_points"]}
+    dims = {d["dimension"]: d for d in doc["dimensions"]}
+    by_dim = {d: np.mean([ratings[f"q{j}"].mean() for j in js])
+              for d, js in (("reliability", (1, 2, 3)), ("empathy", (4, 5, 6)),
+                            ("tangibles", (7, 8, 9)))}
+    mean_rating = np.mean(list(by_dim.values()))
+    for dim in ("empathy", "tangibles"):  # low perception alone: one piece of evidence
+        assert points[dim]["evidence"] == ["low_perception"]
+        room = 7 - dims[dim]["perception_mean"]
+        assert points[dim]["score"] == pytest.approx(room * by_dim[dim] / mean_rating)
+    assert points["empathy"]["priority"] < points["tangibles"]["priority"]
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Importance and performance of the items" in html
+
+
+def test_a_long_file_of_perceptions_reads_as_the_wide_one(tmp_path):
+    from test_long import LONG_INSTRUMENT, to_long
+
+    inst = LONG_INSTRUMENT.replace('expectation = "E"\n', "")
+    rows = [",".join(r.split(",")[:3] + r.split(",")[4:]) for r in to_long()]  # drop E
+    write(tmp_path / "instrument.toml", inst)
+    data = write(tmp_path / "2026Q3.csv", "\n".join(["id,region,item,P", *rows]) + "\n")
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["report", str(data), "-i", str(tmp_path / "instrument.toml"),
+                                      "-o", str(tmp_path / "r.html"), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = load(out)
+    assert doc["method"] == "servperf"
+    items = {i["item"]: i for i in doc["items"]}
+    for item, answers in P.items():
+        assert items[item]["n"] == 4
+        assert items[item]["perception_mean"] == pytest.approx(np.mean(answers))
+    dims = {d["dimension"]: d for d in doc["dimensions"]}
+    assert dims["alpha"]["perception_mean"] == pytest.approx(np.mean(ALPHA))
+    assert doc["overall"]["servperf"] == pytest.approx(
+        np.mean([(a + b) / 2 for a, b in zip(ALPHA, BETA)]))

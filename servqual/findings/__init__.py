@@ -17,7 +17,7 @@ This module gathers them: :func:`find` computes all findings of a run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ from ..stats.gaps import adjust_pvalues, paired_t
 from ..stats.trends import TrendTables
 from .benchmark import benchmark_units, compare_with_peers, load_peers
 from .complaints import complaint_analysis, load_categories, load_complaints
-from .importance import importance_performance
+from .importance import importance_performance, item_importance_performance
 from .targets import Target, evaluate_targets, load_targets, targets_of_unit
 from .evidence import WeakPoint
 from .weak_points import weak_points as _weak_points  # the submodule keeps its name
@@ -48,6 +48,7 @@ class Findings:
     peers: pd.DataFrame
     ipa: pd.DataFrame
     weak_points: list[WeakPoint]
+    ipa_items: pd.DataFrame = field(default_factory=pd.DataFrame)  # items' stated ratings
 
 
 def find(*, tables, aggregates, waves: list[str], instrument: Instrument, trends: TrendTables,
@@ -94,7 +95,8 @@ def find(*, tables, aggregates, waves: list[str], instrument: Instrument, trends
                           benchmark_column=benchmark_column, own_benchmark=own_benchmark)
     return Findings(trends=trends, targets=target_table, complaints=complaint_table,
                     complaint_summary=summary, complaints_outside=outside, benchmark=bench,
-                    peers=peer_table, ipa=ipa, weak_points=points)
+                    peers=peer_table, ipa=ipa, weak_points=points,
+                    ipa_items=item_importance_performance(items_now))
 
 
 def tolerance_tests(tolerance: pd.DataFrame, wave: str, config) -> pd.DataFrame:

@@ -70,6 +70,41 @@ def importance_performance(dimensions: pd.DataFrame, moments: pd.DataFrame, wave
     return out
 
 
+def item_importance_performance(items: pd.DataFrame) -> pd.DataFrame:
+    """Per item with importance ratings: importance (the mean rating), performance (the mean
+    perception) and the IPA quadrant, split at the mean of each over the rated items.
+
+    ``importance_ci95_low``/``_high`` is the t interval of the mean rating (mean ± t(0.975,
+    n − 1) · sd / √n); ``quadrant_supported`` is False when it contains the importance
+    cut-off (the data do not say on which side of it the item lies).
+    """
+    from ..stats.gaps import paired_t
+
+    columns = ["item", "dimension", "importance", "performance", "importance_source",
+               "importance_n", "importance_ci95_low", "importance_ci95_high", "importance_mid",
+               "performance_mid", "quadrant", "quadrant_supported"]
+    if "importance_mean" not in items:
+        return pd.DataFrame(columns=columns)
+    rated = items[items["importance_mean"].notna()]
+    out = pd.DataFrame({"item": rated["item"], "dimension": rated["dimension"],
+                        "importance": rated["importance_mean"],
+                        "performance": rated["perception_mean"],
+                        "importance_source": "stated_ratings",
+                        "importance_n": rated["importance_n"]}).reset_index(drop=True)
+    ci = paired_t(out["importance"].to_numpy(float), rated["importance_sd"].to_numpy(float),
+                  out["importance_n"].to_numpy(float))
+    out["importance_ci95_low"], out["importance_ci95_high"] = ci["gap_ci95_low"], ci["gap_ci95_high"]
+    imp_mid, perf_mid = out["importance"].mean(), out["performance"].mean()
+    out["importance_mid"], out["performance_mid"] = imp_mid, perf_mid
+    out["quadrant"] = [QUADRANTS[(i >= imp_mid, p >= perf_mid)] if np.isfinite(p) else None
+                       for i, p in zip(out["importance"], out["performance"])]
+    low, high = out["importance_ci95_low"], out["importance_ci95_high"]
+    known = low.notna() & high.notna() & out["quadrant"].notna()
+    out["quadrant_supported"] = pd.Series(~((low <= imp_mid) & (imp_mid <= high)),
+                                          dtype=object).where(known, None)
+    return out[columns]
+
+
 def fisher_interval(r: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The 95 % confidence interval of correlations ``r`` of ``n`` pairs (Fisher's z):
     tanh(atanh(r) ± 1.959964 / √(n − 3)); NaN for n ≤ 3 or an undefined r, and [r, r] for

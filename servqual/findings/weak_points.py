@@ -50,9 +50,11 @@ counts as evidence of the whole-sample dimension or item.
 
 Priority
 --------
-``score = shortfall × importance × trend × evidence × reach`` with shortfall = −gap,
-importance = the dimension's importance weight × the number of dimensions (1 = an equal
-share; 1 when unknown), trend = ``priority_falling_factor`` when falling else 1, evidence =
+``score = shortfall × importance × trend × evidence × reach`` with shortfall = −gap (in a
+SERVPERF analysis scale_max − perception, the room for improvement), importance = the
+dimension's importance weight × the number of dimensions (1 = an equal share; without the
+100 points, its items' mean importance rating over that of all dimensions; 1 when
+unknown), trend = ``priority_falling_factor`` when falling else 1, evidence =
 1 + ``priority_evidence_bonus`` per piece of evidence beyond the first, and reach = the share
 of the current wave's respondents the weak point concerns (1 for the whole sample, the unit's
 n / the whole's n for a unit). Cards (dimensions, units and items standing alone) are ranked
@@ -118,9 +120,15 @@ def concentrated_class(segments: pd.DataFrame, tests: pd.DataFrame, instrument: 
 # Weak points
 
 
-def _importance_factor(dimensions: pd.DataFrame) -> dict[str, float]:
+def _importance_factor(dimensions: pd.DataFrame, items: pd.DataFrame) -> dict[str, float]:
+    """Per dimension, its importance relative to an equal share: the 100-point weight × the
+    number of dimensions; without allocations, from the items' importance ratings, the mean
+    of its items' mean ratings over the mean of all dimensions' (1 when unknown)."""
     if "importance_weight" not in dimensions or dimensions["importance_weight"].isna().all():
-        return {}
+        if "importance_mean" not in items or items["importance_mean"].isna().all():
+            return {}
+        rated = items.groupby("dimension")["importance_mean"].mean().dropna()
+        return {d: float(v / rated.mean()) for d, v in rated.items()}
     k = len(dimensions)
     return {d: float(w) * k for d, w in zip(dimensions["dimension"],
                                             dimensions["importance_weight"])
@@ -150,7 +158,7 @@ def weak_points(*, dimensions: pd.DataFrame, items: pd.DataFrame, trends: TrendT
     ``own_benchmark``: in the report of one unit of ``--split-by``, the whole run's
     benchmarking rows of that unit, its place among the other units (its own evidence).
     """
-    importance = _importance_factor(dimensions)
+    importance = _importance_factor(dimensions, items)
     whole = _whole_points(dimensions, items, trends, targets, complaints, peers, segments,
                           segment_tests, instrument, config, tolerance, own_benchmark)
     units = unit_points(dimensions, trends, targets, benchmark, segments,

@@ -70,6 +70,10 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
                                   "item, expectation and perception columns",
                                   file=path, key="instrument.long")
         long = table_to_dataclass(LongLayout, settings.long, file=path, key="instrument.long")
+        if long.adequate and not long.expectation:
+            raise InstrumentError("an adequate-service column needs the expectation (the "
+                                  "desired level): the zone of tolerance lies between them",
+                                  file=path, key="instrument.long.adequate")
         if not settings.respondent_id:
             raise InstrumentError('layout = "long" needs respondent_id: it tells which rows '
                                   "belong to one respondent", file=path,

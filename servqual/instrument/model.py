@@ -61,8 +61,8 @@ class LongLayout:
     """Columns of a long file: one row per respondent x item."""
 
     item: str
-    expectation: str
     perception: str
+    expectation: str = ""  # "": perceptions only (SERVPERF)
     adequate: str = ""
 
 
@@ -216,7 +216,9 @@ class Instrument:
         """Whether the analysis is SERVPERF (Cronin & Taylor 1992): some item has no
         expectation, so the scores are perceptions and there is no dimension gap (an item
         with both columns keeps its own gap)."""
-        return self.long is None and any(not i.expectation for i in self.items)
+        if self.long is not None:
+            return not self.long.expectation
+        return any(not i.expectation for i in self.items)
 
     @property
     def score(self) -> str:

@@ -213,7 +213,7 @@ class Charts:
 
     def importance_performance(self, *, rows: list[dict], title: str, x_title: str,
                                y_title: str, quadrant_labels: list[str],
-                               percent: bool = True) -> dict:
+                               percent: bool = True, key: str = "dimension") -> dict:
         """Importance–performance analysis (Martilla & James): performance (mean perception)
         across, importance up, per dimension, split into quadrants at the middles the results
         give. ``quadrant_labels``: top-left, top-right, bottom-left, bottom-right. A derived
@@ -223,7 +223,7 @@ class Charts:
         ys = [r.get("importance") for r in rows]
         x_mid = rows[0].get("performance_mid") if rows else None
         y_mid = rows[0].get("importance_mid") if rows else None
-        labels = [text(self.labels.get(r["dimension"], r["dimension"])) for r in rows]
+        labels = [text(self.labels.get(r[key], r[key])) for r in rows]  # items: their ids
 
         def span(values: list, mid: float | None, floor: float) -> list[float]:
             known = [v for v in values if v is not None] + ([mid] if mid is not None else [])

@@ -93,8 +93,9 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
     if instrument.has_item_importance:  # stated importance ratings of the items
         rated = measure_means(moments, "item", ("importance",))
         if "importance_mean" in rated:
-            items = items.merge(rated[CELL + ["id", "importance_mean", "importance_n"]].rename(
-                columns={"id": "item"}), on=CELL + ["item"], how="left")
+            items = items.merge(rated[CELL + ["id", "importance_mean", "importance_sd",
+                                              "importance_n"]].rename(columns={"id": "item"}),
+                                on=CELL + ["item"], how="left")
     extra = measure_means(moments, "dimension", ("importance", "servperf"))
     if "importance_mean" in extra:
         extra = extra.rename(columns={"importance_mean": "importance_weight",

@@ -28,7 +28,8 @@ def answer_columns(instrument: Instrument) -> list[str]:
     """The answer columns: per item and battery (wide), or one per battery (long)."""
     if instrument.long is not None:
         long = instrument.long
-        return [c for c in (long.expectation, long.perception, long.adequate) if c]
+        # "" for a battery not asked (no expectation: SERVPERF): its answers are all missing
+        return [long.expectation, long.perception] + ([long.adequate] if long.adequate else [])
     batteries = ["expectation", "perception"] + (["adequate"] if instrument.has_adequate else [])
     return [getattr(i, b) for b in batteries for i in instrument.items]
 

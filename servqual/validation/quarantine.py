@@ -149,7 +149,8 @@ def as_parsed(rows: Responses, reason: np.ndarray, first: np.ndarray, instrument
         item = provenance[ITEM].to_numpy()
         frame[instrument.long.item] = np.array([i.long_code for i in instrument.items])[item]
         for name, arr in as_read.items():
-            frame[getattr(instrument.long, name)] = arr[who, item]
+            if getattr(instrument.long, name):
+                frame[getattr(instrument.long, name)] = arr[who, item]
     names = {RESPONDENT: settings.respondent_id, WAVE: settings.wave or WAVE,
              WEIGHT: settings.sampling_weight, OVERALL_SATISFACTION: settings.overall_satisfaction,
              **{importance_column(d.key): d.importance for d in instrument.dimensions},
