@@ -402,3 +402,18 @@ def test_a_long_file_of_perceptions_reads_as_the_wide_one(tmp_path):
     assert dims["alpha"]["perception_mean"] == pytest.approx(np.mean(ALPHA))
     assert doc["overall"]["servperf"] == pytest.approx(
         np.mean([(a + b) / 2 for a, b in zip(ALPHA, BETA)]))
+
+
+def test_a_gap_target_of_a_servperf_survey_is_refused_with_the_way_out(tmp_path):
+    targets = write(tmp_path / "targets.toml",
+                    '[[targets]]\ndimension = "alpha"\ngap = -0.2\n')
+    result, _ = report_tiny(tmp_path, SERVPERF, TINY_CSV, "--targets", str(targets))
+    assert result.exit_code != 0 and "perception = " in result.output
+    assert "Traceback" not in result.output
+    targets.write_text('[[targets]]\ndimension = "alpha"\nperception = 3.6\n', encoding="utf-8")
+    result, out = report_tiny(tmp_path, SERVPERF, TINY_CSV, "--targets", str(targets))
+    assert result.exit_code == 0, result.output
+    (target,) = load(out)["targets"]
+    assert target["actual"] == pytest.approx(np.mean(ALPHA)) and target["met"] is False
+    point = next(p for p in load(out)["weak_points"] if p["id"] == "alpha")
+    assert point["evidence"] == ["target_missed"]

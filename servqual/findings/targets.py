@@ -77,6 +77,11 @@ def load_targets(path: str | Path, instrument: Instrument) -> list[Target]:
         if len(measures) != 1:
             fail("give exactly one target value: gap = … or perception = …")
         value = spec[measures[0]]
+        item_gap = level == "item" and next(
+            i for i in instrument.items if i.id == ident).expectation
+        if measures[0] == "gap" and instrument.servperf and not item_gap:
+            fail("this instrument measures perceptions only (SERVPERF): there is no gap to "
+                 "hold to a target; set perception = … instead", "gap")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             fail("must be a number", measures[0])
         column = segment_value = ""
