@@ -16,9 +16,10 @@ def signed(x: float | None, digits: int = 2) -> str:
 
 
 def plain(x: float | None, digits: int = 2) -> str:
+    """3.25 / −0.10 (true minus sign, never −0.00); a dash when not computable."""
     if x is None or not math.isfinite(x):
         return "–"
-    return f"{x:.{digits}f}"
+    return f"{0.0 if round(x, digits) == 0 else x:.{digits}f}".replace("-", "\u2212")
 
 
 def pvalue(p: float | None) -> str:

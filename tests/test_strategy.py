@@ -172,7 +172,9 @@ def test_alert_and_reference_parts(instrument):
     rec = recommend(point, book, instrument, instrument.analysis, {"assurance": 4})
     kinds = [p["kind"] for p in rec["parts"]]
     assert kinds == ["direction", "alert", "reference"]
-    assert "−0.23" in rec["parts"][1]["en"] and "2026Q2" in rec["parts"][1]["zh-CN"]
+    # a drop is said once: "dropped by 0.23", "下降了 0.23", never "dropped by −0.23"
+    assert "dropped by 0.23 " in rec["parts"][1]["en"] and "−" not in rec["parts"][1]["en"]
+    assert "下降了 0.23" in rec["parts"][1]["zh-CN"] and "2026Q2" in rec["parts"][1]["zh-CN"]
     assert "Assurance (weak point 4)" in rec["parts"][2]["en"]
     alone = recommend(point, book, instrument, instrument.analysis, {})
     assert [p["kind"] for p in alone["parts"]] == ["direction", "alert", "actions", "tool"]

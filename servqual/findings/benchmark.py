@@ -16,6 +16,7 @@ from ..config import AnalysisConfig, unknown_key_message
 from ..errors import InstrumentError
 from ..files import read_toml
 from ..instrument import Instrument
+from ..instrument.labels import parse_text
 from ..stats.gaps import adjust_pvalues, paired_t
 from ..models import ALL, SUMS, WEIGHTED_SUMS
 from ..stats.moments import describe
@@ -62,8 +63,10 @@ def benchmark_units(moments: pd.DataFrame, column: str, wave: str, config: Analy
     return pd.concat(rows, ignore_index=True).assign(column=column)
 
 
-def load_peers(path: str | Path, instrument: Instrument) -> tuple[str, dict[str, float]]:
-    """An external benchmark: ``name = "…"`` and a ``[gap]`` table of peer gaps by dimension."""
+def load_peers(path: str | Path, instrument: Instrument) -> tuple[dict[str, str],
+                                                                  dict[str, float]]:
+    """An external benchmark: its ``name`` (a text, or ``{ en = "…", zh-CN = "…" }``) and a
+    ``[gap]`` table of peer gaps by dimension."""
     path = Path(path)
     doc = read_toml(path, "benchmark")
     for key in doc:
@@ -77,10 +80,11 @@ def load_peers(path: str | Path, instrument: Instrument) -> tuple[str, dict[str,
                                   file=path, key=f"gap.{dim}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InstrumentError("must be a number", file=path, key=f"gap.{dim}")
-    return str(doc.get("name", path.stem)), {k: float(v) for k, v in doc["gap"].items()}
+    name = parse_text(doc.get("name", path.stem), path, "name")
+    return name, {k: float(v) for k, v in doc["gap"].items()}
 
 
-def compare_with_peers(dimensions: pd.DataFrame, name: str, peers: dict[str, float],
+def compare_with_peers(dimensions: pd.DataFrame, name: dict[str, str], peers: dict[str, float],
                        config: AnalysisConfig) -> pd.DataFrame:
     """Our current gaps against external peer gaps: t-test of our mean against each value."""
     rows = []
@@ -92,7 +96,8 @@ def compare_with_peers(dimensions: pd.DataFrame, name: str, peers: dict[str, flo
                         np.array([row["n"]]), np.array([row["gap_se"]]))
         difference = row["gap_mean"] - peer
         p = float(test["p_value"][0])
-        rows.append({"dimension": row["dimension"], "peer": name, "peer_gap": peer,
+        rows.append({"dimension": row["dimension"], "peer": name.get("en") or
+                     next(iter(name.values())), "peer_label": name, "peer_gap": peer,
                      "gap_mean": row["gap_mean"], "difference": difference, "p_value": p,
                      "below_peers": bool(p < config.significance
                                          and difference <= -config.peer_min_difference)})

@@ -16,7 +16,8 @@ from ..config import AnalysisConfig, table_to_dataclass, unknown_key_message
 from ..errors import InstrumentError
 from ..files import read_toml
 from .answer_tables import parse_answer_codes, parse_answer_labels
-from .model import (CLASS_KEYS, LANGUAGES, VALUE_SEGMENT, CustomerClasses, Dimension, Instrument,
+from .labels import parse_report, parse_segment_labels, parse_text
+from .model import (CLASS_KEYS, VALUE_SEGMENT, CustomerClasses, Dimension, Instrument,
                     Item, LongLayout, Settings)
 
 DEFAULT_INSTRUMENT = Path("surveys/instrument.toml")
@@ -52,7 +53,7 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
     """Build an :class:`Instrument` from an already-parsed TOML document."""
     path = Path(path)
     tables = ("instrument", "dimensions", "items", "analysis", "customer_classes",
-              "answer_labels", "answer_codes")
+              "answer_labels", "answer_codes", "segments", "report")
     for top in doc:
         if top not in tables:
             raise InstrumentError(unknown_key_message(top, tables), file=path, key=top)
@@ -60,7 +61,12 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
         if required not in doc:
             raise InstrumentError("required table is missing", file=path, key=required)
 
-    settings: Settings = table_to_dataclass(Settings, doc["instrument"], file=path, key="instrument")
+    table = doc["instrument"]
+    names: dict[str, str] = {}
+    if isinstance(table, dict) and isinstance(table.get("name"), dict):  # { en, zh-CN }
+        names = parse_text(table["name"], path, "instrument.name")
+        table = {**table, "name": names.get("en") or next(iter(names.values()))}
+    settings: Settings = table_to_dataclass(Settings, table, file=path, key="instrument")
     _check_settings(settings, path)
     analysis = table_to_dataclass(AnalysisConfig, doc.get("analysis", {}), file=path, key="analysis")
     long = None
@@ -126,7 +132,10 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
                               key="analysis.benchmark_segment")
     instrument = Instrument(settings=settings, dimensions=dimensions, items=items,
                             analysis=analysis, path=path, long=long, customer_classes=classes,
-                            answer_labels=labels, answer_codes=recoded)
+                            answer_labels=labels, answer_codes=recoded,
+                            segment_labels=parse_segment_labels(
+                                doc.get("segments"), list(settings.segments) + derived, path),
+                            report=parse_report(doc.get("report"), path), names=names)
     _check_columns_unique(instrument, path)
     return instrument
 
@@ -161,17 +170,7 @@ def _check_settings(s: Settings, path: Path) -> None:
         fail("segments", "contains an empty column name")
 
 
-def _parse_label(value: Any, path: Path, key: str) -> dict[str, str]:
-    if isinstance(value, str):
-        return {"en": value}
-    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-        for lang in value:
-            if lang not in LANGUAGES:
-                raise InstrumentError(f"unknown language {lang!r}; use one of {', '.join(LANGUAGES)}",
-                                      file=path, key=f"{key}.{lang}")
-        return dict(value)
-    raise InstrumentError('must be a string or a table like { en = "…", zh-CN = "…" }',
-                          file=path, key=key)
+_parse_label = parse_text  # a label: one string, or { en = "…", zh-CN = "…" }
 
 
 def _parse_dimensions(table: Any, path: Path) -> tuple[Dimension, ...]:

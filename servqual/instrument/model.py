@@ -15,13 +15,9 @@ from pathlib import Path
 
 from ..config import AnalysisConfig
 from .answers import AnswerCodes, AnswerLabels
+from .labels import LANGUAGES, ReportInfo, SegmentLabels, localise
 
-LANGUAGES = ("en", "zh-CN")
-
-
-def localise(texts: dict[str, str], lang: str, fallback: str) -> str:
-    """The text in ``lang``, else English, else ``fallback``."""
-    return texts.get(lang) or texts.get("en") or fallback
+__all__ = ["LANGUAGES", "localise"]  # and the classes below
 
 
 @dataclass(frozen=True)
@@ -141,6 +137,33 @@ class Instrument:
     answer_labels: AnswerLabels = field(default_factory=AnswerLabels)
     answer_codes: AnswerCodes = field(default_factory=AnswerCodes)
     wave_label: str = ""  # --wave: the wave of files without a wave column (not in the file)
+    segment_labels: dict[str, SegmentLabels] = field(default_factory=dict)  # [segments.X]
+    report: ReportInfo = field(default_factory=ReportInfo)  # [report]
+    names: dict[str, str] = field(default_factory=dict)  # name = { en = "…", zh-CN = "…" }
+
+    def name_for(self, lang: str) -> str:
+        """The instrument's name in ``lang`` (``name`` may be a text per language)."""
+        return localise(self.names, lang, self.settings.name)
+
+    def column_label(self, column: str, lang: str) -> str:
+        """A segment column as readers see it: its label in ``lang``, else its name."""
+        labels = self.segment_labels.get(column)
+        return localise(labels.label, lang, column) if labels is not None else column
+
+    def column_text(self, column: str) -> dict[str, str]:
+        """:meth:`column_label` in every language."""
+        return {lang: self.column_label(column, lang) for lang in LANGUAGES}
+
+    def value_text(self, column: str, value: str) -> dict[str, str]:
+        """:meth:`value_label` in every language, the value itself where it has none."""
+        return {lang: self.value_label(column, value, lang) or str(value) for lang in LANGUAGES}
+
+    def value_label(self, column: str, value: str, lang: str) -> str | None:
+        """A segment value's label in ``lang``; None when it has none in that language (the
+        value is then shown as the data writes it, not in another language)."""
+        labels = self.segment_labels.get(column)
+        texts = labels.values.get(str(value)) if labels is not None else None
+        return texts.get(lang) if texts else None
 
     # Convenience views -------------------------------------------------------------------
     @property

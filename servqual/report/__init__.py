@@ -14,11 +14,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import pickle
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from babel.dates import format_date
 from plotly.offline import get_plotlyjs
 
 from ..resources import cache_dir, templates_dir
@@ -166,6 +168,7 @@ def render_html(results: Results, lang: str = "en", template_dir: str | Path | N
     context = {
         "lang": lang,
         "sp": instrument.servperf,  # SERVPERF: perceptions only, no gaps (results "method")
+        "report_date": format_date(date.today(), format="long", locale=lang_info.locale),
         "by_wave": {(r["wave"], r["dimension"]): r for r in record["by_wave"]},
         "segment_columns": layout["columns"],
         "segment_values": layout["values"],

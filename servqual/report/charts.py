@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..textnumbers import plain, signed
 from .chart_style import (CATEGORICAL, COLORS, GAP_SCALE, axis, base_layout, minus as _minus,
                           short, sign_color, text, to_data, zero_line)
 
@@ -279,7 +280,7 @@ class Charts:
     # Items
 
     def item_heatmap(self, *, title: str, colorbar: str) -> dict:
-        """Item gaps by wave, diverging around zero."""
+        """Item gaps (SERVPERF: perceptions) by wave, diverging around zero (the midpoint)."""
         items = [r["item"] for r in self.results["items"]]
         waves = list(self.results["waves"])
         cells = {(r["item"], r["wave"]): r.get(self._mean)
@@ -299,10 +300,12 @@ class Charts:
         fig.add_trace(go.Heatmap(
             z=z, x=[text(w) for w in waves], y=ylabels, zmin=low, zmax=high, zmid=mid,
             colorscale=GAP_SCALE, xgap=2, ygap=2, customdata=full,
-            texttemplate="%{z:" + self._format + "}", textfont={"size": 10},
+            text=[[(signed if self._gap else plain)(v) if v is not None else "" for v in row]
+                  for row in z],  # our minus sign and rounding, not the browser's
+            texttemplate="%{text}", textfont={"size": 10},
             colorbar={"title": {"text": text(colorbar), "side": "right"}, "thickness": 12,
                       "len": 0.6},
-            hovertemplate="%{customdata}<br>%{x}: %{z:" + self._format + "}<extra></extra>"))
+            hovertemplate="%{customdata}<br>%{x}: %{text}<extra></extra>"))
         return to_data(fig)
 
     # ----------------------------------------------------------------------------------------

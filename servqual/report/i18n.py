@@ -70,10 +70,12 @@ class Numbers:
         return x is None or (isinstance(x, float) and not math.isfinite(x))
 
     def num(self, x, digits: int = 2) -> str:
+        """A true minus sign, and no "−0.00": what rounds to zero prints as zero."""
         if self._missing(x):
             return MISSING
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
-        return format_decimal(x, format=pattern, locale=self.locale)
+        x = 0.0 if round(x, digits) == 0 else x
+        return format_decimal(x, format=pattern, locale=self.locale).replace("-", "\u2212")
 
     def signed(self, x, digits: int = 2) -> str:
         """With an explicit sign: gaps read +0.12 / −0.34 (a true minus sign)."""

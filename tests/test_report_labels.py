@@ -1,0 +1,139 @@
+"""Labels for everything a reader sees (contract §8): segment columns and values, the
+organisation, service and fieldwork period, the peers' name, in both languages; and the
+numbers as a manager reads them (one minus sign, no −0.00, a drop said once)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import Counter
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import ROOT
+from fixtures import TINY_CSV, TINY_INSTRUMENT, report_tiny
+from servqual.cli import app
+
+LABELLED = TINY_INSTRUMENT.replace('name = "Tiny test instrument"',
+                                   'name = { en = "Tiny survey", zh-CN = "小型调查" }') + """
+[segments.region]
+label = { en = "Sales region", zh-CN = "销售区域" }
+values = { East = { en = "Eastern", zh-CN = "华东" }, West = { zh-CN = "西部" } }
+
+[report]
+organisation = { en = "Acme Services", zh-CN = "艾克米服务" }
+service = { en = "Branch service", zh-CN = "网点服务" }
+fieldwork = "2026-07-01 – 2026-08-15"
+"""
+
+
+def visible_text(page: str) -> str:
+    """The words of a page a reader sees: no scripts, styles, code or chart data."""
+    for tag in ("script", "style", "code"):
+        page = re.sub(rf"<{tag}\b.*?</{tag}>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+@pytest.mark.parametrize("lang, column, east, west, org", [
+    ("en", "Sales region", "Eastern", "West", "Acme Services"),
+    ("zh-CN", "销售区域", "华东", "西部", "艾克米服务")])
+def test_segment_labels_and_report_facts_reach_the_page(tmp_path, lang, column, east, west,
+                                                         org):
+    result, out = report_tiny(tmp_path, LABELLED, TINY_CSV, "--lang", lang)
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    text = visible_text(page)
+    assert org in text and ("Branch service" if lang == "en" else "网点服务") in text
+    assert "2026-07-01 – 2026-08-15" in text
+    assert ("Tiny survey" if lang == "en" else "小型调查") in text
+    assert column in text and east in text and west in text
+    # the column's name in the data is never shown as a heading, a table head or a unit
+    assert ">region<" not in page and "by region" not in text.lower()
+    assert "region =" not in text and "region：" not in text
+    if lang == "zh-CN":
+        assert "East" not in text and "Eastern" not in text  # no English value in Chinese
+    # the charts' legends carry the labels too
+    figures = [json.loads(html.unescape(f)) for f in re.findall(r"data-figure='([^']*)'", page)]
+    names = {trace.get("name") for f in figures for trace in f["data"]}
+    assert east in names
+    # the JSON keeps the data's own names: other tools join on them
+    assert {s["value"] for s in json.loads(out.read_text("utf-8"))["segments"]} == {"East",
+                                                                                    "West"}
+
+
+def test_a_unit_report_and_its_strategy_speak_of_the_unit_by_its_label(tmp_path):
+    data = "id,region,E1,E2,E3,P1,P2,P3\n" + "\n".join(
+        f"r{n},{'East' if n % 2 else 'West'},6,6,6,{1 + n % 3 if n % 2 else 5 + n % 3},"
+        f"{1 + n % 3 if n % 2 else 5 + n % 3},6" for n in range(60)) + "\n"
+    inst = LABELLED.replace("[analysis]\n", '[analysis]\nbenchmark_segment = "region"\n')
+    result, out = report_tiny(tmp_path, inst.replace("scale_max = 5", "scale_max = 7"), data,
+                              "--lang", "zh-CN")
+    assert result.exit_code == 0, result.output
+    units = [p for p in json.loads(out.read_text("utf-8"))["weak_points"] if p["kind"] == "unit"]
+    assert units, "East's planted shortfall against West makes a unit weak point"
+    east = units[0]
+    assert east["value"] == "East"
+    assert "华东" in east["label"]["zh-CN"] and "Eastern" in east["label"]["en"]
+    assert "华东" in east["strategy"]["zh-CN"] and "East " not in east["strategy"]["zh-CN"]
+
+
+@pytest.mark.parametrize("extra, key, words", [
+    ('\n[segments.regoin]\nlabel = "R"\n', "segments.regoin", "did you mean 'region'"),
+    ('\n[segments.region]\nlable = "R"\n', "segments.region.lable", "did you mean 'label'"),
+    ('\n[segments.region]\nvalues = { East = { fr = "Est" } }\n', "segments.region.values.East.fr",
+     "unknown language"),
+    ('\n[report]\norganization = "Acme"\n', "report.organization", "did you mean"),
+    ('\n[report]\nservice = 3\n', "report.service", "must be a string"),
+])
+def test_label_mistakes_name_the_file_and_key(tmp_path, extra, key, words):
+    result, _ = report_tiny(tmp_path, TINY_INSTRUMENT + extra, TINY_CSV)
+    assert result.exit_code == 65, result.output
+    assert key in result.output and words in result.output
+    assert "Traceback" not in result.output
+
+
+# Words the Chinese report may show in Latin letters: names of methods and their authors,
+# the instrument's brand, the program, file extensions.
+ALLOWED = {"SERVQUAL", "SERVPERF", "PZB", "Parasuraman", "Zeithaml", "Berry", "Cronin",
+           "Taylor", "Kruskal", "Wallis", "Cronbach", "Benjamini", "Hochberg", "Holm", "Welch",
+           "Bogomolov", "JSON", "csv", "servqual"}
+
+
+def test_the_chinese_demo_report_has_no_english_words_when_everything_is_labelled(tmp_path):
+    """The demo survey labels its segments, values, organisation and peers: the zh-CN
+    report then shows no English word outside an allow-list of names (code and the data's
+    file names aside)."""
+    sample = ROOT / "surveys"
+    out = tmp_path / "zh.html"
+    result = CliRunner().invoke(app, [
+        "report", *map(str, sorted((sample / "sample").glob("20*.csv"))[-4:]),
+        "--instrument", str(sample / "instrument.toml"), "--targets",
+        str(sample / "targets.toml"), "--peers", str(sample / "benchmark.toml"),
+        "--complaints", str(sample / "sample" / "complaints.csv"), "--lang", "zh-CN",
+        "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    words = Counter(re.findall(r"[A-Za-z][A-Za-z_]+", visible_text(out.read_text("utf-8"))))
+    stray = {w: n for w, n in words.items() if w not in ALLOWED}
+    assert stray == {}
+
+
+def test_no_negative_zero_and_one_minus_sign_everywhere(tmp_path):
+    from servqual.report.i18n import Numbers, language
+    from servqual.textnumbers import plain, signed
+
+    numbers = Numbers(language("zh-CN").locale)
+    assert numbers.num(-0.001) == "0.00" and numbers.num(-1.5) == "\u22121.50"
+    assert numbers.signed(-0.004) == "0.00" and numbers.signed(-0.25) == "\u22120.25"
+    assert plain(-0.001) == "0.00" and plain(-2.0) == "\u22122.00" and signed(0.003) == "0.00"
+    result, _ = report_tiny(tmp_path, TINY_INSTRUMENT, TINY_CSV)
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    text = visible_text(page)
+    assert "-0.00" not in text and "\u22120.00" not in text
+    assert not re.search(r"(?<![\w.])-\d", text)  # no ASCII hyphen as a minus sign
+    figures = [json.loads(html.unescape(f)) for f in re.findall(r"data-figure='([^']*)'", page)]
+    heatmap = next(t for f in figures for t in f["data"] if t.get("type") == "heatmap")
+    cells = [c for row in heatmap["text"] for c in row if c]
+    assert cells and all("-" not in c for c in cells)
