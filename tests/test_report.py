@@ -212,7 +212,7 @@ def test_findings_fill_the_summary_trends_weak_points_and_complaints(findings_ht
         '<span class="priority">2</span>')
     assert "gap -1.08 [-1.13, -1.04]" in cards and "Keep promised delivery times." in cards
     assert 'data-chart="importance_performance"' in cards
-    assert 'data-chart="complaints"' in html and "Benchmarking the units of region" in html
+    assert 'data-chart="complaints"' in html and "Benchmarking the units of Region" in html
 
 
 def test_findings_in_chinese_use_the_chinese_strategy_texts(findings_html):

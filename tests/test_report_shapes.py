@@ -117,9 +117,10 @@ def test_segment_value_missing_from_latest_wave_reports(tmp_path, lang, options)
         ("2026Q1", "West"), ("2026Q2", "West")}
     assert ("2026Q3", "West") not in {(r["wave"], r["value"])
                                       for r in doc["segment_responses"]}
-    segments = run.section("segments")
-    assert "East" in segments and "West" not in segments
-    assert "West" in run.section("data-quality")  # its earlier waves are still counted
+    segments = run.section("segments")  # the sample labels its regions in Chinese
+    east, west = ("East", "West") if lang == "en" else ("华东", "西部")
+    assert east in segments and west not in segments
+    assert west in run.section("data-quality")  # its earlier waves are still counted
 
 
 @pytest.mark.parametrize("respondents, lang, options", [
@@ -137,10 +138,10 @@ def test_latest_wave_of_five_respondents_reports(tmp_path, respondents, lang, op
     assert all(r["n"] == respondents for r in held.values())
     segments = run.section("segments")
     if lang == "en":
-        assert "No group of region has 10 or more respondents in 2026Q3" in segments
+        assert "No group of Region has 10 or more respondents in 2026Q3" in segments
         assert "Groups not shown because each has fewer than 10 respondents" in segments
     else:
-        assert "2026Q3 中 region 没有任何群组达到 10 名受访者" in segments
+        assert "2026Q3 中 区域 没有任何群组达到 10 名受访者" in segments
         assert "因受访者少于 10 人而不予显示的群组" in segments
 
 
@@ -159,9 +160,9 @@ def test_new_segment_value_in_latest_wave_reports(tmp_path):
 def test_segment_column_blank_in_latest_wave_reports(tmp_path):
     run = report(tmp_path, with_latest(lambda f: f.assign(region="")), *EXTRAS)
     assert not current_values(run.json, "region")
-    assert "No respondent in 2026Q3 has a value for region." in run.section("segments")
+    assert "No respondent in 2026Q3 has a value for Region." in run.section("segments")
     run = report(tmp_path, with_latest(lambda f: f.assign(region="")), lang="zh-CN", name="zh")
-    assert "2026Q3 中没有受访者填写 region。" in run.section("segments")
+    assert "2026Q3 中没有受访者填写 区域。" in run.section("segments")
 
 
 def test_every_cell_of_a_segment_column_below_min_cell_reports(tmp_path):
@@ -174,7 +175,7 @@ def test_every_cell_of_a_segment_column_below_min_cell_reports(tmp_path):
     assert {"column": "survey_mode", "wave": LATEST, "values": 40, "n": ROWS} in \
         run.json["segments_withheld"]
     segments = run.section("segments")
-    assert "No group of survey_mode has 10 or more respondents in 2026Q3" in segments
+    assert "No group of Survey mode has 10 or more respondents in 2026Q3" in segments
     assert "mode 1" not in run.page()
 
 
@@ -310,7 +311,7 @@ def test_suppressed_segment_labels_not_published(tmp_path):
     segments = run.section("segments")
     assert "West" not in segments
     assert "Groups not shown because each has fewer than 10 respondents: 2" in segments
-    dots = [f for f in run.figures("segment") if "region" in f["layout"]["title"]["text"]]
+    dots = [f for f in run.figures("segment") if "Region" in f["layout"]["title"]["text"]]
     assert dots and not {t.get("name") for t in dots[0]["data"]} & {"West", SHOP}
 
 

@@ -286,7 +286,7 @@ def _whole_points(dimensions, items, trends, targets, complaints, peers, segment
                 if len(external):
                     e = external.iloc[0]
                     evidence["below_peers"] = {
-                        "unit": e["peer"], "label": e["peer_label"], "gap": e["gap_mean"],
+                        "unit": e["peer"], "label": e.get("peer_label"), "gap": e["gap_mean"],
                         "average": e["peer_gap"],
                         "p_adjusted": e["p_value"], "external": True}
             primary = set(evidence) & PRIMARY
