@@ -137,3 +137,44 @@ def test_no_negative_zero_and_one_minus_sign_everywhere(tmp_path):
     heatmap = next(t for f in figures for t in f["data"] if t.get("type") == "heatmap")
     cells = [c for row in heatmap["text"] for c in row if c]
     assert cells and all("-" not in c for c in cells)
+
+
+def test_printed_report_has_page_numbers_a_running_header_and_copyable_chinese(tmp_path):
+    """Printed by Chromium (--pdf): every page carries "n / N" and the running header
+    (organisation, report, wave, date); Chinese is embedded as real text fonts (no Type 3
+    glyphs), so it copies as written; no page ends with a section heading."""
+    from conftest import browser_unavailable, chromium_executable
+    if chromium_executable() is None:
+        browser_unavailable("Chromium is not installed (Debian: apt-get install chromium)")
+    pypdf = pytest.importorskip("pypdf")
+    result, _ = report_tiny(tmp_path, LABELLED, TINY_CSV, "--lang", "zh-CN", "--pdf")
+    assert result.exit_code == 0, result.output
+    reader = pypdf.PdfReader(tmp_path / "r.pdf")
+    pages = [p.extract_text() for p in reader.pages]
+    assert len(pages) >= 2
+    for n, text in enumerate(pages, start=1):
+        assert f"{n} / {len(pages)}" in text
+        assert "艾克米服务·服务质量报告·2026Q3" in re.sub(r"\s+", "", text)
+    fonts = {str(f.get_object().get("/Subtype")) for p in reader.pages
+             for f in ((p.get("/Resources") or {}).get("/Font") or {}).values()}
+    assert "/Type3" not in fonts, fonts
+    assert "网点服务" in pages[0] and "销售区域" in "".join(pages)
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    sections = [html.unescape(re.sub(r"<[^>]+>", "", h)).strip()
+                for h in re.findall(r"<h2[^>]*>(.*?)</h2>", page, flags=re.S)]
+    for text in pages[:-1]:
+        last = re.sub(r"\s+", "", [line for line in text.splitlines() if line.strip()][-1])
+        assert last not in {re.sub(r"\s+", "", s) for s in sections}, last
+
+
+@pytest.mark.parametrize("lang, words", [
+    ("en", ["Glossary", "Perception minus expectation", "Internal consistency (Cronbach",
+            "First → last wave", "Report date:"]),
+    ("zh-CN", ["术语表", "实际感受减去期望", "内部一致性（Cronbach", "首期 → 末期", "报告日期："])])
+def test_glossary_and_plain_headings_in_both_languages(tmp_path, lang, words):
+    result, _ = report_tiny(tmp_path, TINY_INSTRUMENT, TINY_CSV, "--lang", lang)
+    assert result.exit_code == 0, result.output
+    text = visible_text((tmp_path / "r.html").read_text(encoding="utf-8"))
+    for word in words:
+        assert word in text, word
+    assert "Reliability (Cronbach" not in text and "Trend line" not in text

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from babel.dates import format_date
 from plotly.offline import get_plotlyjs
 
@@ -63,6 +64,7 @@ def environment(lang: str, template_dir: str | Path | None = None) -> jinja2.Env
                        percent=numbers.percent, pvalue=numbers.pvalue)
     env.filters["localised"] = lambda texts: localised(texts, lang)
     env.filters["basename"] = lambda path: Path(str(path)).name
+    env.filters["css_string"] = css_string
     return env
 
 
@@ -89,6 +91,14 @@ class _QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     directory = cache_dir("templates")
     return _QuietBytecodeCache(str(directory)) if directory is not None else None
+
+
+def css_string(text: str) -> Markup:
+    """A CSS string literal of ``text``: letters, digits and spaces as they are, everything
+    else as a CSS escape (ended by the one space an escape takes), so that no text can end
+    the string or the style element."""
+    body = "".join(c if c.isalnum() or c == " " else f"\\{ord(c):x} " for c in str(text))
+    return Markup(f'"{body}"')
 
 
 def localised(texts: Any, lang: str) -> str:
@@ -165,10 +175,17 @@ def render_html(results: Results, lang: str = "en", template_dir: str | Path | N
     boot = env.get_template("_charts.js").render()
     scripts = [plotly_js(), boot]
     layout = segment_layout(record, instrument)
+    today = format_date(date.today(), format="long", locale=lang_info.locale)
     context = {
         "lang": lang,
         "sp": instrument.servperf,  # SERVPERF: perceptions only, no gaps (results "method")
-        "report_date": format_date(date.today(), format="long", locale=lang_info.locale),
+        "report_date": today,
+        # printed at the top of every page: who, what, which wave, when
+        "running_header": " · ".join(part for part in (
+            localised(instrument.report.organisation, lang),
+            translations(lang).gettext("Service quality report"), record["current_wave"],
+            instrument.value_label(unit["column"], unit["value"], lang) or unit["value"]
+            if unit else "", today) if part),
         "by_wave": {(r["wave"], r["dimension"]): r for r in record["by_wave"]},
         "segment_columns": layout["columns"],
         "segment_values": layout["values"],

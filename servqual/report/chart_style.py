@@ -34,9 +34,12 @@ COLORS = {
 # as a shortfall or a surplus.
 CATEGORICAL = ["#1f4e79", "#d08c2f", "#7a5c99", "#5b9bd5", "#8a6d3b", "#4d5d6c", "#c06c9a",
                "#2f6f8f"]
+# The page's and the charts' fonts. Among the Chinese ones, fonts with TrueType outlines come
+# before Noto Sans CJK / Source Han Sans (CFF outlines), which Chromium's PDF printer can only
+# embed as Type 3 glyphs: their text copies as fragments (radicals for 户, 示 …).
 FONT = ('-apple-system, "Segoe UI", "Helvetica Neue", Arial, "Noto Sans", "PingFang SC", '
-        '"Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC", '
-        '"WenQuanYi Micro Hei", sans-serif')
+        '"Hiragino Sans GB", "Microsoft YaHei", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", '
+        '"Droid Sans Fallback", "Noto Sans CJK SC", "Source Han Sans SC", sans-serif')
 # A diverging scale for gaps: shortfall → white → surplus, centred on zero by the figure.
 GAP_SCALE = [[0.0, COLORS["shortfall"]], [0.5, "#f7f7f7"], [1.0, COLORS["surplus"]]]
 
