@@ -16,7 +16,7 @@ Items are found by their columns' names and header texts, in this order:
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from ..instrument.answers import answer_key
@@ -147,10 +147,13 @@ def find_id(columns: list[Column]) -> tuple[Column | None, bool]:
 
 
 def segment_candidates(columns: list[Column], taken: set[int]) -> list[Column]:
-    """Text columns of a few short values each (region, customer class, channel)."""
+    """Text columns of a few short values each (region, customer class, channel). A name the
+    header repeats cannot name a segment (segments are named, not placed), nor can a blank."""
     out = []
+    names = Counter(c.name for c in columns)
     for column in columns:
-        if column.position in taken or column.numbers.size or not column.texts:
+        if column.position in taken or column.numbers.size or not column.texts \
+                or names[column.name] > 1 or not column.name.strip():
             continue
         values = set(column.texts)
         if 2 <= len(values) <= 12 and max(len(v) for v in values) <= 40 \
