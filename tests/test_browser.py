@@ -51,8 +51,9 @@ class Visit:
     """A page with everything that went wrong on it: console errors, uncaught exceptions,
     dialogs (alert/confirm) and any request that is not the report file itself."""
 
-    def __init__(self, browser, path: Path, *, bypass_csp: bool = False) -> None:
-        self.context = browser.new_context(viewport=SCREEN, bypass_csp=bypass_csp)
+    def __init__(self, browser, path: Path, *, bypass_csp: bool = False,
+                 viewport: dict | None = None) -> None:
+        self.context = browser.new_context(viewport=viewport or SCREEN, bypass_csp=bypass_csp)
         self.page = self.context.new_page()
         self.problems: list[str] = []
         self.dialogs: list[str] = []
@@ -114,6 +115,25 @@ def test_report_loads_without_errors_and_draws_every_chart(browser, report_files
         section_ids = visit.page.eval_on_selector_all("section.section", "s => s.map(x => x.id)")
         assert len(shots) == len(section_ids) + 1
         assert all(p.stat().st_size > 2_000 for p in shots)
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.mark.parametrize("lang", ["findings-en", "findings-zh-CN"])
+def test_report_reads_on_a_phone(browser, report_files, lang, tmp_path):
+    """At 390 px the page never scrolls sideways: wide tables scroll in their own box, and
+    every chart is drawn within the width."""
+    with Visit(browser, report_files[lang], viewport=PHONE) as visit:
+        page = visit.page
+        assert visit.problems == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        state = chart_state(page)
+        assert state["drawn"] == state["plots"]
+        widths = page.evaluate(
+            "[...document.querySelectorAll('div.plot')].map(d => d.getBoundingClientRect().right)")
+        assert max(widths) <= PHONE["width"]
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
 
 
 def test_report_fits_1280_pixels_and_the_printed_page(browser, report_files, tmp_path):

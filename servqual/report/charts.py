@@ -104,7 +104,7 @@ class Charts:
         fig = go.Figure(layout=base_layout(
             title, height=420, margin={"l": 70, "r": 70, "t": 60, "b": 60},
             polar={"radialaxis": {"range": [lo, hi], "gridcolor": COLORS["grid"],
-                                  "tickfont": {"size": 9, "color": COLORS["muted"]},
+                                  "tickfont": {"size": 11, "color": COLORS["ink"]},
                                   "angle": 90 - 180 / max(len(rows), 1), "tickangle": 0},
                    "angularaxis": {"gridcolor": COLORS["grid"], "rotation": 90,
                                    "direction": "clockwise"},
