@@ -18,6 +18,9 @@ import pandas as pd
 
 from .celltext import LABEL_MAX_CHARS, bound_label
 from .config import AnalysisConfig
+from .fields import (BY_WAVE_FIELDS, BY_WAVE_ITEM_FIELDS, DIMENSION_FIELDS, IPA_FIELDS, ITEM_FIELDS,
+                     OVERALL_FIELDS, SEGMENT_FIELDS, SEGMENT_ITEM_FIELDS, SEGMENT_TEST_FIELDS,
+                     TOLERANCE_FIELDS, TREND_FIELDS, WOW_FIELDS)
 from .instrument import Instrument
 from .stats.aggregate import Aggregates
 from .models import ALL
@@ -38,50 +41,6 @@ LABEL_FIELDS = frozenset({
     "value", "unit", "best_unit", "peer", "segment_value",
     "wave", "waves", "current_wave", "previous_wave", "first_wave", "last_wave",
     "perception_first_wave", "perception_last_wave", "waves_missing", "waves_asked"})
-
-GAP_FIELDS = ["n", "expectation_mean", "perception_mean", "gap_mean", "gap_sd", "gap_se",
-              "gap_ci95_low", "gap_ci95_high", "t", "df", "p_value", "p_adjusted", "dz",
-              "gap_median", "wilcoxon_z", "wilcoxon_p", "wilcoxon_p_adjusted",
-              "expectation_sd", "perception_sd", "gap_mean_unweighted", "n_effective",
-              "perception_se", "perception_ci95_low", "perception_ci95_high", "gap_n"]
-ITEM_FIELDS = ["item", "dimension"] + GAP_FIELDS + ["importance_mean", "importance_n"]
-DIMENSION_FIELDS = ["dimension"] + GAP_FIELDS + [
-    "alpha_expectation", "alpha_perception", "alpha_gap", "importance_weight", "msa_mean",
-    "servperf_mean"]
-BY_WAVE_FIELDS = ["wave", "dimension", "n", "gap_mean", "perception_mean", "expectation_mean",
-                  "gap_sd", "gap_ci95_low", "gap_ci95_high", "p_value", "p_adjusted",
-                  "importance_weight", "servperf_mean", "perception_ci95_low",
-                  "perception_ci95_high"]
-BY_WAVE_ITEM_FIELDS = ["wave", "item", "dimension", "n", "gap_mean", "perception_mean",
-                       "expectation_mean", "gap_sd", "importance_mean"]
-SEGMENT_FIELDS = ["column", "value", "dimension", "n", "gap_mean", "expectation_mean",
-                  "perception_mean", "perception_ci95_low", "perception_ci95_high",
-                  "gap_sd", "gap_ci95_low", "gap_ci95_high", "p_value",
-                  "p_adjusted", "wilcoxon_p", "small_base", "suppressed"]
-SEGMENT_ITEM_FIELDS = ["column", "value", "item", "dimension", "n", "gap_mean",
-                       "expectation_mean", "perception_mean", "gap_ci95_low", "gap_ci95_high",
-                       "p_adjusted", "small_base", "suppressed"]
-SEGMENT_TEST_FIELDS = ["column", "dimension", "groups", "kruskal_h", "kruskal_df", "kruskal_p",
-                       "welch_f", "welch_df1", "welch_df2", "welch_p"]
-TOLERANCE_FIELDS = ["level", "item", "dimension", "n", "desired_mean", "adequate_mean",
-                    "perceived_mean", "msa_mean", "mss_mean", "zone_width_mean",
-                    "below_adequate_mean", "inside_zone_mean", "above_desired_mean"]
-TREND_FIELDS = ["direction", "slope_per_wave", "slope_unit", "slope_unit_length", "slope_ci95_low",
-                "slope_ci95_high", "p_value",
-                "observed_first", "observed_last",
-                "change", "waves", "first", "last", "first_wave", "last_wave", "kendall_tau",
-                "kendall_p", "theil_sen_slope", "slope_se", "variance_basis", "p_adjusted",
-                "family_p_adjusted", "family_selected"]
-WOW_FIELDS = ["previous_wave", "current_wave", "previous_mean", "current_mean", "change",
-              "welch_t", "welch_df", "p_value", "p_adjusted", "family_p_adjusted",
-              "family_selected", "cohens_d", "alert"]
-IPA_FIELDS = ["importance", "importance_source", "performance", "quadrant", "importance_mid",
-              "performance_mid", "importance_n", "importance_ci95_low", "importance_ci95_high",
-              "quadrant_supported"]
-OVERALL_FIELDS = ["servqual_unweighted", "servqual_weighted", "servqual_weighted_n",
-                  "servqual_weighted_ci95_low", "servqual_weighted_ci95_high", "servperf",
-                  "servperf_n", "servperf_ci95_low", "servperf_ci95_high", "servperf_weighted",
-                  "overall_satisfaction"]
 
 
 def _current(table: pd.DataFrame, wave: str) -> pd.DataFrame:

@@ -25,6 +25,10 @@ Other per-respondent measures:
   within ``importance_tolerance`` of 100 are rescaled to 100; all-zero, negative or missing
   ones are excluded. The weighted SERVQUAL score of a respondent is Σ w_d · G_d over the
   dimensions they have a gap for, with the weights rescaled to sum to 1 over those.
+* Top-2-box and bottom-2-box of an item's perception: 1 when the answer is one of the two
+  highest (``≥ scale_max − 1``) or two lowest (``≤ scale_min + 1``) points of the scale, else
+  0, over the item's counted perceptions (as above): their means are the shares of
+  favourable and unfavourable answers that CX reports show beside the means.
 * Zone of tolerance (PZB 1994), when adequate-service columns exist: MSA = P − adequate,
   zone width = desired (the expectation) − adequate, and whether P lies below the adequate
   level, inside the zone, or above the desired level. Only items with all three answers
@@ -224,12 +228,23 @@ def overall_blocks(dims: DimensionScores, responses: Responses, instrument: Inst
     x = np.where(both, x, np.nan)
     blocks += [Block("dimension", "ipa_x", keys, x), Block("dimension", "ipa_y", keys, y),
                Block("dimension", "ipa_xy", keys, x * y)]
+    blocks += box_blocks(responses, instrument)
     if instrument.has_item_importance:  # stated importance ratings, per item
         n = len(responses)
         blocks.append(Block("item", "importance", instrument.item_ids, np.column_stack([
             responses.meta[item_importance_column(i.id)].to_numpy(dtype=float)
             if i.importance else np.full(n, np.nan) for i in instrument.items])))
     return blocks, counts
+
+
+def box_blocks(responses: Responses, instrument: Instrument) -> list[Block]:
+    """Per item, the top-2-box and bottom-2-box indicators of the counted perceptions."""
+    p = paired_items(responses, servperf=instrument.servperf)[1]
+    answered = ~np.isnan(p)
+    top = np.where(answered, p >= instrument.scale_max - 1, np.nan)
+    bottom = np.where(answered, p <= instrument.scale_min + 1, np.nan)
+    return [Block("item", "top2", instrument.item_ids, top),
+            Block("item", "bottom2", instrument.item_ids, bottom)]
 
 
 def score_blocks(responses: Responses, instrument: Instrument) -> Scores:
