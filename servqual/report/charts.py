@@ -21,6 +21,7 @@ from plotly.subplots import make_subplots
 from ..textnumbers import plain, signed
 from .chart_style import (CATEGORICAL, COLORS, GAP_SCALE, axis, base_layout, minus as _minus,
                           short, sign_color, text, to_data, zero_line)
+from .ipa_chart import importance_performance
 
 
 @dataclass
@@ -212,69 +213,9 @@ class Charts:
     # ----------------------------------------------------------------------------------------
     # Weak points
 
-    def importance_performance(self, *, rows: list[dict], title: str, x_title: str,
-                               y_title: str, quadrant_labels: list[str],
-                               percent: bool = True, key: str = "dimension") -> dict:
-        """Importance–performance analysis (Martilla & James): performance (mean perception)
-        across, importance up, per dimension, split into quadrants at the middles the results
-        give. ``quadrant_labels``: top-left, top-right, bottom-left, bottom-right. A derived
-        importance's interval is drawn as a whisker, and an open marker shows a quadrant the
-        interval does not support."""
-        xs = [r.get("performance") for r in rows]
-        ys = [r.get("importance") for r in rows]
-        x_mid = rows[0].get("performance_mid") if rows else None
-        y_mid = rows[0].get("importance_mid") if rows else None
-        labels = [text(self.labels.get(r[key], r[key])) for r in rows]  # items: their ids
-
-        def span(values: list, mid: float | None, floor: float) -> list[float]:
-            known = [v for v in values if v is not None] + ([mid] if mid is not None else [])
-            centre = mid if mid is not None else (sum(known) / len(known) if known else 0.0)
-            half = max([abs(v - centre) for v in known] + [floor]) * 1.3
-            return [centre - half, centre + half]
-
-        ends = [r.get(k) for r in rows for k in ("importance_ci95_low", "importance_ci95_high")]
-        x_range, y_range = span(xs, x_mid, 0.2), span(ys + ends, y_mid, 0.02)
-        corners = [(x_range[0], y_range[1], "left", "top"), (x_range[1], y_range[1], "right", "top"),
-                   (x_range[0], y_range[0], "left", "bottom"),
-                   (x_range[1], y_range[0], "right", "bottom")]
-        annotations = [
-            {"x": x, "y": y, "xanchor": xa, "yanchor": ya, "text": text(label),
-             "showarrow": False, "font": {"size": 11, "color": COLORS["muted"]}}
-            for (x, y, xa, ya), label in zip(corners, quadrant_labels)]
-        shapes = []
-        if x_mid is not None:
-            shapes.append({"type": "line", "xref": "x", "x0": x_mid, "x1": x_mid, "yref": "paper",
-                           "y0": 0, "y1": 1, "line": {"color": COLORS["zero"], "width": 1,
-                                                      "dash": "dot"}})
-        if y_mid is not None:
-            shapes.append({"type": "line", "yref": "y", "y0": y_mid, "y1": y_mid, "xref": "paper",
-                           "x0": 0, "x1": 1, "line": {"color": COLORS["zero"], "width": 1,
-                                                      "dash": "dot"}})
-        colors = [COLORS["shortfall"] if r.get("quadrant") == "concentrate_here"
-                  else COLORS["perception"] for r in rows]
-        # A derived importance's 95 % interval as a whisker; a quadrant the interval does not
-        # support (it spans the cut-off) as an open marker.
-        up = [_minus(r.get("importance_ci95_high"), r.get("importance")) for r in rows]
-        down = [_minus(r.get("importance"), r.get("importance_ci95_low")) for r in rows]
-        whiskers = {"type": "data", "symmetric": False, "array": up, "arrayminus": down,
-                    "color": COLORS["muted"], "thickness": 1, "width": 3} \
-            if any(v is not None for v in up) else None
-        symbols = ["circle-open" if r.get("quadrant_supported") is False else "circle"
-                   for r in rows]
-        fig = go.Figure(layout=base_layout(
-            title, height=440, showlegend=False,
-            xaxis=axis(x_title, range=x_range),
-            yaxis=axis(y_title, range=y_range, tickformat=".0%" if percent else None),
-            shapes=shapes, annotations=annotations))
-        fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="markers+text", text=labels, textposition="top center",
-            error_y=whiskers,
-            marker={"size": 13, "color": colors, "symbol": symbols,
-                    "line": {"color": [c if m == "circle-open" else "white"
-                                       for c, m in zip(colors, symbols)],
-                             "width": [2 if m == "circle-open" else 1 for m in symbols]}},
-            hovertemplate="%{text}: %{x:.2f}, %{y:.3f}<extra></extra>"))
-        return to_data(fig)
+    def importance_performance(self, **options) -> dict:
+        """Importance–performance analysis (:func:`.ipa_chart.importance_performance`)."""
+        return importance_performance(self.labels, **options)
 
     # ----------------------------------------------------------------------------------------
     # Items
@@ -324,30 +265,40 @@ class Charts:
         for r in rows:
             if r["value"] not in values:
                 values.append(r["value"])
+        # Each value on its own line within its dimension's band, named beside its dot, so
+        # dots of equal gaps do not hide each other.
+        step = min(0.16, 0.8 / max(len(values), 1))
         fig = go.Figure(layout=base_layout(
-            title, height=max(320, 60 * len(dims) + 140),
-            xaxis=axis(axis_title), yaxis=axis("", autorange="reversed"),
+            title, height=max(320, (34 + 15 * len(values)) * len(dims) + 140),
+            xaxis=axis(axis_title),
+            yaxis=axis("", autorange="reversed", tickvals=list(range(len(dims))),
+                       ticktext=labels, zeroline=False),
             legend={"orientation": "h", "y": -0.18, "x": 0, "yanchor": "top"}))
         if self._gap:
             fig.add_vline(x=0, line={"color": COLORS["zero"], "width": 1})
         fig.add_trace(go.Scatter(
-            x=[r.get(self._mean) for r in self._dims], y=labels, name=text(whole),
-            mode="markers", marker={"symbol": "line-ns", "size": 22,
-                                    "line": {"color": COLORS["ink"], "width": 2.5}},
-            hovertemplate="%{y}: %{x:" + self._format + "}<extra>" + text(whole) + "</extra>"))
+            x=[r.get(self._mean) for r in self._dims], y=list(range(len(dims))),
+            name=text(whole), mode="markers", customdata=labels,
+            marker={"symbol": "line-ns", "size": 8 + 12 * len(values),
+                    "line": {"color": COLORS["ink"], "width": 2.5}},
+            hovertemplate="%{customdata}: %{x:" + self._format + "}<extra>" + text(whole)
+                          + "</extra>"))
         for n, value in enumerate(values):
             by_dim = {r["dimension"]: r for r in rows if r["value"] == value}
             cells = [by_dim.get(d, {}) for d in dims]
             color = CATEGORICAL[n % len(CATEGORICAL)]
+            name = text(value_labels.get(value, value))
             fig.add_trace(go.Scatter(
                 x=[None if c.get("suppressed") else c.get(self._mean) for c in cells],
-                y=labels, name=text(value_labels.get(value, value)), mode="markers",
-                customdata=[c.get("n") for c in cells],
-                marker={"size": 11, "color": [("white" if c.get("small_base") else color)
+                y=[k + (n - (len(values) - 1) / 2) * step for k in range(len(dims))],
+                name=name, mode="markers+text", text=[short(name, 16)] * len(dims),
+                textposition="middle right", textfont={"size": 9, "color": color},
+                customdata=[[c.get("n"), label] for c, label in zip(cells, labels)],
+                marker={"size": 10, "color": [("white" if c.get("small_base") else color)
                                               for c in cells],
                         "line": {"color": color, "width": 2}},
-                hovertemplate="%{y}: %{x:" + self._format + "} (n = %{customdata})<extra>"
-                              + text(value_labels.get(value, value)) + "</extra>"))
+                hovertemplate="%{customdata[1]}: %{x:" + self._format
+                              + "} (n = %{customdata[0]})<extra>" + name + "</extra>"))
         return to_data(fig)
 
     # ----------------------------------------------------------------------------------------
