@@ -417,3 +417,12 @@ def test_a_gap_target_of_a_servperf_survey_is_refused_with_the_way_out(tmp_path)
     assert target["actual"] == pytest.approx(np.mean(ALPHA)) and target["met"] is False
     point = next(p for p in load(out)["weak_points"] if p["id"] == "alpha")
     assert point["evidence"] == ["target_missed"]
+
+
+def test_an_importance_column_in_a_long_layout_is_refused_at_load(tmp_path):
+    from test_long import LONG_INSTRUMENT
+
+    inst = LONG_INSTRUMENT.replace('id = "i1"\n', 'id = "i1"\nimportance = "I1"\n')
+    result, _ = report_tiny(tmp_path, inst, TINY_CSV)
+    assert result.exit_code == 65 and "items[0].importance" in result.output
+    assert "Traceback" not in result.output

@@ -243,6 +243,10 @@ def _parse_items(array: Any, path: Path, dimension_keys: set[str], long: bool) -
         for k in ("expectation", "perception", "adequate", "importance"):
             if not long and k in spec and not spec[k].strip():
                 raise InstrumentError("must name a column", file=path, key=f"{where}.{k}")
+        if long and spec.get("importance"):
+            raise InstrumentError("an importance rating per item is read from its own column "
+                                  "of a wide file; a long file has one row per item",
+                                  file=path, key=f"{where}.importance")
         if spec.get("adequate") and not spec.get("expectation"):
             raise InstrumentError("an adequate-service column needs the item's expectation "
                                   "(the desired level): the zone of tolerance lies between them",
