@@ -426,3 +426,21 @@ def test_an_importance_column_in_a_long_layout_is_refused_at_load(tmp_path):
     result, _ = report_tiny(tmp_path, inst, TINY_CSV)
     assert result.exit_code == 65 and "items[0].importance" in result.output
     assert "Traceback" not in result.output
+
+
+def test_straightlining_in_a_long_file_of_perceptions(tmp_path):
+    from test_long import LONG_INSTRUMENT, to_long
+
+    inst = LONG_INSTRUMENT.replace('expectation = "E"\n', "").replace(
+        'layout = "long"', 'layout = "long"\nquarantine_straightlining = true')
+    rows = [",".join(r.split(",")[:3] + r.split(",")[4:]) for r in to_long()]
+    rows = [r if not r.startswith("r2,") else ",".join(r.split(",")[:3] + ["3"]) for r in rows]
+    write(tmp_path / "instrument.toml", inst)
+    data = write(tmp_path / "2026Q3.csv", "\n".join(["id,region,item,P", *rows]) + "\n")
+    result = CliRunner().invoke(app, ["report", str(data), "-i", str(tmp_path / "instrument.toml"),
+                                      "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "r.rejected.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rejected = list(csv.DictReader(fh))
+    assert {(r["id"], r["reason"]) for r in rejected} == {("r2", "straightlining")}
+    assert len(rejected) == 3  # every row of the respondent, one per item

@@ -29,7 +29,8 @@ def straightlining(responses: Responses, instrument: Instrument,
     out = np.ones(len(responses), dtype=bool)
     if responses.expectation.shape[1] < min_answered:
         return out & False
-    asked = any(i.expectation for i in instrument.items) or instrument.long is not None
+    asked = not instrument.servperf or (instrument.long is None
+                                        and any(i.expectation for i in instrument.items))
     for battery in ((responses.expectation, responses.perception) if asked
                     else (responses.perception,)):
         answered = (~np.isnan(battery)).sum(axis=1)
