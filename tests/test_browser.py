@@ -18,7 +18,7 @@ from servqual.report import render_html
 
 pytestmark = pytest.mark.browser
 
-SCREEN = {"width": 1280, "height": 900}
+SCREEN = {"width": 1366, "height": 768}  # the most common laptop screen
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def test_report_reads_on_a_phone(browser, report_files, lang, tmp_path):
         page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
 
 
-def test_report_fits_1280_pixels_and_the_printed_page(browser, report_files, tmp_path):
+def test_report_fits_1366_pixels_and_the_printed_page(browser, report_files, tmp_path):
     with Visit(browser, report_files["en"]) as visit:
         page = visit.page
         overflow = """() => {

@@ -185,11 +185,13 @@ def findings_html(sample_results):
 
 def test_findings_fill_the_summary_trends_weak_points_and_complaints(findings_html):
     html = findings_html["en"]
-    assert section_ids(html) == ["summary", "dimensions", "trends", "weak-points", "items",
-                                 "segments", "tolerance", "data-quality", "method", "glossary"]
+    assert section_ids(html) == ["summary", "dimensions", "trends", "weak-points", "targets",
+                                 "items", "segments", "tolerance", "data-quality", "method",
+                                 "glossary"]
     summary = html[html.index('id="summary"'):html.index('id="dimensions"')]
     assert "1 of 2 targets met; 1 missed." in summary
-    assert "consider revising the target" in summary
+    targets = html[html.index('id="targets"'):html.index('id="items"')]
+    assert "consider revising the target" in targets and "consider" not in summary
     assert "Over the last 8 waves it is" in summary and "flat" in summary
     # The weak point cards in priority order, each with its evidence and strategy; an item
     # inside its dimension's card is not listed on its own.

@@ -178,3 +178,37 @@ def test_glossary_and_plain_headings_in_both_languages(tmp_path, lang, words):
     for word in words:
         assert word in text, word
     assert "Reliability (Cronbach" not in text and "Trend line" not in text
+
+
+def test_the_demo_report_prints_its_executive_summary_alone_on_page_one(tmp_path):
+    """`make report`'s zh-CN demo (8 waves, targets, complaints, peers), printed: page one
+    is the executive summary, whole and alone (the weak points that matter with their
+    strategy, missed targets, alerts); the next page starts the next section; no page ends
+    with a section heading; fewer pages than the 24 the issue counted."""
+    from conftest import SAMPLE, browser_unavailable, chromium_executable
+    if chromium_executable() is None:
+        browser_unavailable("Chromium is not installed (Debian: apt-get install chromium)")
+    pypdf = pytest.importorskip("pypdf")
+    out = tmp_path / "demo.html"
+    result = CliRunner().invoke(app, [
+        "report", *map(str, SAMPLE), "--instrument", str(ROOT / "surveys" / "instrument.toml"),
+        "--targets", str(ROOT / "surveys" / "targets.toml"),
+        "--complaints", str(ROOT / "surveys" / "sample" / "complaints.csv"),
+        "--peers", str(ROOT / "surveys" / "benchmark.toml"), "--lang", "zh-CN",
+        "--out", str(out), "--pdf"])
+    assert result.exit_code == 0, result.output
+    pages = [re.sub(r"[ \t]+", "", p.extract_text())
+             for p in pypdf.PdfReader(tmp_path / "demo.pdf").pages]
+    first = pages[0]
+    for words in ("1.摘要", "薄弱点", "策略：", "服务目标", "未达成目标", "预警",
+                  "各期SERVQUAL总体差距"):
+        assert words in first, words
+    assert "2.各维度结果" not in first
+    assert [line for line in pages[1].splitlines()[2:] if line.strip()][0] == "2.各维度结果"
+    page = out.read_text(encoding="utf-8")
+    sections = {re.sub(r"\s+", "", html.unescape(re.sub(r"<[^>]+>", "", h)))
+                for h in re.findall(r"<h[23][^>]*>(.*?)</h[23]>", page, flags=re.S)}
+    for text in pages[:-1]:
+        last = re.sub(r"\s+", "", [line for line in text.splitlines() if line.strip()][-1])
+        assert last not in sections, last
+    assert len(pages) < 24

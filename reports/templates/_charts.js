@@ -11,14 +11,35 @@
     var figure = JSON.parse(div.getAttribute("data-figure"));
     Plotly.newPlot(div, figure.data, figure.layout, config);
   });
+  // A chart may ask for its own printed size (data-print-width/-height: the headline chart
+  // shares page one with the summary's text).
+  // Such a small chart also prints its words smaller; on screen it is drawn again as it was.
+  var screenHeight = plots.map(function (div) { return div.style.height; });
   function forPrint() {
     plots.forEach(function (div) {
-      Plotly.relayout(div, {width: PRINT_WIDTH});
+      var size = {width: Number(div.getAttribute("data-print-width")) || PRINT_WIDTH};
+      var height = Number(div.getAttribute("data-print-height"));
+      if (height) {
+        div.style.height = height + "px";
+        size.height = height;
+        size["font.size"] = 9;
+        size["title.font.size"] = 11;
+        size["xaxis.tickangle"] = -45;
+        size["legend.y"] = -0.42;
+        size["margin.t"] = 40;
+      }
+      Plotly.relayout(div, size);
     });
   }
   function forScreen() {
-    plots.forEach(function (div) {
-      Plotly.relayout(div, {width: null, autosize: true});
+    plots.forEach(function (div, n) {
+      if (div.getAttribute("data-print-height")) {
+        var figure = JSON.parse(div.getAttribute("data-figure"));
+        div.style.height = screenHeight[n];
+        Plotly.react(div, figure.data, figure.layout, config);
+      } else {
+        Plotly.relayout(div, {width: null, autosize: true});
+      }
     });
   }
   window.addEventListener("beforeprint", forPrint);
