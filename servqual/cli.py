@@ -13,16 +13,23 @@ from __future__ import annotations
 
 import functools
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from . import __version__
 from .celltext import bounded
-from .engines import ENGINES, survey_paths
+from .cli_options import (BenchmarkOption, CategoriesOption, ComplaintsOption, EngineOption,
+                          FieldworkOption, FilesArgument, InstrumentOption, JsonOption,
+                          LangOption, OptionalFiles, OrganisationOption, OutOption, PdfOption,
+                          PeersOption, ReportStoreOption, SchedulerOption, ServiceOption,
+                          SplitByOption, StoreOption, StrategiesOption, TargetsOption,
+                          TemplateDirOption, WaitOption, WaveOption)
+from .engines import survey_paths
 from .errors import OutputError, ServqualError, UsageError
-from .instrument import DEFAULT_INSTRUMENT, LANGUAGES, load_instrument
+from .instrument import DEFAULT_INSTRUMENT, load_instrument
 from .quarantine import quarantine_path
 from .store import DEFAULT_STORE, DEFAULT_WAIT
 from .terminal import (err_console, out_console, print_accounting, print_trend,
@@ -37,26 +44,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-InstrumentOption = Annotated[
-    Path, typer.Option("--instrument", "-i", help="Instrument file (TOML) naming the columns.")]
-FilesArgument = Annotated[
-    list[Path], typer.Argument(help="Survey files: one per wave, or one holding several waves.",
-                               show_default=False)]
-StoreOption = Annotated[
-    Path, typer.Option("--store", help="The history store (a DuckDB file).")]
-WaitOption = Annotated[
-    float, typer.Option("--wait", help="Seconds to wait while another servqual process uses "
-                        "the store.")]
-EngineOption = Annotated[
-    Literal[ENGINES], typer.Option("--engine", help="auto (by input size), memory, duckdb "
-                                   "(out of core: bounded memory) or dask (a cluster).")]
-WaveOption = Annotated[
-    Optional[str], typer.Option("--wave", help="The wave of files without a wave column "
-                                "(default: the file's name, 2026Q3.csv → 2026Q3).")]
-SchedulerOption = Annotated[
-    Optional[str], typer.Option("--scheduler", help="--engine dask: the address of a Dask "
-                                "scheduler to join (default: a local cluster).")]
 
 
 def handle_errors(func):
@@ -91,44 +78,28 @@ def _engine_options(engine: str, scheduler: str | None) -> None:
 @app.command()
 @handle_errors
 def report(
-    files: Annotated[Optional[list[Path]], typer.Argument(
-        help="Survey files: one per wave, or one holding several waves (optional with "
-        "--store).", show_default=False)] = None,
+    files: OptionalFiles = None,
     instrument: InstrumentOption = DEFAULT_INSTRUMENT,
-    lang: Annotated[Literal[LANGUAGES], typer.Option("--lang", help="Report language.")
-                    ] = "en",
-    out: Annotated[Path, typer.Option("--out", "-o", help="HTML report to write.")] = Path(
-        "servqual-report.html"),
-    json_out: Annotated[Optional[Path], typer.Option(
-        "--json", help="Also write the results as JSON here.")] = None,
-    template_dir: Annotated[Optional[Path], typer.Option(
-        "--template-dir", help="Directory of templates that override the built-in ones.")] = None,
-    targets: Annotated[Optional[Path], typer.Option(
-        "--targets", help="Service targets (TOML), e.g. surveys/targets.toml.")] = None,
-    complaints: Annotated[Optional[Path], typer.Option(
-        "--complaints", help="Complaints log (CSV with a category and a date or wave).")] = None,
-    categories: Annotated[Optional[Path], typer.Option(
-        "--categories", help="Complaint category → dimension map (TOML); default: "
-        "complaint_categories.toml beside the instrument.")] = None,
-    peers: Annotated[Optional[Path], typer.Option(
-        "--peers", help="External benchmark of peer gaps (TOML).")] = None,
-    benchmark: Annotated[Optional[str], typer.Option(
-        "--benchmark", help="Segment column whose units to benchmark (overrides the "
-        "instrument's benchmark_segment; '' for none).")] = None,
-    strategies: Annotated[Optional[Path], typer.Option(
-        "--strategies", help="Strategy texts (TOML) instead of the built-in ones.")] = None,
-    split_by: Annotated[Optional[str], typer.Option(
-        "--split-by", help="Also write one report per value of this segment column (e.g. "
-                           "region), each against all respondents.")] = None,
-    pdf: Annotated[bool, typer.Option(
-        "--pdf", help="Also print each report to PDF beside it (needs Chromium).")] = False,
-    store: Annotated[Optional[Path], typer.Option(
-        "--store", help="Take the history from this store (servqual ingest); files given "
-        "replace their waves in this run.")] = None,
+    lang: LangOption = "en",
+    out: OutOption = Path("servqual-report.html"),
+    json_out: JsonOption = None,
+    template_dir: TemplateDirOption = None,
+    targets: TargetsOption = None,
+    complaints: ComplaintsOption = None,
+    categories: CategoriesOption = None,
+    peers: PeersOption = None,
+    benchmark: BenchmarkOption = None,
+    strategies: StrategiesOption = None,
+    split_by: SplitByOption = None,
+    pdf: PdfOption = False,
+    store: ReportStoreOption = None,
     engine: EngineOption = "auto",
     scheduler: SchedulerOption = None,
     wait: WaitOption = DEFAULT_WAIT,
     wave: WaveOption = None,
+    organisation: OrganisationOption = None,
+    service: ServiceOption = None,
+    fieldwork: FieldworkOption = None,
 ) -> None:
     """The quarterly run: ingest, validate, compute, and write the HTML report (and JSON).
 
@@ -148,6 +119,8 @@ def report(
     if wave is not None and not files:
         raise UsageError("--wave names the wave of the survey files given: give them")
     loaded = load_instrument(instrument, wave_label=wave)
+    loaded = replace(loaded, report=loaded.report.merged(
+        organisation=organisation, service=service, fieldwork=fieldwork))
     paths = inputs_of(files, loaded) if files else []
     from .report import render_html  # plotly and jinja2 load only when a report is written
     from .report.files import unit_paths
@@ -334,6 +307,7 @@ def trend(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")
                         ] = False,
     wait: WaitOption = DEFAULT_WAIT,
+    lang: LangOption = "en",
 ) -> None:
     """Ad-hoc trend check from the history store: gap and perception per wave, direction,
     slope and p-value (as servqual report classifies them)."""
@@ -349,7 +323,7 @@ def trend(
             if out_console.is_terminal else print(json.dumps(answer, ensure_ascii=False,
                                                              indent=2))
         return
-    print_trend(answer, out_console)
+    print_trend(answer, out_console, lang)
 
 
 @app.command()

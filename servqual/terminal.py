@@ -11,6 +11,8 @@ from rich.table import Table
 
 from .celltext import bounded
 from .models import REASONS, DataQuality
+from .textnumbers import plain, signed
+from .translations import translations
 from .waves import sort_waves
 
 err_console = Console(stderr=True, highlight=False)
@@ -82,70 +84,80 @@ def print_wave_accounting(waves: dict[str | None, DataQuality], console: Console
                       markup=False, soft_wrap=True)
 
 
-def _num(x, fmt: str = "+.3f") -> str:
-    return "–" if x is None else format(x, fmt)
+def print_trend(answer: dict, console: Console, lang: str = "en") -> None:
+    """The answer of ``servqual trend`` as a table in ``lang``, its numbers written as the
+    report writes them (a true minus sign, no −0.00, p < 0.001); the words come from the
+    report's translation catalog."""
+    _ = translations(lang).gettext
+    servperf = answer.get("method") == "servperf"
+    segment = answer["segment"]
+    where = _("all respondents") if segment is None else _("%(column)s = %(value)s") % {
+        "column": bounded(segment.get("column_label", {}).get(lang) or segment["column"]),
+        "value": bounded(segment.get("value_label", {}).get(lang) or segment["value"])}
+    directions = {"rising": "▲ " + _("rising"), "falling": "▼ " + _("falling"),
+                  "flat": "► " + _("flat"), "insufficient_waves": _("too few waves")}
 
+    def p_text(p) -> str:
+        return "–" if p is None else ("< 0.001" if p < 0.001 else plain(p, 3))
 
-def _p(x) -> str:
-    if x is None:
-        return "–"
-    return "<0.001" if x < 0.001 else f"{x:.3f}"
+    def fit(t: dict) -> str:
+        words = directions.get(t["direction"], t["direction"])
+        if t["direction"] == "insufficient_waves":
+            return _("%(direction)s (%(waves)s)") % {"direction": words, "waves": t["waves"]}
+        return _("%(direction)s: %(slope)s per wave (95%% CI %(low)s to %(high)s), p %(p)s; "
+                 "the fitted change over %(waves)s waves is %(change)s") % {
+            "direction": words, "slope": signed(t["slope_per_wave"], 3),
+            "low": signed(t["slope_ci95_low"], 3), "high": signed(t["slope_ci95_high"], 3),
+            "p": p_text(t["p_value"]), "waves": t["waves"], "change": signed(t["change"])}
 
-
-def _trend_words(t: dict) -> str:
-    if t["direction"] == "insufficient_waves":
-        return f"insufficient waves ({t['waves']})"
-    return (f"{t['direction']}: slope {_num(t['slope_per_wave'])} per wave "
-            f"(95% CI {_num(t['slope_ci95_low'])} to {_num(t['slope_ci95_high'])}), "
-            f"p {_p(t['p_value'])}, change {_num(t['change'])} over {t['waves']} waves")
-
-
-def print_trend(answer: dict, console: Console) -> None:
-    where = "whole sample" if answer["segment"] is None else \
-        f"{answer['segment']['column']} = {answer['segment']['value']}"
     series = answer["series"]
     if len(series) == 1:
         s = series[0]
-        name = s["label"].get("en") or s["id"]
-        table = Table(title=f"{s['level']} {s['id']} ({name}), {where}", title_justify="left",
-                      show_edge=False)
-        for column in ("wave", "n", "gap", "95% CI", "perception", "expectation"):
-            table.add_column(column, justify="left" if column == "wave" else "right")
+        level = _("Dimension") if s["level"] == "dimension" else _("Item")
+        name = s["label"].get(lang) or s["label"].get("en") or s["id"]
+        named = bounded(name) if s["level"] == "dimension" else f"{s['id']} · {bounded(name)}"
+        table = Table(title=f"{level} {named} · {where}",
+                      title_justify="left", show_edge=False)
+        for n, column in enumerate((_("Wave"), _("n"), _("Gap"), _("95% CI"), _("Perception"),
+                                    _("Expectation"))):
+            table.add_column(column, justify="left" if n == 0 else "right")
         for row in s["by_wave"]:
             if row["suppressed"]:
-                table.add_row(row["wave"], f"{row['n']:,}", "suppressed (small cell)", "", "", "")
+                table.add_row(row["wave"], f"{row['n']:,}", _("not shown (small cell)"), "", "",
+                              "")
                 continue
-            table.add_row(row["wave"], f"{row['n']:,}", _num(row["gap_mean"]),
-                          f"{_num(row['gap_ci95_low'])} to {_num(row['gap_ci95_high'])}",
-                          _num(row["perception_mean"], ".3f"),
-                          _num(row["expectation_mean"], ".3f"))
+            table.add_row(row["wave"], f"{row['n']:,}", signed(row["gap_mean"]),
+                          _("%(low)s to %(high)s") % {"low": signed(row["gap_ci95_low"]),
+                                                      "high": signed(row["gap_ci95_high"])},
+                          plain(row["perception_mean"]), plain(row["expectation_mean"]))
         console.print(table)
-        if answer.get("method") != "servperf":  # SERVPERF: perceptions only, no gap
-            console.print(f"gap (perception − expectation): {_trend_words(s['gap_trend'])}",
+        if not servperf:  # SERVPERF: perceptions only, no gap
+            console.print(_("Gap (P − E): %(trend)s") % {"trend": fit(s["gap_trend"])},
                           markup=False)
-        console.print(f"perception: {_trend_words(s['perception_trend'])}", markup=False)
+        console.print(_("Perception: %(trend)s") % {"trend": fit(s["perception_trend"])},
+                      markup=False)
         return
-    servperf = answer.get("method") == "servperf"
     score = "perception" if servperf else "gap"
-    table = Table(title=f"Trends by dimension, {where} ({len(answer['waves'])} waves: "
-                  f"{answer['waves'][0]} … {answer['waves'][-1]})", title_justify="left",
-                  show_edge=False)
-    table.add_column("dimension", no_wrap=True)
-    table.add_column(f"{score} now", justify="right")
-    table.add_column(f"{score} trend (slope/wave, p)", no_wrap=True)
-    if not servperf:
-        table.add_column("perception trend", no_wrap=True)
-
-    def cell(t: dict) -> str:
-        if t["direction"] == "insufficient_waves":
-            return "insufficient waves"
-        return f"{t['direction']} {_num(t['slope_per_wave'])}, p {_p(t['p_value'])}"
-
+    waves = answer["waves"]
+    table = Table(title=_("Trends by dimension, %(where)s (%(n)s waves: %(first)s … %(last)s)")
+                  % {"where": where, "n": len(waves), "first": waves[0], "last": waves[-1]},
+                  title_justify="left", show_edge=False)
+    table.add_column(_("Dimension"), no_wrap=True)
+    table.add_column(_("Perception, latest wave") if servperf else _("Gap, latest wave"),
+                     justify="right")
+    table.add_column(_("Perception trend") if servperf else _("Gap trend"), no_wrap=True)
+    table.add_column(_("Change per wave (p)"), justify="right", no_wrap=True)
+    if not servperf:  # the perception's direction beside the gap's (its figures: --dimension)
+        table.add_column(_("Perception trend"), no_wrap=True)
     for s in series:
         latest = next((r for r in reversed(s["by_wave"]) if r[f"{score}_mean"] is not None),
                       None)
-        now = _num(latest[f"{score}_mean"], "+.3f" if score == "gap" else ".3f") \
-            if latest else "–"
-        trends = [cell(s[f"{score}_trend"])] + ([] if servperf else [cell(s["perception_trend"])])
-        table.add_row(s["id"], now, *trends)
+        now = (plain if servperf else signed)(latest[f"{score}_mean"]) if latest else "–"
+        t = s[f"{score}_trend"]
+        change = "–" if t["direction"] == "insufficient_waves" else _("%(slope)s (p %(p)s)") % {
+            "slope": signed(t["slope_per_wave"], 3), "p": p_text(t["p_value"])}
+        cells = [directions.get(t["direction"], t["direction"]), change]
+        if not servperf:
+            cells.append(directions.get(s["perception_trend"]["direction"], ""))
+        table.add_row(bounded(s["label"].get(lang) or s["id"]), now, *cells)
     console.print(table)

@@ -31,3 +31,16 @@ def test_wheel_ships_templates_and_catalogs_and_finds_them(tmp_path):
         capture_output=True, text=True, env=env, cwd=tmp_path)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() == str(tmp_path / "site" / "servqual" / "_reports" / "templates")
+
+
+def test_the_readme_architecture_names_every_module():
+    """README's Architecture is where a newcomer looks a rule up: every module is named."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Architecture"):]
+    section = section[:section.index("\n## ", 5)]
+    modules = [p for p in (ROOT / "servqual").rglob("*.py") if p.name != "__init__.py"]
+    assert len(modules) > 50
+    unnamed = [str(p.relative_to(ROOT)) for p in modules
+               if p.name not in section and f"{p.stem}/" not in section and
+               f" {p.stem} " not in section]
+    assert unnamed == []

@@ -63,6 +63,24 @@ def test_segment_labels_and_report_facts_reach_the_page(tmp_path, lang, column, 
                                                                                     "West"}
 
 
+def test_report_facts_from_the_command_line_replace_the_instruments(tmp_path):
+    """--organisation, --service and --fieldwork stand in for [report] (the same text in
+    every language), reach the header, the title and the printed running header, and are
+    shown as text, never as markup."""
+    result, _ = report_tiny(tmp_path, LABELLED, TINY_CSV, "--lang", "zh-CN",
+                            "--organisation", "Globex <b>Ltd</b>", "--service", "热线服务",
+                            "--fieldwork", "2026年9月")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    text = visible_text(page)
+    assert "Globex <b>Ltd</b>" in text and "<b>Ltd</b>" not in page
+    assert "热线服务" in text and "2026年9月" in text
+    assert "艾克米服务" not in text and "网点服务" not in text
+    assert "Globex &lt;b&gt;Ltd&lt;/b&gt; · " in re.search(r"<title>(.*?)</title>", page).group(1)
+    style = re.search(r"@top-left \{ content: (.*?);", page).group(1)
+    assert style.startswith('"Globex \\3c b\\3e Ltd\\3c \\2f b\\3e  \\b7  ')  # CSS escapes
+
+
 def test_a_unit_report_and_its_strategy_speak_of_the_unit_by_its_label(tmp_path):
     data = "id,region,E1,E2,E3,P1,P2,P3\n" + "\n".join(
         f"r{n},{'East' if n % 2 else 'West'},6,6,6,{1 + n % 3 if n % 2 else 5 + n % 3},"

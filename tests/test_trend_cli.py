@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -85,7 +86,8 @@ def test_a_segment_value(sample_store, report):
                     and t["value"] == "West" and t["dimension"] == "responsiveness")
     for key in FIT:
         assert same(series["gap_trend"][key], expected[key]), key
-    assert answer["segment"] == {"column": "region", "value": "West"}
+    assert {k: answer["segment"][k] for k in ("column", "value")} == {"column": "region",
+                                                                      "value": "West"}
     # West's responsiveness is planted worse than the whole sample's.
     whole = trend_json(sample_store, "--dimension", "responsiveness")["series"][0]
     assert series["by_wave"][-1]["gap_mean"] < whole["by_wave"][-1]["gap_mean"] - 0.3
@@ -94,9 +96,44 @@ def test_a_segment_value(sample_store, report):
 def test_a_table_on_the_terminal(sample_store):
     result = invoke("trend", "--store", sample_store, "--dimension", "reliability")
     assert result.exit_code == 0, result.output
-    assert "2026Q3" in result.stdout and "falling: slope" in result.stdout
+    assert "2026Q3" in result.stdout and "▼ falling: −0." in result.stdout
     everything = invoke("trend", "--store", sample_store)
-    assert everything.exit_code == 0 and "empathy" in everything.stdout
+    assert everything.exit_code == 0 and "Empathy" in everything.stdout
+
+
+def report_number(x: float, digits: int = 2, sign: bool = True) -> str:
+    """How the report writes a number, computed here independently: a true minus sign."""
+    text = f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+    return text.replace("-", "\u2212")
+
+
+@pytest.mark.parametrize("lang, words", [
+    ("en", ["Region = West", "Reliability", "▼ falling", "Gap (P − E)", "Perception:"]),
+    ("zh-CN", ["区域 = 西部", "可靠性", "▼ 呈下降趋势", "差距（P − E）", "实际感受：", "波次",
+               "样本量", "95% 置信区间"])])
+def test_trend_speaks_the_language_asked_with_the_reports_numbers(sample_store, lang, words):
+    """--lang: the table's words, the dimension's and the segment's labels in that language
+    (from the store's instrument), the numbers as the report writes them."""
+    args = ("--dimension", "reliability", "--segment", "region=West")
+    answer = trend_json(sample_store, *args)
+    result = invoke("trend", "--store", sample_store, *args, "--lang", lang)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    for word in words:
+        assert word in text, word
+    for row in answer["series"][0]["by_wave"]:
+        assert f"{report_number(row['gap_mean'])} " in text
+        assert f"{report_number(row['perception_mean'], sign=False)} " in text
+    fit = answer["series"][0]["gap_trend"]
+    assert report_number(fit["slope_per_wave"], 3) in text
+    assert not re.search(r"(?<![\w.])-\d", text)  # no ASCII hyphen as a minus
+    if lang == "zh-CN":
+        english = set(re.findall(r"[A-Za-z]{2,}", text)) - {"CI"}
+        assert english == set(), english
+    overview = invoke("trend", "--store", sample_store, "--lang", lang)
+    assert overview.exit_code == 0, overview.output
+    labels = [s["label"][lang] for s in trend_json(sample_store)["series"]]
+    assert all(label in overview.stdout for label in labels)
 
 
 @pytest.mark.parametrize("args, named", [
@@ -145,7 +182,8 @@ def test_an_item_id_in_another_case_exited_65(sample_store):
 
 def test_a_segment_column_and_value_in_another_case_exited_65(sample_store):
     answer = trend_json(sample_store, "--dimension", "Responsiveness", "--segment", "REGION=west")
-    assert answer["segment"] == {"column": "region", "value": "West"}
+    assert {k: answer["segment"][k] for k in ("column", "value")} == {"column": "region",
+                                                                      "value": "West"}
     assert answer == trend_json(sample_store, "--dimension", "responsiveness",
                                 "--segment", "region=West")
 

@@ -1,6 +1,6 @@
-"""Keep the report's translation catalogs in step with the templates (``make catalog``).
+"""Keep the translation catalogs in step with the templates (``make catalog``).
 
-Extracts every message from reports/templates, adds new ones to each catalog with an empty
+Extracts every message from reports/templates and the terminal's tables (servqual/terminal.py), adds new ones to each catalog with an empty
 translation, marks vanished ones obsolete, and lists what still needs translating. The test
 suite fails while any message lacks a translation, so a new sentence cannot ship untranslated.
 """
@@ -26,7 +26,9 @@ def template_messages() -> Catalog:
     template = Catalog(project="servqual", fuzzy=False)
     found = extract_from_dir(str(TEMPLATES), method_map=[("**.html", "jinja2")],
                              options_map={"**.html": OPTIONS})
-    for filename, lineno, message, comments, context in found:
+    # The terminal's tables (servqual trend) share the catalog: one translation per word.
+    spoken = extract_from_dir(str(ROOT / "servqual"), method_map=[("terminal.py", "python")])
+    for filename, lineno, message, comments, context in [*found, *spoken]:
         template.add(message, locations=[(filename, lineno)], auto_comments=comments,
                      context=context)
     return template

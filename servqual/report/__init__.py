@@ -29,7 +29,8 @@ from ..celltext import bound_label
 from ..results import Results
 from .chart_style import CATEGORICAL, COLORS, FONT
 from .charts import Charts
-from .i18n import Numbers, language, translations
+from ..translations import translations
+from .i18n import Numbers, language
 
 __all__ = ["BUILTIN_PREFIX", "environment", "plotly_js", "render_html"]
 

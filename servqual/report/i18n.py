@@ -1,31 +1,19 @@
-"""Languages of the report: gettext catalogs and locale-aware number formatting.
+"""Languages of the report: its locale and locale-aware number formatting.
 
-Report text is English in the templates and translated through gettext catalogs in
-``reports/locale/<locale>/LC_MESSAGES/messages.po`` (edit them with any PO editor; the
-catalog is compiled in memory at run time, so no build step is needed).
+Report text is English in the templates and translated through the gettext catalogs of
+:mod:`servqual.translations`.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
-from functools import cache
 
 from babel import Locale
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
-from babel.support import NullTranslations, Translations
 
-from ..errors import UsageError
-from ..resources import locale_dir
+from ..translations import LANGUAGES, check_language
 
-# Report language (as on the command line) → (gettext catalog, Babel locale, HTML lang).
-LANGUAGES = {
-    "en": ("en", "en_US", "en"),
-    "zh-CN": ("zh_CN", "zh_Hans_CN", "zh-CN"),
-}
 MISSING = "–"
 
 
@@ -38,25 +26,9 @@ class Language:
 
 
 def language(code: str) -> Language:
-    if code not in LANGUAGES:
-        raise UsageError(f"unknown report language {code!r}; use one of {', '.join(LANGUAGES)}")
+    check_language(code)
     catalog, locale, html_lang = LANGUAGES[code]
     return Language(code, catalog, Locale.parse(locale), html_lang)
-
-
-@cache
-def translations(code: str) -> NullTranslations:
-    """The gettext translations of a report language (English needs none)."""
-    lang = language(code)
-    po = locale_dir() / lang.catalog / "LC_MESSAGES" / "messages.po"
-    if not po.exists():
-        return NullTranslations()
-    with po.open("rb") as fh:
-        catalog = read_po(fh, locale=lang.catalog)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
-    buffer.seek(0)
-    return Translations(buffer)
 
 
 class Numbers:

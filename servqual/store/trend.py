@@ -127,7 +127,9 @@ def _trend(con, path: Path, dimension, item, segment) -> dict:
                     "perception_trend": fitted.get((level, ident, "perception"), _no_trend())})
     return {"store": str(path), "instrument": instrument.name, "waves": waves,
             "method": "servperf" if instrument.servperf else "servqual",
-            "segment": None if segment is None else {"column": seg, "value": value},
+            "segment": None if segment is None else {
+                "column": seg, "value": value, "column_label": instrument.column_text(seg),
+                "value_label": instrument.value_text(seg, value)},
             "thresholds": {k: getattr(instrument.analysis, k) for k in
                            ("significance", "trend_min_waves", "trend_min_change", "min_cell")},
             "series": out}
