@@ -13,7 +13,7 @@ GAP_FIELDS = ["n", "expectation_mean", "perception_mean", "gap_mean", "gap_sd", 
 BOX_FIELDS = [f"{box}_{k}" for box in ("top2", "bottom2") for k in ("share", "ci95_low",
                                                                      "ci95_high")]
 ITEM_FIELDS = ["item", "dimension"] + GAP_FIELDS + ["importance_mean", "importance_n"] + \
-    BOX_FIELDS + ["top2_change", "top2_change_p", "top2_change_p_adjusted"]
+    BOX_FIELDS + ["top2_change", "top2_change_p", "top2_change_p_adjusted", "perception_counts"]
 DIMENSION_FIELDS = ["dimension"] + GAP_FIELDS + [
     "alpha_expectation", "alpha_perception", "alpha_gap", "importance_weight", "msa_mean",
     "servperf_mean"]
@@ -23,7 +23,7 @@ BY_WAVE_FIELDS = ["wave", "dimension", "n", "gap_mean", "perception_mean", "expe
                   "perception_ci95_high"]
 BY_WAVE_ITEM_FIELDS = ["wave", "item", "dimension", "n", "gap_mean", "perception_mean",
                        "expectation_mean", "gap_sd", "importance_mean", "top2_share",
-                       "bottom2_share"]
+                       "bottom2_share", "perception_counts"]
 SEGMENT_FIELDS = ["column", "value", "dimension", "n", "gap_mean", "expectation_mean",
                   "perception_mean", "perception_ci95_low", "perception_ci95_high",
                   "gap_sd", "gap_ci95_low", "gap_ci95_high", "p_value",

@@ -69,3 +69,28 @@ def test_box_shares_intervals_and_change_by_hand(tmp_path):
         (counted(old, 1) >= 4).mean())
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Top-2 box" in page and "Bottom-2 box" in page
+
+
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+def test_answer_distribution_by_hand(tmp_path, engine):
+    """Each item's perception answers counted on every scale point (1..5, none on 5 here
+    for i2's bottom half), for the current and earlier waves: pandas' value_counts of the
+    same respondents' answers."""
+    files, frames = waves(tmp_path)
+    inst = write(tmp_path / "instrument.toml", INSTRUMENT)
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["report", *map(str, files), "-i", str(inst), "-o",
+                                      str(tmp_path / "r.html"), "--json", str(out),
+                                      "--engine", engine])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    items = {i["item"]: i for i in doc["items"]}
+    by_wave = {(r["wave"], r["item"]): r for r in doc["by_wave_items"]}
+    for frame, wave in zip(frames, ("2026Q2", "2026Q3")):
+        for j in (1, 2, 3):
+            answers = frame.loc[frame[f"E{j}"] != 9, f"P{j}"]
+            expected = [int((answers == point).sum()) for point in range(1, 6)]
+            assert by_wave[(wave, f"i{j}")]["perception_counts"] == expected
+            if wave == "2026Q3":
+                assert items[f"i{j}"]["perception_counts"] == expected
+                assert sum(expected) == items[f"i{j}"]["n"]

@@ -152,6 +152,17 @@ def test_report_fits_1366_pixels_and_the_printed_page(browser, report_files, tmp
         page.wait_for_function("""() => [...document.querySelectorAll('div.plot')]
             .every(d => d._fullLayout && d._fullLayout.width <= 700)""")
         assert page.evaluate(overflow) == []
+        # On paper nothing scrolls: every table, the widest (items) included, fits the page
+        # (A4 less the print margins: 186 mm, 703 CSS px).
+        page.set_viewport_size({"width": 703, "height": 1000})
+        assert page.evaluate("""() => {
+            const limit = document.querySelector('main').getBoundingClientRect().right + 1;
+            return [...document.querySelectorAll('main table')]
+              .filter(t => Math.max(t.getBoundingClientRect().right,
+                                    ...[...t.querySelectorAll('th, td')].map(
+                                        c => c.getBoundingClientRect().right)) > limit)
+              .map(t => t.className);
+        }""") == []
         pdf = tmp_path / "report.pdf"
         page.pdf(path=str(pdf), format="A4", print_background=True)
         assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 50_000

@@ -7,7 +7,8 @@ of its kind by adding, so chunks, streams and parts combine exactly (:mod:`.aggr
     n, Σx, Σx² (and weighted sums) of float score blocks (the general path; the counting
     path for integer answers is :mod:`.coded`).
 :class:`HistogramCollector`
-    counts of each distinct gap value, per item and dimension (:func:`value_histogram`).
+    counts of each distinct gap value, per item and dimension, and of each item's
+    perception answers (:func:`value_histogram`).
 :class:`CrossCounter`
     n, Σx and Σxxᵀ per wave and dimension over respondents who answered all its items, for
     expectations, perceptions and item gaps.
@@ -114,7 +115,8 @@ def _value_codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 class HistogramCollector:
     """Value histograms of the float blocks of the analysis' score (the gap; perception in
-    a SERVPERF analysis), chunk by chunk (the general path)."""
+    a SERVPERF analysis) per item and dimension, and of the items' perceptions (their answer
+    distribution), chunk by chunk (the general path)."""
 
     def __init__(self, cells: int, measure: str = "gap") -> None:
         self.cells, self.measure = cells, measure
@@ -122,7 +124,8 @@ class HistogramCollector:
 
     def add(self, blocks: list[Block], cell: np.ndarray) -> None:
         for block in blocks:
-            if block.measure == self.measure and block.level in ("item", "dimension"):
+            if (block.measure == self.measure and block.level in ("item", "dimension")) or (
+                    block.measure == "perception" and block.level == "item"):
                 self.parts.append(value_histogram(block, cell, self.cells))
 
     def cell_rows(self) -> CellRows:

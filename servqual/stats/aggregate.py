@@ -9,7 +9,8 @@ partitions or machines by adding (docs/scale.md):
 ``histograms``
     counts of each distinct gap value, per item and dimension: rank tests (Wilcoxon,
     Kruskal–Wallis) and medians need the order of the values, and for answers on a 1..k
-    scale the distinct values are few, so their counts are small and exact.
+    scale the distinct values are few, so their counts are small and exact; and counts of
+    each item's perception answers (measure ``perception``): its answer distribution.
 ``crossproducts``
     n, Σx_a, Σx_b and Σx_a·x_b over respondents who answered every item of a dimension,
     per wave, of expectations, perceptions and item gaps (P − E): what Cronbach's alpha,

@@ -1,4 +1,5 @@
-"""Top-2-box and bottom-2-box: the shares of favourable and unfavourable answers per item.
+"""Top-2-box and bottom-2-box: the shares of favourable and unfavourable answers per item,
+and the distribution of its answers over the scale (:func:`answer_counts`).
 
 The per-respondent indicators are defined in :func:`.scores.box_blocks`; their means are the
 shares. Per wave and cell of an item:
@@ -72,3 +73,28 @@ def box_table(means: pd.DataFrame, waves: list[str], method: str) -> pd.DataFram
     out["top2_change_p_adjusted"] = adjust_p(out["top2_change_p"],
                                              [out[c] for c in CELL], method)
     return out.drop(columns=["_n", "_k"])
+
+
+def answer_counts(histograms: pd.DataFrame, scale_min: int, scale_max: int) -> pd.DataFrame:
+    """The answer distribution of each item's perception, per cell: ``perception_counts``,
+    the number of answers on each point of the scale, ``scale_min`` first.
+
+    Counted from the perception histograms (:mod:`.aggregate`), so the same answers as the
+    item's perception mean (in a SERVQUAL analysis those paired with an expectation);
+    unweighted (counts of answers, with or without sampling weights). A score between two
+    points (an answer label mapped to 2.5, say) is on no point and is not counted.
+    """
+    sub = histograms[(histograms["level"] == "item") & (histograms["measure"] == "perception")]
+    points = np.arange(scale_min, scale_max + 1, dtype=float)
+    if sub.empty:
+        return pd.DataFrame(columns=CELL + ["id", "perception_counts"])
+    position = np.searchsorted(points, sub["x"].to_numpy(float))
+    inside = (position < len(points)) & (points[np.minimum(position, len(points) - 1)]
+                                         == sub["x"].to_numpy(float))
+    found = sub.loc[inside, CELL + ["id", "count"]].assign(point=position[inside])
+    wide = found.pivot_table(index=CELL + ["id"], columns="point", values="count",
+                             aggfunc="sum", fill_value=0, sort=False)
+    wide = wide.reindex(columns=range(len(points)), fill_value=0)
+    out = wide.index.to_frame(index=False)
+    out["perception_counts"] = np.rint(wide.to_numpy(float)).astype(np.int64).tolist()
+    return out

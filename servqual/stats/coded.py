@@ -4,7 +4,7 @@ An answer ``x`` on a ``low..high`` scale is the code ``x − low + 1`` (0 = miss
 Everything at item and dimension level then comes from counting (:class:`CodedCounter`):
 
 * an item's (E, P) answer pair is one code, so per cell the counts of each pair give the item
-  moments and the gap histogram exactly;
+  moments, the gap histogram and the perception answers' distribution exactly;
 * a respondent's dimension score is ``Σ codes / count`` over the paired items: a fraction
   with a small numerator and denominator, so per cell the counts of each (count, numerator)
   are the exact histogram of the dimension scores, from which the moments follow.
@@ -161,7 +161,12 @@ class CodedCounter:
         gaps, which = np.unique(pv - ev, return_inverse=True)
         by_gap = np.zeros((cells * k, len(gaps)))
         np.add.at(by_gap.T, which, c.T)
-        return moments, _histogram("item", ids, gaps, by_gap, cells)
+        answers, which = np.unique(pv, return_inverse=True)  # the answer distribution
+        by_answer = np.zeros((cells * k, len(answers)))
+        np.add.at(by_answer.T, which, c.T)
+        return moments, CellRows.concat([_histogram("item", ids, gaps, by_gap, cells),
+                                         _histogram("item", ids, answers, by_answer, cells,
+                                                    "perception")])
 
     def _dimension_rows(self) -> tuple[CellRows, CellRows]:
         cells, d = self.cells, len(self.keys)
@@ -189,11 +194,11 @@ class CodedCounter:
 
 
 def _histogram(level: str, ids: np.ndarray, values: np.ndarray, counts: np.ndarray,
-               cells: int) -> CellRows:
-    """Gap histograms from counts of (cell × id) rows and ``values`` columns (zeros left out)."""
+               cells: int, measure: str = "gap") -> CellRows:
+    """Histograms from counts of (cell × id) rows and ``values`` columns (zeros left out)."""
     rows, cols = np.nonzero(counts)
     k = len(ids)
-    keys = pd.DataFrame({"level": level, "id": np.repeat(ids, len(values)), "measure": "gap",
+    keys = pd.DataFrame({"level": level, "id": np.repeat(ids, len(values)), "measure": measure,
                          "x": np.tile(values, k)})
     return CellRows.sparse(rows // k, (rows % k) * len(values) + cols, keys,
                            {"count": counts[rows, cols]})

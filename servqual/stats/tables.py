@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..instrument import Instrument
 from .accumulators import CrossCounter
-from .boxes import BOXES, box_table
+from .boxes import BOXES, answer_counts, box_table
 from .gaps import CELL, adjust_p, gap_table, paired_t
 from ..models import ALL, Aggregates
 from .moments import describe
@@ -94,6 +94,10 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
     boxes = box_table(measure_means(moments, "item", BOXES), waves, config.p_adjust)
     if len(boxes.columns) > len(CELL) + 1:  # top-2 / bottom-2 box shares (stats.boxes)
         items = items.merge(boxes.rename(columns={"id": "item"}), on=CELL + ["item"],
+                            how="left")
+    counts = answer_counts(histograms, instrument.scale_min, instrument.scale_max)
+    if len(counts):  # the items' answer distributions (stats.boxes)
+        items = items.merge(counts.rename(columns={"id": "item"}), on=CELL + ["item"],
                             how="left")
     if instrument.has_item_importance:  # stated importance ratings of the items
         rated = measure_means(moments, "item", ("importance",))

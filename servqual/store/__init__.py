@@ -15,7 +15,8 @@ What a wave keeps (tables of the DuckDB file; schema version :data:`SCHEMA_VERSI
 ``moments``                   n, Σx, Σx² (and weighted sums) per wave × segment value × item or
                               dimension × measure (:mod:`servqual.stats.moments`)
 ``histograms``                counts of each gap value per wave × segment value × item or
-                              dimension: rank tests and medians (:mod:`servqual.stats.ranktests`)
+                              dimension: rank tests and medians (:mod:`servqual.stats.ranktests`);
+                              and of each item's perception answers (their distribution)
 ``crossproducts``             Σx_a·x_b of complete respondents per wave × dimension: reliability
 ``importance``                what happened to the 100-point importance allocations, per wave
 ``quarantine``                every rejected row with its reason, and its values as JSON
