@@ -43,10 +43,13 @@ from .simulate import Effect, History, write_history
 DECLINE = Effect("reliability", slope=-0.07)
 RISE = Effect("responsiveness", slope=0.05)
 DROP = Effect("assurance", drop=-0.35)
+JUMP = Effect("assurance", drop=+0.35)  # the mirror of DROP: a significant rise (↑)
 SCENARIOS = {"null": History(), "decline": History(effects=(DECLINE,)),
              "rise": History(effects=(RISE,)),
-             "drop": History(respondents=200, effects=(DROP,))}
-SEEDS = {"null": 1000, "decline": 2000, "rise": 3000, "drop": 4000, "between_wave": 5000}
+             "drop": History(respondents=200, effects=(DROP,)),
+             "jump": History(respondents=200, effects=(JUMP,))}
+SEEDS = {"null": 1000, "decline": 2000, "rise": 3000, "drop": 4000, "between_wave": 5000,
+         "jump": 6000}
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Decisions:
     """What one report decided: alerts and non-flat trend directions, as (level, key)."""
 
     alerts: set[tuple[str, str, str]]  # (level, key, dimension)
+    rises: set[tuple[str, str, str]]  # the same for the rises the report marks ↑
     dimension_trends: dict[str, str]  # dimension → gap direction (rising / falling)
     perception_trends: dict[str, str]
     item_trends: dict[str, str]
@@ -65,7 +69,7 @@ class Decisions:
     @property
     def any_alarm(self) -> bool:
         """Any alert, or any dimension or item trend direction (the issue's null criterion)."""
-        return bool(self.alerts or self.dimension_trends or self.perception_trends
+        return bool(self.alerts or self.rises or self.dimension_trends or self.perception_trends
                     or self.item_trends)
 
     @property
@@ -82,14 +86,17 @@ def decisions_of(results) -> Decisions:
     """The alarms of one run's results (:class:`servqual.results.Results`)."""
     trends = results.findings.trends
     wow = trends.wave_over_wave
-    alerts = wow[wow["alert"]]
-    keys = set()
-    for row in alerts.itertuples(index=False):
-        level = row.level
-        ident = {"dimension": row.dimension, "item": getattr(row, "item", None),
-                 "segment": f"{getattr(row, 'column', '')}={getattr(row, 'value', '')}"
-                            f"/{row.dimension}"}[level]
-        keys.add((level, str(ident), str(row.dimension)))
+
+    def keys_of(rows) -> set[tuple[str, str, str]]:
+        keys = set()
+        for row in rows.itertuples(index=False):
+            level = row.level
+            ident = {"dimension": row.dimension, "item": getattr(row, "item", None),
+                     "segment": f"{getattr(row, 'column', '')}={getattr(row, 'value', '')}"
+                                f"/{row.dimension}"}[level]
+            keys.add((level, str(ident), str(row.dimension)))
+        return keys
+
     dims = trends.dimensions
     perception = dims[["dimension", "perception_direction"]].rename(
         columns={"perception_direction": "direction"})
@@ -101,7 +108,8 @@ def decisions_of(results) -> Decisions:
                for r in moved.itertuples(index=False)}
     dim_wow = wow[wow["level"] == "dimension"].set_index("dimension")["change"]
     return Decisions(
-        alerts=keys, dimension_trends=moving(dims, "dimension"),
+        alerts=keys_of(wow[wow["alert"]]), rises=keys_of(wow[wow["rise"]]),
+        dimension_trends=moving(dims, "dimension"),
         perception_trends=moving(perception, "dimension"),
         item_trends=moving(trends.items, "item"), segment_trends=seg,
         overall_trends=moving(trends.overall, "score") if len(trends.overall) else {},
@@ -179,6 +187,7 @@ def run(respondents: int = 0, replications: int = 50, between_wave: bool = False
     table.add("null: any alert or dim/item direction", share(false),
               "target <= 10% " + ("(met)" if np.mean(false) <= 0.10 else "(NOT met)"))
     table.add("null: any alert", share(d.alerts for d in null))
+    table.add("null: any rise (↑)", share(d.rises for d in null))
     table.add("null: any dimension/item direction",
               share(d.dimension_trends or d.perception_trends or d.item_trends for d in null))
     table.add("null: any segment-cell direction", share(d.segment_trends for d in null))
@@ -186,20 +195,21 @@ def run(respondents: int = 0, replications: int = 50, between_wave: bool = False
     for name, effect, found in (
             ("decline", DECLINE, lambda d: d.dimension_trends.get(DECLINE.dimension) == "falling"),
             ("rise", RISE, lambda d: d.dimension_trends.get(RISE.dimension) == "rising"),
-            ("drop", DROP, lambda d: ("dimension", DROP.dimension, DROP.dimension) in d.alerts)):
+            ("drop", DROP, lambda d: ("dimension", DROP.dimension, DROP.dimension) in d.alerts),
+            ("jump", JUMP, lambda d: ("dimension", JUMP.dimension, JUMP.dimension) in d.rises)):
         hits = [found(d) for d in runs[name]]
         observed = (np.mean([d.observed_slope[effect.dimension] for d in runs[name]])
                     if effect.slope else
                     np.mean([d.observed_change[effect.dimension] for d in runs[name]]))
         what = f"slope {effect.slope:+.2f}/quarter" if effect.slope else \
-            f"drop {effect.drop:+.2f} in the latest wave"
+            f"change {effect.drop:+.2f} in the latest wave"
         table.add(f"{name}: {effect.dimension} found", share(hits),
                   f"{what} (observed mean {observed:+.3f}); target >= 90% "
                   + ("(met)" if np.mean(hits) >= 0.90 else "(NOT met)"))
-        others = [any(a[2] != effect.dimension for a in d.alerts)
+        others = [any(a[2] != effect.dimension for a in d.alerts | d.rises)
                   or bool(set(d.dimension_trends) - {effect.dimension}) for d in runs[name]]
         table.add(f"{name}: alarms on other dimensions", share(others),
-                  "alerts or dimension directions elsewhere")
+                  "alerts, rises or dimension directions elsewhere")
     if "between_wave" in runs:
         bw = runs["between_wave"]
         table.add("null + between-wave SD 0.03: any alarm", share(d.any_alarm for d in bw),

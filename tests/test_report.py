@@ -332,3 +332,36 @@ def test_derived_importance_quadrant_without_uncertainty_in_report(tmp_path):
     assert "Derived importance and its uncertainty" in pages["en"]
     assert "不支持：置信区间跨越分界线" in pages["zh-CN"]
     assert "推导重要性及其不确定性" in pages["zh-CN"]
+
+
+def test_kpi_tables_show_the_change_since_the_previous_wave_with_its_decision(
+        sample_results, html_en):
+    """Dimensions, items and segment cells: the change the results hold, ↓ exactly where an
+    alert was decided and ↑ where a rise was (the sample has both)."""
+    record = sample_results[0].to_json()
+    wow = record["wave_over_wave"]
+    assert any(w["alert"] for w in wow) and any(w["rise"] for w in wow)
+    labels = {d.key: d.label_for("en") for d in sample_results[0].instrument.dimensions}
+    def section_of(name: str) -> str:
+        start = html_en.index(f'<section id="{name}"')
+        return html_en[start:html_en.index("</section>", start)]
+
+    section = section_of("dimensions")
+    assert f"Change since {wow[0]['previous_wave']}" in section
+    for w in (w for w in wow if w["level"] == "dimension"):
+        row = section[section.index(f'<th scope="row">{labels[w["dimension"]]}</th>'):]
+        row = row[:row.index("</tr>")]
+        assert format(w["change"], "+.2f").replace("-", "\u2212") in row
+        assert ('class="mark alert"' in row) == bool(w["alert"])
+        assert ('class="mark rise"' in row) == bool(w["rise"])
+    items = section_of("items")
+    for w in (w for w in wow if w["level"] == "item"):
+        row = items[items.index(f"<code>{w['item']}</code>"):]
+        row = row[:row.index("</tr>")]
+        assert ('class="mark alert"' in row) == bool(w["alert"])
+        assert ('class="mark rise"' in row) == bool(w["rise"])
+    segments = section_of("segments")
+    marked = [w for w in wow if w["level"] == "segment" and (w["alert"] or w["rise"])]
+    assert marked
+    assert segments.count('class="mark alert"') + segments.count('class="mark rise"') \
+        == len(marked)

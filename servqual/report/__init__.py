@@ -140,6 +140,18 @@ def segment_layout(record: dict, instrument) -> dict[str, Any]:
             "withheld": withheld}
 
 
+def change_lookup(record: dict) -> dict[tuple, dict]:
+    """The wave-over-wave record of each series, by what the report's tables show:
+    ``("dimension", d)``, ``("item", i)`` and ``("segment", column, value, d)``."""
+    out: dict[tuple, dict] = {}
+    for row in record.get("wave_over_wave", []):
+        level = row["level"]
+        key = {"dimension": (level, row["dimension"]), "item": (level, row.get("item")),
+               "segment": (level, row.get("column"), row.get("value"), row["dimension"])}
+        out[key[level]] = row
+    return out
+
+
 @cache
 def plotly_js() -> str:
     return get_plotlyjs()
@@ -188,6 +200,7 @@ def render_html(results: Results, lang: str = "en", template_dir: str | Path | N
             instrument.value_label(unit["column"], unit["value"], lang) or unit["value"]
             if unit else "", today) if part),
         "by_wave": {(r["wave"], r["dimension"]): r for r in record["by_wave"]},
+        "changes": change_lookup(record),
         "segment_columns": layout["columns"],
         "segment_values": layout["values"],
         "segment_current": layout["current"],

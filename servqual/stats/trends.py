@@ -274,30 +274,36 @@ def decide_trends(dimensions: pd.DataFrame, items: pd.DataFrame, segments: pd.Da
 
 
 def decide_alerts(wow: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
-    """Decide the wave-over-wave alerts of a report together (a copy with the decisions).
+    """Decide the wave-over-wave alerts, and their mirror the rises, of a report together.
 
     An alert is news of a drop, so the family is of one-sided hypotheses "no drop": the
     p-value of a drop is half the two-sided ``p_value`` (1 − half for a rise).
     :func:`.multiplicity.two_level_bh` at ``alarm_fdr``, with the dimensions' own tests as
     heads and their items' and segment cells' as members, gives ``p_adjusted`` (and
     ``family_p_adjusted``, ``family_selected``); an alert needs ``p_adjusted ≤ alarm_fdr``
-    and a drop of at least ``alert_min_change``.
+    and a drop of at least ``alert_min_change``. A **rise** is the same rule on the
+    hypotheses "no rise" (``rise_p_adjusted``; a rise of at least ``alert_min_change``), so
+    the report's ↓ and ↑ beside a change are one decision each way. Returns a copy.
     """
     out = wow.copy()
+    columns = ("p_adjusted", "family_p_adjusted", "family_selected", "rise_p_adjusted")
     if not len(out):
-        for column in ("p_adjusted", "family_p_adjusted", "family_selected"):
+        for column in columns:
             out[column] = pd.Series(dtype=bool if column == "family_selected" else float)
+        out["rise"] = pd.Series(dtype=bool)
         return out
-    two_sided = out["p_value"].to_numpy(float)
+    half = out["p_value"].to_numpy(float) / 2
     change = out["change"].to_numpy(float)
-    drop_p = np.where(change < 0, two_sided / 2, 1 - two_sided / 2)
-    decision = two_level_bh(drop_p, out["dimension"].astype(str).to_numpy(object),
-                            (out["level"] == "dimension").to_numpy(), config.alarm_fdr)
-    out["p_adjusted"] = decision.p_adjusted
-    out["family_p_adjusted"] = decision.family_p_adjusted
-    out["family_selected"] = decision.family_selected
-    out["alert"] = (decision.p_adjusted <= config.alarm_fdr) & (
-        change <= -config.alert_min_change)
+    family = out["dimension"].astype(str).to_numpy(object)
+    heads = (out["level"] == "dimension").to_numpy()
+    drop = two_level_bh(np.where(change < 0, half, 1 - half), family, heads, config.alarm_fdr)
+    rise = two_level_bh(np.where(change > 0, half, 1 - half), family, heads, config.alarm_fdr)
+    out["p_adjusted"] = drop.p_adjusted
+    out["family_p_adjusted"] = drop.family_p_adjusted
+    out["family_selected"] = drop.family_selected
+    out["alert"] = (drop.p_adjusted <= config.alarm_fdr) & (change <= -config.alert_min_change)
+    out["rise_p_adjusted"] = rise.p_adjusted
+    out["rise"] = (rise.p_adjusted <= config.alarm_fdr) & (change >= config.alert_min_change)
     return out
 
 
