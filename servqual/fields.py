@@ -28,6 +28,10 @@ SEGMENT_FIELDS = ["column", "value", "dimension", "n", "gap_mean", "expectation_
                   "perception_mean", "perception_ci95_low", "perception_ci95_high",
                   "gap_sd", "gap_ci95_low", "gap_ci95_high", "p_value",
                   "p_adjusted", "wilcoxon_p", "small_base", "suppressed"]
+# every wave's published segment cells of each dimension (the trend small multiples)
+SEGMENT_BY_WAVE_FIELDS = ["wave", "column", "value", "dimension", "n", "gap_mean",
+                          "perception_mean", "gap_ci95_low", "gap_ci95_high",
+                          "perception_ci95_low", "perception_ci95_high", "small_base"]
 SEGMENT_ITEM_FIELDS = ["column", "value", "item", "dimension", "n", "gap_mean",
                        "expectation_mean", "perception_mean", "gap_ci95_low", "gap_ci95_high",
                        "p_adjusted", "small_base", "suppressed"]

@@ -19,8 +19,8 @@ import pandas as pd
 from .celltext import LABEL_MAX_CHARS, bound_label
 from .config import AnalysisConfig
 from .fields import (BY_WAVE_FIELDS, BY_WAVE_ITEM_FIELDS, DIMENSION_FIELDS, IPA_FIELDS, ITEM_FIELDS,
-                     OVERALL_FIELDS, SEGMENT_FIELDS, SEGMENT_ITEM_FIELDS, SEGMENT_TEST_FIELDS,
-                     TOLERANCE_FIELDS, TREND_FIELDS, WOW_FIELDS)
+                     OVERALL_FIELDS, SEGMENT_BY_WAVE_FIELDS, SEGMENT_FIELDS, SEGMENT_ITEM_FIELDS,
+                     SEGMENT_TEST_FIELDS, TOLERANCE_FIELDS, TREND_FIELDS, WOW_FIELDS)
 from .instrument import Instrument
 from .stats.aggregate import Aggregates
 from .models import ALL
@@ -171,6 +171,9 @@ class Results:
             "overall_by_wave": records(self.overall_by_wave, ["wave"] + OVERALL_FIELDS),
             "segments": records(published(self.segments), SEGMENT_FIELDS),
             "segment_items": records(published(self.segment_items), SEGMENT_ITEM_FIELDS),
+            "segments_by_wave": records(published(segment_rows(self.tables.dimensions,
+                                                               self.config)),
+                                        SEGMENT_BY_WAVE_FIELDS),
             "segments_withheld": records(withheld_groups(self.group_sizes, self.config),
                                          ["column", "wave", "values", "n"]),
             "segment_tests": records(self.segment_tests, SEGMENT_TEST_FIELDS),

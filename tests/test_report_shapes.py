@@ -342,6 +342,23 @@ def test_segment_trend_published_only_over_waves_not_suppressed(tmp_path):
         {WAVES[0], LATEST}
     assert {"column": "region", "wave": WAVES[1], "values": 1, "n": 4} in \
         doc["segments_withheld"]
+    # The trend small multiples of the benchmark segment: West's lines break at that wave.
+    cells = {(r["wave"], r["value"], r["dimension"]): r["gap_mean"]
+             for r in doc["segments_by_wave"] if r["column"] == "region"}
+    assert not [k for k in cells if k[:2] == (WAVES[1], "West")]
+    assert ("West", "reliability") in {(k[1], k[2]) for k in cells}
+    [figure] = run.figures("segment_trends")
+    panels = [a["text"] for a in figure["layout"]["annotations"]]
+    assert "West" in panels and len(panels) == len(current_values(doc, "region"))
+    axis = {f"x{'' if k == 0 else k + 1}": panels[k] for k in range(len(panels))}
+    lines = [t for t in figure["data"] if axis[t.get("xaxis", "x")] == "West"]
+    assert len(lines) == len(doc["dimensions"])
+    for line in lines:
+        assert line["x"] == WAVES and line["y"][1] is None and not line["connectgaps"]
+        dim = next(d["dimension"] for d in doc["dimensions"]
+                   if line["name"] == d["dimension"].capitalize())
+        assert line["y"][0] == pytest.approx(cells[(WAVES[0], "West", dim)])
+        assert line["y"][2] == pytest.approx(cells[(LATEST, "West", dim)])
     quality = run.section("data-quality")
     assert re.search(r"West \d+ – \d+", quality)
     assert re.search(r"Groups with fewer than 10 respondents, not shown: respondents \(groups\)"

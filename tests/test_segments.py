@@ -14,8 +14,9 @@ from fixtures import run_and_check
 from servqual.stats.segments import welch_anova
 
 
-def dimension_gaps(results, validated, dim):
-    """Per-respondent dimension gaps of the current wave, computed directly with pandas."""
+def dimension_gaps(results, validated, dim, wave=None):
+    """Per-respondent dimension gaps of a wave (the current one by default), computed
+    directly with pandas."""
     r = validated.responses
     inst = results.instrument
     cols = [j for j, i in enumerate(inst.items) if i.dimension == dim]
@@ -24,7 +25,8 @@ def dimension_gaps(results, validated, dim):
     g = pd.DataFrame(p - e)
     per = g.mean(axis=1).where(g.notna().sum(axis=1) >= 0.5 * len(cols))
     frame = r.meta.assign(gap=per.to_numpy())
-    return frame[frame["wave"].astype(str) == results.current_wave].dropna(subset=["gap"])
+    wave = results.current_wave if wave is None else wave
+    return frame[frame["wave"].astype(str) == wave].dropna(subset=["gap"])
 
 
 def test_segment_gaps_equal_direct_computation(sample_results):
@@ -38,6 +40,27 @@ def test_segment_gaps_equal_direct_computation(sample_results):
         assert row["n"] == expected.loc[row["value"], "count"]
     west = rows.set_index("value").loc["West", "gap_mean"]
     assert west < rows[rows["value"] != "West"]["gap_mean"].min() - 0.4  # planted
+
+
+def test_every_waves_segment_gaps_equal_direct_computation(sample_results):
+    """``segments_by_wave`` (the trend small multiples): each wave's published cells."""
+    results, validated = sample_results
+    record = results.to_json()
+    published = {(r["wave"], r["value"]): r for r in record["segments_by_wave"]
+                 if r["column"] == "region" and r["dimension"] == "reliability"}
+    min_cell = record["thresholds"]["min_cell"]
+    for wave in record["waves"]:
+        frame = dimension_gaps(results, validated, "reliability", wave)
+        expected = frame.groupby("region", observed=True)["gap"].agg(["mean", "count"])
+        assert len(expected) >= 4
+        for value, row in expected.iterrows():
+            cell = published.get((wave, value))
+            if row["count"] < min_cell:
+                assert cell is None
+                continue
+            assert cell["n"] == row["count"]
+            assert cell["gap_mean"] == pytest.approx(row["mean"])
+    assert {w for w, _ in published} == set(record["waves"])
 
 
 def test_between_segment_tests_match_scipy_and_statsmodels(sample_results):
@@ -78,7 +101,10 @@ def test_small_base_flag_and_suppression(tmp_path):
     assert east["n"] == 2 and not east["suppressed"] and east["small_base"]
     doc = results.to_json()
     # A suppressed cell is not published at all, not even by name: it is counted instead.
-    assert not [r for r in doc["segments"] + doc["segment_items"] if r["value"] == "North"]
+    assert not [r for r in doc["segments"] + doc["segment_items"] + doc["segments_by_wave"]
+                if r["value"] == "North"]
+    assert [r["n"] for r in doc["segments_by_wave"]
+            if (r["value"], r["dimension"]) == ("East", "alpha")] == [2]
     assert {"column": "region", "wave": results.current_wave, "values": 1, "n": 1} in \
         doc["segments_withheld"]
 

@@ -22,6 +22,7 @@ from ..textnumbers import plain, signed
 from .chart_style import (CATEGORICAL, COLORS, GAP_SCALE, axis, base_layout, minus as _minus,
                           short, sign_color, text, to_data, zero_line)
 from .ipa_chart import importance_performance
+from .segment_trend_chart import segment_trend_panels
 
 
 @dataclass
@@ -209,6 +210,10 @@ class Charts:
         fig.update_layout(base_layout(title, height=250 * nrows + 80,
                                       margin={"l": 64, "r": 20, "t": 70, "b": 50}))
         return to_data(fig)
+
+    def segment_trends(self, **options) -> dict:
+        """Small multiples per segment value (:func:`.segment_trend_chart.segment_trend_panels`)."""
+        return segment_trend_panels(self.results, self.labels, measure=self._mean, **options)
 
     # ----------------------------------------------------------------------------------------
     # Weak points
