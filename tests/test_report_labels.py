@@ -135,6 +135,25 @@ def test_the_chinese_demo_report_has_no_english_words_when_everything_is_labelle
     words = Counter(re.findall(r"[A-Za-z][A-Za-z_]+", visible_text(out.read_text("utf-8"))))
     stray = {w: n for w, n in words.items() if w not in ALLOWED}
     assert stray == {}
+    # Chinese labels sit in Chinese text without the spaces kept beside Latin words
+    text = visible_text(out.read_text("utf-8"))
+    assert "按区域统计的问卷数" in text and "区域各单位对标分析" in text
+    assert not re.search(r"[\u4e00-\u9fff] 区域|区域 [\u4e00-\u9fff]", text)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("区域", "按%(column)s统计的问卷数"),      # Chinese on both sides: no spaces
+    ("region", "按 %(column)s 统计的问卷数"),  # a Latin word keeps its spaces
+    ("2026Q2", "按 %(column)s 统计的问卷数"),
+    ("West 区", "按 %(column)s统计的问卷数"),  # only the side where Chinese meets Chinese
+    ("", "按 %(column)s 统计的问卷数"),
+])
+def test_catalog_spaces_around_a_value_drop_only_between_chinese(value, expected):
+    from servqual.translations import tighten
+
+    assert tighten("按 %(column)s 统计的问卷数", {"column": value}) == expected
+    assert tighten("%(wave)s 中 %(column)s 没有", {"wave": "2026Q3", "column": "区域"}) == \
+        "%(wave)s 中%(column)s没有"
 
 
 def test_no_negative_zero_and_one_minus_sign_everywhere(tmp_path):

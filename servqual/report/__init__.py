@@ -29,7 +29,7 @@ from ..celltext import bound_label
 from ..results import Results
 from .chart_style import CATEGORICAL, COLORS, FONT
 from .charts import Charts
-from ..translations import translations
+from ..translations import tighten, translations
 from .i18n import Numbers, language
 
 __all__ = ["BUILTIN_PREFIX", "environment", "plotly_js", "render_html"]
@@ -60,6 +60,7 @@ def environment(lang: str, template_dir: str | Path | None = None) -> jinja2.Env
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(lang), newstyle=True)
+    env.globals["_"] = env.globals["gettext"] = _gettext(translations(lang))
     numbers = Numbers(language(lang).locale)
     env.filters.update(num=numbers.num, signed=numbers.signed, integer=numbers.integer,
                        percent=numbers.percent, pvalue=numbers.pvalue)
@@ -67,6 +68,18 @@ def environment(lang: str, template_dir: str | Path | None = None) -> jinja2.Env
     env.filters["basename"] = lambda path: Path(str(path)).name
     env.filters["css_string"] = css_string
     return env
+
+
+def _gettext(catalog):
+    """Jinja's new-style ``_()``, with the catalog's spaces around placeholders tightened
+    between Chinese words (:func:`..translations.tighten`)."""
+    @jinja2.pass_context
+    def gettext(context, message: str, **variables):
+        text = tighten(catalog.gettext(message), variables)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables  # always a format string, as Jinja's own
+    return gettext
 
 
 class _QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
