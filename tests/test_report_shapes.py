@@ -141,7 +141,7 @@ def test_latest_wave_of_five_respondents_reports(tmp_path, respondents, lang, op
         assert "No group of Region has 10 or more respondents in 2026Q3" in segments
         assert "Groups not shown because each has fewer than 10 respondents" in segments
     else:
-        assert "2026Q3 中 区域 没有任何群组达到 10 名受访者" in segments
+        assert "2026Q3 中区域没有任何群组达到 10 名受访者" in segments
         assert "因受访者少于 10 人而不予显示的群组" in segments
 
 
@@ -162,7 +162,7 @@ def test_segment_column_blank_in_latest_wave_reports(tmp_path):
     assert not current_values(run.json, "region")
     assert "No respondent in 2026Q3 has a value for Region." in run.section("segments")
     run = report(tmp_path, with_latest(lambda f: f.assign(region="")), lang="zh-CN", name="zh")
-    assert "2026Q3 中没有受访者填写 区域。" in run.section("segments")
+    assert "2026Q3 中没有受访者填写区域。" in run.section("segments")
 
 
 def test_every_cell_of_a_segment_column_below_min_cell_reports(tmp_path):
