@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .instrument.outcomes import outcome_column
 from .quarantine import SOURCE
 
 # Columns of Responses.meta with a fixed meaning; segment columns keep their own names.
 WAVE = "wave"
 RESPONDENT = "respondent_id"
 WEIGHT = "sampling_weight"
-OVERALL_SATISFACTION = "overall_satisfaction"
+OVERALL_SATISFACTION = outcome_column("satisfaction")
 ANSWER_DTYPE = np.float32
 
 

@@ -24,6 +24,7 @@ from .fields import (BY_WAVE_FIELDS, BY_WAVE_ITEM_FIELDS, DIMENSION_FIELDS, IPA_
 from .instrument import Instrument
 from .stats.aggregate import Aggregates
 from .models import ALL
+from .stats.nps import NPS_FIELDS
 from .stats.segments import group_sizes, published_groups, segment_rows, withheld_groups
 from .stats.tables import Tables
 from .strategy import StrategyBook, direction_strategy, subject_label
@@ -178,9 +179,24 @@ class Results:
                                          ["column", "wave", "values", "n"]),
             "segment_tests": records(self.segment_tests, SEGMENT_TEST_FIELDS),
             "segment_responses": self.segment_responses(),
+            "loyalty": self.loyalty_json(),
             **self.findings_json(),
             "thresholds": self.config.as_dict(),
         })
+
+    def loyalty_json(self) -> dict[str, Any]:
+        """``nps`` (:mod:`.stats.nps`): every wave, all respondents (``column`` and ``value``
+        null) then each published segment cell."""
+        nps = self.tables.nps
+        if nps.empty:
+            return {"nps": []}
+        whole = nps[nps["segment"] == ALL].rename(columns={"segment": "column"})
+        whole = whole.assign(column=None, value=None, small_base=False)
+        rows = pd.concat([whole, published(segment_rows(nps, self.config))], ignore_index=True)
+        order = {w: n for n, w in enumerate(self.waves)}
+        rows = rows.iloc[np.lexsort([rows["column"].notna().to_numpy(),
+                                     rows["wave"].map(order).to_numpy()])]
+        return {"nps": records(rows, ["wave", "column", "value"] + NPS_FIELDS + ["small_base"])}
 
     def findings_json(self) -> dict[str, Any]:
         f = self.findings

@@ -11,7 +11,9 @@ What is planted (documented for users in ``surveys/sample/README.md``):
   to 100, a few all-zero ones;
 * a sprinkle of missing answers (blank, 99, 0) and a few faulty rows per wave (out of
   scale, non-numeric, duplicate and conflicting respondents, all missing, no id);
-* a complaints log whose reliability complaints rise while responsiveness complaints fall.
+* a complaints log whose reliability complaints rise while responsiveness complaints fall;
+* likelihood to recommend (0–10, the NPS) driven by reliability and responsiveness, intention
+  to buy again (1–5) by assurance and empathy, a few blank and a few off the scale.
 
 Everything is vectorised so the benchmarks can generate millions of respondents quickly.
 """
@@ -60,6 +62,13 @@ COMPLAINT_CATEGORIES = {
     "assurance": ["服务态度差", "业务不熟悉"],
     "empathy": ["不了解客户需求", "营业时间不方便"],
 }
+
+
+# The planted key drivers: each outcome moves with these dimensions' perceptions (weights of
+# their deviation from 5), and the outcome's centre, spread, noise and scale.
+DRIVERS = {"recommend": {"reliability": 0.6, "responsiveness": 0.4},
+           "repurchase": {"assurance": 0.5, "empathy": 0.5}}
+OUTCOME_SCALES = {"recommend": (7.6, 1.6, 1.3, 0, 10), "repurchase": (3.6, 0.6, 0.7, 1, 5)}
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,31 @@ def generate_wave(spec: SampleSpec, wave_index: int) -> pd.DataFrame:
     quarter_start = pd.Timestamp(f"{wave[:4]}-{(int(wave[-1]) - 1) * 3 + 1:02d}-01")
     days = rng.integers(0, 85, n)
     frame["interview_date"] = (quarter_start + pd.to_timedelta(days, unit="D")).strftime("%Y-%m-%d")
+    for name, column in loyalty(spec, wave_index, p_cols).items():
+        frame[name] = column
     return frame
+
+
+def loyalty(spec: SampleSpec, wave_index: int, p_cols: dict[str, np.ndarray]
+            ) -> dict[str, pd.arrays.IntegerArray]:
+    """Likelihood to recommend (0–10) and intention to buy again (1–5) with planted drivers
+    (:data:`DRIVERS`: each outcome a weighted sum of standardised dimension perceptions plus
+    noise). From a random stream of their own, so the answers above stay as they were."""
+    rng = np.random.default_rng([spec.seed, wave_index, 0x10CA1])
+    dims = item_dimensions()
+    perception = {d: np.mean([p for (name, p), dim in zip(p_cols.items(), dims) if dim == d],
+                             axis=0) for d in DIMENSIONS}
+    out = {}
+    for name, (centre, spread, noise, low, high) in OUTCOME_SCALES.items():
+        drive = sum(weight * (perception[d] - 5.0) for d, weight in DRIVERS[name].items())
+        score = np.clip(np.rint(centre + spread * drive + rng.normal(0, noise, len(drive))),
+                        low, high)
+        u = rng.random(len(score))
+        score[u < 0.02] = np.nan  # left blank
+        if name == "recommend":
+            score[u > 0.998] = 11  # off the 0–10 scale: not usable
+        out[name] = pd.array(score, dtype="Int64")
+    return out
 
 
 def _round_to_total(points: np.ndarray, total: int = 100) -> np.ndarray:

@@ -192,7 +192,9 @@ def validate_rows(tmp_path: Path, lines: list[str], newline: str = "\n"):
 def test_stray_quote_does_not_swallow_the_records_after_it(tmp_path):
     lines = sample_rows(150)
     lines[11] = open_quote(lines[11], 1)  # data row 11: spreadsheet row 12
-    lines[30] = lines[30][:-len("2025-11-25")] + "x"  # any value: keeps row 31 checked
+    fields = lines[30].split(",")
+    fields[lines[0].replace('"', "").split(",").index("interview_date")] = "x"  # any value
+    lines[30] = ",".join(fields)
     result, rejected = validate_rows(tmp_path, lines)
     assert result.exit_code == 0, result.output
     assert "rows_read 150 = rows_valid 149 + rows_quarantined 1" in result.output

@@ -91,8 +91,8 @@ def test_report_size_does_not_carry_raw_responses(html_en):
     assert len(html_en) - len(plotly_js()) < 300_000
 
 
-SECTIONS = ["summary", "dimensions", "trends", "weak-points", "items", "segments", "data-quality",
-            "method", "glossary"]
+SECTIONS = ["summary", "dimensions", "trends", "weak-points", "items", "segments", "loyalty",
+            "data-quality", "method", "glossary"]
 
 
 def section_ids(html: str) -> list[str]:
@@ -186,8 +186,8 @@ def findings_html(sample_results):
 def test_findings_fill_the_summary_trends_weak_points_and_complaints(findings_html):
     html = findings_html["en"]
     assert section_ids(html) == ["summary", "dimensions", "trends", "weak-points", "targets",
-                                 "items", "segments", "tolerance", "data-quality", "method",
-                                 "glossary"]
+                                 "items", "segments", "loyalty", "tolerance", "data-quality",
+                                 "method", "glossary"]
     summary = html[html.index('id="summary"'):html.index('id="dimensions"')]
     assert "1 of 2 targets met; 1 missed." in summary
     targets = html[html.index('id="targets"'):html.index('id="items"')]

@@ -249,8 +249,10 @@ def test_a_wave_with_no_valid_row_is_not_stored_and_its_rejects_not_repeated(tmp
 
 def test_an_all_quarantined_file_leaves_the_store_alone(store_copy, tmp_path):
     before = dump(store_copy)
-    bad = write(tmp_path / "2026Q4.csv", SAMPLE[0].read_text(encoding="utf-8").splitlines()[0]
-                + "\n" + "x1" + ",核心,East,网络" + ",8" * 50 + ",2026-10-01\n")
+    header = SAMPLE[0].read_text(encoding="utf-8").splitlines()[0]
+    # every answer 8 on the 1–7 scale (the row as wide as the header, whatever it holds)
+    bad = write(tmp_path / "2026Q4.csv", header + "\n" + "x1" + ",核心,East,网络"
+                + ",8" * (header.count(",") - 3) + "\n")
     result = invoke("ingest", bad, "--instrument", INSTRUMENT, "--store", store_copy)
     assert result.exit_code == 65 and "out_of_scale" in result.output
     assert dump(store_copy) == before

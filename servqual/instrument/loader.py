@@ -7,6 +7,7 @@ thoroughly, because everything downstream trusts it: each problem is an
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from pathlib import Path
@@ -17,6 +18,7 @@ from ..errors import InstrumentError
 from ..files import read_toml
 from .answer_tables import parse_answer_codes, parse_answer_labels
 from .labels import parse_report, parse_segment_labels, parse_text
+from .outcomes import parse_outcomes
 from .model import (CLASS_KEYS, VALUE_SEGMENT, CustomerClasses, Dimension, Instrument,
                     Item, LongLayout, Settings)
 
@@ -42,8 +44,6 @@ def load_instrument(path: str | Path, wave_label: str | None = None) -> Instrume
     instrument = parse_instrument(doc, path)
     if wave_label is None:
         return instrument
-    import dataclasses
-
     from ..waves import check_wave_label
 
     return dataclasses.replace(instrument, wave_label=check_wave_label(wave_label))
@@ -53,7 +53,7 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
     """Build an :class:`Instrument` from an already-parsed TOML document."""
     path = Path(path)
     tables = ("instrument", "dimensions", "items", "analysis", "customer_classes",
-              "answer_labels", "answer_codes", "segments", "report")
+              "answer_labels", "answer_codes", "segments", "report", "outcomes")
     for top in doc:
         if top not in tables:
             raise InstrumentError(unknown_key_message(top, tables), file=path, key=top)
@@ -123,6 +123,9 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
             if codes[item.long_code] > 1:
                 raise InstrumentError(f"two items have the code {item.long_code!r} in the item "
                                       "column", file=path, key=f"items[{n}].code")
+    outcomes = parse_outcomes(doc.get("outcomes"), settings.overall_satisfaction, path)
+    if outcomes and outcomes[0].key == "satisfaction":  # derived importance reads it there
+        settings = dataclasses.replace(settings, overall_satisfaction=outcomes[0].column)
     classes = _parse_classes(doc.get("customer_classes"), settings, path)
     derived = [VALUE_SEGMENT] if classes is not None and classes.derived else []
     if analysis.benchmark_segment and analysis.benchmark_segment not in (
@@ -135,7 +138,8 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
                             answer_labels=labels, answer_codes=recoded,
                             segment_labels=parse_segment_labels(
                                 doc.get("segments"), list(settings.segments) + derived, path),
-                            report=parse_report(doc.get("report"), path), names=names)
+                            report=parse_report(doc.get("report"), path), names=names,
+                            outcomes=outcomes)
     _check_columns_unique(instrument, path)
     return instrument
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..config import AnalysisConfig
 from .answers import AnswerCodes, AnswerLabels
 from .labels import LANGUAGES, ReportInfo, SegmentLabels, localise
+from .outcomes import Outcome
 
 __all__ = ["LANGUAGES", "localise"]  # and the classes below
 
@@ -140,6 +141,11 @@ class Instrument:
     segment_labels: dict[str, SegmentLabels] = field(default_factory=dict)  # [segments.X]
     report: ReportInfo = field(default_factory=ReportInfo)  # [report]
     names: dict[str, str] = field(default_factory=dict)  # name = { en = "…", zh-CN = "…" }
+    outcomes: tuple[Outcome, ...] = ()  # [outcomes.*]: satisfaction, recommend, repurchase
+
+    def outcome(self, key: str) -> Outcome | None:
+        """The outcome ``key`` (:data:`.outcomes.OUTCOMES`), None when not measured."""
+        return next((o for o in self.outcomes if o.key == key), None)
 
     def name_for(self, lang: str) -> str:
         """The instrument's name in ``lang`` (``name`` may be a text per language)."""
@@ -256,8 +262,8 @@ class Instrument:
             cols.append((s.respondent_id, "instrument.respondent_id"))
         if s.sampling_weight:
             cols.append((s.sampling_weight, "instrument.sampling_weight"))
-        if s.overall_satisfaction:
-            cols.append((s.overall_satisfaction, "instrument.overall_satisfaction"))
+        cols += [(o.column, "instrument.overall_satisfaction" if o.scale_min is None
+                  else f"outcomes.{o.key}.column") for o in self.outcomes]
         cols += [(c, f"instrument.segments[{n}]") for n, c in enumerate(s.segments)]
         cols += [(d.importance, f"dimensions.{d.key}.importance")
                  for d in self.dimensions if d.importance]

@@ -22,6 +22,7 @@ from ..textnumbers import plain, signed
 from .chart_style import (CATEGORICAL, COLORS, GAP_SCALE, axis, base_layout, minus as _minus,
                           short, sign_color, text, to_data, zero_line)
 from .ipa_chart import importance_performance
+from .loyalty_chart import nps_by_wave
 from .segment_trend_chart import segment_trend_panels
 
 
@@ -210,6 +211,10 @@ class Charts:
         fig.update_layout(base_layout(title, height=250 * nrows + 80,
                                       margin={"l": 64, "r": 20, "t": 70, "b": 50}))
         return to_data(fig)
+
+    def nps_by_wave(self, **options) -> dict:
+        """The Net Promoter Score by wave (:func:`.loyalty_chart.nps_by_wave`)."""
+        return nps_by_wave(self.results, **options)
 
     def segment_trends(self, **options) -> dict:
         """Small multiples per segment value (:func:`.segment_trend_chart.segment_trend_panels`)."""

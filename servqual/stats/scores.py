@@ -46,6 +46,7 @@ from ..models import ImportanceCounts
 from ..responses import (OVERALL_SATISFACTION, Responses, importance_column,
                          item_importance_column)
 from . import kernels
+from .nps import NPS_IDS, nps_indicators
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,9 @@ def overall_blocks(dims: DimensionScores, responses: Responses, instrument: Inst
         ids.append("overall_satisfaction")
         values.append(criterion)
     blocks.append(Block("overall", "score", tuple(ids), np.column_stack(values)))
+    promoters = nps_indicators(responses.meta, instrument)
+    if promoters is not None:  # the Net Promoter Score's promoters and detractors (.nps)
+        blocks.append(Block("overall", "nps", NPS_IDS, promoters))
     x = dims.perception
     both = ~np.isnan(x) & ~np.isnan(criterion)[:, None]
     y = np.where(both, criterion[:, None], np.nan)

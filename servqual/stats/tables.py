@@ -17,6 +17,7 @@ from .boxes import BOXES, answer_counts, box_table
 from .gaps import CELL, adjust_p, gap_table, paired_t
 from ..models import ALL, Aggregates
 from .moments import describe
+from .nps import nps_table
 from .questionnaire import item_presence
 from .reliability import reliability
 from .segments import between_tests
@@ -39,6 +40,7 @@ class Tables:
     # dimension gaps from the items asked in every wave (what dimension trends use).
     breaks: pd.DataFrame = field(default_factory=pd.DataFrame)
     dimensions_common: pd.DataFrame = field(default_factory=pd.DataFrame)
+    nps: pd.DataFrame = field(default_factory=pd.DataFrame)  # Net Promoter Score (.nps)
 
 
 KINDS = CrossCounter.KINDS  # batteries of the reliability tables, in this order
@@ -156,7 +158,9 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
                                   kind=list(KINDS), item=instrument.item_ids),
         tolerance=tolerance,
         segment_tests=tests, breaks=breaks,
-        dimensions_common=_ordered(common, "dimension", instrument.dimension_keys, waves))
+        dimensions_common=_ordered(common, "dimension", instrument.dimension_keys, waves),
+        nps=_sorted(nps_table(measure_means(moments, "overall", ("nps",))), wave=waves,
+                    segment=None, value=None))
 
 
 def questionnaire_breaks(moments: pd.DataFrame, instrument: Instrument, waves: list[str]

@@ -102,6 +102,11 @@ def structure(instrument: Instrument) -> dict:
         "adequate": instrument.has_adequate,
         # which copy of a respondent is kept; absent for the default, as stored before it
         **({"duplicates": s.duplicates} if s.duplicates != "quarantine" else {}),
+        # outcomes beyond satisfaction and their scales (the NPS needs recommend's answers);
+        # absent when there are none, as stored before them
+        **({"outcomes": [[o.key, o.scale_min, o.scale_max] for o in instrument.outcomes
+                         if o.key != "satisfaction"]}
+           if any(o.key != "satisfaction" for o in instrument.outcomes) else {}),
     }
 
 

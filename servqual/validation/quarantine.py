@@ -17,7 +17,7 @@ from ..ingest import RawTable
 from ..instrument import Instrument
 from ..models import REASONS, DataQuality
 from ..quarantine import QUARANTINE_COLUMNS, SOURCE, SOURCE_ROW
-from ..responses import (OVERALL_SATISFACTION, RESPONDENT, WAVE, WEIGHT, Responses,
+from ..responses import (RESPONDENT, WAVE, WEIGHT, Responses,
                          importance_column, item_importance_column)
 from .accounting import add_rejected, check
 from .cells import as_written
@@ -152,7 +152,8 @@ def as_parsed(rows: Responses, reason: np.ndarray, first: np.ndarray, instrument
             if getattr(instrument.long, name):
                 frame[getattr(instrument.long, name)] = arr[who, item]
     names = {RESPONDENT: settings.respondent_id, WAVE: settings.wave or WAVE,
-             WEIGHT: settings.sampling_weight, OVERALL_SATISFACTION: settings.overall_satisfaction,
+             WEIGHT: settings.sampling_weight,
+             **{o.meta_column: o.column for o in instrument.outcomes},
              **{importance_column(d.key): d.importance for d in instrument.dimensions},
              **{item_importance_column(i.id): i.importance for i in instrument.items}}
     for c in rows.meta.columns:

@@ -24,9 +24,10 @@ from ..ingest import RawTable
 from ..ingest.long import item_positions
 from ..instrument import Instrument
 from ..instrument.answers import recode
+from ..instrument.outcomes import usable
 from ..models import Reason
 from ..quarantine import SOURCE, SOURCE_ROW
-from ..responses import (ANSWER_DTYPE, OVERALL_SATISFACTION, RESPONDENT, WAVE, WEIGHT,
+from ..responses import (ANSWER_DTYPE, RESPONDENT, WAVE, WEIGHT,
                          Responses, importance_column,
                          item_importance_column)
 from ..waves import wave_from_filename
@@ -200,8 +201,8 @@ def read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
                 frame[rated.importance], scale, answer_label_sets(instrument, n + 1)[n],
                 instrument.answer_codes.for_set(rated.codes) if instrument.answer_codes
                 else None)
-    if settings.overall_satisfaction:
-        meta[OVERALL_SATISFACTION] = numeric_column(frame[settings.overall_satisfaction])[0]
+    for outcome in instrument.outcomes:  # auxiliary: an unusable cell is left out, not the row
+        meta[outcome.meta_column] = usable(numeric_column(frame[outcome.column])[0], outcome)
     classes = instrument.customer_classes
     if classes is not None and classes.derived:
         # Value scores place the respondent in a value segment; unreadable scores leave the
