@@ -24,6 +24,7 @@ from .fields import (BY_WAVE_FIELDS, BY_WAVE_ITEM_FIELDS, DIMENSION_FIELDS, IPA_
 from .instrument import Instrument
 from .stats.aggregate import Aggregates
 from .models import ALL
+from .stats.drivers import KEY_DRIVER_FIELDS
 from .stats.nps import NPS_FIELDS
 from .stats.segments import group_sizes, published_groups, segment_rows, withheld_groups
 from .stats.tables import Tables
@@ -180,6 +181,7 @@ class Results:
             "segment_tests": records(self.segment_tests, SEGMENT_TEST_FIELDS),
             "segment_responses": self.segment_responses(),
             "loyalty": self.loyalty_json(),
+            "key_drivers": records(self.tables.key_drivers, KEY_DRIVER_FIELDS),
             **self.findings_json(),
             "thresholds": self.config.as_dict(),
         })

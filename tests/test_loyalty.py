@@ -166,9 +166,9 @@ def test_without_a_recommend_outcome_loyalty_is_empty(tmp_path):
 
 
 @pytest.mark.parametrize("lang, words", [
-    ("en", ["Loyalty", "NPS in 2026Q3: +20 (95% CI −15 to +50), from 20 answers: 45% promoters, "
+    ("en", ["Loyalty and key drivers", "NPS in 2026Q3: +20 (95% CI −15 to +50), from 20 answers: 45% promoters, "
             "25% detractors.", "Net Promoter Score (NPS)", "NPS by region, 2026Q3"]),
-    ("zh-CN", ["客户忠诚度", "2026Q3 的净推荐值为 +20（95% 置信区间 −15 至 +50），基于 20 个回答：推荐者 45%，贬损者 25%。",
+    ("zh-CN", ["客户忠诚度与关键驱动因素", "2026Q3 的净推荐值为 +20（95% 置信区间 −15 至 +50），基于 20 个回答：推荐者 45%，贬损者 25%。",
                "净推荐值（NPS）", "2026Q3 按 region 的净推荐值"])])
 def test_the_report_shows_the_nps_in_both_languages(tmp_path, lang, words):
     import html

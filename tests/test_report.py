@@ -86,9 +86,10 @@ def test_template_dir_overrides_a_partial(sample_results, tmp_path):
 
 
 def test_report_size_does_not_carry_raw_responses(html_en):
-    # plotly.js is ~4.8 MB; everything else is aggregates.
+    # plotly.js is ~4.8 MB; everything else is aggregates: text, tables and ~25 small
+    # figures. The sample's answers are 1.7 MB of CSV, so a leak of them cannot pass.
     from servqual.report import plotly_js
-    assert len(html_en) - len(plotly_js()) < 300_000
+    assert len(html_en) - len(plotly_js()) < 400_000
 
 
 SECTIONS = ["summary", "dimensions", "trends", "weak-points", "items", "segments", "loyalty",

@@ -116,7 +116,8 @@ def test_label_mistakes_name_the_file_and_key(tmp_path, extra, key, words):
 # the instrument's brand, the program, file extensions.
 ALLOWED = {"SERVQUAL", "SERVPERF", "PZB", "Parasuraman", "Zeithaml", "Berry", "Cronin",
            "Taylor", "Kruskal", "Wallis", "Cronbach", "Benjamini", "Hochberg", "Holm", "Welch",
-           "Bogomolov", "JSON", "csv", "servqual", "NPS", "Wald", "Rocks"}
+           "Bogomolov", "JSON", "csv", "servqual", "NPS", "Wald", "Rocks",
+           "Johnson", "bootstrap"}
 
 
 def test_the_chinese_demo_report_has_no_english_words_when_everything_is_labelled(tmp_path):

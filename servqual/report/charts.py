@@ -22,7 +22,7 @@ from ..textnumbers import plain, signed
 from .chart_style import (CATEGORICAL, COLORS, GAP_SCALE, axis, base_layout, minus as _minus,
                           short, sign_color, text, to_data, zero_line)
 from .ipa_chart import importance_performance
-from .loyalty_chart import nps_by_wave
+from .loyalty_chart import key_driver_bars, nps_by_wave
 from .segment_trend_chart import segment_trend_panels
 
 
@@ -215,6 +215,10 @@ class Charts:
     def nps_by_wave(self, **options) -> dict:
         """The Net Promoter Score by wave (:func:`.loyalty_chart.nps_by_wave`)."""
         return nps_by_wave(self.results, **options)
+
+    def key_drivers(self, **options) -> dict:
+        """One outcome's key drivers (:func:`.loyalty_chart.key_driver_bars`)."""
+        return key_driver_bars(self.results, self.labels, **options)
 
     def segment_trends(self, **options) -> dict:
         """Small multiples per segment value (:func:`.segment_trend_chart.segment_trend_panels`)."""

@@ -48,12 +48,14 @@ import pandas as pd
 
 from ..instrument import Instrument
 from ..models import KEYS, SUMS, WEIGHTED_SUMS, Aggregates, ImportanceCounts
-from ..responses import WAVE, WEIGHT, Responses
+from ..quarantine import SOURCE
+from ..responses import RESPONDENT, WAVE, WEIGHT, Responses
 from ..waves import sort_waves
 from . import kernels
 from .accumulators import CrossCounter, FloatCounter, HistogramCollector
 from .cells import CellRows, marginals
 from .coded import DIMENSION_MEASURES, CodedCounter
+from .drivers import BASES, DriverCounter, respondent_keys
 from .grouping import Grouping, factorize, group_families, groupings
 from .scores import Block, overall_blocks, score_blocks
 
@@ -114,6 +116,11 @@ class _Stream:
                         for g in groups] if coded else []
         self.histograms = [HistogramCollector(g.size, instrument.score) for g in groups]
         self.cross = CrossCounter(instrument, wave_labels)
+        self.drivers = (DriverCounter(instrument.dimension_keys,
+                                      [o.key for o in instrument.outcomes],
+                                      BASES[:1] if instrument.servperf else BASES, wave_labels,
+                                      centres=driver_centres(instrument))
+                        if instrument.outcomes else None)
         self.importance: ImportanceCounts | None = None
 
     def add_chunk(self, start: int, stop: int) -> None:
@@ -134,6 +141,13 @@ class _Stream:
         else:
             scores = score_blocks(part, instrument)
             blocks, importance = scores.blocks, scores.importance
+        if self.drivers is not None:  # key drivers (.drivers): dimension scores and outcomes
+            dims = ({"perception": dim_scores.perception, "gap": dim_scores.gap} if self.coded
+                    else {b.measure: b.values for b in blocks
+                          if b.level == "dimension" and b.measure in BASES})
+            self.drivers.add(dims, {o.key: part.meta[o.meta_column].to_numpy(dtype=float)
+                                    for o in instrument.outcomes},
+                             self.waves[start:stop], driver_keys(part, instrument))
         for kind, matrix in answers.items():
             self.cross.add(kind, matrix, start, stop, self.waves)
         self.cross.add_gaps(answers["expectation"], answers["perception"], start, stop,
@@ -155,6 +169,8 @@ class _Stream:
         for mine, theirs in zip(self.histograms, other.histograms):
             mine.parts += theirs.parts
         self.cross.merge(other.cross)
+        if self.drivers is not None:
+            self.drivers.merge(other.drivers)
         if other.importance is not None:
             self.importance = other.importance if self.importance is None else (
                 self.importance + other.importance)
@@ -195,8 +211,30 @@ def _aggregate(responses: Responses, instrument: Instrument, *, coded: bool,
             hist_cells.append(counted_histograms)
         moments.append(marginals(CellRows.concat(per_cell), sums_to))
         hists.append(marginals(CellRows.concat(hist_cells), sums_to))
+    cross = stream.cross.frame()
+    if stream.drivers is not None:
+        cross = pd.concat([cross, stream.drivers.frame()], ignore_index=True)
     return tidy(pd.concat(moments, ignore_index=True), pd.concat(hists, ignore_index=True),
-                 moment_sums, stream.cross.frame(), stream.importance)
+                 moment_sums, cross, stream.importance)
+
+
+def driver_centres(instrument: Instrument) -> dict[str, float]:
+    """The middle of each scale the key drivers read (a perception, an outcome): the
+    centres :class:`.drivers.DriverCounter` subtracts. Gaps are centred on zero."""
+    middle = (instrument.scale_min + instrument.scale_max) / 2
+    return {"perception": middle, "gap": 0.0} | {
+        o.key: (o.scale_min + o.scale_max) / 2 if o.scale_min is not None else middle
+        for o in instrument.outcomes}
+
+
+def driver_keys(part: Responses, instrument: Instrument) -> np.ndarray:
+    """Each respondent's bootstrap key (:func:`.drivers.respondent_keys`): its wave and id;
+    without respondent ids, the source file and row stand in for the id."""
+    meta = part.meta
+    ids = meta[RESPONDENT].astype(str)
+    if not instrument.settings.respondent_id and SOURCE in meta:
+        ids = meta[SOURCE].astype(str).str.cat(ids, sep="\x1f")
+    return respondent_keys(meta[WAVE], ids)
 
 
 def _ranks(column: pd.Series, rank: dict, other: float = np.nan) -> np.ndarray:

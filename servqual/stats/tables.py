@@ -17,6 +17,7 @@ from .boxes import BOXES, answer_counts, box_table
 from .gaps import CELL, adjust_p, gap_table, paired_t
 from ..models import ALL, Aggregates
 from .moments import describe
+from .drivers import KEY_DRIVER_FIELDS, key_drivers
 from .nps import nps_table
 from .questionnaire import item_presence
 from .reliability import reliability
@@ -41,6 +42,7 @@ class Tables:
     breaks: pd.DataFrame = field(default_factory=pd.DataFrame)
     dimensions_common: pd.DataFrame = field(default_factory=pd.DataFrame)
     nps: pd.DataFrame = field(default_factory=pd.DataFrame)  # Net Promoter Score (.nps)
+    key_drivers: pd.DataFrame = field(default_factory=pd.DataFrame)  # current wave (.drivers)
 
 
 KINDS = CrossCounter.KINDS  # batteries of the reliability tables, in this order
@@ -115,7 +117,8 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
     dims = dims.merge(extra[CELL + ["id"] + keep].rename(columns={"id": "dimension"}),
                       on=CELL + ["dimension"], how="left")
 
-    scales, scale_items = reliability(aggregates.crossproducts,
+    cross = aggregates.crossproducts
+    scales, scale_items = reliability(cross[cross["kind"].isin(KINDS)] if len(cross) else cross,
                                       {i.id: n for n, i in enumerate(instrument.items)},
                                       config.alpha_min)
     if not scales.empty:
@@ -159,6 +162,9 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
         tolerance=tolerance,
         segment_tests=tests, breaks=breaks,
         dimensions_common=_ordered(common, "dimension", instrument.dimension_keys, waves),
+        key_drivers=key_drivers(cross, waves[-1], instrument.dimension_keys,
+                                [o.key for o in instrument.outcomes])
+        if len(cross) else pd.DataFrame(columns=KEY_DRIVER_FIELDS),
         nps=_sorted(nps_table(measure_means(moments, "overall", ("nps",))), wave=waves,
                     segment=None, value=None))
 

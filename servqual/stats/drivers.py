@@ -1,0 +1,261 @@
+"""Key drivers: how much each dimension accounts for an outcome (relative weights).
+
+Relative weights (Johnson 2000, *Multivariate Behavioral Research* 35: 1–19) split the R² of
+an outcome y regressed on correlated predictors (the dimension scores, perception or gap)
+into one share per predictor. From the predictors' correlation matrix R = P Λ Pᵀ and their
+correlations r with y:
+
+    Λ* = P Λ^½ Pᵀ            (correlations of the predictors with their closest orthogonal
+                              counterparts Z, Johnson's eq. 4)
+    β  = P Λ^-½ Pᵀ r         (y regressed on Z)
+    εⱼ = Σₖ Λ*ⱼₖ² βₖ²        (the raw weight of predictor j; Σⱼ εⱼ = R²)
+
+``rescaled_weight`` is 100 · εⱼ / R² (% of R²).
+
+Everything is computed from additive sums over the respondents with every predictor and the
+outcome (complete cases): n, Σx, Σxxᵀ (:class:`DriverCounter`), so chunks, engines and the
+history store combine them exactly, like every other aggregate.
+
+Intervals are bootstrapped (Tonidandel, LeBreton & Johnson 2009): B replicates, each
+respondent counted in replicate b a Poisson(1) number of times (the Poisson bootstrap:
+Hanley & MacGibbon 2006), its count drawn from a hash of the seed, the replicate, the wave
+and the respondent (:func:`poisson_counts`) rather than from a stream of random numbers. A
+respondent's counts are then the same whichever chunk, engine or machine reads it, so the
+replicate sums add up exactly as the others do, and a run is reproducible from its seed.
+The 95 % interval is the 2.5th to 97.5th percentile of a weight over the replicates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Poisson(1) by inverse transform on a 16-bit uniform: entry i is the count whose cumulative
+# probability first reaches (i + ½) / 65,536 (counts of 8 and more, probability 1e-5, fall
+# below that resolution).
+_POISSON_CDF = np.cumsum([np.exp(-1.0) / np.prod(np.arange(1, k + 1, dtype=float))
+                          for k in range(12)])
+_POISSON_TABLE = np.searchsorted(_POISSON_CDF, (np.arange(1 << 16) + 0.5) / (1 << 16)
+                                 ).astype(np.float64)
+
+
+def relative_weights(corr: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
+    """Raw relative weights of predictors 0 … k−1 on the criterion k, and R², from the
+    (k+1)×(k+1) correlation matrix of predictors then criterion (or a stack of them: one
+    result per matrix). NaN when the predictors' correlation matrix is singular (a predictor
+    constant, or one a mix of others)."""
+    corr = np.asarray(corr, dtype=float)
+    single = corr.ndim == 2
+    c = corr[None] if single else corr
+    k = c.shape[-1] - 1
+    rxx, rxy = c[:, :-1, :-1], c[:, :-1, -1]
+    bad = ~np.isfinite(c).all(axis=(1, 2))
+    values, vectors = np.linalg.eigh(np.where(bad[:, None, None], np.eye(k), rxx))
+    bad |= values.min(axis=1) <= 1e-10 * np.maximum(values.max(axis=1), 1.0)
+    values = np.where(bad[:, None], 1.0, values)
+    transposed = vectors.transpose(0, 2, 1)
+    lam = vectors @ (np.sqrt(values)[:, :, None] * transposed)  # P Λ^½ Pᵀ
+    beta = (vectors @ ((1 / np.sqrt(values))[:, :, None] * transposed)
+            @ np.where(bad[:, None], 0.0, rxy)[:, :, None])[:, :, 0]  # P Λ^-½ Pᵀ r
+    raw = ((lam ** 2) @ (beta ** 2)[:, :, None])[:, :, 0]
+    r2 = (beta ** 2).sum(axis=1)
+    raw[bad], r2[bad] = np.nan, np.nan
+    return (raw[0], float(r2[0])) if single else (raw, r2)
+
+
+def correlation(n, sums: np.ndarray, cross: np.ndarray) -> np.ndarray:
+    """The correlation matrix from n, Σx and the full Σxxᵀ (or stacks of them); NaN where a
+    variable has no variance."""
+    n = np.asarray(n, dtype=float)[..., None, None]
+    cov = cross / n - sums[..., :, None] * sums[..., None, :] / (n * n)
+    sd = np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return cov / (sd[..., :, None] * sd[..., None, :])
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a well-mixed 64-bit hash of each uint64 (wrapping)."""
+    x = x.copy()
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def respondent_keys(waves: pd.Series, respondents: pd.Series) -> np.ndarray:
+    """A stable 64-bit key of each respondent: a hash of its id (pandas' fixed-key SipHash,
+    the same on every machine and run) mixed with the hash of its wave."""
+    ids = pd.util.hash_array(respondents.astype(str).to_numpy(dtype=object)).astype(np.uint64)
+    codes, labels = pd.factorize(waves.astype(str))
+    wave_hash = pd.util.hash_array(np.asarray(labels, dtype=object)).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        return _mix(ids ^ _mix(wave_hash)[codes])
+
+
+def poisson_counts(keys: np.ndarray, seed: int, replicates: int,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """How many times each respondent counts in each bootstrap replicate: Poisson(1) counts,
+    (respondents × replicates) float64, a function of (seed, replicate, key) alone; written
+    into ``out`` when given (a buffer reused chunk after chunk).
+
+    The key is hashed once with the seed; every four replicates share one 64-bit number,
+    the key's hash times their own odd constant, mixed by xorshift-multiply-xorshift, whose
+    four 16-bit quarters are uniform numbers that pick the counts from
+    :data:`_POISSON_TABLE`."""
+    keys = np.asarray(keys, dtype=np.uint64)
+    words = -(-replicates // 4)
+    with np.errstate(over="ignore"):
+        base = _mix(keys ^ _mix(np.array([seed], dtype=np.uint64)))
+        steps = _mix(np.arange(1, words + 1, dtype=np.uint64)
+                     + np.uint64(seed)) | np.uint64(1)
+        u = base[:, None] * steps[None, :]
+        u ^= u >> np.uint64(29)
+        u *= np.uint64(0xBF58476D1CE4E5B9)
+        u ^= u >> np.uint64(32)
+    quarters = u.view(np.uint16).reshape(len(keys), 4 * words)[:, :replicates]
+    if out is None:
+        return _POISSON_TABLE[quarters]
+    return np.take(_POISSON_TABLE, quarters, out=out)
+
+
+REPLICATES = 200  # bootstrap replicates of every key-driver weight
+SEED = 20261204  # the bootstrap's seed: the same intervals run after run
+BASES = ("perception", "gap")  # what the dimension scores are: perception, or gap P − E
+
+
+def driver_kind(basis: str, outcome: str) -> str:
+    """The ``kind`` of the cross-product rows of one outcome on one basis."""
+    return f"driver:{basis}:{outcome}"
+
+
+class DriverCounter:
+    """Per wave, outcome and basis: Σc, Σc·x and Σc·xxᵀ over the respondents with every
+    dimension score and the outcome, for the sample itself (c = 1, replicate 0) and for each
+    bootstrap replicate b = 1 … B (c = the respondent's Poisson count). x is the dimension
+    scores then the outcome. Written as rows of the aggregates' ``crossproducts`` table
+    (kind ``driver:<basis>:<outcome>``, id the replicate, a ≤ b the variables), which add up
+    across chunks, engines and stored waves as the reliability sums do."""
+
+    def __init__(self, dimensions: tuple[str, ...], outcomes: list[str], bases: tuple[str, ...],
+                 wave_labels: np.ndarray, replicates: int = REPLICATES, seed: int = SEED,
+                 centres: dict[str, float] | None = None):
+        self.dimensions, self.outcomes, self.bases = dimensions, outcomes, bases
+        # Fixed centres subtracted from each variable (a basis, an outcome): correlations do
+        # not change, and sums of values near zero keep more of their digits.
+        self.centres = {name: 0.0 for name in (*bases, *outcomes)} | (centres or {})
+        self.labels, self.replicates, self.seed = wave_labels, replicates, seed
+        k = len(dimensions) + 1
+        self.upper = np.triu_indices(k)  # the pairs a ≤ b of Σxxᵀ kept
+        self.width = 1 + k + len(self.upper[0])  # per outcome and basis: n, Σx, Σxxᵀ
+        combos = len(outcomes) * len(bases)
+        self.sums = np.zeros((len(wave_labels), replicates + 1, combos * self.width))
+        self._design: np.ndarray | None = None
+        self._counts: np.ndarray | None = None
+
+    def add(self, scores: dict[str, np.ndarray], outcomes: dict[str, np.ndarray],
+            waves: np.ndarray, keys: np.ndarray) -> None:
+        """Add a chunk: the dimension scores per basis (respondents × dimensions), each
+        outcome's answers (NaN: none), each respondent's wave code and key
+        (:func:`respondent_keys`). One matrix product per wave adds every replicate's sums:
+        (1, counts) ᵀ · [1, x, x_a·x_b per outcome and basis, zero where not complete]."""
+        a, b = self.upper
+        m = len(keys)
+        if self._design is None or len(self._design) < m:  # buffers kept from chunk to chunk
+            self._design = np.empty((m, self.sums.shape[2]))
+            self._counts = np.empty((m, self.replicates))
+        design, counts = self._design[:m], self._counts[:m]
+        at = 0
+        for outcome in self.outcomes:
+            y = outcomes[outcome] - self.centres[outcome]
+            for basis in self.bases:
+                x = np.empty((m, len(self.dimensions) + 1))
+                np.subtract(scores[basis], self.centres[basis], out=x[:, :-1])
+                x[:, -1] = y
+                complete = ~np.isnan(x).any(axis=1)
+                x[~complete] = 0.0
+                design[:, at] = complete
+                design[:, at + 1:at + 1 + x.shape[1]] = x
+                np.multiply(x[:, a], x[:, b], out=design[:, at + 1 + x.shape[1]:at + self.width])
+                at += self.width
+        if not design[:, 0::self.width].any():
+            return  # nobody with every score and an outcome
+        poisson_counts(keys, self.seed, self.replicates, out=counts)
+        for w in np.unique(waves):
+            rows = waves == w
+            part, weights = (design, counts) if rows.all() else (design[rows], counts[rows])
+            self.sums[w, 0] += part.sum(axis=0)  # replicate 0: the sample itself
+            self.sums[w, 1:] += weights.T @ part
+
+    def merge(self, other: DriverCounter) -> None:
+        self.sums += other.sums
+
+    def frame(self) -> pd.DataFrame:
+        """The sums as cross-product rows (upper triangle, a ≤ b), waves with none left out."""
+        names = np.asarray(list(self.dimensions) + ["outcome"], dtype=object)
+        a, b = self.upper
+        k = len(names)
+        reps = np.repeat(np.arange(self.replicates + 1), len(a))
+        frames = []
+        for w in range(len(self.labels)):
+            for c, (outcome, basis) in enumerate((o, s) for o in self.outcomes
+                                                 for s in self.bases):
+                block = self.sums[w][:, c * self.width:(c + 1) * self.width]
+                n, sums, cross = block[:, 0], block[:, 1:1 + k], block[:, 1 + k:]
+                if not n[0]:
+                    continue
+                frames.append(pd.DataFrame({
+                    "wave": self.labels[w], "kind": driver_kind(basis, outcome),
+                    "id": reps.astype(str), "a": np.tile(names[a], self.replicates + 1),
+                    "b": np.tile(names[b], self.replicates + 1), "n": n[reps],
+                    "sum_a": sums[:, a].ravel(), "sum_b": sums[:, b].ravel(),
+                    "sum_ab": cross.ravel()}))
+        if not frames:
+            return pd.DataFrame(columns=["wave", "kind", "id", "a", "b", "n", "sum_a", "sum_b",
+                                         "sum_ab"])
+        return pd.concat(frames, ignore_index=True)
+
+
+KEY_DRIVER_FIELDS = ["outcome", "dimension", "basis", "raw_weight", "rescaled_weight",
+                     "ci95_low", "ci95_high", "r_squared", "n"]
+
+
+def key_drivers(crossproducts: pd.DataFrame, wave: str, dimensions: tuple[str, ...],
+                outcomes: list[str]) -> pd.DataFrame:
+    """Per outcome (in ``outcomes``' order) and basis (perception, then gap) in ``wave``:
+    each dimension's raw and rescaled relative weight, its bootstrap 95 % interval, R² and n
+    (the complete cases), from the sums of :class:`DriverCounter`."""
+    rows = crossproducts[(crossproducts["wave"] == wave)
+                         & crossproducts["kind"].astype(str).str.startswith("driver:")]
+    names = list(dimensions) + ["outcome"]
+    position = {name: i for i, name in enumerate(names)}
+    out = []
+    parts = dict(list(rows.groupby("kind", sort=False)))
+    for outcome, basis in ((o, b) for o in outcomes for b in BASES):
+        part = parts.get(driver_kind(basis, outcome))
+        if part is None:
+            continue
+        rep = part["id"].astype(int).to_numpy()
+        i = part["a"].map(position).to_numpy()
+        j = part["b"].map(position).to_numpy()
+        size = rep.max() + 1
+        cross = np.zeros((size, len(names), len(names)))
+        cross[rep, i, j] = cross[rep, j, i] = part["sum_ab"].to_numpy()
+        sums = np.zeros((size, len(names)))
+        sums[rep, i] = part["sum_a"].to_numpy()
+        count = np.zeros(size)
+        count[rep] = part["n"].to_numpy()
+        weights, r2 = relative_weights(correlation(count, sums, cross))
+        n = count[0]
+        boot = weights[1:]
+        ok = ~np.isnan(boot).any(axis=1)
+        low, high = (np.percentile(boot[ok], q, axis=0) if ok.sum() >= 20 else
+                     np.full(len(dimensions), np.nan) for q in (2.5, 97.5))
+        for d, dim in enumerate(dimensions):
+            out.append({"outcome": outcome, "dimension": dim, "basis": basis,
+                        "raw_weight": weights[0][d],
+                        "rescaled_weight": 100 * weights[0][d] / r2[0] if r2[0] else np.nan,
+                        "ci95_low": low[d], "ci95_high": high[d], "r_squared": r2[0],
+                        "n": n})
+    return pd.DataFrame(out, columns=KEY_DRIVER_FIELDS)

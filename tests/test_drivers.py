@@ -1,0 +1,222 @@
+"""Relative weights (Johnson 2000) and the Poisson bootstrap counts behind key drivers.
+
+The weights are checked against a computation by another route: the orthogonal
+counterparts Z of the standardised predictors built from the data with scipy's matrix square
+root, y regressed on them by least squares, and Λ* as the data's correlations of X with Z;
+R² against statsmodels' OLS on the same numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from servqual.stats.drivers import correlation, poisson_counts, relative_weights
+
+
+def simulated(seed: int, n: int = 600):
+    rng = np.random.default_rng(seed)
+    common = rng.normal(size=n)
+    x = np.column_stack([common + rng.normal(scale=s, size=n) for s in (0.6, 0.9, 1.2, 2.0)])
+    y = 0.8 * x[:, 0] + 0.4 * x[:, 1] + 0.1 * x[:, 3] + rng.normal(scale=1.5, size=n)
+    return x, y
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_relative_weights_equal_johnsons_construction_done_on_the_data(seed):
+    x, y = simulated(seed)
+    raw, r2 = relative_weights(np.corrcoef(np.column_stack([x, y]), rowvar=False))
+    # by another route: Z = Xs · Rxx^-½ (orthonormal columns), y regressed on Z
+    xs = (x - x.mean(0)) / x.std(0)
+    ys = (y - y.mean()) / y.std()
+    rxx = np.corrcoef(x, rowvar=False)
+    z = xs @ np.real(scipy.linalg.inv(scipy.linalg.sqrtm(rxx)))
+    beta = np.linalg.lstsq(z, ys, rcond=None)[0]
+    lam = np.array([[np.corrcoef(xs[:, j], z[:, k])[0, 1] for k in range(4)]
+                    for j in range(4)])
+    assert raw == pytest.approx((lam ** 2) @ (beta ** 2), rel=1e-9, abs=1e-12)
+    import statsmodels.api as sm
+
+    ols = sm.OLS(y, sm.add_constant(x)).fit()
+    assert r2 == pytest.approx(ols.rsquared, rel=1e-9)
+    assert raw.sum() == pytest.approx(ols.rsquared, rel=1e-9)
+    # x0, the strongest planted effect, drives most (x2, with none, still takes a share
+    # through what it shares with the others: relative weights credit correlated predictors)
+    assert raw.argmax() == 0
+
+
+def test_uncorrelated_predictors_weigh_their_squared_correlations():
+    r = np.array([0.5, 0.3, -0.2])
+    corr = np.eye(4)
+    corr[:3, 3] = corr[3, :3] = r
+    raw, r2 = relative_weights(corr)
+    assert raw == pytest.approx(r ** 2) and r2 == pytest.approx((r ** 2).sum())
+
+
+def test_a_constant_or_duplicated_predictor_gives_no_weights():
+    x, y = simulated(4)
+    x = np.column_stack([x, x[:, 0]])  # a predictor twice
+    raw, r2 = relative_weights(np.corrcoef(np.column_stack([x, y]), rowvar=False))
+    assert np.isnan(raw).all() and np.isnan(r2)
+    corr = correlation(3.0, np.array([3.0, 6.0]), np.array([[3.0, 6.0], [6.0, 14.0]]))
+    assert np.isnan(corr[0, 1])  # the first variable is constant (1, 1, 1)
+
+
+def test_correlation_from_sums_equals_numpy():
+    x, y = simulated(5, n=50)
+    data = np.column_stack([x, y])
+    corr = correlation(len(data), data.sum(0), data.T @ data)
+    assert corr == pytest.approx(np.corrcoef(data, rowvar=False), rel=1e-9)
+
+
+def test_poisson_counts_are_poisson_one_and_a_function_of_the_key_alone():
+    keys = np.arange(20_000, dtype=np.uint64) * np.uint64(7919)
+    counts = poisson_counts(keys, seed=11, replicates=50)
+    assert counts.shape == (20_000, 50)
+    assert counts.mean() == pytest.approx(1.0, abs=0.01)
+    assert counts.var() == pytest.approx(1.0, abs=0.02)
+    assert np.mean(counts == 0) == pytest.approx(np.exp(-1), abs=0.005)
+    # replicates are not copies of each other
+    assert abs(np.corrcoef(counts[:, 0], counts[:, 1])[0, 1]) < 0.03
+    # the same respondent counts the same in any chunk (here: alone, or last of a few)
+    assert (poisson_counts(keys[-1:], 11, 50) == counts[-1:]).all()
+    assert (poisson_counts(keys[[5, 3]], 11, 50) == counts[[5, 3]]).all()
+    # another seed, other counts
+    assert (poisson_counts(keys[:100], 12, 50) != counts[:100]).any()
+
+
+def counted(x, y, waves, keys, chunks):
+    from servqual.stats.drivers import DriverCounter
+
+    labels = np.array(["2026Q2", "2026Q3"], dtype=object)
+    total = DriverCounter(("d1", "d2", "d3", "d4"), ["recommend"], ("perception",), labels,
+                          replicates=60)
+    for part in np.array_split(np.arange(len(y)), chunks):
+        counter = DriverCounter(("d1", "d2", "d3", "d4"), ["recommend"], ("perception",),
+                                labels, replicates=60)
+        counter.add({"perception": x[part]}, {"recommend": y[part]}, waves[part], keys[part])
+        total.merge(counter)
+    return total.frame()
+
+
+def test_key_drivers_from_summed_chunks_equal_the_weights_of_the_complete_cases():
+    from servqual.stats.drivers import key_drivers
+
+    x, y = simulated(6, n=800)
+    y[::17] = np.nan  # no outcome answer: not a complete case
+    x[5::23, 2] = np.nan  # a dimension without a score
+    waves = np.repeat([0, 1], 400)
+    keys = np.arange(800, dtype=np.uint64) + np.uint64(10**9)
+    frame = counted(x, y, waves, keys, chunks=1)
+    # the sums are the same however the respondents are split into chunks
+    sums = ["n", "sum_a", "sum_b", "sum_ab"]
+    assert np.allclose(frame[sums], counted(x, y, waves, keys, chunks=7)[sums], rtol=1e-12)
+    table = key_drivers(frame, "2026Q3", ("d1", "d2", "d3", "d4"), ["recommend"])
+    latest = np.column_stack([x, y])[400:]
+    latest = latest[~np.isnan(latest).any(axis=1)]
+    raw, r2 = relative_weights(np.corrcoef(latest, rowvar=False))
+    assert table["raw_weight"].to_numpy() == pytest.approx(raw, rel=1e-9)
+    assert table["r_squared"].iloc[0] == pytest.approx(r2, rel=1e-9)
+    assert table["n"].iloc[0] == len(latest)
+    assert table["rescaled_weight"].sum() == pytest.approx(100)
+    # bootstrap intervals: around the estimate, and the same run after run
+    assert (table["ci95_low"] <= table["raw_weight"]).all()
+    assert (table["raw_weight"] <= table["ci95_high"]).all()
+    again = key_drivers(counted(x, y, waves, keys, chunks=3), "2026Q3", ("d1", "d2", "d3", "d4"),
+                        ["recommend"])
+    assert again["ci95_low"].to_numpy() == pytest.approx(table["ci95_low"].to_numpy())
+
+
+SATISFACTION = """
+[outcomes.satisfaction]
+column = "sat"
+scale_min = 1
+scale_max = 10
+"""
+
+
+def tiny_survey(seed: int, n: int = 90) -> str:
+    """Tiny-instrument answers (alpha: P1, P2; beta: P3) with an overall rating driven by
+    alpha more than beta, a few answers and ratings missing or off the scale."""
+    rng = np.random.default_rng(seed)
+    p = rng.integers(1, 6, size=(n, 3)).astype(float)
+    e = rng.integers(2, 6, size=(n, 3)).astype(float)
+    sat = np.clip(np.rint(1 + 1.2 * p[:, :2].mean(1) + 0.5 * p[:, 2] + rng.normal(0, 1, n)),
+                  1, 10)
+    rows = ["id,region,E1,E2,E3,P1,P2,P3,sat"]
+    for i in range(n):
+        cells = [*map(lambda v: str(int(v)), e[i]), *map(lambda v: str(int(v)), p[i]),
+                 str(int(sat[i]))]
+        if i % 11 == 3:
+            cells[4] = ""  # P2 blank: alpha from P1 alone (half its items: enough)
+        if i % 13 == 5:
+            cells[6] = "12"  # the rating off its 1–10 scale: not a complete case
+        rows.append(f"r{i},{'East' if i % 2 else 'West'}," + ",".join(cells))
+    return "\n".join(rows) + "\n"
+
+
+def test_key_drivers_of_the_command_line_equal_the_weights_of_the_data(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from fixtures import TINY_INSTRUMENT, report_tiny
+
+    text = tiny_survey(7)
+    result, out = report_tiny(tmp_path, TINY_INSTRUMENT + SATISFACTION, text)
+    assert result.exit_code == 0, result.output
+    rows = [r for r in json.loads(out.read_text("utf-8"))["key_drivers"]
+            if r["basis"] == "perception"]
+    assert [r["dimension"] for r in rows] == ["alpha", "beta"]
+    data = pd.read_csv(tmp_path / "2026Q3.csv")
+    table = pd.DataFrame({"alpha": data[["P1", "P2"]].mean(axis=1), "beta": data["P3"],
+                          "sat": data["sat"].where(data["sat"].between(1, 10))}).dropna()
+    x, y = table[["alpha", "beta"]].to_numpy(), table["sat"].to_numpy()
+    xs, ys = (x - x.mean(0)) / x.std(0), (y - y.mean()) / y.std()
+    z = xs @ np.real(scipy.linalg.inv(scipy.linalg.sqrtm(np.corrcoef(x, rowvar=False))))
+    beta = np.linalg.lstsq(z, ys, rcond=None)[0]
+    lam = np.array([[np.corrcoef(xs[:, j], z[:, k])[0, 1] for k in range(2)] for j in range(2)])
+    expected = (lam ** 2) @ (beta ** 2)
+    import statsmodels.api as sm
+
+    r2 = sm.OLS(y, sm.add_constant(x)).fit().rsquared
+    for row, weight in zip(rows, expected):
+        assert row["raw_weight"] == pytest.approx(weight, rel=1e-9)
+        assert row["r_squared"] == pytest.approx(r2, rel=1e-9)
+        assert row["rescaled_weight"] == pytest.approx(100 * weight / r2, rel=1e-9)
+        assert row["n"] == len(table)
+        assert row["ci95_low"] < row["raw_weight"] < row["ci95_high"]
+    # gap-based weights too, and the same intervals on a second run (a fixed seed)
+    assert {r["basis"] for r in json.loads(out.read_text("utf-8"))["key_drivers"]} == {
+        "perception", "gap"}
+    (tmp_path / "again").mkdir()
+    again, out2 = report_tiny(tmp_path / "again", TINY_INSTRUMENT + SATISFACTION, text)
+    assert again.exit_code == 0, again.output
+    assert json.loads(out2.read_text("utf-8"))["key_drivers"] == json.loads(
+        out.read_text("utf-8"))["key_drivers"]
+
+
+def test_the_planted_drivers_of_the_sample_are_found(tmp_path):
+    """The sample plants recommendation on reliability and responsiveness, repurchase on
+    assurance and empathy (surveys/sample/README.md): those are the two strongest drivers,
+    and the strongest's interval lies above the weakest's."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from conftest import ROOT, SAMPLE
+    from servqual.cli import app
+
+    out = tmp_path / "r.json"
+    result = CliRunner().invoke(app, [
+        "report", str(SAMPLE[-1]), "--instrument", str(ROOT / "surveys" / "instrument.toml"),
+        "--out", str(tmp_path / "r.html"), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    drivers = json.loads(out.read_text("utf-8"))["key_drivers"]
+    for outcome, planted in (("recommend", {"reliability", "responsiveness"}),
+                             ("repurchase", {"assurance", "empathy"})):
+        rows = sorted((r for r in drivers if r["outcome"] == outcome
+                       and r["basis"] == "perception"), key=lambda r: -r["raw_weight"])
+        assert {r["dimension"] for r in rows[:2]} == planted, outcome
+        assert rows[0]["ci95_low"] > rows[-1]["ci95_high"], outcome
