@@ -220,3 +220,32 @@ def test_the_planted_drivers_of_the_sample_are_found(tmp_path):
                        and r["basis"] == "perception"), key=lambda r: -r["raw_weight"])
         assert {r["dimension"] for r in rows[:2]} == planted, outcome
         assert rows[0]["ci95_low"] > rows[-1]["ci95_high"], outcome
+
+
+@pytest.mark.parametrize("lang, words", [
+    ("en", "key-driver weight on overall satisfaction"),
+    ("zh-CN", "对总体满意度的关键驱动权重")])
+def test_key_drivers_are_the_derived_importance_of_the_quadrants(tmp_path, lang, words):
+    """Without importance points, importance–performance takes each dimension's key-driver
+    weight on the outcome (not a plain correlation), with its bootstrap interval deciding
+    whether the quadrant is supported."""
+    import json
+
+    from fixtures import TINY_INSTRUMENT, report_tiny
+
+    result, out = report_tiny(tmp_path, TINY_INSTRUMENT + SATISFACTION, tiny_survey(7),
+                              "--lang", lang)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text("utf-8"))
+    drivers = {r["dimension"]: r for r in doc["key_drivers"] if r["basis"] == "perception"}
+    ipa = {r["dimension"]: r for r in doc["importance_performance"]}
+    middle = (drivers["alpha"]["raw_weight"] + drivers["beta"]["raw_weight"]) / 2
+    for dim, row in ipa.items():
+        assert row["importance_source"] == "key_driver_satisfaction"
+        assert row["importance"] == drivers[dim]["raw_weight"]
+        assert row["importance_ci95_low"] == drivers[dim]["ci95_low"]
+        assert row["importance_mid"] == pytest.approx(middle)
+        low, high = drivers[dim]["ci95_low"], drivers[dim]["ci95_high"]
+        assert row["quadrant_supported"] == (not low <= middle <= high)
+    page = (tmp_path / "r.html").read_text("utf-8")
+    assert words in page

@@ -85,7 +85,8 @@ def find(*, tables, aggregates, waves: list[str], instrument: Instrument, trends
         if benchmark_column else pd.DataFrame()
     peer_table = compare_with_peers(dims_now, *peers, config) if peers else pd.DataFrame()
     ipa = importance_performance(dims_now, aggregates.moments, current,
-                                 bool(instrument.settings.overall_satisfaction))
+                                 bool(instrument.settings.overall_satisfaction),
+                                 tables.key_drivers)
     points = _weak_points(dimensions=dims_now, items=items_now, trends=trends,
                           targets=target_table, complaints=summary, benchmark=bench,
                           peers=peer_table, segments=segments, segment_tests=segment_tests,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..instrument.outcomes import OUTCOMES
 from ..models import ALL
 from ..stats.probability import normal_ppf
 
@@ -19,15 +20,20 @@ QUADRANTS = {(True, False): "concentrate_here", (True, True): "keep_up",
 
 
 def importance_performance(dimensions: pd.DataFrame, moments: pd.DataFrame, wave: str,
-                           has_overall_satisfaction: bool) -> pd.DataFrame:
+                           has_overall_satisfaction: bool,
+                           drivers: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per dimension: importance, performance (mean perception) and the IPA quadrant.
 
     Importance is stated (the mean share of the 100 points) when the instrument has
-    importance columns; otherwise derived: the correlation of the dimension's perception
-    with the overall-satisfaction rating (or, without one, with the mean perception of all
-    dimensions). Quadrants split at the mean importance and mean performance.
+    importance columns. Otherwise it is derived: with an outcome, the dimension's key-driver
+    weight on it (:mod:`..stats.drivers`: the relative weight of its perception, the first of
+    satisfaction, recommend, repurchase measured, with its bootstrap interval;
+    ``importance_source`` ``key_driver_<outcome>``); without one, the correlation of the
+    dimension's perception with the mean perception of all dimensions. Quadrants split at
+    the mean importance and mean performance.
 
-    A derived importance r of n respondents has the 95 % interval of Fisher's z,
+    A key-driver weight comes with its bootstrap interval; a correlation r of n respondents
+    has the 95 % interval of Fisher's z,
     tanh(atanh(r) ± z₀.₉₇₅ / √(n − 3)) (``importance_ci95_low``, ``importance_ci95_high``;
     scipy.stats.pearsonr's ``confidence_interval()``). ``quadrant_supported`` is False when
     that interval contains the importance cut-off (``importance_mid``): the data do not say
@@ -42,6 +48,13 @@ def importance_performance(dimensions: pd.DataFrame, moments: pd.DataFrame, wave
         out["importance_source"] = "stated"
         out["importance_n"] = np.nan
         out["importance_ci95_low"] = out["importance_ci95_high"] = np.nan
+    elif (driven := _driver_weights(drivers)) is not None:
+        outcome, rows = driven
+        for column, key in (("importance", "raw_weight"), ("importance_n", "n"),
+                            ("importance_ci95_low", "ci95_low"),
+                            ("importance_ci95_high", "ci95_high")):
+            out[column] = out["dimension"].map(rows[key]).to_numpy(dtype=float)
+        out["importance_source"] = f"key_driver_{outcome}"
     else:
         m = moments[(moments["wave"] == wave) & (moments["segment"] == ALL)
                     & (moments["level"] == "dimension")]
@@ -68,6 +81,19 @@ def importance_performance(dimensions: pd.DataFrame, moments: pd.DataFrame, wave
     out["quadrant_supported"] = pd.Series(~((low <= imp_mid) & (imp_mid <= high)),
                                           dtype=object).where(known, None)
     return out
+
+
+def _driver_weights(drivers: pd.DataFrame | None) -> tuple[str, pd.DataFrame] | None:
+    """The perception key drivers of the first outcome measured (satisfaction, recommend,
+    repurchase), indexed by dimension; None without any."""
+    if drivers is None or drivers.empty:
+        return None
+    rows = drivers[(drivers["basis"] == "perception") & drivers["raw_weight"].notna()]
+    for outcome in OUTCOMES:
+        chosen = rows[rows["outcome"] == outcome]
+        if len(chosen):
+            return outcome, chosen.set_index("dimension")
+    return None
 
 
 def item_importance_performance(items: pd.DataFrame) -> pd.DataFrame:
