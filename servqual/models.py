@@ -24,7 +24,7 @@ DIRECTIONS = (RISING, FLAT, FALLING, INSUFFICIENT)
 # The evidence a weak point can carry, in the order the report shows it
 # (:mod:`servqual.findings.weak_points` says what each means; strategy texts exist for each).
 EVIDENCE = ("negative_gap", "low_perception", "below_adequate", "falling_trend",
-            "target_missed", "complaints", "below_peers")
+            "target_missed", "complaints", "below_peers", "key_driver")
 
 
 class Reason(enum.IntEnum):

@@ -136,12 +136,15 @@ scale_max = 10
 """
 
 
-def tiny_survey(seed: int, n: int = 90) -> str:
+def tiny_survey(seed: int, n: int = 90, alpha_expected: int | None = None) -> str:
     """Tiny-instrument answers (alpha: P1, P2; beta: P3) with an overall rating driven by
-    alpha more than beta, a few answers and ratings missing or off the scale."""
+    alpha more than beta, a few answers and ratings missing or off the scale;
+    ``alpha_expected``: every expectation of alpha's items (a shortfall when high)."""
     rng = np.random.default_rng(seed)
     p = rng.integers(1, 6, size=(n, 3)).astype(float)
     e = rng.integers(2, 6, size=(n, 3)).astype(float)
+    if alpha_expected is not None:
+        e[:, :2] = alpha_expected
     sat = np.clip(np.rint(1 + 1.2 * p[:, :2].mean(1) + 0.5 * p[:, 2] + rng.normal(0, 1, n)),
                   1, 10)
     rows = ["id,region,E1,E2,E3,P1,P2,P3,sat"]
@@ -249,3 +252,26 @@ def test_key_drivers_are_the_derived_importance_of_the_quadrants(tmp_path, lang,
         assert row["quadrant_supported"] == (not low <= middle <= high)
     page = (tmp_path / "r.html").read_text("utf-8")
     assert words in page
+
+
+def test_a_shortfall_on_a_dimension_that_drives_the_outcome_gains_the_evidence(tmp_path):
+    """alpha falls short and drives the rating far more than an equal share (the lower end
+    of its interval above R² / 2): its weak point carries key_driver, with its words in both
+    languages; beta, which drives less, does not."""
+    import json
+
+    from fixtures import TINY_INSTRUMENT, report_tiny
+
+    result, out = report_tiny(tmp_path, TINY_INSTRUMENT + SATISFACTION,
+                              tiny_survey(7, n=300, alpha_expected=5))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text("utf-8"))
+    drivers = {r["dimension"]: r for r in doc["key_drivers"] if r["basis"] == "perception"}
+    equal = drivers["alpha"]["r_squared"] / 2
+    assert drivers["alpha"]["ci95_low"] > equal > drivers["beta"]["ci95_low"]
+    points = {p["id"]: p for p in doc["weak_points"] if p["kind"] == "dimension"}
+    assert "key_driver" in points["alpha"]["evidence"]
+    assert "beta" not in points or "key_driver" not in points["beta"]["evidence"]
+    detail = points["alpha"]["evidence_details"]["key_driver"]["detail"]
+    assert f"{100 * drivers['alpha']['raw_weight']:.1f} %" in detail["en"]
+    assert "总体满意度" in detail["zh-CN"]

@@ -93,7 +93,8 @@ def find(*, tables, aggregates, waves: list[str], instrument: Instrument, trends
                           instrument=instrument, config=config,
                           segment_items=segment_items,
                           tolerance=tolerance_tests(tables.tolerance, current, config),
-                          benchmark_column=benchmark_column, own_benchmark=own_benchmark)
+                          benchmark_column=benchmark_column, own_benchmark=own_benchmark,
+                          drivers=tables.key_drivers)
     return Findings(trends=trends, targets=target_table, complaints=complaint_table,
                     complaint_summary=summary, complaints_outside=outside, benchmark=bench,
                     peers=peer_table, ipa=ipa, weak_points=points,

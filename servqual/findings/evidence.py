@@ -145,6 +145,35 @@ def unit_peer_evidence(row: pd.Series) -> dict[str, Any]:
             "rank": row["rank"], "units": row["units"], "external": False}
 
 
+def key_driver_evidence(drivers: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
+    """The dimensions that drive an outcome significantly more than an equal share: among
+    the perception key drivers (:mod:`..stats.drivers`) of every outcome, those where the
+    lower end of the weight's bootstrap interval lies above R² / k (k dimensions). Evidence
+    ``key_driver`` of each such dimension, by dimension, naming the outcome it exceeds its
+    equal share of by most (the first in satisfaction, recommend, repurchase on a tie)."""
+    from ..instrument.outcomes import OUTCOMES
+
+    if drivers is None or drivers.empty:
+        return {}
+    rows = drivers[(drivers["basis"] == "perception") & drivers["raw_weight"].notna()]
+    found: dict[str, dict[str, Any]] = {}
+    for outcome in OUTCOMES:
+        chosen = rows[rows["outcome"] == outcome]
+        if not len(chosen):
+            continue
+        equal = chosen["r_squared"].iloc[0] / len(chosen)
+        for r in chosen.to_dict("records"):
+            margin = r["ci95_low"] - equal
+            if margin > 0 and margin > found.get(r["dimension"], {}).get("margin", 0):
+                found[r["dimension"]] = {
+                    "outcome": outcome, "weight": r["raw_weight"], "ci95_low": r["ci95_low"],
+                    "ci95_high": r["ci95_high"], "equal_share": equal,
+                    "r_squared": r["r_squared"], "margin": margin}
+    for facts in found.values():
+        facts.pop("margin")
+    return found
+
+
 def ordered_evidence(evidence: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {code: evidence[code] for code in EVIDENCE if code in evidence}
 

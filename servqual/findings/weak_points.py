@@ -36,6 +36,9 @@ Whole-sample dimensions and items:
   least ``trend_min_change``, see :mod:`servqual.stats.trends`);
 * ``complaints`` (supporting, dimensions) — complaints mapped to the dimension rose
   significantly, trend up or are the highest of all dimensions this wave;
+* ``key_driver`` (supporting, dimensions) — the dimension drives an outcome significantly
+  more than an equal share (:func:`.evidence.key_driver_evidence`): improving it moves
+  what customers do and say most;
 * ``below_peers`` (supporting, dimensions) — the whole is significantly and by at least
   ``peer_min_difference`` below an external benchmark (``--peers``). In the report of one
   unit of ``--split-by`` the unit is the whole, and its place below the other units of the
@@ -77,8 +80,8 @@ from ..instrument import Instrument
 from ..models import FALLING
 from ..stats.trends import TrendTables
 from .evidence import (EVIDENCE, PRIMARY, WeakPoint, alert_of, below_standard, gap_evidence,
-                       material, ordered_evidence, perception_evidence, standard_of,
-                       target_evidence, trend_facts, unit_peer_evidence)
+                       key_driver_evidence, material, ordered_evidence, perception_evidence,
+                       standard_of, target_evidence, trend_facts, unit_peer_evidence)
 from .units import unit_points
 
 __all__ = ["EVIDENCE", "WeakPoint", "concentrated_class", "weak_points"]
@@ -148,8 +151,8 @@ def weak_points(*, dimensions: pd.DataFrame, items: pd.DataFrame, trends: TrendT
                 segment_tests: pd.DataFrame, instrument: Instrument, config: AnalysisConfig,
                 segment_items: pd.DataFrame | None = None,
                 tolerance: pd.DataFrame | None = None,
-                benchmark_column: str = "", own_benchmark: pd.DataFrame | None = None
-                ) -> list[WeakPoint]:
+                benchmark_column: str = "", own_benchmark: pd.DataFrame | None = None,
+                drivers: pd.DataFrame | None = None) -> list[WeakPoint]:
     """Every weak point of a wave (dimensions, items, units), in priority order.
 
     ``tolerance`` holds, per dimension and item (columns ``level``, ``id``), the mean MSA
@@ -160,7 +163,8 @@ def weak_points(*, dimensions: pd.DataFrame, items: pd.DataFrame, trends: TrendT
     """
     importance = _importance_factor(dimensions, items)
     whole = _whole_points(dimensions, items, trends, targets, complaints, peers, segments,
-                          segment_tests, instrument, config, tolerance, own_benchmark)
+                          segment_tests, instrument, config, tolerance, own_benchmark,
+                          key_driver_evidence(drivers))
     units = unit_points(dimensions, trends, targets, benchmark, segments,
                          segment_items if segment_items is not None else pd.DataFrame(),
                          config, benchmark_column, instrument)
@@ -218,7 +222,7 @@ def _zone(tolerance: pd.DataFrame | None, level: str, ident: str, config: Analys
 
 
 def _whole_points(dimensions, items, trends, targets, complaints, peers, segments,
-                  segment_tests, instrument, config, tolerance, own_benchmark
+                  segment_tests, instrument, config, tolerance, own_benchmark, drivers
                   ) -> list[WeakPoint]:
     """Weak dimensions and items of the whole sample (only whole-sample evidence)."""
     found = []
@@ -289,6 +293,8 @@ def _whole_points(dimensions, items, trends, targets, complaints, peers, segment
                         "unit": e["peer"], "label": e.get("peer_label"), "gap": e["gap_mean"],
                         "average": e["peer_gap"],
                         "p_adjusted": e["p_value"], "external": True}
+            if kind == "dimension" and ident in drivers:
+                evidence["key_driver"] = drivers[ident]
             primary = set(evidence) & PRIMARY
             if "below_peers" in evidence and not evidence["below_peers"].get("external"):
                 primary.add("below_peers")  # a unit's own report: its place among the units

@@ -14,6 +14,7 @@ from ..config import unknown_key_message
 from ..errors import InstrumentError
 from ..files import read_toml
 from ..instrument import CLASS_KEYS, LANGUAGES, Instrument
+from ..instrument.outcomes import OUTCOMES
 from ..models import DIRECTIONS, EVIDENCE
 from ..resources import data_file
 
@@ -39,6 +40,7 @@ PLACEHOLDERS = {
     "evidence.below_peers": {"unit", "gap", "average", "p", "measure"},
     "evidence.below_adequate": {"perception", "adequate", "msa", "p"},
     "evidence.low_perception": {"perception", "standard", "low", "high", "p"},
+    "evidence.key_driver": {"outcome", "weight", "low", "high", "equal"},
     "units.label": {"label", "value", "column"},
     "units.focus": {"label", "value", "column", "gap", "low", "high", "n", "whole", "measure"},
     "units.peers": {"value", "gap", "average", "best", "best_gap", "rank", "units", "measure"},
@@ -193,11 +195,12 @@ def load_strategies(path: str | Path | None, instrument: Instrument) -> Strategy
                          allowed=CLASS_KEYS)
     evidence = c.labelled(doc["evidence"], "evidence", "detail",
                           lambda name: PLACEHOLDERS[f"evidence.{name}"], allowed=EVIDENCE,
-                          required=EVIDENCE)
+                          # a book written before key drivers still reads
+                          required=tuple(e for e in EVIDENCE if e != "key_driver"))
 
     words = {}
     table = c.table(doc["words"], "words")
-    c.keys(table, ("gap", "perception"), "words", required=("gap", "perception"))
+    c.keys(table, ("gap", "perception", *OUTCOMES), "words", required=("gap", "perception"))
     for name, spec in table.items():
         words[name] = c.text(spec, f"words.{name}", set())
 

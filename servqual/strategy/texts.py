@@ -76,7 +76,9 @@ def evidence_texts(point, book: StrategyBook, instrument: Instrument
     """For each piece of evidence: its label and the numbers behind it, in both languages."""
     out = {}
     for code, facts in point.evidence.items():
-        entry = book.evidence[code]
+        entry = book.evidence.get(code)
+        if entry is None:  # a strategy book without words for it: the report's own label
+            continue
         if code == "negative_gap":
             values = dict(gap=signed(facts["gap"]), low=signed(facts["ci95_low"]),
                           high=signed(facts["ci95_high"]), p=pvalue(facts["p_adjusted"]))
@@ -100,6 +102,14 @@ def evidence_texts(point, book: StrategyBook, instrument: Instrument
             values = dict(count=facts["count"], wave=facts["wave"],
                           rate=plain(facts["rate_per_1000"], 1),
                           trend=book.directions[facts["direction"]]["label"])
+        elif code == "key_driver":  # weights in % of the outcome's variance
+            outcome = instrument.outcome(facts["outcome"])
+            values = dict(outcome=dict(outcome.label) if outcome and outcome.label
+                          else book.words.get(facts["outcome"], {"en": facts["outcome"]}),
+                          weight=plain(100 * facts["weight"], 1),
+                          low=plain(100 * facts["ci95_low"], 1),
+                          high=plain(100 * facts["ci95_high"], 1),
+                          equal=plain(100 * facts["equal_share"], 1))
         else:  # below_peers, by the gap or (SERVPERF) the perception
             measure = "gap" if "gap" in facts else "perception"
             show = signed if measure == "gap" else plain
