@@ -270,10 +270,15 @@ def canonical(aggregates: Aggregates, instrument: Instrument) -> Aggregates:
         index = sortable.sort_values(columns, kind="stable").index
         return frame.loc[index].reset_index(drop=True)
 
+    cross = aggregates.crossproducts
+    if len(cross) and waves:  # key-driver replicates describe the latest wave only
+        latest = max(waves, key=waves.get)
+        cross = cross[~(cross["kind"].astype(str).str.startswith("driver:")
+                        & (cross["id"] != "0") & (cross["wave"] != latest))]
     return Aggregates(
         moments=order(aggregates.moments, ["wave", "segment", "value", "level", "id",
                                            "measure"]),
         histograms=order(aggregates.histograms, ["wave", "segment", "value", "level", "id",
                                                  "measure", "x"]),
-        crossproducts=order(aggregates.crossproducts, ["wave", "kind", "id", "a", "b"]),
+        crossproducts=order(cross, ["wave", "kind", "id", "a", "b"]),
         importance=aggregates.importance)

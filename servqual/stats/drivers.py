@@ -22,13 +22,19 @@ Hanley & MacGibbon 2006), its count drawn from a hash of the seed, the replicate
 and the respondent (:func:`poisson_counts`) rather than from a stream of random numbers. A
 respondent's counts are then the same whichever chunk, engine or machine reads it, so the
 replicate sums add up exactly as the others do, and a run is reproducible from its seed.
-The 95 % interval is the 2.5th to 97.5th percentile of a weight over the replicates.
+The 95 % interval is the 2.5th to 97.5th percentile of a weight over the replicates. Only the
+latest wave of a set of respondents gets replicates (the key drivers describe the current
+wave); every wave keeps its sample sums. A wave stored in the history store alongside later
+ones in one ingest therefore has weights but no intervals, should it ever be reported as the
+current wave.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from ..waves import sort_waves
 
 # Poisson(1) by inverse transform on a 16-bit uniform: entry i is the count whose cumulative
 # probability first reaches (i + ½) / 65,536 (counts of 8 and more, probability 1e-5, fall
@@ -151,6 +157,12 @@ class DriverCounter:
         self.width = 1 + k + len(self.upper[0])  # per outcome and basis: n, Σx, Σxxᵀ
         combos = len(outcomes) * len(bases)
         self.sums = np.zeros((len(wave_labels), replicates + 1, combos * self.width))
+        # the wave whose replicates are summed: the latest (key drivers describe the current
+        # wave); every wave has its sample sums (replicate 0)
+        named = [str(label) for label in wave_labels if label is not None]
+        latest = sort_waves(named)[-1] if named else None
+        self.latest = next((w for w, label in enumerate(wave_labels)
+                            if label is not None and str(label) == latest), -1)
         self._design: np.ndarray | None = None
         self._counts: np.ndarray | None = None
 
@@ -181,12 +193,15 @@ class DriverCounter:
                 at += self.width
         if not design[:, 0::self.width].any():
             return  # nobody with every score and an outcome
-        poisson_counts(keys, self.seed, self.replicates, out=counts)
+        latest = waves == self.latest
+        if latest.any():  # the replicates: the latest wave's only (the others' are not used)
+            poisson_counts(keys, self.seed, self.replicates, out=counts)
         for w in np.unique(waves):
             rows = waves == w
-            part, weights = (design, counts) if rows.all() else (design[rows], counts[rows])
+            part = design if rows.all() else design[rows]
             self.sums[w, 0] += part.sum(axis=0)  # replicate 0: the sample itself
-            self.sums[w, 1:] += weights.T @ part
+            if w == self.latest:
+                self.sums[w, 1:] += (counts if rows.all() else counts[rows]).T @ part
 
     def merge(self, other: DriverCounter) -> None:
         self.sums += other.sums
@@ -196,19 +211,20 @@ class DriverCounter:
         names = np.asarray(list(self.dimensions) + ["outcome"], dtype=object)
         a, b = self.upper
         k = len(names)
-        reps = np.repeat(np.arange(self.replicates + 1), len(a))
         frames = []
         for w in range(len(self.labels)):
+            size = self.replicates + 1 if w == self.latest else 1
             for c, (outcome, basis) in enumerate((o, s) for o in self.outcomes
                                                  for s in self.bases):
-                block = self.sums[w][:, c * self.width:(c + 1) * self.width]
+                block = self.sums[w][:size, c * self.width:(c + 1) * self.width]
                 n, sums, cross = block[:, 0], block[:, 1:1 + k], block[:, 1 + k:]
                 if not n[0]:
                     continue
+                reps = np.repeat(np.arange(size), len(a))
                 frames.append(pd.DataFrame({
                     "wave": self.labels[w], "kind": driver_kind(basis, outcome),
-                    "id": reps.astype(str), "a": np.tile(names[a], self.replicates + 1),
-                    "b": np.tile(names[b], self.replicates + 1), "n": n[reps],
+                    "id": reps.astype(str), "a": np.tile(names[a], size),
+                    "b": np.tile(names[b], size), "n": n[reps],
                     "sum_a": sums[:, a].ravel(), "sum_b": sums[:, b].ravel(),
                     "sum_ab": cross.ravel()}))
         if not frames:
