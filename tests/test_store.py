@@ -188,7 +188,15 @@ def test_respondent_rows_are_the_analysed_rows(sample_store):
         expectation=rows[[f"e:{i}" for i in inst.item_ids]].to_numpy(dtype=np.float32),
         perception=rows[[f"p:{i}" for i in inst.item_ids]].to_numpy(dtype=np.float32))
     assert importance_column("reliability") in meta
-    assert_same_aggregates(aggregate(responses, inst), stored)
+    again = aggregate(responses, inst)
+    # key-driver bootstrap replicates are summed for the latest wave of an ingest only
+    # (stats.drivers): 2025Q2 was stored with later waves, so it has its sample sums alone
+    replicates = again.crossproducts["kind"].str.startswith("driver:") & (
+        again.crossproducts["id"] != "0")
+    assert replicates.any() and not (stored.crossproducts["kind"].str.startswith("driver:")
+                                     & (stored.crossproducts["id"] != "0")).any()
+    again.crossproducts = again.crossproducts[~replicates].reset_index(drop=True)
+    assert_same_aggregates(again, stored)
 
 
 def test_quarantine_is_kept_with_its_wave(sample_store):
