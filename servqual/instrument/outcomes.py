@@ -11,8 +11,8 @@ or continue), each with its ``column``, ``scale_min`` and ``scale_max`` and opti
     scale_max = 10
 
 An outcome is auxiliary: an answer that is not a number on its scale is left out of that
-outcome's statistics (counted as not usable), it does not cost the respondent's SERVQUAL
-answers. The instrument's missing codes mean "no answer" only outside an outcome's scale: a 0
+outcome's statistics (their n counts the usable answers only); it does not cost the
+respondent's SERVQUAL answers. The instrument's missing codes mean "no answer" only outside an outcome's scale: a 0
 is a real answer on the 0–10 recommend scale.
 
 The older ``overall_satisfaction = "COLUMN"`` of ``[instrument]`` names the satisfaction
