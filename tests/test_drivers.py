@@ -275,3 +275,19 @@ def test_a_shortfall_on_a_dimension_that_drives_the_outcome_gains_the_evidence(t
     detail = points["alpha"]["evidence_details"]["key_driver"]["detail"]
     assert f"{100 * drivers['alpha']['raw_weight']:.1f} %" in detail["en"]
     assert "总体满意度" in detail["zh-CN"]
+
+
+def test_too_few_complete_cases_give_no_key_drivers_and_no_warnings(tmp_path):
+    """Twenty respondents: a regression on so few fits them whatever drives the rating, so
+    no key drivers are reported (and importance falls back to the plain correlation)."""
+    import json
+
+    from fixtures import TINY_INSTRUMENT, report_tiny
+
+    result, out = report_tiny(tmp_path, TINY_INSTRUMENT + SATISFACTION, tiny_survey(3, n=20))
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.output
+    doc = json.loads(out.read_text("utf-8"))
+    assert doc["key_drivers"] == []
+    assert doc["importance_performance"][0]["importance_source"] == \
+        "derived_overall_satisfaction"

@@ -73,9 +73,9 @@ def correlation(n, sums: np.ndarray, cross: np.ndarray) -> np.ndarray:
     """The correlation matrix from n, Σx and the full Σxxᵀ (or stacks of them); NaN where a
     variable has no variance."""
     n = np.asarray(n, dtype=float)[..., None, None]
-    cov = cross / n - sums[..., :, None] * sums[..., None, :] / (n * n)
-    sd = np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0, None))
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):  # a replicate without anyone: NaN
+        cov = cross / n - sums[..., :, None] * sums[..., None, :] / (n * n)
+        sd = np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0, None))
         return cov / (sd[..., :, None] * sd[..., None, :])
 
 
@@ -127,6 +127,7 @@ def poisson_counts(keys: np.ndarray, seed: int, replicates: int,
 
 
 REPLICATES = 200  # bootstrap replicates of every key-driver weight
+MIN_CASES = 30  # complete cases below which an outcome's key drivers are not reported
 SEED = 20261204  # the bootstrap's seed: the same intervals run after run
 BASES = ("perception", "gap")  # what the dimension scores are: perception, or gap P − E
 
@@ -241,7 +242,9 @@ def key_drivers(crossproducts: pd.DataFrame, wave: str, dimensions: tuple[str, .
                 outcomes: list[str]) -> pd.DataFrame:
     """Per outcome (in ``outcomes``' order) and basis (perception, then gap) in ``wave``:
     each dimension's raw and rescaled relative weight, its bootstrap 95 % interval, R² and n
-    (the complete cases), from the sums of :class:`DriverCounter`."""
+    (the complete cases), from the sums of :class:`DriverCounter`. An outcome and basis with
+    fewer than :data:`MIN_CASES` complete cases has no rows (a regression on a handful of
+    respondents fits them, whatever drives the outcome)."""
     rows = crossproducts[(crossproducts["wave"] == wave)
                          & crossproducts["kind"].astype(str).str.startswith("driver:")]
     names = list(dimensions) + ["outcome"]
@@ -262,8 +265,10 @@ def key_drivers(crossproducts: pd.DataFrame, wave: str, dimensions: tuple[str, .
         sums[rep, i] = part["sum_a"].to_numpy()
         count = np.zeros(size)
         count[rep] = part["n"].to_numpy()
-        weights, r2 = relative_weights(correlation(count, sums, cross))
         n = count[0]
+        if n < MIN_CASES:
+            continue  # too few complete cases for weights worth reporting
+        weights, r2 = relative_weights(correlation(count, sums, cross))
         boot = weights[1:]
         ok = ~np.isnan(boot).any(axis=1)
         low, high = (np.percentile(boot[ok], q, axis=0) if ok.sum() >= 20 else
