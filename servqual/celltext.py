@@ -82,3 +82,49 @@ def is_number(text: str) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+# Fields of the JSON results that hold a label from the data (a segment value, a wave).
+LABEL_FIELDS = frozenset({
+    "value", "unit", "best_unit", "peer", "segment_value",
+    "wave", "waves", "current_wave", "previous_wave", "first_wave", "last_wave",
+    "perception_first_wave", "perception_last_wave", "waves_missing", "waves_asked"})
+
+
+def bound_labels(record: Any) -> Any:
+    """The results with every label field (``LABEL_FIELDS``) bounded by :func:`bound_label`.
+
+    A cell of the data can hold anything (a pasted 5 MB blob in the region column); its
+    label is repeated in many rows of the results and of the report, so one oversized cell
+    would otherwise multiply into hundreds of megabytes. Texts built around a label (a
+    strategy naming the unit below its peers) get the same shortened label.
+    """
+    long: dict[str, str] = {}
+
+    def walk(node: Any, key: str | None) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v, k) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, key) for v in node]
+        if key in LABEL_FIELDS and isinstance(node, str) and len(node) > LABEL_MAX_CHARS:
+            long[node] = bound_label(node)
+            return long[node]
+        return node
+
+    out = walk(record, None)
+    if not long:
+        return out
+    order = sorted(long, key=len, reverse=True)
+
+    def shorten(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: shorten(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [shorten(v) for v in node]
+        if isinstance(node, str) and len(node) > LABEL_MAX_CHARS:
+            for label in order:
+                if label in node:
+                    node = node.replace(label, long[label])
+        return node
+
+    return shorten(out)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .celltext import LABEL_MAX_CHARS, bound_label
+from .celltext import bound_labels
 from .config import AnalysisConfig
 from .fields import (BY_WAVE_FIELDS, BY_WAVE_ITEM_FIELDS, DIMENSION_FIELDS, IPA_FIELDS, ITEM_FIELDS,
                      OVERALL_FIELDS, SEGMENT_BY_WAVE_FIELDS, SEGMENT_FIELDS, SEGMENT_ITEM_FIELDS,
@@ -35,14 +35,6 @@ if TYPE_CHECKING:
     from .findings import Findings
 
 SCHEMA_VERSION = 1
-
-# The longest label (segment value, unit, peer, wave label …) the results publish; a longer
-# one is cut, with a short hash of the whole text so that distinct labels stay distinct.
-# Fields of the JSON results that hold labels taken from the data or the run's inputs.
-LABEL_FIELDS = frozenset({
-    "value", "unit", "best_unit", "peer", "segment_value",
-    "wave", "waves", "current_wave", "previous_wave", "first_wave", "last_wave",
-    "perception_first_wave", "perception_last_wave", "waves_missing", "waves_asked"})
 
 
 def _current(table: pd.DataFrame, wave: str) -> pd.DataFrame:
@@ -107,6 +99,7 @@ class Results:
     findings: Findings | None = field(default=None, repr=False)
     recommendations: list[dict[str, Any]] = field(default_factory=list, repr=False)
     strategy_book: StrategyBook | None = field(default=None, repr=False)
+    _record: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def build(cls, *, instrument: Instrument, waves: list[str], quality: DataQuality,
@@ -149,6 +142,15 @@ class Results:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON results (contract §4), built once: the report of the run, each unit's
+        report (as the comparison) and the JSON file read the same record, and must not
+        change it."""
+        if self._record is None:
+            self._record = self.record()
+        return self._record
+
+    def record(self) -> dict[str, Any]:
+        """The JSON results built afresh (:meth:`to_json` keeps the first)."""
         quality = self.quality.as_dict()
         if self.aggregates.importance is not None:
             quality["importance_allocations"] = self.aggregates.importance.as_dict()
@@ -300,45 +302,6 @@ class Results:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False, indent=2, allow_nan=False)
-
-
-def bound_labels(record: Any) -> Any:
-    """The results with every label field (``LABEL_FIELDS``) bounded by :func:`bound_label`.
-
-    A cell of the data can hold anything (a pasted 5 MB blob in the region column); its
-    label is repeated in many rows of the results and of the report, so one oversized cell
-    would otherwise multiply into hundreds of megabytes. Texts built around a label (a
-    strategy naming the unit below its peers) get the same shortened label.
-    """
-    long: dict[str, str] = {}
-
-    def walk(node: Any, key: str | None) -> Any:
-        if isinstance(node, dict):
-            return {k: walk(v, k) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v, key) for v in node]
-        if key in LABEL_FIELDS and isinstance(node, str) and len(node) > LABEL_MAX_CHARS:
-            long[node] = bound_label(node)
-            return long[node]
-        return node
-
-    out = walk(record, None)
-    if not long:
-        return out
-    order = sorted(long, key=len, reverse=True)
-
-    def shorten(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: shorten(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [shorten(v) for v in node]
-        if isinstance(node, str) and len(node) > LABEL_MAX_CHARS:
-            for label in order:
-                if label in node:
-                    node = node.replace(label, long[label])
-        return node
-
-    return shorten(out)
 
 
 def clean(value: Any) -> Any:

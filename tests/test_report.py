@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -366,3 +367,14 @@ def test_kpi_tables_show_the_change_since_the_previous_wave_with_its_decision(
     assert marked
     assert segments.count('class="mark alert"') + segments.count('class="mark rise"') \
         == len(marked)
+
+
+def test_rendering_leaves_the_json_record_as_built(sample_results):
+    """The JSON record is built once per run and shared by the report, each unit's report
+    (as the comparison) and the JSON file: rendering must not change it."""
+    results = sample_results[0]
+    record = results.to_json()
+    assert results.to_json() is record  # built once
+    render_html(results, "zh-CN", comparison=results, unit={"column": "region", "value": "East"})
+    render_html(results, "en")
+    assert json.dumps(record, sort_keys=True) == json.dumps(results.record(), sort_keys=True)

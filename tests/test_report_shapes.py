@@ -269,7 +269,7 @@ def test_oversized_segment_value_is_bounded_in_json_and_html(tmp_path):
 
 def test_text_naming_an_oversized_label_gets_the_bounded_label():
     """A strategy text built around a unit's name shows the same shortened name."""
-    from servqual.results import bound_labels
+    from servqual.celltext import bound_labels
 
     unit = "Branch " + "x" * 10_000
     doc = bound_labels({"benchmark": [{"unit": unit, "best_unit": unit}],
