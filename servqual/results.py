@@ -25,10 +25,11 @@ from .instrument import Instrument
 from .stats.aggregate import Aggregates
 from .models import ALL
 from .stats.drivers import KEY_DRIVER_FIELDS
+from .stats.matrix import PROFILE_FIELDS, SHARE_FIELDS
 from .stats.nps import NPS_FIELDS
 from .stats.segments import group_sizes, published_groups, segment_rows, withheld_groups
 from .stats.tables import Tables
-from .strategy import StrategyBook, direction_strategy, subject_label
+from .strategy import StrategyBook, direction_strategy, loyalty_strategies, subject_label
 from .models import DataQuality
 
 if TYPE_CHECKING:
@@ -189,18 +190,39 @@ class Results:
         })
 
     def loyalty_json(self) -> dict[str, Any]:
-        """``nps`` (:mod:`.stats.nps`): every wave, all respondents (``column`` and ``value``
-        null) then each published segment cell."""
-        nps = self.tables.nps
-        if nps.empty:
-            return {"nps": []}
-        whole = nps[nps["segment"] == ALL].rename(columns={"segment": "column"})
+        """``nps`` (:mod:`.stats.nps`) and ``matrix`` (:mod:`.stats.matrix`): rows of every
+        wave, all respondents (``column`` and ``value`` null) then each published segment
+        cell."""
+        out: dict[str, Any] = {"nps": records(self._cells(self.tables.nps), [
+            "wave", "column", "value"] + NPS_FIELDS + ["small_base"])}
+        axes = self.instrument.loyalty_matrix
+        if axes is not None:
+            s, loyal = (self.instrument.outcome(k) for k in axes)
+            out["matrix"] = {
+                "satisfaction": {"outcome": s.key, "high_from": s.high},
+                "loyalty": {"outcome": loyal.key, "high_from": loyal.high},
+                "basis": self.instrument.score,
+                "shares": records(self._cells(self.tables.matrix), [
+                    "wave", "column", "value"] + SHARE_FIELDS + ["small_base"]),
+                "profiles": records(self._cells(self.tables.matrix_profile), [
+                    "wave", "column", "value"] + PROFILE_FIELDS + ["small_base"])}
+            matrix = out["matrix"]
+            matrix["groups"] = [] if self.strategy_book is None else loyalty_strategies(
+                self.strategy_book, self.instrument, matrix["shares"], matrix["profiles"],
+                self.current_wave)
+        return out
+
+    def _cells(self, table: pd.DataFrame) -> pd.DataFrame:
+        """A table's whole-sample rows then its published segment cells, wave by wave."""
+        if table.empty:
+            return table
+        whole = table[table["segment"] == ALL].rename(columns={"segment": "column"})
         whole = whole.assign(column=None, value=None, small_base=False)
-        rows = pd.concat([whole, published(segment_rows(nps, self.config))], ignore_index=True)
+        rows = pd.concat([whole, published(segment_rows(table, self.config))],
+                         ignore_index=True)
         order = {w: n for n, w in enumerate(self.waves)}
-        rows = rows.iloc[np.lexsort([rows["column"].notna().to_numpy(),
+        return rows.iloc[np.lexsort([rows["column"].notna().to_numpy(),
                                      rows["wave"].map(order).to_numpy()])]
-        return {"nps": records(rows, ["wave", "column", "value"] + NPS_FIELDS + ["small_base"])}
 
     def findings_json(self) -> dict[str, Any]:
         f = self.findings

@@ -18,7 +18,7 @@ from ..errors import InstrumentError
 from ..files import read_toml
 from .answer_tables import parse_answer_codes, parse_answer_labels
 from .labels import parse_report, parse_segment_labels, parse_text
-from .outcomes import parse_outcomes
+from .outcomes import parse_matrix, parse_outcomes
 from .model import (CLASS_KEYS, VALUE_SEGMENT, CustomerClasses, Dimension, Instrument,
                     Item, LongLayout, Settings)
 
@@ -53,7 +53,7 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
     """Build an :class:`Instrument` from an already-parsed TOML document."""
     path = Path(path)
     tables = ("instrument", "dimensions", "items", "analysis", "customer_classes",
-              "answer_labels", "answer_codes", "segments", "report", "outcomes")
+              "answer_labels", "answer_codes", "segments", "report", "outcomes", "loyalty_matrix")
     for top in doc:
         if top not in tables:
             raise InstrumentError(unknown_key_message(top, tables), file=path, key=top)
@@ -139,7 +139,8 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
                             segment_labels=parse_segment_labels(
                                 doc.get("segments"), list(settings.segments) + derived, path),
                             report=parse_report(doc.get("report"), path), names=names,
-                            outcomes=outcomes)
+                            outcomes=outcomes,
+                            loyalty_matrix=parse_matrix(doc.get("loyalty_matrix"), outcomes, path))
     _check_columns_unique(instrument, path)
     return instrument
 

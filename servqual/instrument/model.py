@@ -142,6 +142,7 @@ class Instrument:
     report: ReportInfo = field(default_factory=ReportInfo)  # [report]
     names: dict[str, str] = field(default_factory=dict)  # name = { en = "…", zh-CN = "…" }
     outcomes: tuple[Outcome, ...] = ()  # [outcomes.*]: satisfaction, recommend, repurchase
+    loyalty_matrix: tuple[str, str] | None = None  # (satisfaction, loyalty) outcome keys
 
     def outcome(self, key: str) -> Outcome | None:
         """The outcome ``key`` (:data:`.outcomes.OUTCOMES`), None when not measured."""

@@ -17,6 +17,15 @@ is a real answer on the 0–10 recommend scale.
 
 The older ``overall_satisfaction = "COLUMN"`` of ``[instrument]`` names the satisfaction
 outcome without a scale (every number is taken, as before).
+
+``high_from`` (optional) is the lowest answer that counts as *high* — satisfied, or loyal —
+in the satisfaction–loyalty matrix (:mod:`servqual.stats.matrix`). By default the top two
+answers of the scale (6–7 on 1–7, 4–5 on 1–5) and, for recommend, the promoters' 9–10. The
+matrix crosses satisfaction with the loyalty outcome that ``[loyalty_matrix] loyalty`` names
+(``repurchase`` or ``recommend``; by default repurchase when measured, else recommend)::
+
+    [loyalty_matrix]
+    loyalty = "recommend"
 """
 
 from __future__ import annotations
@@ -32,7 +41,8 @@ from ..errors import InstrumentError
 from .labels import Text, parse_text
 
 OUTCOMES = ("satisfaction", "recommend", "repurchase")
-KEYS = ("column", "scale_min", "scale_max", "label")
+KEYS = ("column", "scale_min", "scale_max", "label", "high_from")
+LOYALTY = ("repurchase", "recommend")  # what the matrix may read as loyalty, by preference
 NPS_SCALE = (0, 10)  # the likelihood-to-recommend question of the Net Promoter Score
 
 
@@ -45,6 +55,18 @@ class Outcome:
     scale_min: float | None = None
     scale_max: float | None = None
     label: Text = field(default_factory=dict)
+    high_from: float | None = None  # as given; :attr:`high` is the one in use
+
+    @property
+    def high(self) -> float | None:
+        """The lowest answer counted high in the satisfaction–loyalty matrix: ``high_from``,
+        else 9 for recommend (promoters) and the top two answers of other scales; None for an
+        outcome without a scale (the older ``overall_satisfaction``) and no ``high_from``."""
+        if self.high_from is not None:
+            return self.high_from
+        if self.key == "recommend":
+            return 9.0
+        return None if self.scale_max is None else self.scale_max - 1
 
     @property
     def meta_column(self) -> str:
@@ -127,4 +149,48 @@ def _parse_one(key: str, spec: Any, path: Path) -> Outcome:
             f"{scale[0]:g}–{scale[1]:g}: promoters answer 9–10 and detractors 0–6 only on that "
             "scale", file=path, key=f"{where}.scale_max")
     label = parse_text(spec["label"], path, f"{where}.label") if "label" in spec else {}
-    return Outcome(key, column, scale[0], scale[1], label)
+    high = spec.get("high_from")
+    if high is not None and (isinstance(high, bool) or not isinstance(high, (int, float))
+                             or not scale[0] < high <= scale[1]):
+        raise InstrumentError(
+            f"must be a number above scale_min and at most scale_max ({scale[0]:g}–"
+            f"{scale[1]:g}): the lowest answer that counts as high", file=path,
+            key=f"{where}.high_from")
+    return Outcome(key, column, scale[0], scale[1], label,
+                   None if high is None else float(high))
+
+
+def parse_matrix(table: Any, outcomes: tuple[Outcome, ...], path: Path
+                 ) -> tuple[str, str] | None:
+    """The satisfaction–loyalty matrix's two outcomes ``(satisfaction, loyalty)`` from the
+    optional ``[loyalty_matrix]`` table, or None when the instrument cannot have one (no
+    satisfaction with a high threshold, or no loyalty outcome)."""
+    table = {} if table is None else table
+    where = "loyalty_matrix"
+    if not isinstance(table, dict):
+        raise InstrumentError('must be a table like [loyalty_matrix] loyalty = "repurchase"',
+                              file=path, key=where)
+    for name in table:
+        if name != "loyalty":
+            raise InstrumentError(unknown_key_message(name, ("loyalty",)), file=path,
+                                  key=f"{where}.{name}")
+    measured = {o.key: o for o in outcomes}
+    chosen = table.get("loyalty")
+    if chosen is not None:
+        if chosen not in LOYALTY:
+            raise InstrumentError(f"must be one of {', '.join(LOYALTY)}", file=path,
+                                  key=f"{where}.loyalty")
+        if chosen not in measured:
+            raise InstrumentError(f"names {chosen!r}, which no [outcomes.{chosen}] measures",
+                                  file=path, key=f"{where}.loyalty")
+        satisfaction = measured.get("satisfaction")
+        if satisfaction is None or satisfaction.high is None:
+            raise InstrumentError(
+                "the matrix needs [outcomes.satisfaction] with scale_min and scale_max (or "
+                "high_from): which answers count as satisfied", file=path, key=where)
+    else:
+        chosen = next((k for k in LOYALTY if k in measured), None)
+        satisfaction = measured.get("satisfaction")
+        if chosen is None or satisfaction is None or satisfaction.high is None:
+            return None
+    return "satisfaction", chosen

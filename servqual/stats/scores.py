@@ -46,6 +46,7 @@ from ..models import ImportanceCounts
 from ..responses import (OVERALL_SATISFACTION, Responses, importance_column,
                          item_importance_column)
 from . import kernels
+from .matrix import GROUPS, MEASURE, PROFILE, matrix_indicators, profile_scores
 from .nps import NPS_IDS, nps_indicators
 
 
@@ -205,6 +206,8 @@ def overall_blocks(dims: DimensionScores, responses: Responses, instrument: Inst
     perception score), ``ipa_y`` (overall satisfaction, or else the respondent's mean
     perception) and ``ipa_xy`` (their product), over respondents who have both. With items'
     importance ratings, the item block ``importance`` (each rating on the answer scale).
+    With outcomes, the Net Promoter Score's indicators (:mod:`.nps`) and the
+    satisfaction–loyalty matrix's groups and gap profiles (:mod:`.matrix`).
     """
     keys = instrument.dimension_keys
     blocks = []
@@ -226,6 +229,12 @@ def overall_blocks(dims: DimensionScores, responses: Responses, instrument: Inst
     promoters = nps_indicators(responses.meta, instrument)
     if promoters is not None:  # the Net Promoter Score's promoters and detractors (.nps)
         blocks.append(Block("overall", "nps", NPS_IDS, promoters))
+    groups = matrix_indicators(responses.meta, instrument)
+    if groups is not None:  # the satisfaction–loyalty matrix's groups and gap profiles (.matrix)
+        blocks.append(Block("overall", MEASURE, GROUPS, groups))
+        profiled = dims.perception if instrument.servperf else dims.gap
+        blocks += [Block("dimension", m, keys, g)
+                   for m, g in zip(PROFILE, profile_scores(groups, profiled))]
     x = dims.perception
     both = ~np.isnan(x) & ~np.isnan(criterion)[:, None]
     y = np.where(both, criterion[:, None], np.nan)

@@ -18,6 +18,7 @@ from .gaps import CELL, adjust_p, gap_table, paired_t
 from ..models import ALL, Aggregates
 from .moments import describe
 from .drivers import KEY_DRIVER_FIELDS, key_drivers
+from .matrix import GROUPS, MEASURE, PROFILE, matrix_table, profile_table
 from .nps import nps_table
 from .questionnaire import item_presence
 from .reliability import reliability
@@ -43,6 +44,8 @@ class Tables:
     dimensions_common: pd.DataFrame = field(default_factory=pd.DataFrame)
     nps: pd.DataFrame = field(default_factory=pd.DataFrame)  # Net Promoter Score (.nps)
     key_drivers: pd.DataFrame = field(default_factory=pd.DataFrame)  # current wave (.drivers)
+    matrix: pd.DataFrame = field(default_factory=pd.DataFrame)  # satisfaction × loyalty (.matrix)
+    matrix_profile: pd.DataFrame = field(default_factory=pd.DataFrame)  # its gap profiles
 
 
 KINDS = CrossCounter.KINDS  # batteries of the reliability tables, in this order
@@ -166,7 +169,12 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
                                 [o.key for o in instrument.outcomes])
         if len(cross) else pd.DataFrame(columns=KEY_DRIVER_FIELDS),
         nps=_sorted(nps_table(measure_means(moments, "overall", ("nps",))), wave=waves,
-                    segment=None, value=None))
+                    segment=None, value=None),
+        matrix=_sorted(matrix_table(measure_means(moments, "overall", (MEASURE,))),
+                       wave=waves, segment=None, value=None, group=list(GROUPS)),
+        matrix_profile=_sorted(profile_table(measure_means(moments, "dimension", PROFILE)),
+                               wave=waves, segment=None, value=None, group=list(GROUPS),
+                               dimension=list(instrument.dimension_keys)))
 
 
 def questionnaire_breaks(moments: pd.DataFrame, instrument: Instrument, waves: list[str]

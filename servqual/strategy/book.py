@@ -6,7 +6,7 @@ is an error naming the file and key, never a failed run (:mod:`.texts` puts them
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,12 @@ from ..instrument import CLASS_KEYS, LANGUAGES, Instrument
 from ..instrument.outcomes import OUTCOMES
 from ..models import DIRECTIONS, EVIDENCE
 from ..resources import data_file
+from ..stats.matrix import GROUPS
 
 SERVQUAL_DIMENSIONS = ("tangibles", "reliability", "responsiveness", "assurance", "empathy")
 # Sections and evidence added after strategy files were first written: a file without them
 # takes them from the shipped file, so a customised file keeps working.
-OPTIONAL_SECTIONS = ("units",)
+OPTIONAL_SECTIONS = ("units", "loyalty")
 OPTIONAL_EVIDENCE = ("below_adequate", "low_perception")
 
 # Placeholders each kind of text may use (checked on load, so a typo cannot fail a run).
@@ -33,6 +34,7 @@ PLACEHOLDERS = {
     "targets.revise": {"margin", "waves"},
     "classes": {"value", "gap", "overall", "measure"},
     "tools": {"label"},
+    "loyalty": {"share", "weakest", "gap", "measure"},
     "evidence.negative_gap": {"gap", "low", "high", "p"},
     "evidence.falling_trend": {"slope", "waves", "p", "change"},
     "evidence.target_missed": {"measure", "actual", "target", "distance"},
@@ -67,6 +69,7 @@ class StrategyBook:
     words: dict[str, Text]
     units: dict[str, Text]
     path: Path
+    loyalty: dict[str, dict[str, Text]] = field(default_factory=dict)  # matrix groups
 
     def actions(self, dimension: str) -> list[Text]:
         return self.dimensions.get(dimension, self.generic)["actions"]
@@ -208,9 +211,12 @@ def load_strategies(path: str | Path | None, instrument: Instrument) -> Strategy
     c.keys(units, ("label", "focus", "peers"), "units", required=("label", "focus", "peers"))
     units = {k: c.text(units[k], f"units.{k}", PLACEHOLDERS[f"units.{k}"]) for k in units}
 
+    loyalty = c.labelled(doc["loyalty"], "loyalty", "strategy", PLACEHOLDERS["loyalty"],
+                         allowed=GROUPS, required=GROUPS)
     return StrategyBook(directions=directions, dimensions=dimensions, generic=generic,
                         targets=targets, alerts=alerts, references=references, classes=classes,
-                        tools=tools, evidence=evidence, words=words, units=units, path=path)
+                        tools=tools, evidence=evidence, words=words, units=units, path=path,
+                        loyalty=loyalty)
 
 
 # --------------------------------------------------------------------------------------------

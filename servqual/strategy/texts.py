@@ -214,3 +214,28 @@ def recommend(point, book: StrategyBook, instrument: Instrument, config,
         text[lang] = (" " if lang == "en" else "").join(sentences)
     return {"text": text, "parts": parts, "label": label,
             "evidence": evidence_texts(point, book, instrument)}
+
+
+def loyalty_strategies(book: StrategyBook, instrument: Instrument, shares: list[dict],
+                       profiles: list[dict], wave: str) -> list[dict[str, Any]]:
+    """The satisfaction–loyalty matrix's groups in ``wave`` (all respondents): each group's
+    name, share and strategy, with the dimension the group rates worst (its lowest mean gap,
+    or perception in SERVPERF) named in the strategy. Rows come from JSON ``loyalty.matrix``."""
+    show = signed if instrument.score == "gap" else plain
+    out = []
+    for group, entry in book.loyalty.items():
+        row = next((r for r in shares if r["wave"] == wave and r["column"] is None
+                    and r["group"] == group), None)
+        if row is None:
+            continue
+        own = [r for r in profiles if r["wave"] == wave and r["column"] is None
+               and r["group"] == group and r["mean"] is not None]
+        worst = min(own, key=lambda r: r["mean"], default=None)
+        weakest = (subject_label("dimension", worst["dimension"], instrument) if worst
+                   else {lang: "–" for lang in LANGUAGES})
+        out.append({"group": group, "label": entry["label"], "share": row["share"],
+                    "weakest": worst["dimension"] if worst else None,
+                    "strategy": fill(entry["strategy"], share=f"{100 * row['share']:.0f}%",
+                                     weakest=weakest, measure=book.words[instrument.score],
+                                     gap=show(worst["mean"] if worst else None))})
+    return out
