@@ -70,6 +70,18 @@ def inputs_of(files: list[Path], instrument) -> list[Path]:
     return paths
 
 
+def say_outcomes_absent(records: list[dict], instrument) -> None:
+    """Warn of each file that lacks an outcome's column (a question added in a later wave):
+    its respondents count as not answering that outcome."""
+    said = set()
+    for f in records:
+        for key in f.get("outcomes_absent", []):
+            if (f["file"], key) not in said:
+                said.add((f["file"], key))
+                say(f"warning: {f['file']}: no column {instrument.outcome(key).column!r} "
+                    f"([outcomes.{key}]); its respondents count as not answering {key}")
+
+
 def _engine_options(engine: str, scheduler: str | None) -> None:
     if scheduler is not None and engine != "dask":
         raise UsageError("--scheduler joins a Dask cluster: use it with --engine dask")
@@ -166,6 +178,7 @@ def report(
         if f["rows_valid"] == 0 and f["rows_read"]:
             say(f"warning: {f['file']}: every row was quarantined; it adds nothing to the "
                 f"report (its rejected rows are in {quarantine_path(out)})")
+    say_outcomes_absent(q.files, loaded)
     for value in skipped:
         err_console.print(f"no report for {split_by} = {bounded(value)}: fewer than "
                           f"{loaded.analysis.min_cell} respondents (min_cell) in "
@@ -213,6 +226,7 @@ def validate(
         written = outputs.destinations
     quality = collected.quality
     print_accounting(quality, out_console)
+    say_outcomes_absent(quality.files, loaded)
     for path in written:
         out_console.print(f"quarantine: {path}", markup=False, soft_wrap=True)
     empty = [f for f in quality.files if f["rows_valid"] == 0]
@@ -252,6 +266,7 @@ def ingest(
         done = ingest_files(paths, loaded, store, progress=steps(progress), wait=wait,
                             on_wait=say)
     print_wave_accounting(done.waves, out_console)
+    say_outcomes_absent([f for q in done.waves.values() for f in q.files], loaded)
     replaced = set(done.replaced)
     for wave in [w for w in done.waves if w is not None]:
         if done.waves[wave].rows_valid == 0:

@@ -52,6 +52,10 @@ class AnalysisConfig:
     alert_min_change
         Wave-over-wave alert: the latest wave's drop against the one before must be
         significant and at least this many scale points.
+    nps_min_change
+        The Net Promoter Score's practical size, in NPS points (−100 … 100): a wave-over-wave
+        change of the NPS is an alert (or a rise), and its trend rising or falling, only
+        when significant and at least this large. Default 5 points.
     alarm_fdr
         Level of the two-level Benjamini–Hochberg procedure that decides the alarms a report
         shows — wave-over-wave alerts, and rising / falling trend directions — over the
@@ -105,6 +109,7 @@ class AnalysisConfig:
     trend_min_waves: int = 4
     trend_min_change: float = 0.10
     alert_min_change: float = 0.10
+    nps_min_change: float = 5.0
     alarm_fdr: float = 0.05
     peer_min_difference: float = 0.10
     benchmark_segment: str = ""
@@ -129,6 +134,7 @@ class AnalysisConfig:
             (self.trend_min_waves >= 3, "trend_min_waves", "must be ≥ 3"),
             (self.trend_min_change >= 0, "trend_min_change", "must be ≥ 0"),
             (self.alert_min_change >= 0, "alert_min_change", "must be ≥ 0"),
+            (self.nps_min_change >= 0, "nps_min_change", "must be ≥ 0"),
             (0 < self.alarm_fdr < 1, "alarm_fdr", "must be between 0 and 1"),
             (self.peer_min_difference >= 0, "peer_min_difference", "must be ≥ 0"),
             (self.target_revise_margin >= 0, "target_revise_margin", "must be ≥ 0"),

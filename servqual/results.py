@@ -195,6 +195,15 @@ class Results:
         cell."""
         out: dict[str, Any] = {"nps": records(self._cells(self.tables.nps), [
             "wave", "column", "value"] + NPS_FIELDS + ["small_base"])}
+        trends = self.findings.trends if self.findings is not None else None
+        for key, table, fields in (("nps_trends", "nps", TREND_FIELDS),
+                                   ("nps_change", "nps_change", WOW_FIELDS)):
+            rows = getattr(trends, table) if trends is not None else pd.DataFrame()
+            if len(rows):  # all respondents: column and value null, as in nps
+                whole = (rows["column"] == "").to_numpy()
+                rows = rows.assign(column=np.where(whole, None, rows["column"]),
+                                   value=np.where(whole, None, rows["value"]))
+            out[key] = records(rows, ["column", "value"] + fields)
         axes = self.instrument.loyalty_matrix
         if axes is not None:
             s, loyal = (self.instrument.outcome(k) for k in axes)

@@ -29,6 +29,7 @@ from .stats.tables import build_tables
 from .stats.trends import build_trends
 from .strategy import StrategyBook, load_strategies, recommend
 from .validation.accounting import merge
+from .validation.columns import outcome_in_no_file
 from .validation.quarantine import empty_quarantine
 from .waves import sort_waves
 
@@ -141,6 +142,7 @@ def run(request: Request) -> Outcome:
             scheduler=request.scheduler)) if engine else None
         if paths:
             collected = reader.collect(paths)
+            _outcomes_absent(collected, instrument, stored=request.store is not None)
             parts.append((collected.aggregates, collected.quality, collected.waves))
         store = None
         if request.store is not None:
@@ -183,6 +185,21 @@ def run(request: Request) -> Outcome:
     units = [_unit_run(u, unit_common.get(u.value), results, request, inputs)
              for u in collected.units]
     return Outcome(results=results, collected=collected, units=units, inputs=inputs)
+
+
+def _outcomes_absent(collected: Collected, instrument: Instrument, stored: bool) -> None:
+    """An outcome none of the files has is an error (a misspelt column), unless a history
+    store may hold it for earlier waves; one some files lack is named in each such file's
+    record, the units' records included."""
+    error = outcome_in_no_file(collected.quality.files, collected.columns, instrument)
+    if error is not None and not stored:
+        raise error
+    absent = {f["file"]: f["outcomes_absent"] for f in collected.quality.files
+              if f.get("outcomes_absent")}
+    for unit in collected.units:
+        for record in unit.quality.files:
+            if record["file"] in absent:
+                record["outcomes_absent"] = list(absent[record["file"]])
 
 
 def _scored(aggregates: Aggregates, level: str, measure: str) -> bool:

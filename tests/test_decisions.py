@@ -191,7 +191,7 @@ def test_planted_jump_is_marked_as_a_rise_and_raises_no_alert(tmp_path):
 
 def test_a_rise_is_the_alert_rule_on_the_mirrored_changes():
     """Turning every change round turns every alert into a rise and back (same p-values)."""
-    from servqual.stats.trends import decide_alerts
+    from servqual.stats.decisions import decide_alerts
     rng = np.random.default_rng(7)
     n = 40
     wow = pd.DataFrame({"level": ["dimension"] * 5 + ["item"] * (n - 5),

@@ -143,11 +143,47 @@ def test_outcome_mistakes_name_the_file_and_key(tmp_path, extra, key, words):
     assert "Traceback" not in result.output
 
 
-def test_a_missing_outcome_column_is_named(tmp_path):
-    result, _ = report_tiny(tmp_path, TINY_INSTRUMENT + RECOMMEND.replace('"ltr"', '"nps_q"'),
+def test_an_outcome_column_in_no_file_is_an_error_naming_the_closest(tmp_path):
+    result, _ = report_tiny(tmp_path, TINY_INSTRUMENT + RECOMMEND.replace('"ltr"', '"ltr_q"'),
                             ltr_csv(LTR))
-    assert result.exit_code != 0
-    assert "nps_q" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 65, result.output
+    assert "'ltr_q'" in result.output and "outcomes.recommend.column" in result.output
+    assert "closest: 'ltr'" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+def test_a_wave_without_the_outcome_column_is_analysed_with_a_notice(tmp_path, engine):
+    """The question was added in the second wave: the first wave's file has no ltr column.
+    Both waves are analysed whole; the first has no NPS and its file record, the command's
+    warnings and the report say why. The second wave's NPS is the hand example's."""
+    inst = tmp_path / "instrument.toml"
+    inst.write_text(TINY_INSTRUMENT + RECOMMEND, encoding="utf-8")
+    early = ltr_csv(LTR).splitlines()
+    early = [line.rsplit(",", 1)[0] for line in early]  # without the ltr column
+    (tmp_path / "2026Q2.csv").write_text("\n".join(early) + "\n", encoding="utf-8")
+    (tmp_path / "2026Q3.csv").write_text(ltr_csv(LTR), encoding="utf-8")
+    out, page = tmp_path / "r.json", tmp_path / "r.html"
+    result = CliRunner().invoke(app, [
+        "report", str(tmp_path / "2026Q2.csv"), str(tmp_path / "2026Q3.csv"), "--instrument",
+        str(inst), "--engine", engine, "--out", str(page), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2026Q2.csv: no column 'ltr' ([outcomes.recommend])" in result.output
+    assert "2026Q3.csv: no column" not in result.output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["data_quality"]["rows_valid"] == 2 * len(LTR)  # no row lost
+    absent = {f["file"].rsplit("/", 1)[-1]: f["outcomes_absent"]
+              for f in doc["data_quality"]["files"]}
+    assert absent == {"2026Q2.csv": ["recommend"], "2026Q3.csv": []}
+    waves = {r["wave"]: r for r in doc["loyalty"]["nps"] if r["column"] is None}
+    assert list(waves) == ["2026Q3"]  # no NPS where nobody was asked
+    assert waves["2026Q3"]["n"] == 20 and waves["2026Q3"]["nps"] == pytest.approx(20.0)
+    text = page.read_text(encoding="utf-8")
+    assert "2026Q2.csv has no column for likelihood to recommend" in text
+    result = CliRunner().invoke(app, [
+        "validate", str(tmp_path / "2026Q2.csv"), "--instrument", str(inst),
+        "--out-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "no column 'ltr' ([outcomes.recommend])" in result.output
 
 
 def test_satisfaction_outcome_and_the_older_setting_must_agree(tmp_path):
@@ -162,7 +198,8 @@ def test_satisfaction_outcome_and_the_older_setting_must_agree(tmp_path):
 def test_without_a_recommend_outcome_loyalty_is_empty(tmp_path):
     result, out = report_tiny(tmp_path, TINY_INSTRUMENT, ltr_csv(LTR))
     assert result.exit_code == 0, result.output
-    assert json.loads(out.read_text("utf-8"))["loyalty"] == {"nps": []}
+    assert json.loads(out.read_text("utf-8"))["loyalty"] == {"nps": [], "nps_trends": [],
+                                                             "nps_change": []}
 
 
 @pytest.mark.parametrize("lang, words", [

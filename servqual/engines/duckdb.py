@@ -42,7 +42,8 @@ from ..stats.scores import allocations
 from ..validation import duplicates
 from ..validation.accounting import (add_rejected, check, count_missing, file_record, merge,
                                      missing_answers)
-from ..validation.columns import answer_columns, check_header, resolve_columns
+from ..validation.columns import (absent_outcomes, answer_columns, check_header,
+                                  resolve_columns)
 from ..validation.quarantine import as_parsed, rejected_rows
 from ..validation.rows import wide_rows
 from ..validation.straightlining import straightlining
@@ -257,7 +258,8 @@ class DuckDBEngine:
             if rejected_by_file is not None and str(read.path) in rejected_by_file.groups:
                 add_rejected(q, rejected_by_file.get_group(str(read.path)).astype(str))
             check(q)
-            q.files.append(file_record(read, q))
+            absent = absent_outcomes(read.names or [], self.instrument)
+            q.files.append(file_record(read, q, absent))
             merge(quality, q)
         check(quality)
         columns = {str(f.path): list(f.columns) for f in self.files}
@@ -284,7 +286,9 @@ class DuckDBEngine:
                                        key=lambda kv: (str(kv[0][0]), kv[0][1])):
             q.respondents_valid = q.rows_valid
             q.rows_read = q.rows_valid + q.rows_quarantined
-            q.files.append(file_record(self.files[part], q))
+            q.files.append(file_record(self.files[part], q,
+                                      absent_outcomes(self.files[part].names or [],
+                                                      self.instrument)))
             merge(out.setdefault(wave, DataQuality()), q)
         return out
 

@@ -77,3 +77,29 @@ def nps_table(means: pd.DataFrame) -> pd.DataFrame:
     out["ci95_low"], out["ci95_high"] = adjusted_wald(n, p, d)
     out["promoters"], out["passives"], out["detractors"] = 100 * p, 100 * (1 - p - d), 100 * d
     return out[out["n"] > 0].reset_index(drop=True)
+
+
+def nps_series(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """The NPS of each wave as a mean the trend and wave-over-wave tests read: per wave and
+    cell (``column`` "" for all respondents, else the segment column, with ``value``; cells
+    of fewer than ``min_cell`` answers are left out), ``n``, ``nps_mean`` (points) and
+    ``nps_sd``.
+
+    The NPS is the mean of a respondent's score s = 100 for a promoter, −100 for a
+    detractor and 0 for a passive, so with shares p and d (0–1) of n answers its sample
+    standard deviation is
+
+        sd = 100 · √((p + d − (p − d)²) · n / (n − 1)),
+
+    and Welch's t on these moments is Welch's t on the respondents' scores (the tests check
+    it against scipy's ``ttest_ind`` on the scores themselves).
+    """
+    out = table.rename(columns={"segment": "column"})
+    out = out[(out["column"] == "") | (out["n"] >= min_cell)]
+    n = out["n"].to_numpy(dtype=float)
+    p, d = (out[c].to_numpy(dtype=float) / 100 for c in ("promoters", "detractors"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = 100 * np.sqrt(np.maximum(p + d - (p - d) ** 2, 0) * n / (n - 1))
+    return pd.DataFrame({"wave": out["wave"].to_numpy(), "column": out["column"].to_numpy(),
+                         "value": out["value"].to_numpy(), "n": n,
+                         "nps_mean": out["nps"].to_numpy(dtype=float), "nps_sd": sd})

@@ -45,14 +45,16 @@ the dimensions, items and segment cells (:func:`decide_alerts`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..config import AnalysisConfig
 from ..waves import time_axis
-from .multiplicity import two_level_bh
+from .decisions import NPS_FAMILY, NPS_LEVELS, decide_alerts, decide_trends
+from .nps import nps_series
 from .probability import (kendall_tau, least_squares, t_ppf, theil_sen_slope,
                           weighted_least_squares, welch_se)
 
@@ -218,95 +220,6 @@ def wave_over_wave(table: pd.DataFrame, keys: list[str], waves: list[str],
     return out
 
 
-OVERALL_FAMILY = "(overall) "  # the overall scores: each a head of its own (no members)
-
-
-def decided_directions(p_adjusted, slope, change, waves_ok, min_change: float, q: float):
-    """Rising or falling where the decision (p_adjusted ≤ q) and the practical size agree."""
-    decided = (p_adjusted <= q) & (np.abs(change) >= min_change) & waves_ok
-    return np.where(decided, np.where(slope > 0, RISING, FALLING), FLAT)
-
-
-def decide_trends(dimensions: pd.DataFrame, items: pd.DataFrame, segments: pd.DataFrame,
-                  overall: pd.DataFrame, config: AnalysisConfig) -> None:
-    """Decide every trend direction a report shows together, in place.
-
-    :func:`.multiplicity.two_level_bh` at ``alarm_fdr``: the heads are the dimensions' gap
-    trends and the overall scores' trends; each dimension's perception trend, its items'
-    and its segment cells' gap trends are its family's members. Adds ``p_adjusted``,
-    ``family_p_adjusted`` and ``family_selected`` (``perception_``-prefixed for the
-    perception trend); ``direction`` becomes rising or falling only when
-    ``p_adjusted ≤ alarm_fdr`` and the change reaches ``trend_min_change``. Two-sided: a
-    rise and a fall are both news.
-    """
-    def family_of(table: pd.DataFrame, column: str) -> pd.Series | None:
-        return table[column].astype(str) if column in table else None
-
-    parts = [(dimensions, "", family_of(dimensions, "dimension"), True),
-             (overall, "", pd.Series([OVERALL_FAMILY + s for s in overall.get(
-                 "score", pd.Series(dtype=str)).astype(str)], index=overall.index,
-                 dtype=object), True),
-             (dimensions, "perception_", family_of(dimensions, "dimension"), False),
-             (items, "", family_of(items, "dimension"), False),
-             (segments, "", family_of(segments, "dimension"), False)]
-    parts = [(t, prefix, fam, head) for t, prefix, fam, head in parts
-             if len(t) and fam is not None and f"{prefix}p_value" in t]
-    if not parts:
-        return
-    p = np.concatenate([t[f"{prefix}p_value"].to_numpy(float) for t, prefix, _, _ in parts])
-    family = np.concatenate([fam.to_numpy(object) for _, _, fam, _ in parts])
-    heads = np.concatenate([np.full(len(t), head) for t, _, _, head in parts])
-    decision = two_level_bh(p, family, heads, config.alarm_fdr)
-    start = 0
-    for table, prefix, _, _ in parts:
-        stop = start + len(table)
-        adjusted = decision.p_adjusted[start:stop]
-        table[f"{prefix}p_adjusted"] = adjusted
-        table[f"{prefix}family_p_adjusted"] = decision.family_p_adjusted[start:stop]
-        table[f"{prefix}family_selected"] = decision.family_selected[start:stop]
-        direction = table[f"{prefix}direction"]
-        table[f"{prefix}direction"] = np.where(
-            direction == INSUFFICIENT, INSUFFICIENT,
-            decided_directions(adjusted, table[f"{prefix}slope_per_wave"].to_numpy(float),
-                               table[f"{prefix}change"].to_numpy(float), True,
-                               config.trend_min_change, config.alarm_fdr))
-        start = stop
-
-
-def decide_alerts(wow: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
-    """Decide the wave-over-wave alerts, and their mirror the rises, of a report together.
-
-    An alert is news of a drop, so the family is of one-sided hypotheses "no drop": the
-    p-value of a drop is half the two-sided ``p_value`` (1 − half for a rise).
-    :func:`.multiplicity.two_level_bh` at ``alarm_fdr``, with the dimensions' own tests as
-    heads and their items' and segment cells' as members, gives ``p_adjusted`` (and
-    ``family_p_adjusted``, ``family_selected``); an alert needs ``p_adjusted ≤ alarm_fdr``
-    and a drop of at least ``alert_min_change``. A **rise** is the same rule on the
-    hypotheses "no rise" (``rise_p_adjusted``; a rise of at least ``alert_min_change``), so
-    the report's ↓ and ↑ beside a change are one decision each way. Returns a copy.
-    """
-    out = wow.copy()
-    columns = ("p_adjusted", "family_p_adjusted", "family_selected", "rise_p_adjusted")
-    if not len(out):
-        for column in columns:
-            out[column] = pd.Series(dtype=bool if column == "family_selected" else float)
-        out["rise"] = pd.Series(dtype=bool)
-        return out
-    half = out["p_value"].to_numpy(float) / 2
-    change = out["change"].to_numpy(float)
-    family = out["dimension"].astype(str).to_numpy(object)
-    heads = (out["level"] == "dimension").to_numpy()
-    drop = two_level_bh(np.where(change < 0, half, 1 - half), family, heads, config.alarm_fdr)
-    rise = two_level_bh(np.where(change > 0, half, 1 - half), family, heads, config.alarm_fdr)
-    out["p_adjusted"] = drop.p_adjusted
-    out["family_p_adjusted"] = drop.family_p_adjusted
-    out["family_selected"] = drop.family_selected
-    out["alert"] = (drop.p_adjusted <= config.alarm_fdr) & (change <= -config.alert_min_change)
-    out["rise_p_adjusted"] = rise.p_adjusted
-    out["rise"] = (rise.p_adjusted <= config.alarm_fdr) & (change >= config.alert_min_change)
-    return out
-
-
 @dataclass
 class TrendTables:
     """Trends and wave-over-wave changes of every series of a run."""
@@ -316,6 +229,9 @@ class TrendTables:
     overall: pd.DataFrame  # per overall score (servqual_unweighted, ...)
     segments: pd.DataFrame  # per segment column, value and dimension: gap trend
     wave_over_wave: pd.DataFrame  # level, keys, previous/current means, test, alert
+    nps: pd.DataFrame = field(default_factory=pd.DataFrame)  # NPS trends: column, value
+    nps_change: pd.DataFrame = field(default_factory=pd.DataFrame)  # NPS wave over wave
+    heads: pd.DataFrame = field(default_factory=pd.DataFrame)  # the trend decision's heads
 
 
 def _whole(table: pd.DataFrame) -> pd.DataFrame:
@@ -390,7 +306,26 @@ def build_trends(tables, waves: list[str], config: AnalysisConfig, measure: str 
                level="segment")]
     wow = pd.concat([w for w in wow if len(w)], ignore_index=True) if any(len(w) for w in wow) \
         else wow[0]
-    decide_trends(dimension_trends, items, segments, overall, config)
+    # The Net Promoter Score (.nps), in points: its own family in the same decisions.
+    nps = nps_series(tables.nps, config.min_cell) if len(tables.nps) else None
+    nps_trends = nps_change = pd.DataFrame()
+    if nps is not None:
+        nps_config = dataclasses.replace(config, trend_min_change=config.nps_min_change)
+        nps_trends = series_trends(nps, ["column", "value"], "nps_mean", waves,
+                                   nps_config).drop(columns=["measure"])
+        nps_change = wave_over_wave(nps, ["column", "value"], waves, nps_config, "nps")
+        whole = (nps_change["column"] == "").to_numpy()
+        nps_change = nps_change.assign(level=np.where(whole, "nps", "nps_segment"),
+                                       dimension=NPS_FAMILY)
+        wow = pd.concat([w for w in (wow, nps_change) if len(w)], ignore_index=True) \
+            if len(nps_change) else wow
+    heads = decide_trends(dimension_trends, items, segments, overall, config, nps_trends)
     wow = decide_alerts(wow, config)
+    is_nps = wow["level"].isin(NPS_LEVELS).to_numpy() if len(wow) else \
+        np.zeros(0, dtype=bool)
+    if is_nps.any():
+        nps_change = wow[is_nps].drop(columns=["dimension"]).reset_index(drop=True)
+        wow = wow[~is_nps].reset_index(drop=True)
     return TrendTables(dimensions=dimension_trends, items=items, overall=overall,
-                       segments=segments, wave_over_wave=wow)
+                       segments=segments, wave_over_wave=wow, nps=nps_trends,
+                       nps_change=nps_change, heads=heads)

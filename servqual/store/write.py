@@ -212,7 +212,7 @@ def decided_as_reported(fits: pd.DataFrame, tables, waves: list[str], config,
                         score: str = "gap") -> pd.DataFrame:
     """The store's trend fits with the directions ``servqual report`` decides.
 
-    A report decides its trend directions together (:func:`servqual.stats.trends.
+    A report decides its trend directions together (:func:`servqual.stats.decisions.
     decide_trends`: two-level Benjamini–Hochberg at ``alarm_fdr``), so a series' direction
     depends on the others of the report. The series a report shows (whole-sample dimension
     gap and perception, item gap, and the segment cells it publishes now) take the report's
@@ -223,7 +223,8 @@ def decided_as_reported(fits: pd.DataFrame, tables, waves: list[str], config,
     """
     from ..stats.multiplicity import two_level_bh
     from ..models import INSUFFICIENT
-    from ..stats.trends import OVERALL_FAMILY, build_trends, decided_directions
+    from ..stats.decisions import decided_directions
+    from ..stats.trends import build_trends
 
     report = build_trends(tables, waves, config, score)
     keys = ["level", "id", "dimension", "segment", "value", "measure"]
@@ -250,13 +251,10 @@ def decided_as_reported(fits: pd.DataFrame, tables, waves: list[str], config,
     out = out.merge(decided, on=keys, how="left")
     rest = out["reported"].isna().to_numpy()
     if rest.any():
-        # The report's heads (dimension gap trends, overall scores) select as in the report;
-        # the other series are members of their dimension's family.
-        overall = report.overall
-        head_p = np.concatenate([dims["p_value"].to_numpy(float),
-                                 overall["p_value"].to_numpy(float) if len(overall) else []])
-        head_family = list(dims["dimension"].astype(str)) + (
-            [OVERALL_FAMILY + str(s) for s in overall["score"]] if len(overall) else [])
+        # The report's heads (dimension score trends, overall scores, the NPS) select as in
+        # the report; the other series are members of their dimension's family.
+        head_p = report.heads["p_value"].to_numpy(float)
+        head_family = list(report.heads["family"].astype(str))
         p = np.concatenate([head_p, out.loc[rest, "p_value"].to_numpy(float)])
         family = head_family + list(out.loc[rest, "dimension"].astype(str))
         head = np.arange(len(p)) < len(head_p)

@@ -17,7 +17,7 @@ from ..models import DataQuality, Reason
 from . import duplicates
 from .accounting import count_missing, file_record
 from .checked import Checked
-from .columns import answer_columns, check_header, resolve_columns
+from .columns import absent_outcomes, answer_columns, check_header, resolve_columns
 from .long import check_long
 from .quarantine import quarantine_rows
 from .rows import Flags, Rows, compact, make_responses, read_rows, split_batteries, wide_responses
@@ -44,7 +44,8 @@ def check_table(raw: RawTable, instrument: Instrument, overrides: Overrides | No
         checked = check_long(raw, rows, instrument)
     else:
         checked = _check_wide(raw, rows, instrument, overrides, ask)
-    checked.quality.files.append(file_record(raw, checked.quality))
+    checked.quality.files.append(file_record(
+        raw, checked.quality, absent_outcomes(list(frame.columns), instrument)))
     checked.columns = {str(raw.path): [str(c) for c in raw.frame.columns]}
     return checked
 

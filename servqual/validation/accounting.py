@@ -44,12 +44,14 @@ def merge(total: DataQuality, part: DataQuality) -> None:
     total.files.extend(part.files)
 
 
-def file_record(raw: RawTable, quality: DataQuality) -> dict:
-    """The entry of one file in ``DataQuality.files``."""
+def file_record(raw: RawTable, quality: DataQuality, outcomes_absent: list[str]) -> dict:
+    """The entry of one file in ``DataQuality.files``; ``outcomes_absent``: the outcomes whose
+    column the file lacks (:func:`.columns.absent_outcomes`)."""
     return {"file": str(raw.path), "kind": raw.kind, "encoding": raw.encoding,
             "platform": raw.platform.name if raw.platform else None,
             "rows_read": quality.rows_read, "rows_valid": quality.rows_valid,
-            "rows_quarantined": quality.rows_quarantined}
+            "rows_quarantined": quality.rows_quarantined,
+            "outcomes_absent": list(outcomes_absent)}
 
 
 def missing_answers(responses: Responses) -> np.ndarray:

@@ -48,7 +48,10 @@ def resolve_columns(raw: RawTable, instrument: Instrument) -> pd.DataFrame:
     by_key: dict[str, list[int]] = defaultdict(list)
     for position, name in enumerate(names):
         by_key[match_key(name)].append(position)
-    wanted = [(c, k, True) for c, k in instrument.required_columns()]
+    # An outcome of [outcomes.*] may be missing from a file (a question added in a later
+    # wave): its respondents count as not answering it (absent_outcomes). Every other column
+    # is required.
+    wanted = [(c, k, not k.startswith("outcomes.")) for c, k in instrument.required_columns()]
     if instrument.settings.wave:  # optional: the file name stem names the wave without it
         wanted.append((instrument.settings.wave, "instrument.wave", False))
     renames: dict[int, str] = {}
@@ -89,6 +92,36 @@ def resolve_columns(raw: RawTable, instrument: Instrument) -> pd.DataFrame:
     return frame.set_axis([renames.get(p, n) for p, n in enumerate(names)], axis=1)
 
 
+def absent_outcomes(columns: list[str], instrument: Instrument) -> list[str]:
+    """The outcomes (keys of ``[outcomes.*]``) whose column is not among a file's resolved
+    ``columns`` (:func:`resolve_columns`): the file's respondents count as not answering them,
+    and the file's accounting names them (``outcomes_absent``)."""
+    present = set(columns)
+    return [o.key for o in instrument.outcomes if o.column not in present]
+
+
+def outcome_in_no_file(files: list[dict], columns: dict[str, list[str]],
+                       instrument: Instrument) -> DataError | None:
+    """The error of an outcome whose column none of the run's files has (``files``: their
+    accounting records, with ``outcomes_absent``; ``columns``: each file's header): a
+    misspelt column rather than a question added later. None when every outcome is found in
+    some file."""
+    records = [f for f in files if "outcomes_absent" in f]
+    for outcome in instrument.outcomes:
+        if not records or any(outcome.key not in f["outcomes_absent"] for f in records):
+            continue
+        path = records[0]["file"]
+        close = closest_names(outcome.column, [str(n) for n in columns.get(path, [])])
+        hint = f"; closest: {', '.join(quoted(c) for c in close)}" if close else ""
+        where = "the file" if len(records) == 1 else f"any of the {len(records)} files"
+        return DataError(f"the column {quoted(outcome.column)} of [outcomes.{outcome.key}] is "
+                         f"not in {where}{hint}. A question added in a later wave may be "
+                         "missing from the earlier files, but not from all of them",
+                         file=path if len(records) == 1 else None, column=outcome.column,
+                         key=f"outcomes.{outcome.key}.column")
+    return None
+
+
 _SHOWN = 3  # missing columns named in the message
 
 
@@ -106,7 +139,7 @@ def missing_columns(raw: RawTable, names: list[str], missing: list[tuple[str, st
     itself looks wrong (another header row, an encoding, a delimiter)."""
     shown = []
     for column, key in missing[:_SHOWN]:
-        close = _closest(column, names)
+        close = closest_names(column, names)
         hint = f"; closest: {', '.join(quoted(c) for c in close)}" if close else ""
         shown.append(f"{quoted(column)} ({_role(key, instrument)}{hint})")
     more = f" and {len(missing) - _SHOWN} more" if len(missing) > _SHOWN else ""
@@ -119,7 +152,7 @@ def missing_columns(raw: RawTable, names: list[str], missing: list[tuple[str, st
                      file=raw.path, row=named_at, column=missing[0][0], key=missing[0][1])
 
 
-def _closest(column: str, names: list[str]) -> list[str]:
+def closest_names(column: str, names: list[str]) -> list[str]:
     """Up to two existing names closest to ``column``, compared as the matching compares
     (case, width and blanks aside)."""
     keys = {}

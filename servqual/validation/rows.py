@@ -202,7 +202,8 @@ def read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
                 instrument.answer_codes.for_set(rated.codes) if instrument.answer_codes
                 else None)
     for outcome in instrument.outcomes:  # auxiliary: an unusable cell is left out, not the row
-        meta[outcome.meta_column] = usable(numeric_column(frame[outcome.column])[0], outcome)
+        meta[outcome.meta_column] = (usable(numeric_column(frame[outcome.column])[0], outcome)
+                                     if outcome.column in frame else np.full(len(frame), np.nan))
     classes = instrument.customer_classes
     if classes is not None and classes.derived:
         # Value scores place the respondent in a value segment; unreadable scores leave the
