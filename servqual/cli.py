@@ -21,10 +21,10 @@ import typer
 
 from . import __version__
 from .celltext import bounded
-from .cli_options import (BenchmarkOption, CategoriesOption, ComplaintsOption, EngineOption,
-                          FieldworkOption, FilesArgument, InstrumentOption, JsonOption,
-                          LangOption, OptionalFiles, OrganisationOption, OutOption, PdfOption,
-                          PeersOption, ReportStoreOption, SchedulerOption, ServiceOption,
+from .cli_options import (BehaviourOption, BenchmarkOption, CategoriesOption,
+                          ComplaintsOption, EngineOption, FieldworkOption, FilesArgument,
+                          InstrumentOption, JsonOption, LangOption, OptionalFiles,
+                          OrganisationOption, OutOption, PdfOption, PeersOption, ReportStoreOption, SchedulerOption, ServiceOption,
                           SplitByOption, StoreOption, StrategiesOption, TargetsOption,
                           TemplateDirOption, WaitOption, WaveOption)
 from .engines import survey_paths
@@ -100,6 +100,7 @@ def report(
     complaints: ComplaintsOption = None,
     categories: CategoriesOption = None,
     peers: PeersOption = None,
+    behaviour: BehaviourOption = None,
     benchmark: BenchmarkOption = None,
     strategies: StrategiesOption = None,
     split_by: SplitByOption = None,
@@ -134,6 +135,8 @@ def report(
     loaded = replace(loaded, report=loaded.report.merged(
         organisation=organisation, service=service, fieldwork=fieldwork))
     paths = inputs_of(files, loaded) if files else []
+    from .behaviour import with_extract
+    loaded = with_extract(loaded, behaviour, required=bool(paths))
     from .report import render_html  # plotly and jinja2 load only when a report is written
     from .report.files import unit_paths
     from .report.pdf import find_browser, print_pdf
@@ -179,6 +182,9 @@ def report(
             say(f"warning: {f['file']}: every row was quarantined; it adds nothing to the "
                 f"report (its rejected rows are in {quarantine_path(out)})")
     say_outcomes_absent(q.files, loaded)
+    from .behaviour import match_warnings
+    for warning in match_warnings(results.tables.outcomes, loaded):
+        say(warning)
     for value in skipped:
         err_console.print(f"no report for {split_by} = {bounded(value)}: fewer than "
                           f"{loaded.analysis.min_cell} respondents (min_cell) in "
@@ -200,6 +206,7 @@ def validate(
     engine: EngineOption = "auto",
     scheduler: SchedulerOption = None,
     wave: WaveOption = None,
+    behaviour: BehaviourOption = None,
 ) -> None:
     """Ingest and validate only: print the row accounting and write the quarantined rows.
 
@@ -210,6 +217,8 @@ def validate(
     _engine_options(engine, scheduler)
     loaded = load_instrument(instrument, wave_label=wave)
     paths = inputs_of(files, loaded)
+    from .behaviour import with_extract
+    loaded = with_extract(loaded, behaviour, required=False)
     from .outputs import OutputSet
     from .run import Request, validate_files
     from .validation.quarantine import quarantine_of
@@ -251,6 +260,7 @@ def ingest(
     store: StoreOption = DEFAULT_STORE,
     wait: WaitOption = DEFAULT_WAIT,
     wave: WaveOption = None,
+    behaviour: BehaviourOption = None,
 ) -> None:
     """Validate survey files and add their waves to the history store.
 
@@ -262,6 +272,8 @@ def ingest(
 
     loaded = load_instrument(instrument, wave_label=wave)
     paths = inputs_of(files, loaded)
+    from .behaviour import with_extract
+    loaded = with_extract(loaded, behaviour, required=True)
     with progress_bar() as progress:
         done = ingest_files(paths, loaded, store, progress=steps(progress), wait=wait,
                             on_wait=say)

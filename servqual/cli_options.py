@@ -56,6 +56,9 @@ ComplaintsOption = _path("--complaints",
 CategoriesOption = _path("--categories", help="Complaint category → dimension map (TOML); "
                          "default: complaint_categories.toml beside the instrument.")
 PeersOption = _path("--peers", help="External benchmark of peer gaps (TOML).")
+BehaviourOption = _path("--behaviour", help="CRM extract joined to the respondents by id "
+                        "(repeat purchases, share of purchases: see [behaviour] in the "
+                        "instrument).")
 BenchmarkOption = _text("--benchmark", help="Segment column whose units to benchmark "
                         "(overrides the instrument's benchmark_segment; '' for none).")
 StrategiesOption = _path("--strategies", help="Strategy texts (TOML) instead of the built-in "

@@ -27,6 +27,7 @@ from .models import ALL
 from .stats.drivers import KEY_DRIVER_FIELDS
 from .stats.matrix import PROFILE_FIELDS, SHARE_FIELDS
 from .stats.nps import NPS_FIELDS
+from .stats.tables import OUTCOME_FIELDS
 from .stats.segments import group_sizes, published_groups, segment_rows, withheld_groups
 from .stats.tables import Tables
 from .strategy import StrategyBook, direction_strategy, loyalty_strategies, subject_label
@@ -155,6 +156,8 @@ class Results:
         quality = self.quality.as_dict()
         if self.aggregates.importance is not None:
             quality["importance_allocations"] = self.aggregates.importance.as_dict()
+        if self.instrument.extract is not None:  # the CRM extract joined (servqual.behaviour)
+            quality["behaviour"] = self.instrument.extract.summary()
         return bound_labels({
             "schema_version": SCHEMA_VERSION,
             "instrument": self.instrument.name,
@@ -194,7 +197,8 @@ class Results:
         wave, all respondents (``column`` and ``value`` null) then each published segment
         cell."""
         out: dict[str, Any] = {"nps": records(self._cells(self.tables.nps), [
-            "wave", "column", "value"] + NPS_FIELDS + ["small_base"])}
+            "wave", "column", "value"] + NPS_FIELDS + ["small_base"]),
+            "outcomes": records(self.tables.outcomes, OUTCOME_FIELDS)}
         trends = self.findings.trends if self.findings is not None else None
         for key, table, fields in (("nps_trends", "nps", TREND_FIELDS),
                                    ("nps_change", "nps_change", WOW_FIELDS)):

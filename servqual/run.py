@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .behaviour import check_matched
 from .engines import choose_engine, open_engine, survey_paths
 from .errors import DataError, InputFileError, UsageError
 from .findings import Target, find, load_complaints, targets_of_unit
@@ -182,6 +183,8 @@ def run(request: Request) -> Outcome:
                                                           exclude=set(collected.waves)))
             aggregates = _plus(aggregates, common)
     results = compute(aggregates, quality, waves, instrument, request.extra, inputs)
+    if paths:
+        check_matched(results.tables.outcomes, instrument)
     units = [_unit_run(u, unit_common.get(u.value), results, request, inputs)
              for u in collected.units]
     return Outcome(results=results, collected=collected, units=units, inputs=inputs)

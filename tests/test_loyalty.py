@@ -61,6 +61,12 @@ def test_nps_and_its_adjusted_wald_interval_by_hand(tmp_path):
     assert row["ci95_low"] == pytest.approx(100 * (p - d - half))
     assert row["ci95_high"] == pytest.approx(100 * (p - d + half))
     assert (round(row["ci95_low"], 2), round(row["ci95_high"], 2)) == (-15.4, 50.18)
+    # The outcome's usable answers: 20 of the 24 (blank, 11, 8.5 and n/a are not), by hand.
+    usable = [float(v) for v in LTR[:20]]
+    (answered,) = doc["loyalty"]["outcomes"]
+    assert (answered["outcome"], answered["source"]) == ("recommend", "survey")
+    assert (answered["n"], answered["respondents"]) == (20, 24)
+    assert answered["mean"] == pytest.approx(sum(usable) / 20)
 
 
 def test_nps_per_segment_value_and_small_cells_withheld(tmp_path):
@@ -199,7 +205,7 @@ def test_without_a_recommend_outcome_loyalty_is_empty(tmp_path):
     result, out = report_tiny(tmp_path, TINY_INSTRUMENT, ltr_csv(LTR))
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text("utf-8"))["loyalty"] == {"nps": [], "nps_trends": [],
-                                                             "nps_change": []}
+                                                             "nps_change": [], "outcomes": []}
 
 
 @pytest.mark.parametrize("lang, words", [

@@ -18,7 +18,7 @@ from ..errors import InstrumentError
 from ..files import read_toml
 from .answer_tables import parse_answer_codes, parse_answer_labels
 from .labels import parse_report, parse_segment_labels, parse_text
-from .outcomes import parse_matrix, parse_outcomes
+from .outcomes import parse_behaviour, parse_matrix, parse_outcomes
 from .model import (CLASS_KEYS, VALUE_SEGMENT, CustomerClasses, Dimension, Instrument,
                     Item, LongLayout, Settings)
 
@@ -53,7 +53,8 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
     """Build an :class:`Instrument` from an already-parsed TOML document."""
     path = Path(path)
     tables = ("instrument", "dimensions", "items", "analysis", "customer_classes",
-              "answer_labels", "answer_codes", "segments", "report", "outcomes", "loyalty_matrix")
+              "answer_labels", "answer_codes", "segments", "report", "outcomes", "loyalty_matrix",
+              "behaviour")
     for top in doc:
         if top not in tables:
             raise InstrumentError(unknown_key_message(top, tables), file=path, key=top)
@@ -140,7 +141,9 @@ def parse_instrument(doc: dict[str, Any], path: str | Path = "<instrument>") -> 
                                 doc.get("segments"), list(settings.segments) + derived, path),
                             report=parse_report(doc.get("report"), path), names=names,
                             outcomes=outcomes,
-                            loyalty_matrix=parse_matrix(doc.get("loyalty_matrix"), outcomes, path))
+                            loyalty_matrix=parse_matrix(doc.get("loyalty_matrix"), outcomes, path),
+                            behaviour=parse_behaviour(doc.get("behaviour"), outcomes,
+                                                      settings.respondent_id, path))
     _check_columns_unique(instrument, path)
     return instrument
 

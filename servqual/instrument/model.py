@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from ..config import AnalysisConfig
 from .answers import AnswerCodes, AnswerLabels
@@ -143,10 +144,19 @@ class Instrument:
     names: dict[str, str] = field(default_factory=dict)  # name = { en = "…", zh-CN = "…" }
     outcomes: tuple[Outcome, ...] = ()  # [outcomes.*]: satisfaction, recommend, repurchase
     loyalty_matrix: tuple[str, str] | None = None  # (satisfaction, loyalty) outcome keys
+    behaviour: tuple[str, str] | None = None  # [behaviour]: the CRM extract's id, wave columns
+    # The CRM extract of this run (servqual.behaviour.Extract, --behaviour); not part of the
+    # instrument's identity.
+    extract: Any = field(default=None, compare=False, repr=False)
 
     def outcome(self, key: str) -> Outcome | None:
         """The outcome ``key`` (:data:`.outcomes.OUTCOMES`), None when not measured."""
         return next((o for o in self.outcomes if o.key == key), None)
+
+    @property
+    def survey_outcomes(self) -> tuple[Outcome, ...]:
+        """The outcomes read from the survey files (not from the CRM extract)."""
+        return tuple(o for o in self.outcomes if not o.from_behaviour)
 
     def name_for(self, lang: str) -> str:
         """The instrument's name in ``lang`` (``name`` may be a text per language)."""
@@ -264,7 +274,7 @@ class Instrument:
         if s.sampling_weight:
             cols.append((s.sampling_weight, "instrument.sampling_weight"))
         cols += [(o.column, "instrument.overall_satisfaction" if o.scale_min is None
-                  else f"outcomes.{o.key}.column") for o in self.outcomes]
+                  else f"outcomes.{o.key}.column") for o in self.survey_outcomes]
         cols += [(c, f"instrument.segments[{n}]") for n, c in enumerate(s.segments)]
         cols += [(d.importance, f"dimensions.{d.key}.importance")
                  for d in self.dimensions if d.importance]

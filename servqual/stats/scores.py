@@ -206,8 +206,9 @@ def overall_blocks(dims: DimensionScores, responses: Responses, instrument: Inst
     perception score), ``ipa_y`` (overall satisfaction, or else the respondent's mean
     perception) and ``ipa_xy`` (their product), over respondents who have both. With items'
     importance ratings, the item block ``importance`` (each rating on the answer scale).
-    With outcomes, the Net Promoter Score's indicators (:mod:`.nps`) and the
-    satisfaction–loyalty matrix's groups and gap profiles (:mod:`.matrix`).
+    With outcomes, each outcome's usable answers (overall ``outcome``: how many answered, or
+    were matched in the CRM extract), the Net Promoter Score's indicators (:mod:`.nps`) and
+    the satisfaction–loyalty matrix's groups and gap profiles (:mod:`.matrix`).
     """
     keys = instrument.dimension_keys
     blocks = []
@@ -229,6 +230,10 @@ def overall_blocks(dims: DimensionScores, responses: Responses, instrument: Inst
     promoters = nps_indicators(responses.meta, instrument)
     if promoters is not None:  # the Net Promoter Score's promoters and detractors (.nps)
         blocks.append(Block("overall", "nps", NPS_IDS, promoters))
+    if instrument.outcomes:  # each outcome's usable answers: their n, mean and sd per cell
+        blocks.append(Block("overall", "outcome", tuple(o.key for o in instrument.outcomes),
+                            np.column_stack([responses.meta[o.meta_column].to_numpy(dtype=float)
+                                             for o in instrument.outcomes])))
     groups = matrix_indicators(responses.meta, instrument)
     if groups is not None:  # the satisfaction–loyalty matrix's groups and gap profiles (.matrix)
         blocks.append(Block("overall", MEASURE, GROUPS, groups))

@@ -46,6 +46,7 @@ class Tables:
     key_drivers: pd.DataFrame = field(default_factory=pd.DataFrame)  # current wave (.drivers)
     matrix: pd.DataFrame = field(default_factory=pd.DataFrame)  # satisfaction × loyalty (.matrix)
     matrix_profile: pd.DataFrame = field(default_factory=pd.DataFrame)  # its gap profiles
+    outcomes: pd.DataFrame = field(default_factory=pd.DataFrame)  # per wave: outcome n, mean
 
 
 KINDS = CrossCounter.KINDS  # batteries of the reliability tables, in this order
@@ -170,6 +171,7 @@ def build_tables(aggregates: Aggregates, instrument: Instrument, waves: list[str
         if len(cross) else pd.DataFrame(columns=KEY_DRIVER_FIELDS),
         nps=_sorted(nps_table(measure_means(moments, "overall", ("nps",))), wave=waves,
                     segment=None, value=None),
+        outcomes=outcome_table(moments, instrument, waves),
         matrix=_sorted(matrix_table(measure_means(moments, "overall", (MEASURE,))),
                        wave=waves, segment=None, value=None, group=list(GROUPS)),
         matrix_profile=_sorted(profile_table(measure_means(moments, "dimension", PROFILE)),
@@ -226,3 +228,28 @@ def overall_table(moments: pd.DataFrame, dims: pd.DataFrame) -> pd.DataFrame:
         frame[f"{score}_ci95_high"] = ci["gap_ci95_high"]
         out = out.merge(frame, on=CELL, how="left")
     return out
+
+
+OUTCOME_FIELDS = ["wave", "outcome", "source", "n", "respondents", "mean", "sd"]
+
+
+def outcome_table(moments: pd.DataFrame, instrument: Instrument, waves: list[str]
+                  ) -> pd.DataFrame:
+    """Per wave (all respondents) and outcome: ``n`` usable answers (for a behaviour outcome:
+    respondents matched in the CRM extract with a usable value) of ``respondents``, and their
+    ``mean`` and ``sd``; ``source`` survey or behaviour."""
+    means = measure_means(moments, "overall", ("outcome",))
+    counts = measure_means(moments, "overall", ("score",))
+    if "outcome_n" not in means or means.empty:
+        return pd.DataFrame(columns=OUTCOME_FIELDS)
+    means = means[means["segment"] == ALL]
+    everyone = counts[(counts["segment"] == ALL) & (counts["id"] == "respondents")]
+    out = means.rename(columns={"id": "outcome", "outcome_n": "n", "outcome_mean": "mean",
+                                "outcome_sd": "sd"})
+    if "sd" not in out:  # no cell with two answers: the pivot kept no sd
+        out["sd"] = np.nan
+    out["respondents"] = out["wave"].map(dict(zip(everyone["wave"], everyone["score_n"])))
+    source = {o.key: o.source for o in instrument.outcomes}
+    out["source"] = out["outcome"].map(source)
+    out = out[out["outcome"].isin(source)]
+    return _sorted(out, wave=waves, outcome=list(source))[OUTCOME_FIELDS]

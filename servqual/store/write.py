@@ -294,7 +294,9 @@ def ingest_files(paths: list[Path], instrument: Instrument, store_path: Path, *,
     A wave found in the files replaces the stored wave of that label entirely: a wave spread
     over several files must be ingested in one command.
     """
+    from ..behaviour import check_matched
     from ..engines.duckdb import DuckDBEngine
+    from ..stats.tables import outcome_table
 
     with DuckDBEngine(instrument, progress=progress, memory_limit=memory_limit) as engine:
         collected = engine.collect(paths)
@@ -304,6 +306,8 @@ def ingest_files(paths: list[Path], instrument: Instrument, store_path: Path, *,
                             + ", ".join(f"{k}: {v}" for k, v in
                                         collected.quality.quarantine_reasons.items() if v) + ")")
         aggregates = collected.aggregates
+        # A CRM extract that matched nobody is a mistake to stop at, not a wave to store.
+        check_matched(outcome_table(aggregates.moments, instrument, names), instrument)
         importance = engine.importance
         per_wave = engine.wave_quality()
         quarantine = collected.quarantine.assign(wave=engine.quarantine_waves)

@@ -97,7 +97,7 @@ def absent_outcomes(columns: list[str], instrument: Instrument) -> list[str]:
     ``columns`` (:func:`resolve_columns`): the file's respondents count as not answering them,
     and the file's accounting names them (``outcomes_absent``)."""
     present = set(columns)
-    return [o.key for o in instrument.outcomes if o.column not in present]
+    return [o.key for o in instrument.survey_outcomes if o.column not in present]
 
 
 def outcome_in_no_file(files: list[dict], columns: dict[str, list[str]],
@@ -107,7 +107,7 @@ def outcome_in_no_file(files: list[dict], columns: dict[str, list[str]],
     misspelt column rather than a question added later. None when every outcome is found in
     some file."""
     records = [f for f in files if "outcomes_absent" in f]
-    for outcome in instrument.outcomes:
+    for outcome in instrument.survey_outcomes:
         if not records or any(outcome.key not in f["outcomes_absent"] for f in records):
             continue
         path = records[0]["file"]

@@ -153,10 +153,11 @@ def as_parsed(rows: Responses, reason: np.ndarray, first: np.ndarray, instrument
                 frame[getattr(instrument.long, name)] = arr[who, item]
     names = {RESPONDENT: settings.respondent_id, WAVE: settings.wave or WAVE,
              WEIGHT: settings.sampling_weight,
-             **{o.meta_column: o.column for o in instrument.outcomes},
+             **{o.meta_column: o.column for o in instrument.survey_outcomes},
              **{importance_column(d.key): d.importance for d in instrument.dimensions},
              **{item_importance_column(i.id): i.importance for i in instrument.items}}
+    joined = {o.meta_column for o in instrument.outcomes if o.from_behaviour}  # not in the file
     for c in rows.meta.columns:
-        if c not in (SOURCE, SOURCE_ROW):
+        if c not in (SOURCE, SOURCE_ROW) and c not in joined:
             frame[names.get(c, c)] = rows.meta[c].to_numpy()[who]
     return frame

@@ -202,6 +202,11 @@ def read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
                 instrument.answer_codes.for_set(rated.codes) if instrument.answer_codes
                 else None)
     for outcome in instrument.outcomes:  # auxiliary: an unusable cell is left out, not the row
+        if outcome.from_behaviour:  # joined from the CRM extract by id (servqual.behaviour)
+            meta[outcome.meta_column] = (
+                instrument.extract.lookup(outcome, meta[RESPONDENT], meta[WAVE])
+                if instrument.extract is not None else np.full(len(frame), np.nan))
+            continue
         meta[outcome.meta_column] = (usable(numeric_column(frame[outcome.column])[0], outcome)
                                      if outcome.column in frame else np.full(len(frame), np.nan))
     classes = instrument.customer_classes
