@@ -24,16 +24,19 @@ from .celltext import bounded
 from .cli_options import (BehaviourOption, BenchmarkOption, CategoriesOption,
                           ComplaintsOption, EngineOption, FieldworkOption, FilesArgument,
                           InstrumentOption, JsonOption, LangOption, OptionalFiles,
-                          OrganisationOption, OutOption, PdfOption, PeersOption, ReportStoreOption, SchedulerOption, ServiceOption,
-                          SplitByOption, StoreOption, StrategiesOption, TargetsOption,
-                          TemplateDirOption, WaitOption, WaveOption)
+                          OrganisationOption, OutOption, PdfOption, PeersOption,
+                          ReportStoreOption, SchedulerOption, ServiceOption, SplitByOption,
+                          StoreOption, StrategiesOption, TargetsOption, TemplateDirOption,
+                          WaitOption, WaveOption, check_engine_options)
+from .cli_distribute import (DistributeOption, DryRunOption, ResendOption,
+                             distribute_command, language_path, languages, load_mailing, send)
 from .engines import survey_paths
 from .errors import OutputError, ServqualError, UsageError
 from .instrument import DEFAULT_INSTRUMENT, load_instrument
 from .quarantine import quarantine_path
 from .store import DEFAULT_STORE, DEFAULT_WAIT
 from .terminal import (err_console, out_console, print_accounting, print_trend,
-                       print_wave_accounting, progress_bar, say, steps)
+                       print_wave_accounting, progress_bar, say, say_outcomes_absent, steps)
 from .tuning import before_exit, tune_process
 
 app = typer.Typer(
@@ -70,23 +73,6 @@ def inputs_of(files: list[Path], instrument) -> list[Path]:
     return paths
 
 
-def say_outcomes_absent(records: list[dict], instrument) -> None:
-    """Warn of each file that lacks an outcome's column (a question added in a later wave):
-    its respondents count as not answering that outcome."""
-    said = set()
-    for f in records:
-        for key in f.get("outcomes_absent", []):
-            if (f["file"], key) not in said:
-                said.add((f["file"], key))
-                say(f"warning: {f['file']}: no column {instrument.outcome(key).column!r} "
-                    f"([outcomes.{key}]); its respondents count as not answering {key}")
-
-
-def _engine_options(engine: str, scheduler: str | None) -> None:
-    if scheduler is not None and engine != "dask":
-        raise UsageError("--scheduler joins a Dask cluster: use it with --engine dask")
-
-
 @app.command()
 @handle_errors
 def report(
@@ -113,11 +99,15 @@ def report(
     organisation: OrganisationOption = None,
     service: ServiceOption = None,
     fieldwork: FieldworkOption = None,
+    distribute: DistributeOption = None,
+    resend: ResendOption = False,
+    dry_run: DryRunOption = None,
 ) -> None:
     """The quarterly run: ingest, validate, compute, and write the HTML report (and JSON).
 
     Rejected rows are written beside the report as <report>.rejected.csv, with a reason each.
     With --store, the waves stored there are part of the run without reading their files.
+    With --distribute, each report is then e-mailed to its recipients (servqual distribute).
     """
     if template_dir is not None and not template_dir.is_dir():
         raise UsageError(f"--template-dir {template_dir} is not a directory")
@@ -128,7 +118,7 @@ def report(
     if split_by is not None and store is not None:
         raise UsageError("--split-by reports each unit from the survey files' respondents; "
                          "it cannot take the history from --store")
-    _engine_options(engine, scheduler)
+    check_engine_options(engine, scheduler)
     if wave is not None and not files:
         raise UsageError("--wave names the wave of the survey files given: give them")
     loaded = load_instrument(instrument, wave_label=wave)
@@ -143,6 +133,7 @@ def report(
     from .run import Request, load_inputs, run
 
     browser = find_browser() if pdf else None  # fail before the analysis, not after it
+    mailing = load_mailing(distribute, split_by, dry_run, resend)
     extra = load_inputs(loaded, targets=targets, complaints=complaints, categories=categories,
                         peers=peers, benchmark=benchmark, strategies=strategies)
     with progress_bar() as progress:
@@ -150,25 +141,30 @@ def report(
                               scheduler=scheduler, extra=extra, split_by=split_by, wait=wait,
                               progress=steps(progress), on_wait=say))
     results, collected = outcome.results, outcome.collected
-    pages = [(out, render_html(results, lang=lang, template_dir=template_dir),
-              collected.quarantine)]
-    skipped = []
-    if split_by is not None:
-        destinations = unit_paths(out, split_by, [u.unit.value for u in outcome.units])
+    pages, skipped = [], []
+    for page_lang in languages(mailing, lang):  # other languages: those recipients read
+        page = language_path(out, page_lang, lang)
+        pages.append((page, render_html(results, lang=page_lang, template_dir=template_dir),
+                      collected.quarantine if page_lang == lang else None))
+        if split_by is None:
+            continue
+        destinations = unit_paths(page, split_by, [u.unit.value for u in outcome.units])
         for unit_run in outcome.units:
             value = unit_run.unit.value
             if unit_run.results is None:
-                skipped.append(value)
+                skipped += [value] if page_lang == lang else []
                 continue
-            html = render_html(unit_run.results, lang=lang, template_dir=template_dir,
+            html = render_html(unit_run.results, lang=page_lang, template_dir=template_dir,
                                comparison=results, unit={"column": split_by, "value": value})
-            pages.append((destinations[value], html, unit_run.unit.quarantine))
+            pages.append((destinations[value], html,
+                          unit_run.unit.quarantine if page_lang == lang else None))
     from .outputs import OutputSet
 
     with OutputSet() as outputs:
         for dest, html, rejected in pages:
             outputs.write_text(dest, html)
-            outputs.write_csv(quarantine_path(dest), rejected)
+            if rejected is not None:  # once, beside the report in --lang
+                outputs.write_csv(quarantine_path(dest), rejected)
             if browser is not None:
                 print_pdf(html, outputs.temp_path(dest.with_suffix(".pdf")), browser)
         if json_out is not None:
@@ -191,6 +187,8 @@ def report(
                           f"{results.current_wave}", markup=False)
     for path in written:
         out_console.print(str(path), markup=False, soft_wrap=True)
+    if mailing is not None:
+        send([p for p, _, _ in pages], mailing, resend=resend, dry_run=dry_run, pdf=pdf)
 
 
 @app.command()
@@ -214,7 +212,7 @@ def validate(
     when a file has no valid row (its quarantine file says why), or with --strict when any
     row is quarantined.
     """
-    _engine_options(engine, scheduler)
+    check_engine_options(engine, scheduler)
     loaded = load_instrument(instrument, wave_label=wave)
     paths = inputs_of(files, loaded)
     from .behaviour import with_extract
@@ -375,6 +373,9 @@ def version_callback(value: bool) -> None:
     if value:
         out_console.print(f"servqual {__version__}")
         raise typer.Exit()
+
+
+app.command("distribute")(handle_errors(distribute_command))
 
 
 @app.callback()

@@ -75,3 +75,11 @@ ServiceOption = _text("--service", help="The service the survey is about (instea
                       "[report] service).")
 FieldworkOption = _text("--fieldwork", help="The fieldwork period, e.g. '2026-07-01 – "
                         "2026-08-15' (instead of [report] fieldwork).")
+
+
+def check_engine_options(engine: str, scheduler: str | None) -> None:
+    """--scheduler belongs to the Dask engine."""
+    from .errors import UsageError
+
+    if scheduler is not None and engine != "dask":
+        raise UsageError("--scheduler joins a Dask cluster: use it with --engine dask")

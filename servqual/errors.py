@@ -19,6 +19,7 @@ EXIT_DATA = 65  # EX_DATAERR: the data or the instrument is invalid
 EXIT_NO_INPUT = 66  # EX_NOINPUT: an input file does not exist or cannot be read
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: a service servqual was told to use cannot be reached
 EXIT_CANT_CREATE = 73  # EX_CANTCREAT: an output cannot be written
+EXIT_TEMPFAIL = 75  # EX_TEMPFAIL: some e-mail could not be delivered; a rerun sends the rest
 
 
 class ServqualError(Exception):
@@ -87,6 +88,13 @@ class UnavailableError(ServqualError):
     """A service the command line names cannot be reached (a Dask scheduler)."""
 
     exit_code = EXIT_UNAVAILABLE
+
+
+class DeliveryError(ServqualError):
+    """Some recipients did not get their report (``servqual distribute``); the others did,
+    and a rerun sends only what is missing."""
+
+    exit_code = EXIT_TEMPFAIL
 
 
 class OutputError(ServqualError):

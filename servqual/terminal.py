@@ -161,3 +161,15 @@ def print_trend(answer: dict, console: Console, lang: str = "en") -> None:
             cells.append(directions.get(s["perception_trend"]["direction"], ""))
         table.add_row(bounded(s["label"].get(lang) or s["id"]), now, *cells)
     console.print(table)
+
+
+def say_outcomes_absent(records: list[dict], instrument) -> None:
+    """Warn of each file that lacks an outcome's column (a question added in a later wave):
+    its respondents count as not answering that outcome."""
+    said = set()
+    for f in records:
+        for key in f.get("outcomes_absent", []):
+            if (f["file"], key) not in said:
+                said.add((f["file"], key))
+                say(f"warning: {f['file']}: no column {instrument.outcome(key).column!r} "
+                    f"([outcomes.{key}]); its respondents count as not answering {key}")

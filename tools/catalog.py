@@ -24,8 +24,10 @@ OPTIONS = {"extensions": "jinja2.ext.i18n", "trim_blocks": "True", "lstrip_block
 def template_messages() -> Catalog:
     """Every message used by the templates, as a catalog template."""
     template = Catalog(project="servqual", fuzzy=False)
-    found = extract_from_dir(str(TEMPLATES), method_map=[("**.html", "jinja2")],
-                             options_map={"**.html": OPTIONS})
+    # the report's templates, and the e-mail's (email/*.html and *.txt)
+    found = extract_from_dir(str(TEMPLATES), method_map=[("**.html", "jinja2"),
+                                                         ("**.txt", "jinja2")],
+                             options_map={"**.html": OPTIONS, "**.txt": OPTIONS})
     # The terminal's tables (servqual trend) share the catalog: one translation per word.
     spoken = extract_from_dir(str(ROOT / "servqual"), method_map=[("terminal.py", "python")])
     for filename, lineno, message, comments, context in [*found, *spoken]:

@@ -12,6 +12,7 @@ Autoescaping is on and undefined values are errors.
 from __future__ import annotations
 
 import base64
+import re
 import hashlib
 import pickle
 from datetime import date
@@ -236,4 +237,31 @@ def render_html(results: Results, lang: str = "en", template_dir: str | Path | N
         "csp_script_hashes": " ".join(_csp_hash(s) for s in scripts),
         "inputs": [Path(p).name for p in results.inputs],
     }
+    context["mail"] = mail_summary(env, context, lang)
     return env.get_template(template).render(context)
+
+
+def mail_summary(env: jinja2.Environment, context: dict, lang: str) -> dict:
+    """What ``servqual distribute`` needs of a report, carried inside it as JSON (so reports
+    written earlier can be sent as they are): the wave, language and unit, and the e-mail's
+    summary in e-mail-safe HTML (inline styles, no script) and plain text
+    (``email/summary.html``, ``email/summary.txt``)."""
+    record, unit, instrument = context["results"], context["unit"], context["instrument"]
+    # Plain text keeps its line ends (no trim_blocks); the blank lines of its tags collapse.
+    # (its own environment: the bytecode cache keys templates by source, not by options).
+    plain = jinja2.Environment(loader=env.loader, autoescape=False, trim_blocks=False,
+                               lstrip_blocks=True, undefined=jinja2.StrictUndefined,
+                               extensions=["jinja2.ext.i18n"])
+    plain.globals.update(env.globals)
+    plain.filters.update(env.filters)
+    return {
+        "servqual_mail": 1, "wave": record["current_wave"], "lang": lang,
+        "instrument": instrument.name_for(lang),
+        "organisation": localised(instrument.report.organisation, lang),
+        "unit": dict(unit) if unit else None,
+        "unit_label": (instrument.value_label(unit["column"], unit["value"], lang)
+                       or unit["value"]) if unit else "",
+        "html": env.get_template("email/summary.html").render(context),
+        "text": re.sub(r"\n\s*\n(\s*\n)+", "\n\n", plain.get_template(
+            "email/summary.txt").render(context)).strip() + "\n",
+    }
