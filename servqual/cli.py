@@ -188,7 +188,8 @@ def report(
     for path in written:
         out_console.print(str(path), markup=False, soft_wrap=True)
     if mailing is not None:
-        send([p for p, _, _ in pages], mailing, resend=resend, dry_run=dry_run, pdf=pdf)
+        send([p for p, _, _ in pages], mailing, resend=resend, dry_run=dry_run, pdf=pdf,
+             store=store)
 
 
 @app.command()

@@ -36,6 +36,9 @@ def distribute_command(
     pdf: Annotated[bool, typer.Option(
         "--pdf", help="Also attach each report's PDF (written with servqual report --pdf).")
     ] = False,
+    store: Annotated[Optional[Path], typer.Option(
+        "--store", help="Keep the delivery log in this history store (default: "
+        "servqual-deliveries.csv beside the reports).")] = None,
 ) -> None:
     """Send reports already written to their recipients, once: each unit's report to the
     recipients of that unit in the distribution file, the overall one to [units.all].
@@ -45,7 +48,8 @@ def distribute_command(
     """
     from .distribution import load_distribution
 
-    send(reports, load_distribution(config), resend=resend, dry_run=dry_run, pdf=pdf)
+    send(reports, load_distribution(config), resend=resend, dry_run=dry_run, pdf=pdf,
+         store=store)
 
 
 def load_mailing(distribute: Path | None, split_by: str | None, dry_run: Path | None,
@@ -78,12 +82,13 @@ def language_path(out: Path, lang: str, first: str) -> Path:
 
 
 def send(paths: list[Path], mailing, *, resend: bool = False, dry_run: Path | None = None,
-         pdf: bool = False) -> None:
+         pdf: bool = False, store: Path | None = None) -> None:
     """Send the reports among ``paths`` (files or folders), print what happened, and exit 75
     when a recipient did not get theirs."""
     from .distribution import check, distribute, find_reports
 
-    done = distribute(find_reports(paths), mailing, resend=resend, dry_run=dry_run, with_pdf=pdf,
+    done = distribute(find_reports(paths), mailing, resend=resend, dry_run=dry_run,
+                      with_pdf=pdf, store=store,
                       say=lambda text: out_console.print(text, markup=False, soft_wrap=True))
     for unit in done.no_recipients:
         say(f"warning: the report of {bounded(unit)} has no recipients in {mailing.path} "

@@ -381,3 +381,38 @@ def test_the_example_distribution_file_is_valid():
     example = load_distribution(ROOT / "surveys" / "distribution.toml")
     assert example.smtp.security == "starttls" and "all" in example.units
     assert all(r.to for r in example.units.values())
+
+
+def test_with_a_history_store_the_log_lives_in_the_store(tmp_path, smtp):
+    import duckdb
+
+    inbox, port = smtp
+    instrument = write(tmp_path / "instrument.toml", TINY_INSTRUMENT)
+    data = write(tmp_path / "2026Q3.csv", TINY_CSV)
+    store = tmp_path / "history.duckdb"
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(data), "--instrument", str(instrument),
+                               "--store", str(store)]).exit_code == 0
+    config = _distribution(tmp_path, port, units=f'[units.all]\nto = ["{BOSS}"]\n')
+    out = tmp_path / "out" / "report.html"
+    args = ["report", "--store", str(store), "--instrument", str(instrument), "--out",
+            str(out), "--distribute", str(config)]
+    # A dry run reads the store's log and changes nothing.
+    dry = runner.invoke(app, args + ["--dry-run", str(tmp_path / "drafts")])
+    assert dry.exit_code == 0, dry.output
+    with duckdb.connect(str(store), read_only=True) as con:
+        assert "deliveries" not in {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    for _ in range(2):  # the second run finds the first run's delivery in the store
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    assert [r for r, _ in inbox.messages] == [[BOSS]]
+    assert "already delivered all → ceo@example.com" in result.output
+    assert not (out.parent / "servqual-deliveries.csv").exists()
+    with duckdb.connect(str(store), read_only=True) as con:
+        rows = con.execute("SELECT wave, unit, recipient FROM deliveries").fetchall()
+    assert rows == [("2026Q3", "all", BOSS)]
+    # The store is still a store: trends and reports read it.
+    assert runner.invoke(app, ["trend", "--store", str(store)]).exit_code == 0
+    again = runner.invoke(app, ["distribute", str(out.parent), "--config", str(config),
+                                "--store", str(store)])
+    assert again.exit_code == 0 and len(inbox.messages) == 1

@@ -17,8 +17,10 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "reports" / "templates"
 LOCALES = ROOT / "reports" / "locale"
+# silent: false — a template with a syntax error stops the tool; Jinja's extractor would
+# otherwise return no message for it, and its translations would be dropped as obsolete.
 OPTIONS = {"extensions": "jinja2.ext.i18n", "trim_blocks": "True", "lstrip_blocks": "True",
-           "newstyle_gettext": "True"}
+           "newstyle_gettext": "True", "silent": "false"}
 
 
 def template_messages() -> Catalog:

@@ -6,9 +6,9 @@ recipients but no report, and a report whose unit has no recipients, are named â
 skipped in silence. Each recipient receives only the message built from their own unit's
 report.
 
-Once: the delivery log (``servqual-deliveries.csv`` beside the reports) holds a row per
-delivered (wave, unit, recipient, report hash); a rerun sends only what it lacks, ``--resend``
-sends again. A message is tried ``attempts`` times, ``backoff`` seconds apart (doubled after
+Once: the delivery log (:mod:`.log`: the history store's, else ``servqual-deliveries.csv``
+beside the reports) holds a row per delivered (wave, unit, recipient, report hash); a rerun
+sends only what it lacks, ``--resend`` sends again. A message is tried ``attempts`` times, ``backoff`` seconds apart (doubled after
 each try), for the recipients not yet accepted; those never accepted are named and the
 command exits 75 (EX_TEMPFAIL) while the others keep what they received.
 """
@@ -26,16 +26,12 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Callable
 
-import pandas as pd
-
 from ..errors import DataError, DeliveryError, UsageError
 from .config import OVERALL, Distribution, Recipients, Smtp
+from .log import LOG_NAME, open_log
 from .messages import build_message
 from .reports import Report
 
-LOG_NAME = "servqual-deliveries.csv"
-LOG_FIELDS = ["wave", "unit", "lang", "recipient", "report_sha256", "report", "sent_at",
-              "message_id"]
 
 
 @dataclass
@@ -89,17 +85,28 @@ def plan(reports: list[Report], config: Distribution
 
 def distribute(reports: list[Report], config: Distribution, *, resend: bool = False,
                dry_run: Path | None = None, with_pdf: bool = False,
+               store: Path | None = None, wait: float = 30.0,
                say: Callable[[str], None] = print, sleep=time.sleep) -> Delivery:
-    """Send each planned report to the recipients who do not have it yet (see the module)."""
+    """Send each planned report to the recipients who do not have it yet (see the module);
+    the delivery log is ``store``'s when given (:mod:`.log`)."""
     pairs, done = plan(reports, config)
     if not pairs:
         return done
-    log_path = pairs[0][0].path.parent / LOG_NAME
-    log = read_log(log_path)
-    delivered = set(zip(log["wave"], log["unit"], log["recipient"], log["report_sha256"]))
+    credentials = None if dry_run is not None else _credentials(config.smtp)
     if dry_run is not None:
         dry_run.mkdir(parents=True, exist_ok=True)
-    credentials = None if dry_run is not None else _credentials(config.smtp)
+    log = open_log(pairs[0][0].path.parent, store, wait, on_wait=say,
+                   write=dry_run is None)
+    try:
+        _deliver(pairs, config, log, done, resend, dry_run, with_pdf, credentials, say, sleep)
+    finally:
+        log.close()
+    return done
+
+
+def _deliver(pairs, config, log, done, resend, dry_run, with_pdf, credentials, say, sleep):
+    rows = log.delivered()
+    delivered = set(zip(rows["wave"], rows["unit"], rows["recipient"], rows["report_sha256"]))
     for report, recipients in pairs:
         pending = [a for a in recipients.everyone if resend or (
             report.wave, report.unit, address(a), report.digest) not in delivered]
@@ -120,11 +127,9 @@ def distribute(reports: list[Report], config: Distribution, *, resend: bool = Fa
                  "report": report.path.name, "sent_at": now,
                  "message_id": message["Message-ID"]} for a in accepted]
         if rows:  # written after each message: an interrupted run resends nothing delivered
-            log = pd.concat([log, pd.DataFrame(rows, columns=LOG_FIELDS)], ignore_index=True)
-            write_log(log_path, log)
+            log.record(rows)
         done.sent += [(report.unit, a) for a in accepted]
         done.failed += [(report.unit, a, why) for a, why in refused.items()]
-    return done
 
 
 def check(done: Delivery) -> None:
@@ -133,30 +138,6 @@ def check(done: Delivery) -> None:
         who = "; ".join(f"{a} ({unit}: {why})" for unit, a, why in done.failed)
         raise DeliveryError(f"not delivered to {len(done.failed)} recipient(s): {who}. The "
                             "others have theirs; run the same command again to send the rest")
-
-
-def read_log(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        return pd.DataFrame(columns=LOG_FIELDS)
-    try:
-        log = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, pd.errors.ParserError) as err:
-        raise DataError(f"the delivery log cannot be read ({err}); move it aside to send "
-                        "again", file=path) from None
-    missing = [c for c in LOG_FIELDS if c not in log.columns]
-    if missing:
-        raise DataError(f"is not a servqual delivery log (no {missing[0]!r} column)",
-                        file=path)
-    # written with a leading apostrophe where a cell could read as a formula (Excel)
-    return log[LOG_FIELDS].apply(lambda c: c.str.removeprefix("'"))
-
-
-def write_log(path: Path, log: pd.DataFrame) -> None:
-    from ..outputs import csv_frame
-
-    temporary = path.with_name(path.name + ".tmp")
-    csv_frame(log).to_csv(temporary, index=False, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def _credentials(smtp: Smtp) -> tuple[str, str] | None:

@@ -25,6 +25,8 @@ What a wave keeps (tables of the DuckDB file; schema version :data:`SCHEMA_VERSI
 ``trend_series``,             per wave and per series (dimension or item, whole sample or
 ``trend_fits``                segment value): the means, and the trend classified as
                               ``servqual report`` classifies it; rebuilt at every ingest
+``deliveries``                which report reached whom (:mod:`servqual.distribution.log`);
+                              created by the first ``--distribute`` with ``--store``
 ============================  ================================================================
 
 Replacing a wave happens in one transaction: its old rows in every table go, the new ones
