@@ -102,4 +102,6 @@ def send(paths: list[Path], mailing, *, resend: bool = False, dry_run: Path | No
     for unit, who in done.already:
         out_console.print(f"already delivered {bounded(unit)} → {who} (--resend sends again)",
                           markup=False, soft_wrap=True)
-    check(done)
+    folders = sorted({str(p if p.is_dir() else p.parent) for p in paths})
+    check(done, f"servqual distribute {' '.join(folders)} --config {mailing.path}"
+          + (f" --store {store}" if store is not None else ""))

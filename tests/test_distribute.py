@@ -174,6 +174,8 @@ def test_a_refused_recipient_is_retried_named_and_sent_on_the_rerun(tmp_path, sm
     result, out = _report(tmp_path, "--distribute", str(config))
     assert result.exit_code == 75, result.output
     assert WEST in result.output and "550 no such mailbox" in result.output
+    assert f"servqual distribute {out.parent} --config {config} sends the rest" in \
+        result.output.replace("\n", "")
     assert len(inbox.to(EAST)) == 1 and inbox.to(WEST) == []
     assert len(inbox.to(BOSS)) == 2  # West's cc and the overall report still went out
     # The mailbox is fixed: the rerun sends West's report to West only.

@@ -132,12 +132,14 @@ def _deliver(pairs, config, log, done, resend, dry_run, with_pdf, credentials, s
         done.failed += [(report.unit, a, why) for a, why in refused.items()]
 
 
-def check(done: Delivery) -> None:
-    """Exit 75 naming every recipient who did not get their report."""
+def check(done: Delivery, rerun: str) -> None:
+    """Exit 75 naming every recipient who did not get their report; ``rerun``: the command
+    that sends the rest (the reports as written: a report rendered again on another day is
+    another report, which everyone would receive again)."""
     if done.failed:
         who = "; ".join(f"{a} ({unit}: {why})" for unit, a, why in done.failed)
         raise DeliveryError(f"not delivered to {len(done.failed)} recipient(s): {who}. The "
-                            "others have theirs; run the same command again to send the rest")
+                            f"others have theirs; {rerun} sends the rest")
 
 
 def _credentials(smtp: Smtp) -> tuple[str, str] | None:
