@@ -27,9 +27,8 @@ from .models import ALL
 from .stats.drivers import KEY_DRIVER_FIELDS
 from .stats.matrix import PROFILE_FIELDS, SHARE_FIELDS
 from .stats.nps import NPS_FIELDS
-from .stats.tables import OUTCOME_FIELDS
 from .stats.segments import group_sizes, published_groups, segment_rows, withheld_groups
-from .stats.tables import Tables
+from .stats.tables import OUTCOME_FIELDS, Tables
 from .strategy import StrategyBook, direction_strategy, loyalty_strategies, subject_label
 from .models import DataQuality
 

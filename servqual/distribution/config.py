@@ -38,15 +38,15 @@ from email.utils import getaddresses, parseaddr
 from pathlib import Path
 from typing import Any
 
-from ..config import unknown_key_message
 from ..errors import InstrumentError
 from ..files import read_toml
 from ..instrument import LANGUAGES
+from ..tomlcheck import TomlChecker
 
 SECURITY = ("none", "starttls", "tls")
 OVERALL = "all"  # [units.all]: the overall report
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # what may not be in a header value
 _PLACEHOLDERS = {"unit", "wave", "organisation"}
 
 
@@ -92,7 +92,7 @@ def mailbox(text: Any, path: Path, key: str) -> str:
     local part and a domain, and nothing that could end a header line."""
     if not isinstance(text, str) or not text.strip():
         raise InstrumentError("must be an e-mail address", file=path, key=key)
-    if _CONTROL.search(text):
+    if CONTROL.search(text):
         raise InstrumentError("an address may not hold line breaks or control characters",
                               file=path, key=key)
     found = getaddresses([text])
@@ -115,16 +115,17 @@ def load_distribution(path: str | Path) -> Distribution:
     """Read and check a distribution file; nothing is sent from a file with a mistake."""
     path = Path(path)
     doc = read_toml(path, "distribution")
-    _keys(doc, ("smtp", "message", "units"), path, "", required=("smtp", "message", "units"))
-    smtp = _table(doc["smtp"], path, "smtp")
-    _keys(smtp, ("host", "port", "security", "user_env", "password_env", "ca_file", "timeout",
-                 "attempts", "backoff"), path, "smtp.", required=("host",))
+    c = TomlChecker(path)
+    c.keys(doc, ("smtp", "message", "units"), "", required=("smtp", "message", "units"))
+    smtp = c.table(doc["smtp"], "smtp")
+    c.keys(smtp, ("host", "port", "security", "user_env", "password_env", "ca_file", "timeout",
+                  "attempts", "backoff"), "smtp", required=("host",))
     security = smtp.get("security", "starttls")
     if security not in SECURITY:
         raise InstrumentError(f"must be one of {', '.join(map(repr, SECURITY))}", file=path,
                               key="smtp.security")
     host = smtp["host"]
-    if not isinstance(host, str) or not host.strip() or _CONTROL.search(host):
+    if not isinstance(host, str) or not host.strip() or CONTROL.search(host):
         raise InstrumentError("must name the mail server", file=path, key="smtp.host")
     port = smtp.get("port", DEFAULT_PORTS[security])
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
@@ -155,23 +156,22 @@ def load_distribution(path: str | Path) -> Distribution:
             raise InstrumentError(f"must be a number of at least {low:g}", file=path,
                                   key=f"smtp.{key}")
         numbers[key] = value
-    message = _table(doc["message"], path, "message")
-    _keys(message, ("from", "reply_to", "subject", "intro"), path, "message.",
-          required=("from",))
+    message = c.table(doc["message"], "message")
+    c.keys(message, ("from", "reply_to", "subject", "intro"), "message", required=("from",))
     sender = mailbox(message["from"], path, "message.from")
     reply_to = mailbox(message["reply_to"], path, "message.reply_to") \
         if "reply_to" in message else ""
     texts = {key: _texts(message.get(key, {}), path, f"message.{key}")
              for key in ("subject", "intro")}
     units = {}
-    table = _table(doc["units"], path, "units")
+    table = c.table(doc["units"], "units")
     if not table:
         raise InstrumentError("names no unit: add [units.VALUE] (or [units.all] for the "
                               "overall report) with its recipients", file=path, key="units")
     for unit, spec in table.items():
         where = f"units.{unit}"
-        spec = _table(spec, path, where)
-        _keys(spec, ("to", "cc", "lang"), path, f"{where}.", required=("to",))
+        spec = c.table(spec, where)
+        c.keys(spec, ("to", "cc", "lang"), where, required=("to",))
         lists = {}
         for key in ("to", "cc"):
             value = spec.get(key, [])
@@ -193,23 +193,6 @@ def load_distribution(path: str | Path) -> Distribution:
                                              float(numbers["backoff"])),
                         sender=sender, reply_to=reply_to, subject=texts["subject"],
                         intro=texts["intro"], units=units)
-
-
-def _table(value: Any, path: Path, key: str) -> dict:
-    if not isinstance(value, dict):
-        raise InstrumentError("must be a table", file=path, key=key)
-    return value
-
-
-def _keys(table: dict, known: tuple[str, ...], path: Path, prefix: str,
-          required: tuple[str, ...] = ()) -> None:
-    for name in table:
-        if name not in known:
-            raise InstrumentError(unknown_key_message(name, known), file=path,
-                                  key=f"{prefix}{name}")
-    for name in required:
-        if name not in table:
-            raise InstrumentError("is required", file=path, key=f"{prefix}{name}")
 
 
 def _texts(value: Any, path: Path, key: str) -> dict[str, str]:

@@ -19,15 +19,12 @@ from email.utils import format_datetime, make_msgid
 from ..report import environment
 from ..report.i18n import language
 from ..translations import translations
-from .config import Distribution, Recipients
+from .config import CONTROL, Distribution, Recipients
 from .reports import Report
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-
 
 def one_line(text: str) -> str:
     """A header-safe single line: control characters (line breaks among them) become spaces."""
-    return _CONTROL.sub(" ", text).strip()
+    return re.sub(r"\s+", " ", CONTROL.sub(" ", text)).strip()
 
 
 def build_message(report: Report, recipients: Recipients, config: Distribution,

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from ..config import unknown_key_message
-from ..errors import InstrumentError
 from ..files import read_toml
 from ..instrument import CLASS_KEYS, LANGUAGES, Instrument
 from ..instrument.outcomes import OUTCOMES
 from ..models import DIRECTIONS, EVIDENCE
 from ..resources import data_file
 from ..stats.matrix import GROUPS
+from ..tomlcheck import TomlChecker
 
 SERVQUAL_DIMENSIONS = ("tangibles", "reliability", "responsiveness", "assurance", "empathy")
 # Sections and evidence added after strategy files were first written: a file without them
@@ -78,25 +78,8 @@ class StrategyBook:
         return self.dimensions.get(dimension, self.generic)["tool"]
 
 
-class _Checker:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, key: str, message: str) -> None:
-        raise InstrumentError(message, file=self.path, key=key)
-
-    def table(self, value: Any, key: str) -> dict:
-        if not isinstance(value, dict):
-            self.fail(key, "must be a table")
-        return value
-
-    def keys(self, table: dict, allowed, key: str, required=()) -> None:
-        for k in table:
-            if k not in allowed:
-                self.fail(f"{key}.{k}" if key else k, unknown_key_message(k, allowed))
-        for k in required:
-            if k not in table:
-                self.fail(f"{key}.{k}" if key else k, "required key is missing")
+class _Checker(TomlChecker):
+    """The strategy file's checks: tables and keys, and texts in both languages."""
 
     def text(self, value: Any, key: str, placeholders: set[str]) -> Text:
         value = self.table(value, key)
