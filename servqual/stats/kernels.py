@@ -290,3 +290,37 @@ def allocation_weights(points, tolerance, weights, counts):
             counts[0] += 1
             if abs(total - 100.0) > tolerance:
                 counts[1] += 1
+
+
+@njit(**_JIT)
+def driver_sums(x, y, wave, group, latest, width, sums, grouped):
+    """Key-driver sums (:func:`servqual.stats.drivers.design_rows`, row by row): for each
+    respondent ``r``, outcome ``o`` and basis ``s`` (block ``c = o · bases + s`` of ``width``
+    columns) where z = (x[s, r, :], y[o, r]) has no NaN, add [1, z, z_a·z_b for a ≤ b] to
+    ``grouped[group[r], block]`` if ``wave[r] == latest``, else to ``sums[wave[r], block]``."""
+    bases, m, d = x.shape
+    k = d + 1
+    z = np.empty(k)
+    for r in range(m):
+        w = wave[r]
+        row = grouped[group[r]] if w == latest else sums[w]
+        for o in range(y.shape[0]):
+            if y[o, r] != y[o, r]:
+                continue
+            for s in range(bases):
+                complete = True
+                for j in range(d):
+                    z[j] = x[s, r, j]
+                    complete &= z[j] == z[j]
+                if not complete:
+                    continue
+                z[d] = y[o, r]
+                at = (o * bases + s) * width
+                row[at] += 1.0
+                for j in range(k):
+                    row[at + 1 + j] += z[j]
+                at += 1 + k
+                for a in range(k):
+                    for b in range(a, k):
+                        row[at] += z[a] * z[b]
+                        at += 1
