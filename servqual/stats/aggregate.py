@@ -55,7 +55,7 @@ from . import kernels
 from .accumulators import CrossCounter, FloatCounter, HistogramCollector
 from .cells import CellRows, marginals
 from .coded import DIMENSION_MEASURES, CodedCounter
-from .drivers import BASES, DriverCounter, respondent_keys
+from .drivers import BASES, DriverCounter
 from .grouping import Grouping, factorize, group_families, groupings
 from .scores import Block, overall_blocks, score_blocks
 
@@ -228,13 +228,16 @@ def driver_centres(instrument: Instrument) -> dict[str, float]:
 
 
 def driver_keys(part: Responses, instrument: Instrument) -> np.ndarray:
-    """Each respondent's bootstrap key (:func:`.drivers.respondent_keys`): its wave and id;
-    without respondent ids, the source file and row stand in for the id."""
+    """Each respondent's bootstrap key: the duplicate rule's hash of its wave and id
+    (:func:`servqual.validation.duplicates.key_hashes`, the same in any table); without
+    respondent ids, the source file and row stand in for the id."""
+    from ..validation.duplicates import key_hashes
+
     meta = part.meta
-    ids = meta[RESPONDENT].astype(str)
     if not instrument.settings.respondent_id and SOURCE in meta:
-        ids = meta[SOURCE].astype(str).str.cat(ids, sep="\x1f")
-    return respondent_keys(meta[WAVE], ids)
+        ids = meta[SOURCE].astype(str).str.cat(meta[RESPONDENT].astype(str), sep="\x1f")
+        meta = pd.DataFrame({WAVE: meta[WAVE], RESPONDENT: ids})
+    return key_hashes(meta)
 
 
 def _ranks(column: pd.Series, rank: dict, other: float = np.nan) -> np.ndarray:

@@ -105,16 +105,6 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def respondent_keys(waves: pd.Series, respondents: pd.Series) -> np.ndarray:
-    """A stable 64-bit key of each respondent: a hash of its id (pandas' fixed-key SipHash,
-    the same on every machine and run) mixed with the hash of its wave."""
-    ids = pd.util.hash_array(respondents.astype(str).to_numpy(dtype=object)).astype(np.uint64)
-    codes, labels = pd.factorize(waves.astype(str))
-    wave_hash = pd.util.hash_array(np.asarray(labels, dtype=object)).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        return _mix(ids ^ _mix(wave_hash)[codes])
-
-
 def poisson_counts(keys: np.ndarray, seed: int, replicates: int) -> np.ndarray:
     """How many times each key (a group of respondents) counts in each bootstrap replicate:
     Poisson(1) counts, (keys × replicates) float64, a function of (seed, replicate, key) alone.
@@ -139,7 +129,7 @@ def poisson_counts(keys: np.ndarray, seed: int, replicates: int) -> np.ndarray:
 
 def group_of(keys: np.ndarray, seed: int, groups: int) -> np.ndarray:
     """Each respondent's bootstrap group, 0 … ``groups`` − 1 (a power of two): the top bits
-    of a hash of its key (:func:`respondent_keys`) and the seed."""
+    of a hash of its key and the seed."""
     bits = np.uint64(64 - (groups.bit_length() - 1))
     salt = _mix(np.array([seed], dtype=np.uint64) ^ np.uint64(0x9E3779B97F4A7C15))
     with np.errstate(over="ignore"):
@@ -216,7 +206,7 @@ class DriverCounter:
             waves: np.ndarray, keys: np.ndarray) -> None:
         """Add a chunk: the dimension scores per basis (respondents × dimensions), each
         outcome's answers (NaN: none), each respondent's wave code and key
-        (:func:`respondent_keys`). Each respondent's row of :func:`design_rows` is added to
+        (a 64-bit hash of its wave and id). Each respondent's row of :func:`design_rows` is added to
         its wave's sums or, in the latest wave, to its group's (by the compiled loop
         :func:`servqual.stats.kernels.driver_sums`, tested against :func:`design_rows`)."""
         from . import kernels
