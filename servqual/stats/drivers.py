@@ -29,11 +29,13 @@ c_gb ~ Poisson(1) times, c drawn from a hash of the seed, the replicate and the 
 
 A respondent's group and the groups' counts are then the same whichever chunk, engine or
 machine reads it, so the sums add up exactly as the others do, and a run is reproducible
-from its seed. With n respondents in a wave, groups hold n / G on average: up to a few
-thousand respondents nearly all are alone in their group and this is the ordinary Poisson
-bootstrap; for larger waves the variance the replicates spread is, for a mean, (1 − 1/G)
-times the ordinary bootstrap's in expectation over the grouping, with a relative error of
-about √(2/G) (2 % for G = 4,096), well below the Monte Carlo error of B = 200 replicates.
+from its seed. With n respondents in a wave, groups hold n / G on average, and a respondent
+shares its group with another with probability about (n − 1) / G: with a few hundred
+respondents nearly every one is alone in its group and this is the ordinary Poisson
+bootstrap; with more, the variance the replicates spread is, for a mean, (1 − 1/G) times the
+ordinary bootstrap's in expectation over the grouping, with a relative error of about √(2/G)
+(2 % for G = 4,096), well below the Monte Carlo error of B = 200 replicates
+(tests/test_drivers.py compares the intervals with an ordinary bootstrap drawn by numpy).
 The cost: each respondent's row added to its group's sums, and one (B × G) · (G × sums)
 product per wave, in place of B sums over every respondent (3 s per million respondents).
 
