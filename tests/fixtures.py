@@ -23,6 +23,7 @@ Hand-computed (gap = P − E, an item counts only when both E and P are answered
 
 from __future__ import annotations
 
+import math
 import textwrap
 from pathlib import Path
 
@@ -408,3 +409,21 @@ def compare_streamed(paths, instrument_path):
     if len(validated.responses):
         assert_same_aggregates(aggregate(validated.responses, inst), collected.aggregates)
     return validated, collected
+
+
+def assert_same(a, b, path="$"):
+    """Every field of two JSON documents equal: numbers to 1e-9, everything else exactly."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), path
+        for key in a:
+            assert_same(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert isinstance(a, (int, float)) and isinstance(b, (int, float)), path
+        assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9,
+                                                                  abs_tol=1e-12), (path, a, b)
+    else:
+        assert a == b, (path, a, b)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -21,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import INSTRUMENT, SAMPLE
-from fixtures import TINY_INSTRUMENT, tiny, write
+from fixtures import TINY_INSTRUMENT, assert_same, tiny, write
 from servqual.cli import app
 
 pytest.importorskip("distributed", reason="pip install -e '.[test]'")
@@ -36,24 +35,6 @@ def run(tmp_path, name, files, *options, instrument=INSTRUMENT):
                                  *options])
     assert result.exit_code == 0, result.output
     return out
-
-
-def assert_same(a, b, path="$"):
-    """Every field of two JSON documents equal: numbers to 1e-9, everything else exactly."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), path
-        for key in a:
-            assert_same(a[key], b[key], f"{path}.{key}")
-    elif isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{path}[{i}]")
-    elif isinstance(a, float) or isinstance(b, float):
-        assert isinstance(a, (int, float)) and isinstance(b, (int, float)), path
-        assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9,
-                                                                  abs_tol=1e-12), (path, a, b)
-    else:
-        assert a == b, (path, a, b)
 
 
 def quarantined(path):
@@ -76,6 +57,18 @@ def test_sample_every_field_as_the_memory_engine(tmp_path, dask_scheduler):
                 json.loads((memory / "r.json").read_text(encoding="utf-8")))
     assert quarantined(dask / "r.rejected.csv") == quarantined(memory / "r.rejected.csv")
     assert len(quarantined(memory / "r.rejected.csv")) > 0
+
+
+def test_text_files_in_spans_on_the_workers(tmp_path, dask_scheduler, monkeypatch):
+    """The sample's CSV files cut into spans of 400 records (servqual.ingest.spans), read
+    and checked on the workers: the memory engine's figures and quarantine, row for row,
+    from the files read whole."""
+    memory = run(tmp_path, "memory", SAMPLE, "--engine", "memory")
+    monkeypatch.setenv("SERVQUAL_PART_ROWS", "400")
+    dask = run(tmp_path, "dask", SAMPLE, "--engine", "dask", "--scheduler", dask_scheduler)
+    assert_same(json.loads((dask / "r.json").read_text(encoding="utf-8")),
+                json.loads((memory / "r.json").read_text(encoding="utf-8")))
+    assert (dask / "r.rejected.csv").read_bytes() == (memory / "r.rejected.csv").read_bytes()
 
 
 def test_each_split_unit_as_the_memory_engine(tmp_path, dask_scheduler):

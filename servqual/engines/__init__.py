@@ -5,8 +5,8 @@ validation (:mod:`servqual.validation`) and hands the valid respondents, as Arro
 batches or :class:`~servqual.responses.Responses`, to the same accumulators
 (:mod:`servqual.stats.aggregate`), and returns the same :class:`~servqual.models.Collected`.
 
-* ``memory`` (:mod:`.parts`): a file at a time in this process; the fastest for files that
-  fit in memory.
+* ``memory`` (:mod:`.parts`): a file (or a run of its records) at a time in this process;
+  the fastest.
 * ``duckdb`` (:mod:`.duckdb`): the validated rows in a DuckDB table that spills to disk, so a
   file of any size fits; also what the history store ingests through.
 * ``dask`` (:mod:`.dask`): the files' parts on the workers of a Dask cluster.
@@ -28,9 +28,10 @@ if TYPE_CHECKING:
     from ..instrument import Instrument
 
 ENGINES = ("auto", "memory", "duckdb", "dask")
-# A file from this size on is read by the DuckDB engine, whose memory stays bounded: in
-# memory, a file takes about 11 times its size in CSV at its peak (1.8 GB for 150 MB, 1,000,000
-# respondents; benchmarks/bench_scale.py).
+# A file from this size on is read by the DuckDB engine, whose memory stays bounded, unless
+# the memory engine reads it a run of records at a time (UTF-8 text, records on one line
+# each: servqual.ingest.spans): read whole, a file takes about 11 times its size in CSV at
+# its peak (1.8 GB for 150 MB, 1,000,000 respondents; benchmarks/bench_scale.py).
 DUCKDB_FROM_BYTES = 512 << 20
 
 
@@ -148,8 +149,23 @@ def choose_engine(paths: list[Path], engine: str = "auto", instrument: Instrumen
         return engine
     if together:
         return "memory"
-    largest = max((p.stat().st_size for p in paths if p.is_file()), default=0)
-    return "duckdb" if largest >= DUCKDB_FROM_BYTES else "memory"
+    large = [p for p in paths if p.is_file() and p.stat().st_size >= DUCKDB_FROM_BYTES]
+    if not large or instrument is not None and all(_in_spans(p, instrument) for p in large):
+        return "memory"
+    return "duckdb"
+
+
+def _in_spans(path: Path, instrument: Instrument) -> bool:
+    """Whether the memory engine reads a large file a run of records at a time (UTF-8 text
+    whose records each lie on one line, :mod:`servqual.ingest.spans`)."""
+    from ..ingest.spans import utf8_text
+
+    if not utf8_text(path, instrument):  # read its first bytes only, before looking at all
+        return False
+    from ..ingest.spans import text_spans
+    from .parts import part_rows
+
+    return bool(text_spans(path, instrument, part_rows()))
 
 
 def open_engine(name: str, instrument: Instrument, *, split_by: str | None = None,

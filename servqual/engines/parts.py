@@ -1,16 +1,17 @@
 """Parts: the unit of work of the memory and Dask engines.
 
-A part is one survey file, a row group of a Parquet file of several (rows numbered as in the
-whole file), or all the files as one where respondents must be judged together (a long
-layout, whose respondents' rows may lie in several files; value segments, which split each
-wave at the medians of all its respondents). Its work, :func:`check_part`, is a pure function
+A part is one survey file, a row group of a Parquet file of several or a run of records of
+a large text file (:mod:`servqual.ingest.spans`; rows numbered as in the whole file), or
+all the files as one where respondents must be judged together (a long layout, whose
+respondents' rows may lie in several files; value segments, which split each wave at the
+medians of all its respondents). Its work, :func:`check_part`, is a pure function
 of its files: read them, validate every row, and aggregate the valid respondents (and those
 of each ``--split-by`` unit). It runs wherever the engine puts it, in this process or on a
 worker of a cluster, and the results of parts add up (:func:`assemble`).
 
 What no part can see alone is a respondent given in two parts: two files of one wave, or two
-row groups of one file. Each part returns the key hashes of the rows the duplicate rule
-judges; a key found in two parts is judged over all its copies
+row groups or spans of one file. Each part returns the key hashes of the rows the duplicate
+rule judges; a key found in two parts is judged over all its copies
 (:func:`servqual.validation.duplicates.judge_shared`, called by :func:`overrides_of`), and
 the parts holding them are checked again with the verdicts (``overrides``): their quarantine
 then shows those rows as the file holds them. This costs nothing when no respondent is in
@@ -31,6 +32,8 @@ import pandas as pd
 
 from ..ingest import read_table
 from ..ingest.parquet import PARQUET_SUFFIXES, read_parquet_groups, row_group_rows
+from ..ingest.spans import TextSpan, text_spans
+from ..ingest.text import read_text_span
 from . import reads_together
 from ..instrument import Instrument
 from ..models import Aggregates, Collected, DataQuality, Unit
@@ -44,9 +47,9 @@ from ..validation.straightlining import straightlining
 from ..validation.tables import check_tables
 from ..waves import sort_waves
 
-# Row groups of a Parquet file are read together up to this many rows (a part, which runs
-# on a worker of a cluster; about the rows the memory engine aggregates most cheaply at once).
-# The environment variable SERVQUAL_PART_ROWS sets another size (docs/scale.md).
+# Row groups of a Parquet file are read together up to this many rows, a large text file this
+# many records at a time (a part, which may run on a worker of a cluster; about the rows the
+# memory engine aggregates most cheaply at once). SERVQUAL_PART_ROWS sets another size.
 PART_ROWS = 1 << 20
 # (function, items) → results in order: the builtin map, a thread pool's, a cluster's.
 MapFn = Callable[[Callable, list], list]
@@ -54,13 +57,15 @@ MapFn = Callable[[Callable, list], list]
 
 @dataclass(frozen=True)
 class Part:
-    """Survey files read and checked together (usually one), or row groups ``groups``
-    (start, stop) of a Parquet file whose first row is row ``first_row`` of the file."""
+    """Survey files read and checked together (usually one), row groups ``groups``
+    (start, stop) of a Parquet file whose first row is row ``first_row`` of the file, or
+    the records of a text file in ``span``."""
 
     index: int
     paths: tuple[str, ...]
     groups: tuple[int, int] | None = None
     first_row: int = 1
+    span: TextSpan | None = None
 
 
 @dataclass
@@ -86,13 +91,20 @@ class PartResult:
 
 
 def parts_of(paths: Iterable[str], instrument: Instrument) -> list[Part]:
-    """One part per file, and per run of row groups of a large Parquet file
-    (:func:`row_group_parts`); or one for all where respondents must be judged together."""
+    """One part per file, per run of row groups of a large Parquet file
+    (:func:`row_group_parts`) and per span of a large text file
+    (:func:`servqual.ingest.spans.text_spans`); or one for all where respondents must be
+    judged together."""
     paths = [str(p) for p in paths]
     if reads_together(instrument):
         return [Part(0, tuple(paths))]
     parts: list[Part] = []
     for path in paths:
+        spans = text_spans(path, instrument, part_rows())
+        if spans:
+            parts += [Part(len(parts) + n, (path,), first_row=s.first_row, span=s)
+                      for n, s in enumerate(spans)]
+            continue
         sizes = row_group_rows(path) if path.lower().endswith(PARQUET_SUFFIXES) else []
         runs = row_group_parts(sizes)
         if len(runs) < 2:
@@ -120,8 +132,8 @@ def row_group_parts(sizes: list[int]) -> list[tuple[int, int, int]]:
 
 
 def part_rows() -> int:
-    """The least rows of a part of a Parquet file: :data:`PART_ROWS`, or the environment's
-    ``SERVQUAL_PART_ROWS`` (a whole number of rows, at least 1)."""
+    """The least rows of a part of a Parquet file, the records of a span of a text file:
+    :data:`PART_ROWS`, or the environment's ``SERVQUAL_PART_ROWS`` (whole, at least 1)."""
     import os
 
     from ..errors import UsageError
@@ -143,6 +155,9 @@ def _checked(part: Part, instrument: Instrument, overrides: Overrides | None,
              ask: np.ndarray | None = None) -> Checked:
     if part.groups is not None:
         raw = read_parquet_groups(part.paths[0], *part.groups, part.first_row)
+        return check_table(raw, instrument, overrides, ask)
+    if part.span is not None:
+        raw = read_text_span(part.paths[0], instrument, part.span)
         return check_table(raw, instrument, overrides, ask)
     if len(part.paths) == 1 and not reads_together(instrument):
         return check_table(read_table(part.paths[0], instrument), instrument, overrides, ask)
@@ -206,13 +221,14 @@ def settle(results: list[PartResult]) -> dict[int, np.ndarray]:
     with_keys = [r for r in results if r.hashes is not None and len(r.hashes)]
     if len(with_keys) < 2:
         return {}
-    hashes = np.concatenate([_distinct(r.hashes) for r in with_keys])
-    values, counts = np.unique(hashes, return_counts=True)
-    shared = values[counts > 1]
+    hashes = np.sort(np.concatenate([_distinct(r.hashes) for r in with_keys]))
+    shared = _distinct(hashes[1:][hashes[1:] == hashes[:-1]])  # by a sort, see _distinct
     if not len(shared):
         return {}
-    return {r.part.index: shared[np.isin(shared, r.hashes)] for r in with_keys
-            if np.isin(shared, r.hashes).any()}
+    # The part's hashes looked up among the few shared ones: np.isin of the few in a
+    # million sorts the million (0.5 s a part).
+    held = {r.part.index: _distinct(r.hashes[np.isin(r.hashes, shared)]) for r in with_keys}
+    return {index: keys for index, keys in held.items() if len(keys)}
 
 
 def overrides_of(details: dict[int, pd.DataFrame], keep: str = "quarantine"
@@ -304,10 +320,15 @@ def _by_file(records: list[dict]) -> list[dict]:
 
 
 def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts' quarantines as one, each file's as if read whole: its rejected rows in
+    order, then its unparseable records (a file read in spans has both in every span)."""
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    return pd.concat(frames, ignore_index=True)
+    joined = pd.concat(frames, ignore_index=True)
+    files = pd.factorize(joined[SOURCE])[0]
+    order = np.lexsort(((joined["reason"] == "unparseable").to_numpy(), files))
+    return joined.iloc[order].reset_index(drop=True)
 
 
 def _naming(quarantine: pd.DataFrame, column: str, value: str) -> pd.DataFrame:

@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 from ..errors import DataError
 from ..instrument import Instrument
 from .decoding import SNIFF_BYTES, _NotUtf8
+from .spans import TextSpan
 from .table import (NULL_TOKENS, Platform, RawTable, detect_platform, header_frame,
                     label_columns, match_key, name_columns)
 
@@ -74,11 +75,12 @@ class TextLayout:
 
 
 def text_layout(data, start: int, encoding: str, path: Path, instrument: Instrument, *,
-                find_quotes: bool = True) -> TextLayout:
+                find_quotes: bool = True, span: TextSpan | None = None) -> TextLayout:
     """The header, delimiter and parse options of UTF-8 text ``data`` (records from ``start``).
 
     ``find_quotes=False`` assumes quoted values may hold line breaks without looking for a
-    quote (which reads the whole file).
+    quote (which reads the whole file). With ``span`` (of records numbered from
+    ``first_row``) only its records are parsed, with the options of the whole file.
     """
     settings = instrument.settings
     above = 0  # spreadsheet rows above the header: blank lines and title rows (skip_rows)
@@ -102,17 +104,22 @@ def text_layout(data, start: int, encoding: str, path: Path, instrument: Instrum
     # (in the reading thread), where validation did it later: 32 ms per 1,000,000 rows for
     # three segment columns, for 13 ms more parsing.
     coded = {match_key(c) for c in (settings.wave, *settings.segments) if c}
-    quoted = data.find(b'"', body_start, end) >= 0 if find_quotes else True
-    # pyarrow reads 0x1F as the integer 31, where an answer written so is not a number:
-    # with any 0x in the records, every column is read as text and validation judges it.
-    hexadecimal = _holds_hex(data, body_start, end)
+    first_row = blank_lines + settings.header_rows + 1
+    if span is not None:
+        quoted, hexadecimal = span.quoted, span.hexadecimal
+        body_start, end, first_row = span.start, span.stop, span.first_row
+    else:
+        quoted = data.find(b'"', body_start, end) >= 0 if find_quotes else True
+        # pyarrow reads 0x1F as the integer 31, where an answer written so is not a number:
+        # with any 0x in the records, every column is read as text and validation judges it.
+        hexadecimal = _holds_hex(data, body_start, end)
     as_text = range(len(names)) if hexadecimal else [j for j, n in enumerate(names)
                                                      if match_key(n) in labels]
     options = _Options(len(names), delimiter, list(as_text), quoted=quoted,
                        coded=[j for j, n in enumerate(names) if match_key(n) in coded])
     return TextLayout(encoding=codecs.lookup(encoding).name, names=names, rest=rest,
                       header_row=blank_lines + 1,
-                      first_row=blank_lines + settings.header_rows + 1,
+                      first_row=first_row,
                       body_start=body_start, end=end, options=options)
 
 

@@ -26,6 +26,7 @@ from .decoding import (SNIFF_BYTES, _check_codec, _decoding, _first_invalid_utf8
                        _transcode, _utf8, detect_encoding)
 from .layout import TextLayout, _parse, text_layout
 from .strays import _resynchronised, breaks_in_values
+from .spans import TextSpan
 from .table import RawTable
 
 
@@ -42,9 +43,24 @@ def read_text_table(path: Path, instrument: Instrument) -> RawTable:
                      lambda: data)
 
 
+def read_text_span(path: str | Path, instrument: Instrument, span: TextSpan) -> RawTable:
+    """The records of ``span`` of a large UTF-8 text file (:mod:`servqual.ingest.spans`),
+    numbered as in the whole file and parsed with the whole file's options."""
+    path = Path(path)
+    data = _map(path)
+    encoding = instrument.settings.encoding
+    if encoding == "auto":
+        encoding = detect_encoding(data[:SNIFF_BYTES], path)
+    start = len(codecs.BOM_UTF8) if data[:3] == codecs.BOM_UTF8 else 0
+    return _records(data, text_layout(data, start, encoding, path, instrument, span=span), path)
+
+
 def _read(raw, encoding: str, path: Path, instrument: Instrument) -> RawTable:
     data, start = _utf8(raw, encoding, path)
-    layout = text_layout(data, start, encoding, path, instrument)
+    return _records(data, text_layout(data, start, encoding, path, instrument), path)
+
+
+def _records(data, layout: TextLayout, path: Path) -> RawTable:
     body_start, end = layout.body_start, layout.end
     body = pa.py_buffer(data)[body_start:end] if end > body_start else pa.py_buffer(b"")
     try:
