@@ -25,7 +25,7 @@ from conftest import INSTRUMENT, SAMPLE
 from fixtures import assert_same, write
 from servqual.cli import app
 from servqual.engines import choose_engine
-from servqual.engines.parts import parts_of
+from servqual.engines.partition import parts_of
 from servqual.ingest.spans import record_ends, text_spans
 from servqual.instrument import load_instrument
 
@@ -178,3 +178,18 @@ def test_large_files_go_to_the_memory_engine_when_they_can_be_cut(tmp_path, monk
     assert choose_engine([late], "auto", inst) == "duckdb"
     assert text_spans(late, inst, 50) is None
     assert choose_engine([utf8, gbk], "auto", inst) == "duckdb"
+
+
+def test_the_memory_engine_tells_its_progress_part_by_part(tmp_path, monkeypatch):
+    """A wave of many spans takes a while: the terminal's progress bar hears of each part."""
+    from servqual.engines import open_engine
+
+    monkeypatch.setenv("SERVQUAL_PART_ROWS", "400")
+    told = []
+    with open_engine("memory", load_instrument(INSTRUMENT),
+                     progress=lambda *a: told.append(a)) as engine:
+        engine.collect([SAMPLE[0]])
+    steps = [(done, total) for _, done, total in told]
+    assert steps[:4] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    # then the parts holding respondents that two spans share, read again (twice: 2 parts)
+    assert steps[4:] == [(1, 2), (2, 2), (1, 2), (2, 2)]

@@ -163,7 +163,7 @@ def _in_spans(path: Path, instrument: Instrument) -> bool:
     if not utf8_text(path, instrument):  # read its first bytes only, before looking at all
         return False
     from ..ingest.spans import text_spans
-    from .parts import part_rows
+    from .partition import part_rows
 
     return bool(text_spans(path, instrument, part_rows()))
 
@@ -181,4 +181,4 @@ def open_engine(name: str, instrument: Instrument, *, split_by: str | None = Non
         return DaskEngine(instrument, split_by=split_by, scheduler=scheduler)
     from .parts import PartsEngine
 
-    return PartsEngine(instrument, split_by=split_by)
+    return PartsEngine(instrument, split_by=split_by, progress=progress)

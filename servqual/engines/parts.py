@@ -1,21 +1,18 @@
 """Parts: the unit of work of the memory and Dask engines.
 
 A part is one survey file, a row group of a Parquet file of several or a run of records of
-a large text file (:mod:`servqual.ingest.spans`; rows numbered as in the whole file), or
-all the files as one where respondents must be judged together (a long layout, whose
-respondents' rows may lie in several files; value segments, which split each wave at the
-medians of all its respondents). Its work, :func:`check_part`, is a pure function
-of its files: read them, validate every row, and aggregate the valid respondents (and those
-of each ``--split-by`` unit). It runs wherever the engine puts it, in this process or on a
+a large text file (rows numbered as in the whole file), or all the files as one where
+respondents must be judged together (:mod:`.partition` lists them). Its work,
+:func:`check_part`, is a pure function of its files: read them, validate every row, and
+aggregate the valid respondents (and those of each ``--split-by`` unit). It runs wherever the engine puts it, in this process or on a
 worker of a cluster, and the results of parts add up (:func:`assemble`).
 
 What no part can see alone is a respondent given in two parts: two files of one wave, or two
 row groups or spans of one file. Each part returns the key hashes of the rows the duplicate
 rule judges; a key found in two parts is judged over all its copies
 (:func:`servqual.validation.duplicates.judge_shared`, called by :func:`overrides_of`), and
-the parts holding them are checked again with the verdicts (``overrides``): their quarantine
-then shows those rows as the file holds them. This costs nothing when no respondent is in
-two parts, the usual case of one file per wave.
+the parts holding them are checked again with the verdicts (``overrides``). This costs
+nothing when no respondent is in two parts, the usual case of one file per wave.
 
 When the questionnaire changed between waves, dimension trends use the items asked in every
 wave, known only once every part is done: :func:`common_part` is a second pass over the
@@ -24,15 +21,15 @@ parts, only then.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from ..ingest import read_table
-from ..ingest.parquet import PARQUET_SUFFIXES, read_parquet_groups, row_group_rows
-from ..ingest.spans import TextSpan, text_spans
+from ..ingest.parquet import read_parquet_groups
 from ..ingest.text import read_text_span
 from . import reads_together
 from ..instrument import Instrument
@@ -46,26 +43,10 @@ from ..validation.accounting import add_rejected, check, count_missing, merge
 from ..validation.straightlining import straightlining
 from ..validation.tables import check_tables
 from ..waves import sort_waves
+from .partition import Part, parts_of
 
-# Row groups of a Parquet file are read together up to this many rows, a large text file this
-# many records at a time (a part, which may run on a worker of a cluster; about the rows the
-# memory engine aggregates most cheaply at once). SERVQUAL_PART_ROWS sets another size.
-PART_ROWS = 1 << 20
 # (function, items) → results in order: the builtin map, a thread pool's, a cluster's.
 MapFn = Callable[[Callable, list], list]
-
-
-@dataclass(frozen=True)
-class Part:
-    """Survey files read and checked together (usually one), row groups ``groups``
-    (start, stop) of a Parquet file whose first row is row ``first_row`` of the file, or
-    the records of a text file in ``span``."""
-
-    index: int
-    paths: tuple[str, ...]
-    groups: tuple[int, int] | None = None
-    first_row: int = 1
-    span: TextSpan | None = None
 
 
 @dataclass
@@ -88,67 +69,6 @@ class PartResult:
     aggregates: Aggregates | None
     units: dict[str, Tally] = field(default_factory=dict)
     hashes: np.ndarray | None = None  # key hashes of the rows judged for duplicates
-
-
-def parts_of(paths: Iterable[str], instrument: Instrument) -> list[Part]:
-    """One part per file, per run of row groups of a large Parquet file
-    (:func:`row_group_parts`) and per span of a large text file
-    (:func:`servqual.ingest.spans.text_spans`); or one for all where respondents must be
-    judged together."""
-    paths = [str(p) for p in paths]
-    if reads_together(instrument):
-        return [Part(0, tuple(paths))]
-    parts: list[Part] = []
-    for path in paths:
-        spans = text_spans(path, instrument, part_rows())
-        if spans:
-            parts += [Part(len(parts) + n, (path,), first_row=s.first_row, span=s)
-                      for n, s in enumerate(spans)]
-            continue
-        sizes = row_group_rows(path) if path.lower().endswith(PARQUET_SUFFIXES) else []
-        runs = row_group_parts(sizes)
-        if len(runs) < 2:
-            parts.append(Part(len(parts), (path,)))
-            continue
-        parts += [Part(len(parts) + n, (path,), (start, stop), first_row)
-                  for n, (start, stop, first_row) in enumerate(runs)]
-    return parts
-
-
-def row_group_parts(sizes: list[int]) -> list[tuple[int, int, int]]:
-    """The parts of a Parquet file whose row groups hold ``sizes`` rows: consecutive row
-    groups of at least :data:`PART_ROWS` rows together (the last part may hold fewer), each
-    as (first group, group after the last, number of its first row in the file). A part
-    has a fixed cost (about 0.1 s to aggregate and set up its quarantine), which small row
-    groups would pay many times over."""
-    least = part_rows()
-    runs, start, rows, first = [], 0, 0, 1
-    for group, size in enumerate(sizes):
-        rows += size
-        if rows >= least or group == len(sizes) - 1:
-            runs.append((start, group + 1, first))
-            start, first, rows = group + 1, first + rows, 0
-    return runs
-
-
-def part_rows() -> int:
-    """The least rows of a part of a Parquet file, the records of a span of a text file:
-    :data:`PART_ROWS`, or the environment's ``SERVQUAL_PART_ROWS`` (whole, at least 1)."""
-    import os
-
-    from ..errors import UsageError
-
-    value = os.environ.get("SERVQUAL_PART_ROWS", "").strip()
-    if not value:
-        return PART_ROWS
-    try:
-        rows = int(value.replace("_", ""))
-    except ValueError:
-        rows = 0
-    if rows < 1:
-        raise UsageError(f"SERVQUAL_PART_ROWS={value!r} must be a whole number of rows, "
-                         "at least 1 (the least rows of a part of a Parquet file)")
-    return rows
 
 
 def _checked(part: Part, instrument: Instrument, overrides: Overrides | None,
@@ -360,9 +280,15 @@ def _unit_quality(tallies: list[Tally], rejected: pd.DataFrame) -> DataQuality:
     return quality
 
 
-def local_map(function: Callable, items: list) -> list:
-    """Parts one after another in this process: one file's rows in memory at a time."""
-    return [function(item) for item in items]
+def local_map(function: Callable, items: list, progress=None) -> list:
+    """Parts one after another in this process: one part's rows in memory at a time;
+    ``progress`` (what, done, total) is told after each."""
+    done = []
+    for item in items:
+        done.append(function(item))
+        if progress is not None:
+            progress("reading parts", len(done), len(items))
+    return done
 
 
 class PartsEngine:
@@ -370,7 +296,9 @@ class PartsEngine:
     (the memory engine, :func:`local_map`) or on a cluster (:mod:`.dask`)."""
 
     def __init__(self, instrument: Instrument, *, map_: MapFn = local_map,
-                 split_by: str | None = None):
+                 split_by: str | None = None, progress=None):
+        if progress is not None and map_ is local_map:
+            map_ = partial(local_map, progress=progress)
         self.instrument, self.map, self.split_by = instrument, map_, split_by
         self.parts: list[Part] = []
         self.overrides: dict[int, Overrides] = {}
