@@ -158,11 +158,7 @@ def choose_engine(paths: list[Path], engine: str = "auto", instrument: Instrumen
 def _in_spans(path: Path, instrument: Instrument) -> bool:
     """Whether the memory engine reads a large file a run of records at a time (UTF-8 text
     whose records each lie on one line, :mod:`servqual.ingest.spans`)."""
-    from ..ingest.spans import utf8_text
-
-    if not utf8_text(path, instrument):  # read its first bytes only, before looking at all
-        return False
-    from ..ingest.spans import text_spans
+    from ..ingest.spans import text_spans  # looks at the first bytes, then (if UTF-8) at all
     from .partition import part_rows
 
     return bool(text_spans(path, instrument, part_rows()))

@@ -4,8 +4,9 @@ A part is one survey file, a row group of a Parquet file of several or a run of 
 a large text file (rows numbered as in the whole file), or all the files as one where
 respondents must be judged together (:mod:`.partition` lists them). Its work,
 :func:`check_part`, is a pure function of its files: read them, validate every row, and
-aggregate the valid respondents (and those of each ``--split-by`` unit). It runs wherever the engine puts it, in this process or on a
-worker of a cluster, and the results of parts add up (:func:`assemble`).
+aggregate the valid respondents (and those of each ``--split-by`` unit). It runs wherever
+the engine puts it, in this process or on a worker of a cluster, and the results of parts
+add up (:func:`assemble`).
 
 What no part can see alone is a respondent given in two parts: two files of one wave, or two
 row groups or spans of one file. Each part returns the key hashes of the rows the duplicate

@@ -1,7 +1,7 @@
 """Spans: a large delimited text file cut into runs of whole records, read one at a time.
 
 The memory and Dask engines read a large CSV or TSV file as several parts, as they read a
-Parquet file a few row groups at a time (:mod:`servqual.engines.parts`): each part parses
+Parquet file a few row groups at a time (:mod:`servqual.engines.partition`): each part parses
 only its bytes, ``[start, stop)`` of the file, and numbers its records from its first
 spreadsheet row, so memory grows with the part and not with the file.
 
