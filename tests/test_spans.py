@@ -193,3 +193,51 @@ def test_the_memory_engine_tells_its_progress_part_by_part(tmp_path, monkeypatch
     assert steps[:4] == [(1, 4), (2, 4), (3, 4), (4, 4)]
     # then the parts holding respondents that two spans share, read again (twice: 2 parts)
     assert steps[4:] == [(1, 2), (2, 2), (1, 2), (2, 2)]
+
+
+_ids = st.sampled_from([f"respondent-{k:05d}-of-wave-2026Q3" for k in range(12)])  # repeats
+_answer = st.sampled_from(["1", "2", "3", "4", "5", "5", "4", "9", "", "7", "x"])
+_row = st.one_of(
+    st.tuples(_ids, st.sampled_from(["East", "West", "华东", ""]),
+              st.lists(_answer, min_size=6, max_size=6)).map(
+        lambda r: ",".join([r[0], r[1], *r[2]])),
+    st.sampled_from(["", "short,row", "respondent-00001-of-wave-2026Q3,East,1,2"]))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(_row, min_size=20, max_size=45), end=_end, bom=st.booleans())
+def test_generated_waves_read_in_spans_as_read_whole(tmp_path_factory, monkeypatch, rows, end,
+                                                     bom):
+    """Any wave of the tiny instrument (duplicates, conflicts, short records, empty lines,
+    out-of-scale and text answers, every line ending, with or without a byte-order mark):
+    cut into spans of 2 records, the command line reports what it reports of it whole."""
+    from fixtures import TINY_INSTRUMENT
+
+    tmp = tmp_path_factory.mktemp("wave")
+    inst = write(tmp / "i.toml", TINY_INSTRUMENT)
+    text = ("\ufeff" if bom else "") + end.join(["id,region,E1,E2,E3,P1,P2,P3", *rows]) + end
+    data = write(tmp / "2026Q3.csv", text)
+
+    def run(name):
+        out = tmp / name
+        result = runner.invoke(app, ["report", str(data), "--instrument", str(inst),
+                                     "--out", str(out / "r.html"), "--json",
+                                     str(out / "r.json"), "--engine", "memory"])
+        files = {p.name: p.read_bytes() for p in sorted(out.glob("r.*")) if p.suffix != ".html"}
+        return result.exit_code, result.output.replace(str(out), ""), files
+
+    monkeypatch.delenv("SERVQUAL_PART_ROWS", raising=False)
+    whole = run("whole")
+    monkeypatch.setenv("SERVQUAL_PART_ROWS", "2")
+    spans = run("spans")
+    # cut wherever it is 512 bytes or more (split_from_bytes(2)), and in spans of 2 records
+    parts = parts_of([str(data)], load_instrument(inst))
+    assert (len(parts) > 1) == (data.stat().st_size >= 512)
+    assert spans[:2] == whole[:2]
+    assert spans[2].keys() == whole[2].keys()
+    for name, content in whole[2].items():
+        if name.endswith(".json"):
+            assert_same(json.loads(spans[2][name]), json.loads(content))
+        else:
+            assert spans[2][name] == content, name
