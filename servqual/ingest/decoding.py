@@ -42,6 +42,12 @@ def _decoding(read, encoding: str, auto: bool, path: Path, data):
         return read(_detect_where_utf8_fails(data(), err.offset, path))
 
 
+def file_encoding(setting: str, sample: bytes, path: Path) -> str:
+    """The instrument's ``encoding``; where it says ``auto``, the one the file's first bytes
+    (``sample``) show (:func:`detect_encoding`)."""
+    return detect_encoding(sample[:SNIFF_BYTES], path) if setting == "auto" else setting
+
+
 def detect_encoding(sample: bytes, path: Path) -> str:
     """The encoding of a text file, from its first bytes, when the instrument says ``auto``.
 

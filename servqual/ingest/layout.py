@@ -116,7 +116,8 @@ def text_layout(data, start: int, encoding: str, path: Path, instrument: Instrum
     as_text = range(len(names)) if hexadecimal else [j for j, n in enumerate(names)
                                                      if match_key(n) in labels]
     options = _Options(len(names), delimiter, list(as_text), quoted=quoted,
-                       coded=[j for j, n in enumerate(names) if match_key(n) in coded])
+                       coded=[j for j, n in enumerate(names) if match_key(n) in coded],
+                       hexadecimal=hexadecimal)
     return TextLayout(encoding=codecs.lookup(encoding).name, names=names, rest=rest,
                       header_row=blank_lines + 1,
                       first_row=first_row,
@@ -127,7 +128,7 @@ class _Options:
     """How pyarrow parses the records after the header."""
 
     def __init__(self, width: int, delimiter: str, text_columns: list[int], quoted: bool,
-                 coded: list[int] = ()):
+                 coded: list[int] = (), hexadecimal: bool = False):
         # Columns are parsed under their positions: a header may repeat a name or leave it
         # blank, and pyarrow would infer one type for all columns of one name.
         self.names = [str(j) for j in range(width)]
@@ -137,6 +138,7 @@ class _Options:
         # A line break inside a value needs quotes; without any, pyarrow may split the file
         # at any line break and parse the blocks in parallel.
         self.quoted = quoted
+        self.hexadecimal = hexadecimal  # 0x in the records: every column is read as text
 
     def parse(self, body: pa.Buffer, threads: bool
               ) -> tuple[pa.Table, list[tuple[int | None, str]]]:

@@ -33,7 +33,7 @@ import pyarrow as pa
 from numba import njit
 
 from ..instrument import Instrument
-from .decoding import SNIFF_BYTES, _map, detect_encoding
+from .decoding import SNIFF_BYTES, _map, file_encoding
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 _UTF8 = ("utf-8", "utf-8-sig")
@@ -127,10 +127,8 @@ def utf8_text(path: Path, instrument: Instrument) -> bool:
     instrument leaves it to servqual, by its first bytes; :func:`text_spans` checks all."""
     if Path(path).suffix.lower() not in TEXT_SUFFIXES:
         return False
-    encoding = instrument.settings.encoding
-    if encoding == "auto":
-        with open(path, "rb") as fh:
-            encoding = detect_encoding(fh.read(SNIFF_BYTES), Path(path))
+    with open(path, "rb") as fh:
+        encoding = file_encoding(instrument.settings.encoding, fh.read(SNIFF_BYTES), Path(path))
     return codecs.lookup(encoding).name in _UTF8
 
 
@@ -162,7 +160,7 @@ _FOUND: dict[tuple, list[TextSpan] | None] = {}
 
 
 def _spans(path: Path, instrument: Instrument, rows: int) -> list[TextSpan] | None:
-    from .layout import _holds_hex, text_layout
+    from .layout import text_layout
 
     data = _map(path)
     if not _is_utf8(data):
@@ -175,7 +173,7 @@ def _spans(path: Path, instrument: Instrument, rows: int) -> list[TextSpan] | No
                                     ord(layout.options.delimiter), quoted)
     if spanning or not len(ends):
         return None
-    hexadecimal = _holds_hex(data, layout.body_start, layout.end)
+    hexadecimal = layout.options.hexadecimal  # found by text_layout in all the records
     cuts = [layout.body_start, *ends.tolist(), layout.end]
     return [TextSpan(a, b, layout.first_row + n * rows, quoted, hexadecimal)
             for n, (a, b) in enumerate(zip(cuts[:-1], cuts[1:]))]

@@ -23,7 +23,7 @@ from ..celltext import bounded
 from ..errors import DataError
 from ..instrument import Instrument
 from .decoding import (SNIFF_BYTES, _check_codec, _decoding, _first_invalid_utf8, _map, _NotUtf8,
-                       _transcode, _utf8, detect_encoding)
+                       _transcode, _utf8, file_encoding)
 from .layout import TextLayout, _parse, text_layout
 from .strays import _resynchronised, breaks_in_values
 from .spans import TextSpan
@@ -37,7 +37,7 @@ def read_text_table(path: Path, instrument: Instrument) -> RawTable:
     if not data[:SNIFF_BYTES].strip() and len(data) <= SNIFF_BYTES:
         raise DataError("the file is empty", file=path)
     auto = settings.encoding == "auto"
-    encoding = detect_encoding(data[:SNIFF_BYTES], path) if auto else settings.encoding
+    encoding = file_encoding(settings.encoding, data[:SNIFF_BYTES], path)
     _check_codec(encoding, path)
     return _decoding(lambda enc: _read(data, enc, path, instrument), encoding, auto, path,
                      lambda: data)
@@ -48,9 +48,7 @@ def read_text_span(path: str | Path, instrument: Instrument, span: TextSpan) -> 
     numbered as in the whole file and parsed with the whole file's options."""
     path = Path(path)
     data = _map(path)
-    encoding = instrument.settings.encoding
-    if encoding == "auto":
-        encoding = detect_encoding(data[:SNIFF_BYTES], path)
+    encoding = file_encoding(instrument.settings.encoding, data[:SNIFF_BYTES], path)
     start = len(codecs.BOM_UTF8) if data[:3] == codecs.BOM_UTF8 else 0
     return _records(data, text_layout(data, start, encoding, path, instrument, span=span), path)
 
@@ -93,7 +91,7 @@ def stream_layout(path: Path, instrument: Instrument, scratch: Path,
             sample = fh.read(SNIFF_BYTES)
         if not sample.strip() and path.stat().st_size <= SNIFF_BYTES:
             raise DataError("the file is empty", file=path)
-        encoding = detect_encoding(sample, path) if auto else settings.encoding
+        encoding = file_encoding(settings.encoding, sample, path)
     _check_codec(encoding, path)
     return _decoding(lambda enc: _stream_layout(path, enc, instrument, scratch), encoding, auto,
                      path, lambda: _map(path))
