@@ -203,3 +203,23 @@ def test_part_rows_must_be_a_number(tmp_path, monkeypatch):
     result = runner.invoke(app, ["report", str(parquet), "--instrument", str(inst),
                                  "--out", str(tmp_path / "r.html")])
     assert result.exit_code == 2 and "SERVQUAL_PART_ROWS" in result.output
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_quarantine_file_holds_the_rows_as_the_file_does(tmp_path, engine):
+    """Every engine's quarantine file, row by row in the file's order (its unparseable records
+    last), holds each rejected row's cells as the input file holds them: also the rows the
+    duplicate rule sets aside after the DuckDB engine staged them (rows 11-13), which it
+    showed as parsed floats (4.0) until 2026-12-05."""
+    inst, data = tiny(tmp_path, csv=ORACLE)
+    rows = quarantine(tmp_path, [data], inst, engine)
+    assert [int(r["source_row"]) for r in rows] == sorted(
+        ORACLE_REASONS, key=lambda n: (ORACLE_REASONS[n] == "unparseable", n))
+    lines = ORACLE.splitlines()
+    header = lines[0].split(",")
+    for row in rows:
+        if row["reason"] == "unparseable":
+            assert row["value"] == lines[int(row["source_row"]) - 1]
+            continue
+        cells = lines[int(row["source_row"]) - 1].split(",")
+        assert [row[c] for c in header] == cells, row["source_row"]

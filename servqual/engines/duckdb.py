@@ -7,8 +7,11 @@ quarantine as the file holds them, the others staged (:mod:`.staging`: their val
 files on disk, their key hashes, :func:`servqual.validation.duplicates.key_hashes`, in a
 DuckDB table). DuckDB then only *finds* the respondents whose key repeats (within the file,
 then across files of a wave, among the rows kept); the duplicate rule itself
-(:func:`servqual.validation.duplicates.judge`) decides, in Python, on those rows, and a row
-set aside this way is quarantined with its values as parsed. Last, the valid rows come back
+(:func:`servqual.validation.duplicates.judge`) decides, in Python, on those rows. A row
+set aside this way, or as a straight-liner, is quarantined with its values as the file holds
+them (a file read whole still holds them, a streamed file is read again:
+:func:`servqual.ingest.slices.records_at`), in the order the memory engine gives
+(:func:`servqual.validation.quarantine.joined`). Last, the valid rows come back
 as Arrow record batches to the accumulators every engine uses
 (:func:`servqual.stats.aggregate.aggregate`), and the accounting of each file is counted on
 them by :mod:`servqual.validation.accounting`.
@@ -31,7 +34,8 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import DataError
-from ..ingest.slices import FileRead, ProgressFn, Restart, check_readable, read_slices
+from ..ingest.slices import (FileRead, ProgressFn, Restart, check_readable, read_slices,
+                             records_at)
 from ..instrument import Instrument
 from ..models import Aggregates, Collected, DataQuality, ImportanceCounts, Reason, Unit
 from ..quarantine import QUARANTINE_COLUMNS, SOURCE
@@ -44,7 +48,7 @@ from ..validation.accounting import (add_rejected, check, count_missing, file_re
                                      missing_answers)
 from ..validation.columns import (absent_outcomes, answer_columns, check_header,
                                   resolve_columns)
-from ..validation.quarantine import as_parsed, rejected_rows
+from ..validation.quarantine import joined, rejected_rows
 from ..validation.rows import wide_rows
 from ..validation.straightlining import straightlining
 from .staging import KEY_COLUMNS, Staging
@@ -90,6 +94,8 @@ class DuckDBEngine:
         self.files: list[FileRead] = []
         self.quarantines: list[pd.DataFrame] = []
         self.quarantine_waves: list[object] = []  # the wave label of each quarantined row
+        self._late: list[pd.DataFrame] = []  # staged rows set aside (see _set_aside)
+        self.quarantine = pd.DataFrame(columns=QUARANTINE_COLUMNS)  # the run's, once collected
         self.staging = Staging(self.con, Path(self._tmp))
         self._by_wave: dict[tuple[str | None, int], DataQuality] = {}
         self.importance: dict[str, ImportanceCounts] = {}  # allocations per wave (the store)
@@ -176,10 +182,33 @@ class DuckDBEngine:
         self.staging.set_verdicts(pa.table({
             "part": keys["part"].filter(pa.array(hit)), "ord": keys["ord"].filter(pa.array(hit)),
             "code": pa.array(reason[hit]), "dup_of": pa.array(first[hit])}))
-        gone = found.take(hit)
-        self.quarantines.append(as_parsed(gone, reason[hit].astype(np.int64), first[hit],
-                                          self.instrument, None))
-        self.quarantine_waves += [_label(w) for w in gone.meta[WAVE].to_numpy()]
+        self._set_aside(keys, hit, reason[hit], first[hit], found.meta[WAVE].to_numpy()[hit])
+
+    def _set_aside(self, keys: pa.Table, hit: np.ndarray, reason: np.ndarray,
+                   first: np.ndarray, waves: np.ndarray) -> None:
+        """Note staged rows (``keys`` where ``hit``) a rule set aside: :meth:`_quarantine_set_aside`
+        fetches them from their files."""
+        self._late.append(pd.DataFrame({
+            "part": keys["part"].to_numpy()[hit], "ord": keys["ord"].to_numpy()[hit],
+            "code": reason.astype(np.int64), "first": first.astype(np.int64),
+            "wave": [_label(w) for w in waves]}))
+
+    def _quarantine_set_aside(self) -> None:
+        """The rows set aside after staging, to the quarantine with their values as the file
+        holds them (:func:`servqual.ingest.slices.records_at`), file by file."""
+        if not self._late:
+            return
+        late = pd.concat(self._late, ignore_index=True).sort_values(["part", "ord"])
+        for part, rows in late.groupby("part", sort=True):
+            read = self.files[int(part)]
+            raw = records_at(read, self.instrument, rows["ord"].to_numpy(), self.progress,
+                             Path(self._tmp), self.whole)
+            blank = np.full(len(rows), "", dtype=object)
+            self.quarantines.append(rejected_rows(raw, np.arange(len(rows)),
+                                                  rows["code"].to_numpy(), blank, blank,
+                                                  rows["first"].to_numpy()))
+            self.quarantine_waves += rows["wave"].tolist()
+        self._late = []
 
     def _responses(self, table: pa.Table) -> Responses:
         inst = self.instrument
@@ -197,15 +226,17 @@ class DuckDBEngine:
         if inst.settings.respondent_id and len(self.files) > 1:
             self._judge("TRUE", across=True)
         if inst.settings.quarantine_straightlining and self.staging:
-            rows, _ = self.staging.rows("code = 0 AND straight")
+            rows, keys = self.staging.rows("code = 0 AND straight")
             if rows.num_rows:
                 self.con.execute(f"UPDATE keys SET code = {int(Reason.straightlining)} "
                                  "WHERE code = 0 AND straight").fetchall()
-                gone = self._responses(rows)
-                reason = np.full(len(gone), int(Reason.straightlining), np.int64)
-                self.quarantines.append(as_parsed(gone, reason, np.full(len(gone), -1),
-                                                  inst, None))
-                self.quarantine_waves += [_label(w) for w in gone.meta[WAVE].to_numpy()]
+                n = rows.num_rows
+                self._set_aside(keys, np.ones(n, bool),
+                                np.full(n, int(Reason.straightlining)), np.full(n, -1),
+                                self._responses(rows).meta[WAVE].to_numpy())
+        self._quarantine_set_aside()
+        self.quarantine, order = joined(self.quarantines)
+        self.quarantine_waves = [self.quarantine_waves[i] for i in order]
         return self._aggregate()
 
     def valid_batches(self) -> Iterator[Responses]:
@@ -247,8 +278,7 @@ class DuckDBEngine:
                 for value in labels.dropna().unique():
                     mask = (labels == value).fillna(False).to_numpy()
                     units.setdefault(str(value), []).append(responses.take(mask))
-        quarantine = (pd.concat(self.quarantines, ignore_index=True) if self.quarantines
-                      else pd.DataFrame(columns=QUARANTINE_COLUMNS))
+        quarantine = self.quarantine
         quality = DataQuality()
         rejected_by_file = quarantine.groupby(SOURCE)["reason"] if len(quarantine) else None
         for read in self.files:
@@ -273,8 +303,7 @@ class DuckDBEngine:
     def wave_quality(self) -> dict[str | None, DataQuality]:
         """Row accounting of each wave (``None``: rows without a wave label): its valid
         rows and the quarantined rows that carry its label, file by file."""
-        quarantine = (pd.concat(self.quarantines, ignore_index=True) if self.quarantines
-                      else pd.DataFrame(columns=QUARANTINE_COLUMNS))
+        quarantine = self.quarantine
         index = {str(f.path): f.index for f in self.files}
         for wave, file, reason in zip(self.quarantine_waves, quarantine[SOURCE].astype(str),
                                       quarantine["reason"].astype(str)):

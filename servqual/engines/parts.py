@@ -35,12 +35,13 @@ from ..ingest.text import read_text_span
 from . import reads_together
 from ..instrument import Instrument
 from ..models import Aggregates, Collected, DataQuality, Unit
-from ..quarantine import QUARANTINE_COLUMNS, SOURCE
+from ..quarantine import SOURCE
 from ..responses import WAVE, Responses
 from ..stats.aggregate import aggregate
 from ..stats.questionnaire import common_items
 from ..validation import Checked, Overrides, check_table, duplicates
 from ..validation.accounting import add_rejected, check, count_missing, merge
+from ..validation.quarantine import joined
 from ..validation.straightlining import straightlining
 from ..validation.tables import check_tables
 from ..waves import sort_waves
@@ -208,7 +209,7 @@ def assemble(results: list[PartResult], split_by: str | None = None) -> Collecte
         merge(quality, r.quality)
     quality.files = _by_file(quality.files)
     check(quality)
-    quarantine = _joined([r.quarantine for r in results])
+    quarantine = joined([r.quarantine for r in results])[0]
     columns = {k: v for r in results for k, v in r.columns.items()}
     aggregates = [r.aggregates for r in results if r.aggregates is not None]
     units = []
@@ -238,18 +239,6 @@ def _by_file(records: list[dict]) -> list[dict]:
         for count in ("rows_read", "rows_valid", "rows_quarantined"):
             entry[count] += record[count]
     return list(files.values())
-
-
-def _joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """The parts' quarantines as one, each file's as if read whole: its rejected rows in
-    order, then its unparseable records (a file read in spans has both in every span)."""
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    joined = pd.concat(frames, ignore_index=True)
-    files = pd.factorize(joined[SOURCE])[0]
-    order = np.lexsort(((joined["reason"] == "unparseable").to_numpy(), files))
-    return joined.iloc[order].reset_index(drop=True)
 
 
 def _naming(quarantine: pd.DataFrame, column: str, value: str) -> pd.DataFrame:

@@ -10,7 +10,7 @@ come a row group at a time, rows numbered from 1.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,6 @@ class FileRead:
     invalid: list[tuple[int | None, str]] = field(default_factory=list)  # streamed: unparseable
     unparseable: pd.DataFrame | None = None  # source_row and text of unparseable records
     rows_parsed: int = 0
-    kept: list[pd.DataFrame] = field(default_factory=list)  # streamed: rows rejected when staged
     has_wave_column: bool = False  # the wave comes from a column (else from the file name)
     single_threaded: bool = False  # streamed again single-threaded (unparseable records)
     text_encoding: str | None = None  # streamed again in this encoding (not UTF-8 after all)
@@ -104,6 +103,35 @@ def read_slices(read: FileRead, instrument: Instrument, progress: ProgressFn, sc
                        source_rows=raw.source_rows[start:stop], encoding=raw.encoding,
                        kind=raw.kind, header_row=raw.header_row, header=raw.header,
                        platform=raw.platform)
+
+
+def records_at(read: FileRead, instrument: Instrument, ords: np.ndarray, progress: ProgressFn,
+               scratch: Path, whole: bool | None = None) -> RawTable:
+    """The records of a file :func:`read_slices` has read whose places among its parsed
+    records are ``ords`` (ascending), values as read: rows a rule sets aside after they were
+    staged (a duplicate, a straight-liner) go to the quarantine as the file holds them.
+
+    A file read whole still holds them; a streamed file is read again, a slice at a time,
+    with the encoding and settings its first read ended with.
+    """
+    if read.whole is not None:
+        raw = read.whole
+        return replace(raw, frame=raw.frame.iloc[ords].reset_index(drop=True),
+                       source_rows=raw.source_rows[ords], unparseable=raw.unparseable.iloc[:0])
+    again = FileRead(path=read.path, index=read.index, text_encoding=read.text_encoding,
+                     single_threaded=read.single_threaded, resync=read.resync)
+    first, frames, rows, offset = None, [], [], 0
+    for raw in read_slices(again, instrument, progress, scratch, whole):
+        first = first or raw
+        local = ords[(ords >= offset) & (ords < offset + len(raw.frame))] - offset
+        if len(local):
+            frames.append(raw.frame.iloc[local])
+            rows.append(raw.source_rows[local])
+        offset += len(raw.frame)
+    assert first is not None  # read_slices yields at least one slice
+    return replace(first, frame=pd.concat(frames, ignore_index=True) if frames
+                   else first.frame.iloc[:0], unparseable=first.unparseable.iloc[:0],
+                   source_rows=np.concatenate(rows) if rows else np.zeros(0, np.int64))
 
 
 def _describe(read: FileRead, raw: RawTable) -> None:

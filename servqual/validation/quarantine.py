@@ -2,8 +2,10 @@
 
 Columns :data:`servqual.quarantine.QUARANTINE_COLUMNS` (where the row came from, its reason,
 the offending column and value, the row of the first copy for a duplicate), then the row's
-own values under the file's column names. A row set aside after its values were parsed (a
-duplicate found in a later batch of a streamed file) shows them as parsed (:func:`as_parsed`).
+own values under the file's column names. Every engine puts its pieces together with
+:func:`joined`: each file's rows in the file's order, then its unparseable records. A long
+layout's respondent set aside after its rows were gathered shows its answers as parsed
+(:func:`as_parsed`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,25 @@ RESPONDENT_ROW, ITEM = "respondent", "item"
 def empty_quarantine() -> pd.DataFrame:
     """A quarantine without rows."""
     return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+
+
+def joined(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The quarantine of a run from its pieces, whichever engine read them, and where each of
+    its rows was in the pieces laid end to end.
+
+    Files in the order they first appear; within a file, the rows by their row in the file
+    (``source_row``), then the unparseable records. Cells as the file writes them
+    (:func:`.cells.as_written`): a whole number read as a float in one piece and as an integer
+    in another is written 5 in both, not 5.0.
+    """
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return empty_quarantine(), np.zeros(0, dtype=np.int64)
+    together = pd.concat([f.apply(as_written) for f in frames], ignore_index=True)
+    files = pd.factorize(together[SOURCE])[0]
+    order = np.lexsort((pd.to_numeric(together[SOURCE_ROW]).to_numpy(),
+                        (together["reason"] == "unparseable").to_numpy(), files))
+    return together.iloc[order].reset_index(drop=True), order
 
 
 def quarantine_of(quarantine: pd.DataFrame, columns: dict[str, list[str]], file: str
