@@ -256,11 +256,16 @@ def overall_blocks(dims: DimensionScores, responses: Responses, instrument: Inst
 
 
 def box_blocks(responses: Responses, instrument: Instrument) -> list[Block]:
-    """Per item, the top-2-box and bottom-2-box indicators of the counted perceptions."""
-    p = paired_items(responses, servperf=instrument.servperf)[1]
-    answered = ~np.isnan(p)
-    top = np.where(answered, p >= instrument.scale_max - 1, np.nan)
-    bottom = np.where(answered, p <= instrument.scale_min + 1, np.nan)
+    """Per item, the top-2-box and bottom-2-box indicators of the counted perceptions (those
+    :func:`paired_items` keeps): 1 when P ≥ scale max − 1 (P ≤ scale min + 1), else 0; NaN
+    where P is not counted. Computed on the answers as stored (no float64 copies)."""
+    p = responses.perception
+    missing = np.isnan(p) if instrument.servperf else np.isnan(p) | np.isnan(
+        responses.expectation)
+    top = (p >= instrument.scale_max - 1).astype(np.float64)
+    top[missing] = np.nan
+    bottom = (p <= instrument.scale_min + 1).astype(np.float64)
+    bottom[missing] = np.nan
     return [Block("item", "top2", instrument.item_ids, top),
             Block("item", "bottom2", instrument.item_ids, bottom)]
 
