@@ -112,7 +112,7 @@ def records_at(read: FileRead, instrument: Instrument, ords: np.ndarray, progres
     staged (a duplicate, a straight-liner) go to the quarantine as the file holds them.
 
     A file read whole still holds them; a streamed file is read again, a slice at a time,
-    with the encoding and settings its first read ended with.
+    with the encoding and settings its first read ended with, up to the last of them.
     """
     if read.whole is not None:
         raw = read.whole
@@ -128,6 +128,8 @@ def records_at(read: FileRead, instrument: Instrument, ords: np.ndarray, progres
             frames.append(raw.frame.iloc[local])
             rows.append(raw.source_rows[local])
         offset += len(raw.frame)
+        if len(ords) and offset > ords[-1]:
+            break  # the rest of the file holds none of them
     assert first is not None  # read_slices yields at least one slice
     return replace(first, frame=pd.concat(frames, ignore_index=True) if frames
                    else first.frame.iloc[:0], unparseable=first.unparseable.iloc[:0],
