@@ -223,3 +223,48 @@ def test_quarantine_file_holds_the_rows_as_the_file_does(tmp_path, engine):
             continue
         cells = lines[int(row["source_row"]) - 1].split(",")
         assert [row[c] for c in header] == cells, row["source_row"]
+
+
+SET_ASIDE = textwrap.dedent("""\
+    id,region,note,E1,E2,E3,P1,P2,P3
+    r1,East,first visit,4,5,3,3,5,4
+    r2,West,,5,4,2,9,3,2
+    r3,East,called twice,3,4,5,4,4,5
+    r2,West,complained,5,4,2,2,3,2
+    r4,East,,4,4,4,4,4,4
+    r5,West,late,2,3,2,3,2,3
+    r1,East,first visit,4,5,3,3,5,4
+    """)
+# What the duplicate rule and the straight-lining rule set aside, row by row: r2's two copies
+# differ (a conflict, both out; the first holds the missing code 9 in P1), row 8 copies row 2
+# exactly, r4 gives one answer throughout.
+SET_ASIDE_REASONS = {3: "duplicate_conflict", 5: "duplicate_conflict",
+                     6: "straightlining", 8: "duplicate_respondent"}
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_rows_set_aside_after_staging_are_quarantined_as_the_file_holds_them(
+        tmp_path, monkeypatch, streamed):
+    """The DuckDB engine judges duplicates and straight-liners on rows it has already staged
+    as numbers: their quarantine rows must still hold the file's cells (the missing code 9,
+    the note the analysis never reads), in the file's order, byte for byte the memory
+    engine's quarantine file; read whole or streamed (then the file is read again)."""
+    import servqual.ingest.slices as slices
+
+    inst = write(tmp_path / "i.toml", TINY_INSTRUMENT.replace(
+        'segments = ["region"]', 'segments = ["region"]\nquarantine_straightlining = true'))
+    data = write(tmp_path / "2026Q3.csv", SET_ASIDE)
+    memory = quarantine(tmp_path, [data], inst, "memory")
+    if streamed:
+        monkeypatch.setattr(slices, "FULL_READ_BYTES", 0)
+    rows = quarantine(tmp_path, [data], inst, "duckdb")
+    lines = SET_ASIDE.splitlines()
+    header = lines[0].split(",")
+    assert {int(r["source_row"]): r["reason"] for r in rows} == SET_ASIDE_REASONS
+    assert [int(r["source_row"]) for r in rows] == sorted(SET_ASIDE_REASONS)
+    for row in rows:
+        assert [row[c] for c in header] == lines[int(row["source_row"]) - 1].split(",")
+    assert rows == memory
+    written = sorted((tmp_path / "q-duckdb").glob("*.rejected.csv"))
+    assert [p.read_bytes() for p in written] == [
+        p.read_bytes() for p in sorted((tmp_path / "q-memory").glob("*.rejected.csv"))]
