@@ -103,7 +103,9 @@ WEIGHTED_SUMS = ["w", "wsum", "wsumsq", "w2", "w2sum", "w2sumsq"]
 ALL = ""  # segment and value of the whole-sample cell
 HISTOGRAM_KEYS = ["wave", "segment", "value", "level", "id", "measure", "x"]
 CROSS_KEYS = ["wave", "kind", "id", "a", "b"]
-CROSS_SUMS = ["n", "sum_a", "sum_b", "sum_ab"]
+# n: respondents; w: their Σ sampling weights (n without weights; only the key drivers weigh
+# their sums, the reliability sums are unweighted)
+CROSS_SUMS = ["n", "w", "sum_a", "sum_b", "sum_ab"]
 
 
 @dataclass

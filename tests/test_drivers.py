@@ -128,9 +128,11 @@ def test_key_drivers_from_summed_chunks_equal_the_weights_of_the_complete_cases(
     assert again["ci95_low"].to_numpy() == pytest.approx(table["ci95_low"].to_numpy())
 
 
-def test_the_compiled_sums_equal_the_definition_per_wave_and_per_group():
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_compiled_sums_equal_the_definition_per_wave_and_per_group(weighted):
     """kernels.driver_sums against design_rows summed by numpy: per wave, and per bootstrap
-    group in the latest wave; with NaN in scores and outcomes, two bases, two outcomes."""
+    group in the latest wave; with NaN in scores and outcomes, two bases, two outcomes, with
+    and without sampling weights."""
     from servqual.stats.drivers import DriverCounter, design_rows, group_of
 
     rng = np.random.default_rng(4)
@@ -145,10 +147,12 @@ def test_the_compiled_sums_equal_the_definition_per_wave_and_per_group():
     labels = np.array(["2025Q4", "2026Q2", "2026Q1"], dtype=object)  # latest: code 1
     counter = DriverCounter(dims, ["sat", "nps"], ("perception", "gap"), labels,
                             centres=centres, groups=64)
+    weight = rng.uniform(0.2, 3.0, n) if weighted else None
     for part in np.array_split(np.arange(n), 4):
         counter.add({b: v[part] for b, v in scores.items()},
-                    {o: v[part] for o, v in outcomes.items()}, waves[part], keys[part])
-    rows = design_rows(scores, outcomes, ("perception", "gap"), centres)
+                    {o: v[part] for o, v in outcomes.items()}, waves[part], keys[part],
+                    None if weight is None else weight[part])
+    rows = design_rows(scores, outcomes, ("perception", "gap"), centres, weight)
     assert counter.latest == 1
     for w in range(3):
         assert counter.sample_sums(w) == pytest.approx(rows[waves == w].sum(axis=0), rel=1e-9)
@@ -156,9 +160,11 @@ def test_the_compiled_sums_equal_the_definition_per_wave_and_per_group():
     expected = np.zeros_like(counter.grouped)
     np.add.at(expected, group_of(keys[latest], counter.seed, 64), rows[latest])
     assert counter.grouped == pytest.approx(expected, rel=1e-9, abs=1e-9)
-    # a complete case has 1 in its block's first column; the two outcomes' blocks differ
+    # a complete case has 1 in its block's first column and its weight in the second; the
+    # two outcomes' blocks differ
     width = counter.width
     assert rows[:, 0].sum() == n and rows[:, 2 * width].sum() < n
+    assert rows[:, 1].sum() == pytest.approx(n if weight is None else weight.sum())
 
 
 @pytest.mark.parametrize("n", [500, 20_000])
@@ -349,3 +355,67 @@ def test_too_few_complete_cases_give_no_key_drivers_and_no_warnings(tmp_path):
     assert doc["key_drivers"] == []
     assert doc["importance_performance"][0]["importance_source"] == \
         "derived_overall_satisfaction"
+
+
+def test_weighted_key_drivers_are_the_relative_weights_of_the_weighted_correlations():
+    """With sampling weights, the weights are Johnson's on the weighted Pearson correlation
+    matrix (numpy's covariance with analytic weights), R² is statsmodels' WLS R², and n is
+    still the number of complete cases."""
+    from servqual.stats.drivers import DriverCounter, key_drivers
+
+    x, y = simulated(9, n=700)
+    rng = np.random.default_rng(10)
+    weight = rng.uniform(0.3, 4.0, 700) * (1 + (x[:, 0] > 0))  # weights tied to a driver
+    y[::19] = np.nan
+    labels = np.array(["2026Q3"], dtype=object)
+    counter = DriverCounter(("d1", "d2", "d3", "d4"), ["y"], ("perception",), labels)
+    counter.add({"perception": x}, {"y": y}, np.zeros(700, dtype=np.int64),
+                np.arange(700, dtype=np.uint64) * np.uint64(2654435761), weight)
+    table = key_drivers(counter.frame(), "2026Q3", ("d1", "d2", "d3", "d4"), ["y"])
+    complete = ~np.isnan(y)
+    data, w = np.column_stack([x, y])[complete], weight[complete]
+    cov = np.cov(data, rowvar=False, aweights=w)
+    sd = np.sqrt(np.diag(cov))
+    raw, r2 = relative_weights(cov / np.outer(sd, sd))
+    assert table["raw_weight"].to_numpy() == pytest.approx(raw, rel=1e-9)
+    import statsmodels.api as sm
+
+    wls = sm.WLS(data[:, -1], sm.add_constant(data[:, :-1]), weights=w).fit()
+    assert table["r_squared"].iloc[0] == pytest.approx(wls.rsquared, rel=1e-9)
+    assert table["n"].iloc[0] == complete.sum()
+    unweighted = relative_weights(np.corrcoef(data, rowvar=False))[0]
+    assert not np.allclose(raw, unweighted, rtol=1e-3)  # the weights do change the answer
+
+
+def test_whole_number_weights_count_a_respondent_that_many_times(tmp_path):
+    """Through the command line, independently of our formulas: a survey where some
+    respondents weigh 2 gives the key drivers of the same survey with those respondents
+    given twice (under other ids) and no weights; n counts the respondents themselves."""
+    import json
+
+    from fixtures import TINY_INSTRUMENT, report_tiny
+
+    lines = tiny_survey(11).splitlines()
+    twice = {i for i in range(1, len(lines)) if i % 3 == 0}
+    weighted = [lines[0] + ",weight"] + [f"{row},{2 if i in twice else 1}"
+                                         for i, row in enumerate(lines[1:], start=1)]
+    copied = lines + [row.replace(row.split(",")[0] + ",", row.split(",")[0] + "b,", 1)
+                      for i, row in enumerate(lines[1:], start=1) if i in twice]
+    instrument = TINY_INSTRUMENT.replace('segments = ["region"]',
+                                         'segments = ["region"]\nsampling_weight = "weight"')
+    (tmp_path / "w").mkdir()
+    (tmp_path / "c").mkdir()
+    result, out = report_tiny(tmp_path / "w", instrument + SATISFACTION,
+                              "\n".join(weighted) + "\n")
+    assert result.exit_code == 0, result.output
+    result, copies = report_tiny(tmp_path / "c", TINY_INSTRUMENT + SATISFACTION,
+                                 "\n".join(copied) + "\n")
+    assert result.exit_code == 0, result.output
+    ours = json.loads(out.read_text("utf-8"))["key_drivers"]
+    theirs = json.loads(copies.read_text("utf-8"))["key_drivers"]
+    assert [(r["dimension"], r["basis"]) for r in ours] == [
+        (r["dimension"], r["basis"]) for r in theirs]
+    for mine, copy in zip(ours, theirs):
+        for key in ("raw_weight", "rescaled_weight", "r_squared"):
+            assert mine[key] == pytest.approx(copy[key], rel=1e-9), (mine, key)
+        assert copy["n"] > mine["n"]  # the copies are respondents; a weight is not

@@ -286,7 +286,7 @@ def test_a_store_from_a_newer_servqual_is_refused(store_copy, tmp_path):
 def test_the_store_records_its_schema_version(sample_store):
     con = duckdb.connect(str(sample_store), read_only=True)
     assert con.execute("SELECT value FROM servqual_store WHERE key = 'schema_version'"
-                       ).fetchall() == [("2",)]
+                       ).fetchall() == [("3",)]
     con.close()
 
 
@@ -530,16 +530,17 @@ def test_a_version_1_store_of_weighted_waves_is_migrated(tmp_path):
     con = duckdb.connect(str(store))
     con.execute("ALTER TABLE moments DROP COLUMN w2sum")
     con.execute("ALTER TABLE moments DROP COLUMN w2sumsq")
+    con.execute("ALTER TABLE crossproducts DROP COLUMN w")  # version 3's
     con.execute("UPDATE servqual_store SET value = '1' WHERE key = 'schema_version'")
     con.close()
     out = tmp_path / "r.html"
     result = invoke("report", "--store", store, "--instrument", inst, "--out", out)
-    assert result.exit_code == 65 and "migrate it to version 2" in result.output
+    assert result.exit_code == 65 and "migrate it to version 3" in result.output
     result = invoke("ingest", second, "--instrument", inst, "--store", store)
     assert result.exit_code == 0, result.output
     con = duckdb.connect(str(store), read_only=True)
     assert con.execute("SELECT value FROM servqual_store WHERE key = 'schema_version'"
-                       ).fetchall() == [("2",)]
+                       ).fetchall() == [("3",)]
     kept = dict(con.execute("SELECT wave, count(w2sum) FROM moments GROUP BY wave").fetchall())
     con.close()
     assert kept["2026Q1"] == 0 and kept["2026Q2"] > 0
@@ -552,3 +553,41 @@ def test_a_version_1_store_of_weighted_waves_is_migrated(tmp_path):
     new = [r for r in doc["by_wave"] if r["wave"] == "2026Q2" and r["dimension"] == "alpha"][0]
     assert old["gap_ci95_low"] is not None and new["gap_ci95_low"] is not None
     assert old["gap_mean"] == pytest.approx(new["gap_mean"])
+
+
+def test_a_version_2_store_keeps_its_key_drivers_through_the_migration(tmp_path):
+    """A store written before the cross-products kept their Σ weights (schema 2): readers ask
+    for an ingest; the ingest (here of an earlier wave) gives the stored sums w = n (they
+    were unweighted), and the current wave's key drivers, intervals included, are what the
+    store reported before."""
+    from fixtures import TINY_INSTRUMENT
+    from test_drivers import SATISFACTION, tiny_survey
+
+    inst = write(tmp_path / "i.toml", TINY_INSTRUMENT + SATISFACTION)
+    current = write(tmp_path / "2026Q1.csv", tiny_survey(12))
+    earlier = write(tmp_path / "2025Q4.csv", tiny_survey(13))
+    store = tmp_path / "s.duckdb"
+    assert invoke("ingest", current, "--instrument", inst, "--store", store).exit_code == 0
+
+    def drivers():
+        js = tmp_path / "r.json"
+        result = invoke("report", "--store", store, "--instrument", inst,
+                        "--out", tmp_path / "r.html", "--json", js)
+        assert result.exit_code == 0, result.output
+        return json.loads(js.read_text(encoding="utf-8"))["key_drivers"]
+
+    before = drivers()
+    assert before and all(r["ci95_low"] is not None for r in before)
+    con = duckdb.connect(str(store))
+    con.execute("ALTER TABLE crossproducts DROP COLUMN w")
+    con.execute("UPDATE servqual_store SET value = '2' WHERE key = 'schema_version'")
+    con.close()
+    result = invoke("report", "--store", store, "--instrument", inst, "--out", tmp_path / "x.html")
+    assert result.exit_code == 65 and "migrate it to version 3" in result.output
+    result = invoke("ingest", earlier, "--instrument", inst, "--store", store)
+    assert result.exit_code == 0, result.output
+    con = duckdb.connect(str(store), read_only=True)
+    assert con.execute("SELECT count(*) FROM crossproducts WHERE w IS DISTINCT FROM n"
+                       ).fetchall() == [(0,)]
+    con.close()
+    assert drivers() == before

@@ -196,7 +196,7 @@ class CrossCounter:
             a, b = np.meshgrid(np.arange(len(ids)), np.arange(len(ids)), indexing="ij")
             frames.append(pd.DataFrame({
                 "wave": self.labels[w], "kind": self.KINDS[kind], "id": dim,
-                "a": ids[a.ravel()], "b": ids[b.ravel()], "n": float(n),
+                "a": ids[a.ravel()], "b": ids[b.ravel()], "n": float(n), "w": float(n),
                 "sum_a": sums[a.ravel()], "sum_b": sums[b.ravel()], "sum_ab": cross.ravel()}))
         if not frames:
             return pd.DataFrame(columns=CROSS_KEYS + CROSS_SUMS)

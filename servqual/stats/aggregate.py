@@ -147,7 +147,7 @@ class _Stream:
                           if b.level == "dimension" and b.measure in BASES})
             self.drivers.add(dims, {o.key: part.meta[o.meta_column].to_numpy(dtype=float)
                                     for o in instrument.outcomes},
-                             self.waves[start:stop], driver_keys(part, instrument))
+                             self.waves[start:stop], driver_keys(part, instrument), w)
         for kind, matrix in answers.items():
             self.cross.add(kind, matrix, start, stop, self.waves)
         self.cross.add_gaps(answers["expectation"], answers["perception"], start, stop,

@@ -13,8 +13,12 @@ correlations r with y:
 ``rescaled_weight`` is 100 · εⱼ / R² (% of R²).
 
 Everything is computed from additive sums over the respondents with every predictor and the
-outcome (complete cases): n, Σx, Σxxᵀ (:class:`DriverCounter`), so chunks, engines and the
-history store combine them exactly, like every other aggregate.
+outcome (complete cases): n, Σw, Σw·x, Σw·xxᵀ (:class:`DriverCounter`), so chunks, engines and
+the history store combine them exactly, like every other aggregate. With sampling weights
+(the instrument's ``sampling_weight``) w is each respondent's weight, and R is the weighted
+correlation matrix, cov_ab = Σw·x_a·x_b / Σw − (Σw·x_a / Σw)(Σw·x_b / Σw) (the weighted
+Pearson correlation, as the other statistics weight their means); without, w = 1. n stays
+the number of complete cases (reported, and held against :data:`MIN_CASES`).
 
 Intervals are bootstrapped (Tonidandel, LeBreton & Johnson 2009): B replicates, in each
 of which every respondent counts a Poisson(1) number of times (the Poisson bootstrap: Hanley &
@@ -25,7 +29,7 @@ a hash of the seed, the wave and the respondent puts each respondent in one of G
 c_gb ~ Poisson(1) times, c drawn from a hash of the seed, the replicate and the group
 (:func:`poisson_counts`) rather than from a stream of random numbers:
 
-    replicate sums_b = Σ_g c_gb · (Σ_{i in g} [1, x_i, x_i x_iᵀ])
+    replicate sums_b = Σ_g c_gb · (Σ_{i in g} [1, w_i, w_i·x_i, w_i·x_i x_iᵀ])
 
 A respondent's group and the groups' counts are then the same whichever chunk, engine or
 machine reads it, so the sums add up exactly as the others do, and a run is reproducible
@@ -140,15 +144,19 @@ def group_of(keys: np.ndarray, seed: int, groups: int) -> np.ndarray:
 
 
 def design_rows(scores: dict[str, np.ndarray], outcomes: dict[str, np.ndarray],
-                bases: tuple[str, ...], centres: dict[str, float]) -> np.ndarray:
+                bases: tuple[str, ...], centres: dict[str, float],
+                weight: np.ndarray | None = None) -> np.ndarray:
     """Each respondent's contribution to the key-driver sums, the definition of
-    :class:`DriverCounter`'s (respondents × blocks of 1 + k + k(k+1)/2 columns, one block per
+    :class:`DriverCounter`'s (respondents × blocks of 2 + k + k(k+1)/2 columns, one block per
     outcome then basis, in the order of ``outcomes`` and ``bases``):
 
         z = (dimension scores of the basis − centre, outcome − centre)      (k values)
-        row = [1, z, z_a·z_b for a ≤ b]   if z has no NaN (a complete case), else 0
+        v = the respondent's sampling weight (1 without ``weight``)
+        row = [1, v, v·z, v·z_a·z_b for a ≤ b]   if z has no NaN (a complete case), else 0
 
-    so that Σ rows = (n, Σz, Σzzᵀ) over the complete cases."""
+    so that Σ rows = (n, Σv, Σv·z, Σv·zzᵀ) over the complete cases."""
+    v = np.ones(len(next(iter(scores.values())))) if weight is None else np.asarray(
+        weight, dtype=float)
     blocks = []
     for outcome, answers in outcomes.items():
         y = np.asarray(answers, dtype=float) - centres[outcome]
@@ -156,8 +164,10 @@ def design_rows(scores: dict[str, np.ndarray], outcomes: dict[str, np.ndarray],
             z = np.column_stack([scores[basis] - centres[basis], y])
             complete = ~np.isnan(z).any(axis=1)
             z[~complete] = 0.0
+            w = np.where(complete, v, 0.0)
             a, b = np.triu_indices(z.shape[1])
-            blocks.append(np.column_stack([complete.astype(float), z, z[:, a] * z[:, b]]))
+            blocks.append(np.column_stack([complete.astype(float), w, w[:, None] * z,
+                                           w[:, None] * z[:, a] * z[:, b]]))
     return np.hstack(blocks)
 
 
@@ -174,10 +184,10 @@ def driver_kind(basis: str, outcome: str) -> str:
 
 
 class DriverCounter:
-    """Per wave, outcome and basis: Σc, Σc·x and Σc·xxᵀ over the respondents with every
-    dimension score and the outcome, for the sample itself (c = 1, replicate 0) and for each
-    bootstrap replicate b = 1 … B (c = the count of the respondent's group). x is the
-    dimension scores then the outcome. Kept as sums per wave and per group of respondents
+    """Per wave, outcome and basis: Σc, Σc·w, Σc·w·x and Σc·w·xxᵀ over the respondents with
+    every dimension score and the outcome, for the sample itself (c = 1, replicate 0) and for
+    each bootstrap replicate b = 1 … B (c = the count of the respondent's group). x is the
+    dimension scores then the outcome, w the sampling weight (1 without). Kept as sums per wave and per group of respondents
     (which add up across chunks, engines and machines); written as rows of the aggregates'
     ``crossproducts`` table (kind ``driver:<basis>:<outcome>``, id the replicate, a ≤ b the
     variables), which add up across stored waves as the reliability sums do."""
@@ -193,7 +203,7 @@ class DriverCounter:
         self.groups = groups
         k = len(dimensions) + 1
         self.upper = np.triu_indices(k)  # the pairs a ≤ b of Σxxᵀ kept
-        self.width = 1 + k + len(self.upper[0])  # per outcome and basis: n, Σx, Σxxᵀ
+        self.width = 2 + k + len(self.upper[0])  # per outcome and basis: n, Σw, Σwx, Σwxxᵀ
         combos = len(outcomes) * len(bases)
         self.sums = np.zeros((len(wave_labels), combos * self.width))  # the sample's
         # the wave whose replicates are summed: the latest (key drivers describe the current
@@ -205,10 +215,10 @@ class DriverCounter:
         self.grouped = np.zeros((groups, combos * self.width))  # the latest wave's, per group
 
     def add(self, scores: dict[str, np.ndarray], outcomes: dict[str, np.ndarray],
-            waves: np.ndarray, keys: np.ndarray) -> None:
+            waves: np.ndarray, keys: np.ndarray, weight: np.ndarray | None = None) -> None:
         """Add a chunk: the dimension scores per basis (respondents × dimensions), each
         outcome's answers (NaN: none), each respondent's wave code and key
-        (a 64-bit hash of its wave and id). Each respondent's row of :func:`design_rows` is added to
+        (a 64-bit hash of its wave and id), and sampling weight (None: 1). Each respondent's row of :func:`design_rows` is added to
         its wave's sums or, in the latest wave, to its group's (by the compiled loop
         :func:`servqual.stats.kernels.driver_sums`, tested against :func:`design_rows`)."""
         from . import kernels
@@ -217,8 +227,9 @@ class DriverCounter:
         y = np.stack([np.asarray(outcomes[o], dtype=float) - self.centres[o]
                       for o in self.outcomes])
         group = group_of(keys, self.seed, self.groups)
-        kernels.driver_sums(x, y, np.asarray(waves, dtype=np.int64), group, self.latest,
-                            self.width, self.sums, self.grouped)
+        weight = np.ones(len(keys)) if weight is None else np.asarray(weight, dtype=float)
+        kernels.driver_sums(x, y, weight, np.asarray(waves, dtype=np.int64), group,
+                            self.latest, self.width, self.sums, self.grouped)
 
     def merge(self, other: DriverCounter) -> None:
         self.sums += other.sums
@@ -251,19 +262,20 @@ class DriverCounter:
             for c, (outcome, basis) in enumerate((o, s) for o in self.outcomes
                                                  for s in self.bases):
                 block = sums[:, c * self.width:(c + 1) * self.width]
-                n, totals, cross = block[:, 0], block[:, 1:1 + k], block[:, 1 + k:]
+                n, weights, totals, cross = (block[:, 0], block[:, 1], block[:, 2:2 + k],
+                                             block[:, 2 + k:])
                 if not n[0]:
                     continue
                 reps = np.repeat(np.arange(size), len(a))
                 frames.append(pd.DataFrame({
                     "wave": self.labels[w], "kind": driver_kind(basis, outcome),
                     "id": reps.astype(str), "a": np.tile(names[a], size),
-                    "b": np.tile(names[b], size), "n": n[reps],
+                    "b": np.tile(names[b], size), "n": n[reps], "w": weights[reps],
                     "sum_a": totals[:, a].ravel(), "sum_b": totals[:, b].ravel(),
                     "sum_ab": cross.ravel()}))
         if not frames:
-            return pd.DataFrame(columns=["wave", "kind", "id", "a", "b", "n", "sum_a", "sum_b",
-                                         "sum_ab"])
+            return pd.DataFrame(columns=["wave", "kind", "id", "a", "b", "n", "w", "sum_a",
+                                         "sum_b", "sum_ab"])
         return pd.concat(frames, ignore_index=True)
 
 
@@ -275,7 +287,7 @@ def key_drivers(crossproducts: pd.DataFrame, wave: str, dimensions: tuple[str, .
                 outcomes: list[str]) -> pd.DataFrame:
     """Per outcome (in ``outcomes``' order) and basis (perception, then gap) in ``wave``:
     each dimension's raw and rescaled relative weight, its bootstrap 95 % interval, R² and n
-    (the complete cases), from the sums of :class:`DriverCounter`. An outcome and basis with
+    (the complete cases), from the sums of :class:`DriverCounter` (weighted by Σw). An outcome and basis with
     fewer than :data:`MIN_CASES` complete cases has no rows (a regression on a handful of
     respondents fits them, whatever drives the outcome)."""
     rows = crossproducts[(crossproducts["wave"] == wave)
@@ -296,12 +308,13 @@ def key_drivers(crossproducts: pd.DataFrame, wave: str, dimensions: tuple[str, .
         cross[rep, i, j] = cross[rep, j, i] = part["sum_ab"].to_numpy()
         sums = np.zeros((size, len(names)))
         sums[rep, i] = part["sum_a"].to_numpy()
-        count = np.zeros(size)
+        count, weight = np.zeros(size), np.zeros(size)
         count[rep] = part["n"].to_numpy()
+        weight[rep] = part["w"].to_numpy()
         n = count[0]
         if n < MIN_CASES:
             continue  # too few complete cases for weights worth reporting
-        weights, r2 = relative_weights(correlation(count, sums, cross))
+        weights, r2 = relative_weights(correlation(weight, sums, cross))
         boot = weights[1:]
         ok = ~np.isnan(boot).any(axis=1)
         low, high = (np.percentile(boot[ok], q, axis=0) if ok.sum() >= 20 else

@@ -293,16 +293,18 @@ def allocation_weights(points, tolerance, weights, counts):
 
 
 @njit(**_JIT)
-def driver_sums(x, y, wave, group, latest, width, sums, grouped):
+def driver_sums(x, y, weight, wave, group, latest, width, sums, grouped):
     """Key-driver sums (:func:`servqual.stats.drivers.design_rows`, row by row): for each
-    respondent ``r``, outcome ``o`` and basis ``s`` (block ``c = o · bases + s`` of ``width``
-    columns) where z = (x[s, r, :], y[o, r]) has no NaN, add [1, z, z_a·z_b for a ≤ b] to
-    ``grouped[group[r], block]`` if ``wave[r] == latest``, else to ``sums[wave[r], block]``."""
+    respondent ``r`` of weight ``v = weight[r]``, outcome ``o`` and basis ``s`` (block
+    ``c = o · bases + s`` of ``width`` columns) where z = (x[s, r, :], y[o, r]) has no NaN,
+    add [1, v, v·z, v·z_a·z_b for a ≤ b] to ``grouped[group[r], block]`` if
+    ``wave[r] == latest``, else to ``sums[wave[r], block]``."""
     bases, m, d = x.shape
     k = d + 1
     z = np.empty(k)
     for r in range(m):
         w = wave[r]
+        v = weight[r]
         row = grouped[group[r]] if w == latest else sums[w]
         for o in range(y.shape[0]):
             if y[o, r] != y[o, r]:
@@ -317,10 +319,12 @@ def driver_sums(x, y, wave, group, latest, width, sums, grouped):
                 z[d] = y[o, r]
                 at = (o * bases + s) * width
                 row[at] += 1.0
+                row[at + 1] += v
                 for j in range(k):
-                    row[at + 1 + j] += z[j]
-                at += 1 + k
+                    row[at + 2 + j] += v * z[j]
+                at += 2 + k
                 for a in range(k):
+                    vz = v * z[a]
                     for b in range(a, k):
-                        row[at] += z[a] * z[b]
+                        row[at] += vz * z[b]
                         at += 1

@@ -17,7 +17,8 @@ What a wave keeps (tables of the DuckDB file; schema version :data:`SCHEMA_VERSI
 ``histograms``                counts of each gap value per wave × segment value × item or
                               dimension: rank tests and medians (:mod:`servqual.stats.ranktests`);
                               and of each item's perception answers (their distribution)
-``crossproducts``             Σx_a·x_b of complete respondents per wave × dimension: reliability
+``crossproducts``             Σx_a·x_b of complete respondents per wave × dimension: reliability;
+                              and the key drivers' (weighted) sums, ``w`` their Σ weights
 ``importance``                what happened to the 100-point importance allocations, per wave
 ``quarantine``                every rejected row with its reason, and its values as JSON
 ``rows_<n>``                  the wave's valid respondents, one row each (answers as analysed:
@@ -45,7 +46,7 @@ would compare different things under one name.
 from pathlib import Path
 
 # Here rather than in .schema, so that the command line reads them without loading DuckDB.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_STORE = Path("surveys/servqual.duckdb")
 DEFAULT_WAIT = 30.0  # seconds to wait for another process's lock on the store
 

@@ -32,9 +32,19 @@ def _weighted_squares(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE store.moments ADD COLUMN {column} DOUBLE").fetchall()
 
 
+def _weighted_drivers(con: duckdb.DuckDBPyConnection) -> None:
+    """Version 2 → 3: the cross-products keep ``w``, the Σ of the sampling weights their sums
+    were weighted with (the key drivers weigh respondents since then). Waves stored before
+    summed every respondent with weight 1: their w is n (unweighted key drivers, as they
+    were reported) until they are ingested again."""
+    con.execute("ALTER TABLE store.crossproducts ADD COLUMN w DOUBLE").fetchall()
+    con.execute("UPDATE store.crossproducts SET w = n").fetchall()
+
+
 # Migrations from version n to n + 1, applied in one transaction when a writer opens an
 # older store.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _weighted_squares}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
+    1: _weighted_squares, 2: _weighted_drivers}
 
 TABLES = {
     "servqual_store": "key VARCHAR PRIMARY KEY, value VARCHAR",
@@ -50,7 +60,7 @@ TABLES = {
     "histograms": "wave VARCHAR, segment VARCHAR, value VARCHAR, level VARCHAR, id VARCHAR, "
                   "measure VARCHAR, x DOUBLE, count DOUBLE",
     "crossproducts": "wave VARCHAR, kind VARCHAR, id VARCHAR, a VARCHAR, b VARCHAR, n DOUBLE, "
-                     "sum_a DOUBLE, sum_b DOUBLE, sum_ab DOUBLE",
+                     "sum_a DOUBLE, sum_b DOUBLE, sum_ab DOUBLE, w DOUBLE",
     "importance": "wave VARCHAR, respondents BIGINT, used BIGINT, rescaled BIGINT, "
                   "all_zero BIGINT, missing_or_invalid BIGINT",
     "quarantine": "wave VARCHAR, ingest INTEGER, source_file VARCHAR, source_row BIGINT, "
