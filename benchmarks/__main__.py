@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ["ingest", "stats", "scale"]
+BENCHMARKS = ["ingest", "stats", "twowaves", "scale"]
 # Also, by name: bigwave (one wave of 10,000,000 respondents) and decisions (false alarms and
 # power of alerts and trend directions on simulated histories; minutes, not seconds).
 NAMED = ["bigwave", "decisions"]
