@@ -268,3 +268,32 @@ def test_rows_set_aside_after_staging_are_quarantined_as_the_file_holds_them(
     written = sorted((tmp_path / "q-duckdb").glob("*.rejected.csv"))
     assert [p.read_bytes() for p in written] == [
         p.read_bytes() for p in sorted((tmp_path / "q-memory").glob("*.rejected.csv"))]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_copies_across_files_are_quarantined_as_their_files_hold_them(
+        tmp_path, monkeypatch, streamed):
+    """A respondent in two files of one wave with other answers: both copies go (a conflict),
+    the first from a file whose turn is long over (read again for its row), with its cells
+    as written there — the note, the missing code 9 — byte for byte the memory engine's."""
+    import servqual.ingest.slices as slices
+
+    inst = write(tmp_path / "i.toml", TINY_INSTRUMENT.replace(
+        'segments = ["region"]', 'segments = ["region"]\nwave = "wave"'))
+    header = "id,wave,region,note,E1,E2,E3,P1,P2,P3\n"
+    first = write(tmp_path / "a.csv", header + "r1,2026Q3,East,kept,4,5,3,3,5,4\n"
+                  "r2,2026Q3,West,called twice,5,4,2,9,3,2\n")
+    second = write(tmp_path / "b.csv", header + "r2,2026Q3,West,,5,4,2,2,3,2\n"
+                   "r3,2026Q3,East,,3,4,5,4,4,5\n")
+    memory = quarantine(tmp_path, [first, second], inst, "memory")
+    if streamed:
+        monkeypatch.setattr(slices, "FULL_READ_BYTES", 0)
+    rows = quarantine(tmp_path, [first, second], inst, "duckdb")
+    assert [(r["source_file"].rsplit("/", 1)[-1], r["source_row"], r["reason"], r["note"],
+             r["P1"]) for r in rows] == [("a.csv", "3", "duplicate_conflict", "called twice", "9"),
+                                         ("b.csv", "2", "duplicate_conflict", "", "2")]
+    assert rows == memory
+    for name in ("a", "b"):
+        mine = next((tmp_path / "q-duckdb").glob(f"{name}*.rejected.csv"))
+        theirs = next((tmp_path / "q-memory").glob(f"{name}*.rejected.csv"))
+        assert mine.read_bytes() == theirs.read_bytes()

@@ -9,9 +9,10 @@ DuckDB table). DuckDB then only *finds* the respondents whose key repeats (withi
 then across files of a wave, among the rows kept); the duplicate rule itself
 (:func:`servqual.validation.duplicates.judge`) decides, in Python, on those rows. A row
 set aside this way, or as a straight-liner, is quarantined with its values as the file holds
-them (a file read whole still holds them, a streamed file is read again:
-:func:`servqual.ingest.slices.records_at`), in the order the memory engine gives
-(:func:`servqual.validation.quarantine.joined`). Last, the valid rows come back
+them (:func:`servqual.ingest.slices.records_at`: a file read whole holds its rows until its
+own duplicates are judged, straight-liners are held as they are read, and for a copy found
+across files or in a streamed file, the file is read again), in the order the memory engine
+gives (:func:`servqual.validation.quarantine.joined`). Last, the valid rows come back
 as Arrow record batches to the accumulators every engine uses
 (:func:`servqual.stats.aggregate.aggregate`), and the accounting of each file is counted on
 them by :mod:`servqual.validation.accounting`.
@@ -26,6 +27,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -123,6 +125,8 @@ class DuckDBEngine:
         self.files.append(read)
         if self.instrument.settings.respondent_id:
             self._judge(f"part = {read.index}")
+        self._quarantine_set_aside()  # while a file read whole still holds its rows
+        read.whole = None  # a file's rows are not kept past its turn
 
     def _stage_file(self, read: FileRead) -> tuple[list[pd.DataFrame], list]:
         """Stage the kept rows of one file; its rejected rows and their wave labels."""
@@ -149,9 +153,16 @@ class DuckDBEngine:
                 quarantines.append(q)
                 waves += [_label(w) for w in responses.meta[WAVE].to_numpy()[rejected]]
             kept = responses.take(flags.ok)
+            straight = straightlining(kept, inst)
             self.staging.add(kept.to_batch(), read.index, ords[flags.ok],
                              duplicates.key_hashes(kept.meta) if inst.settings.respondent_id
-                             else np.zeros(len(kept), np.uint64), straightlining(kept, inst))
+                             else np.zeros(len(kept), np.uint64), straight)
+            if inst.settings.quarantine_straightlining and straight.any():
+                at = np.flatnonzero(flags.ok)[straight]  # quarantined later, unless copies
+                read.held.append(replace(_without_unparseable(raw),
+                                         frame=raw.frame.iloc[at].reset_index(drop=True),
+                                         source_rows=raw.source_rows[at]))
+                read.held_ords.append(ords[at])
         unparseable = read.unparseable if read.unparseable is not None else pd.DataFrame()
         if len(unparseable):
             quarantines.append(rejected_rows(_unparseable_only(read), np.zeros(0, np.int64),
@@ -387,8 +398,6 @@ def _label(value) -> str | None:
 def _without_unparseable(raw):
     """The slice with its unparseable records left to the file's end (they are quarantined
     once, after the last slice)."""
-    from dataclasses import replace
-
     return replace(raw, unparseable=raw.unparseable.iloc[:0])
 
 

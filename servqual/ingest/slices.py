@@ -47,7 +47,9 @@ class FileRead:
     platform: Platform | None = None
     columns: list[str] = field(default_factory=list)  # the file's own column names
     names: list[str] | None = None  # the columns under the instrument's names
-    whole: RawTable | None = None  # the file read whole: its rows for the quarantine
+    whole: RawTable | None = None  # the file read whole, until its own rows are judged
+    held: list[RawTable] = field(default_factory=list)  # rows kept for the quarantine
+    held_ords: list[np.ndarray] = field(default_factory=list)  # their places (see records_at)
     layout: TextLayout | None = None  # streamed text: how it is laid out
     invalid: list[tuple[int | None, str]] = field(default_factory=list)  # streamed: unparseable
     unparseable: pd.DataFrame | None = None  # source_row and text of unparseable records
@@ -111,13 +113,23 @@ def records_at(read: FileRead, instrument: Instrument, ords: np.ndarray, progres
     records are ``ords`` (ascending), values as read: rows a rule sets aside after they were
     staged (a duplicate, a straight-liner) go to the quarantine as the file holds them.
 
-    A file read whole still holds them; a streamed file is read again, a slice at a time,
-    with the encoding and settings its first read ended with, up to the last of them.
+    A file read whole still holds them until its own rows are judged; rows the engine held
+    as it read (``read.held``, e.g. the straight-liners) are taken from there; otherwise the
+    file is read again, a slice at a time, with the encoding and settings its first read
+    ended with, up to the last of them.
     """
     if read.whole is not None:
         raw = read.whole
         return replace(raw, frame=raw.frame.iloc[ords].reset_index(drop=True),
                        source_rows=raw.source_rows[ords], unparseable=raw.unparseable.iloc[:0])
+    if read.held:
+        held = np.concatenate(read.held_ords)
+        if np.isin(ords, held).all():
+            at = np.searchsorted(held, ords)  # held in file order, as read
+            frame = pd.concat([r.frame for r in read.held], ignore_index=True)
+            rows = np.concatenate([r.source_rows for r in read.held])
+            return replace(read.held[0], frame=frame.iloc[at].reset_index(drop=True),
+                           source_rows=rows[at])
     again = FileRead(path=read.path, index=read.index, text_encoding=read.text_encoding,
                      single_threaded=read.single_threaded, resync=read.resync)
     first, frames, rows, offset = None, [], [], 0
