@@ -297,3 +297,42 @@ def test_copies_across_files_are_quarantined_as_their_files_hold_them(
         mine = next((tmp_path / "q-duckdb").glob(f"{name}*.rejected.csv"))
         theirs = next((tmp_path / "q-memory").glob(f"{name}*.rejected.csv"))
         assert mine.read_bytes() == theirs.read_bytes()
+
+
+@pytest.mark.parametrize("engine", [*ENGINES, "duckdb-streamed"])
+@pytest.mark.parametrize("straight", [True, False])
+def test_straight_liners_in_two_files_follow_the_duplicate_rule(tmp_path, monkeypatch, engine,
+                                                                straight):
+    """The duplicate rule across the files of a wave compares the copies each file keeps:
+    a straight-liner a file quarantines is not one of them (see duplicates.judge_shared).
+    So r2, straight-lining in both files with other answers, is two straight-liners and a
+    copy (not three conflicts), and r1, straight-lining in a.csv only, is kept from b.csv.
+    Without quarantining straight-liners, both respondents' kept copies conflict."""
+    import servqual.ingest.slices as slices
+
+    text = TINY_INSTRUMENT.replace('segments = ["region"]', 'segments = ["region"]\nwave = "wave"')
+    if straight:
+        text = text.replace('wave = "wave"', 'wave = "wave"\nquarantine_straightlining = true')
+    inst = write(tmp_path / "i.toml", text)
+    header = "id,wave,region,E1,E2,E3,P1,P2,P3\n"
+    a = write(tmp_path / "a.csv", header + "r2,2026Q3,East,5,5,5,5,5,5\n"
+              "r4,2026Q3,East,4,5,3,3,5,4\nr1,2026Q3,West,4,4,4,4,4,4\n")
+    b = write(tmp_path / "b.csv", header + "r2,2026Q3,East,3,3,3,3,3,3\n"
+              "r5,2026Q3,East,3,4,5,4,4,5\nr2,2026Q3,East,3,3,3,3,3,3\n"
+              "r1,2026Q3,West,4,5,3,2,3,4\n")
+    if engine == "duckdb-streamed":
+        monkeypatch.setattr(slices, "FULL_READ_BYTES", 0)
+        engine = "duckdb"
+    rows = quarantine(tmp_path, [a, b], inst, engine)
+    got = [(r["source_file"].rsplit("/", 1)[-1], int(r["source_row"]), r["reason"],
+            r["duplicate_of"]) for r in rows]
+    if straight:
+        assert got == [("a.csv", 2, "straightlining", ""), ("a.csv", 4, "straightlining", ""),
+                       ("b.csv", 2, "straightlining", ""),
+                       ("b.csv", 4, "duplicate_respondent", "2")]
+    else:
+        assert got == [("a.csv", 2, "duplicate_conflict", ""),
+                       ("a.csv", 4, "duplicate_conflict", ""),
+                       ("b.csv", 2, "duplicate_conflict", ""),
+                       ("b.csv", 4, "duplicate_respondent", "2"),
+                       ("b.csv", 5, "duplicate_conflict", "")]

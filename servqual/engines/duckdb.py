@@ -7,7 +7,8 @@ quarantine as the file holds them, the others staged (:mod:`.staging`: their val
 files on disk, their key hashes, :func:`servqual.validation.duplicates.key_hashes`, in a
 DuckDB table). DuckDB then only *finds* the respondents whose key repeats (within the file,
 then across files of a wave, among the rows kept); the duplicate rule itself
-(:func:`servqual.validation.duplicates.judge`) decides, in Python, on those rows. A row
+(:func:`servqual.validation.duplicates.judge`, across files
+:func:`~servqual.validation.duplicates.judge_shared`) decides, in Python, on those rows. A row
 set aside this way, or as a straight-liner, is quarantined with its values as the file holds
 them (:func:`servqual.ingest.slices.records_at`: a file read whole holds its rows until its
 own duplicates are judged, straight-liners are held as they are read, and for a copy found
@@ -37,7 +38,7 @@ import pyarrow as pa
 
 from ..errors import DataError
 from ..ingest.slices import (FileRead, ProgressFn, Restart, check_readable, read_slices,
-                             records_at)
+                             records_at, unparseable_only, without_unparseable)
 from ..instrument import Instrument
 from ..models import Aggregates, Collected, DataQuality, ImportanceCounts, Reason, Unit
 from ..quarantine import QUARANTINE_COLUMNS, SOURCE
@@ -46,8 +47,8 @@ from ..stats.aggregate import aggregate
 from ..stats.questionnaire import common_items
 from ..stats.scores import allocations
 from ..validation import duplicates
-from ..validation.accounting import (add_rejected, check, count_missing, file_record, merge,
-                                     missing_answers)
+from ..validation.accounting import (add_rejected, by_file_and_wave, check, count_missing,
+                                     file_record, merge, missing_answers)
 from ..validation.columns import (absent_outcomes, answer_columns, check_header,
                                   resolve_columns)
 from ..validation.quarantine import joined, rejected_rows
@@ -148,7 +149,7 @@ class DuckDBEngine:
             rejected = np.flatnonzero(~flags.ok)
             if len(rejected):
                 column, value = flags.cells(rejected)
-                q = rejected_rows(_without_unparseable(raw), rejected, flags.code[rejected],
+                q = rejected_rows(without_unparseable(raw), rejected, flags.code[rejected],
                                   column, value, flags.duplicate_of[rejected])
                 quarantines.append(q)
                 waves += [_label(w) for w in responses.meta[WAVE].to_numpy()[rejected]]
@@ -159,13 +160,13 @@ class DuckDBEngine:
                              else np.zeros(len(kept), np.uint64), straight)
             if inst.settings.quarantine_straightlining and straight.any():
                 at = np.flatnonzero(flags.ok)[straight]  # quarantined later, unless copies
-                read.held.append(replace(_without_unparseable(raw),
+                read.held.append(replace(without_unparseable(raw),
                                          frame=raw.frame.iloc[at].reset_index(drop=True),
                                          source_rows=raw.source_rows[at]))
                 read.held_ords.append(ords[at])
         unparseable = read.unparseable if read.unparseable is not None else pd.DataFrame()
         if len(unparseable):
-            quarantines.append(rejected_rows(_unparseable_only(read), np.zeros(0, np.int64),
+            quarantines.append(rejected_rows(unparseable_only(read), np.zeros(0, np.int64),
                                              np.zeros(0, np.int8), np.zeros(0, object),
                                              np.zeros(0, object), np.zeros(0, np.int64)))
             unlabelled = None if read.has_wave_column else wave_from_filename(
@@ -175,7 +176,8 @@ class DuckDBEngine:
 
     def _judge(self, where: str, across: bool = False) -> None:
         """The duplicate rule over the staged rows ``where`` whose key repeats (across files:
-        among those kept, keys found in two files)."""
+        among those kept, keys found in two files, judged as the memory engine judges keys
+        that files share: a straight-liner to be quarantined is not a copy its file keeps)."""
         having = "count(DISTINCT part) > 1" if across else "count(*) > 1"
         rows, keys = self.staging.rows(
             f"{where} AND code = 0 AND khash IN (SELECT khash FROM keys WHERE {where} "
@@ -183,10 +185,18 @@ class DuckDBEngine:
         if not rows.num_rows:
             return
         found = self._responses(rows)
-        reason, first = duplicates.judge(duplicates.exact_key_labels(found.meta),
-                                         duplicates.content_digest(found),
-                                         found.meta["source_row"].to_numpy(),
-                                         self.instrument.settings.duplicates)
+        keep = self.instrument.settings.duplicates
+        if across:  # each file's kept copies, as the memory engine judges files it shares keys
+            n = rows.num_rows
+            straight = (keys["straight"].to_numpy(zero_copy_only=False)
+                        & self.instrument.settings.quarantine_straightlining)
+            reason, first = duplicates.judge_shared(duplicates.describe(
+                found, keys["ord"].to_numpy(), np.zeros(n, np.int8), np.full(n, -1),
+                straight), keep)
+        else:
+            reason, first = duplicates.judge(duplicates.exact_key_labels(found.meta),
+                                             duplicates.content_digest(found),
+                                             found.meta["source_row"].to_numpy(), keep)
         hit = reason > 0
         if not hit.any():
             return
@@ -275,7 +285,7 @@ class DuckDBEngine:
             waves |= {str(w) for w in responses.meta[WAVE].unique()}
             straight = straightlining(responses, inst)
             missing = missing_answers(responses)
-            for index, wave, mask in _by_file_and_wave(responses, paths):
+            for index, wave, mask in by_file_and_wave(responses, paths):
                 for q in (valid[int(index)], self._wave_part(wave, int(index))):
                     q.rows_valid += int(mask.sum())
                     q.answers_missing += int(missing[mask].sum())
@@ -376,33 +386,6 @@ class DuckDBEngine:
         return f"SELECT {', '.join(select)} FROM {view} WHERE {WAVE} = '{wave}'"
 
 
-def _by_file_and_wave(responses: Responses, paths: dict[str, int]
-                      ) -> Iterator[tuple[int, str, np.ndarray]]:
-    """The rows of each (file, wave) among ``responses``: the file's index in ``paths``, the
-    wave and the mask of its rows (from the label columns' codes: a million labels as text
-    took half a second per batch)."""
-    source = responses.meta[SOURCE].astype("category")
-    wave = responses.meta[WAVE].astype("category")
-    width = len(wave.cat.categories) + 1
-    pair = source.cat.codes.to_numpy(np.int64) * width + wave.cat.codes.to_numpy(np.int64) + 1
-    for key in np.unique(pair):
-        at = int(key) // width, int(key) % width - 1  # -1: no wave label (never valid)
-        label = str(wave.cat.categories[at[1]]) if at[1] >= 0 else "nan"
-        yield paths[str(source.cat.categories[at[0]])], label, pair == key
-
-
 def _label(value) -> str | None:
     return None if value is None or pd.isna(value) or value == "" else str(value)
 
-
-def _without_unparseable(raw):
-    """The slice with its unparseable records left to the file's end (they are quarantined
-    once, after the last slice)."""
-    return replace(raw, unparseable=raw.unparseable.iloc[:0])
-
-
-def _unparseable_only(read: FileRead):
-    from ..ingest.table import RawTable
-
-    return RawTable(path=read.path, frame=pd.DataFrame(columns=read.columns),
-                    source_rows=np.zeros(0, np.int64), unparseable=read.unparseable)

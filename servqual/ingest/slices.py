@@ -240,3 +240,15 @@ class _Body:
     def close(self) -> None:
         self._fh.close()
         self.closed = True
+
+
+def without_unparseable(raw: RawTable) -> RawTable:
+    """The slice with its unparseable records left to the file's end (they are quarantined
+    once, after the last slice)."""
+    return replace(raw, unparseable=raw.unparseable.iloc[:0])
+
+
+def unparseable_only(read: FileRead) -> RawTable:
+    """The unparseable records of a file read, as a table of no other rows."""
+    return RawTable(path=read.path, frame=pd.DataFrame(columns=read.columns),
+                    source_rows=np.zeros(0, np.int64), unparseable=read.unparseable)
