@@ -185,18 +185,12 @@ class DuckDBEngine:
         if not rows.num_rows:
             return
         found = self._responses(rows)
-        keep = self.instrument.settings.duplicates
-        if across:  # each file's kept copies, as the memory engine judges files it shares keys
-            n = rows.num_rows
-            straight = (keys["straight"].to_numpy(zero_copy_only=False)
-                        & self.instrument.settings.quarantine_straightlining)
-            reason, first = duplicates.judge_shared(duplicates.describe(
-                found, keys["ord"].to_numpy(), np.zeros(n, np.int8), np.full(n, -1),
-                straight), keep)
-        else:
-            reason, first = duplicates.judge(duplicates.exact_key_labels(found.meta),
-                                             duplicates.content_digest(found),
-                                             found.meta["source_row"].to_numpy(), keep)
+        n = rows.num_rows  # in one file judge_shared is judge; across, it skips straight-liners
+        straight = (keys["straight"].to_numpy(zero_copy_only=False)
+                    & self.instrument.settings.quarantine_straightlining)
+        reason, first = duplicates.judge_shared(duplicates.describe(
+            found, keys["ord"].to_numpy(), np.zeros(n, np.int8), np.full(n, -1), straight),
+            self.instrument.settings.duplicates)
         hit = reason > 0
         if not hit.any():
             return

@@ -70,7 +70,7 @@ def count_missing(responses: Responses) -> int:
 
 
 def by_file_and_wave(responses: Responses, paths: dict[str, int]
-                      ) -> Iterator[tuple[int, str, np.ndarray]]:
+                     ) -> Iterator[tuple[int, str, np.ndarray]]:
     """The rows of each (file, wave) among ``responses``: the file's index in ``paths``, the
     wave and the mask of its rows (from the label columns' codes: a million labels as text
     took half a second per batch)."""
