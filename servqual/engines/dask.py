@@ -81,9 +81,10 @@ class DaskEngine(PartsEngine):
             self.cluster.close()
             self.cluster = None
 
-    def _map(self, function: Callable, items: list) -> list:
-        """``function`` over ``items`` on the workers, results in order. An error raised by
-        a task (a servqual error naming a file) is raised here as it was raised there."""
+    def _map(self, function: Callable, items: list, what: str) -> list:
+        """``function`` over ``items`` on the workers, results in order (``what`` names the
+        pass; the cluster's own dashboard shows progress). An error raised by a task (a
+        servqual error naming a file) is raised here as it was raised there."""
         if not items:
             return []
         futures = self.client.map(function, items, pure=False)

@@ -48,7 +48,7 @@ from ..waves import sort_waves
 from .partition import Part, parts_of
 
 # (function, items) → results in order: the builtin map, a thread pool's, a cluster's.
-MapFn = Callable[[Callable, list], list]
+MapFn = Callable[..., list]  # (function, items, what): results in order; what names the pass
 
 
 @dataclass
@@ -171,15 +171,15 @@ def overrides_of(details: dict[int, pd.DataFrame], keep: str = "quarantine"
 def run_parts(parts: list[Part], instrument: Instrument, map_: MapFn,
               split_by: str | None = None) -> tuple[list[PartResult], dict[int, Overrides]]:
     """Every part checked (by ``map_``), with the respondents shared by parts settled."""
-    results = map_(lambda p: check_part(p, instrument, split_by), parts)
+    results = map_(lambda p: check_part(p, instrument, split_by), parts, "reading parts")
     asked = settle(results)
     if not asked:
         return results, {}
     described = map_(lambda p: (p.index, describe_part(p, instrument, asked[p.index])),
-                     [parts[i] for i in sorted(asked)])
+                     [parts[i] for i in sorted(asked)], "finding respondents parts share")
     overrides = overrides_of(dict(described), instrument.settings.duplicates)
     again = map_(lambda p: check_part(p, instrument, split_by, overrides[p.index]),
-                 [parts[i] for i in sorted(overrides)])
+                 [parts[i] for i in sorted(overrides)], "reading again parts they share")
     for result in again:
         results[result.part.index] = result
     return results, overrides
@@ -270,14 +270,14 @@ def _unit_quality(tallies: list[Tally], rejected: pd.DataFrame) -> DataQuality:
     return quality
 
 
-def local_map(function: Callable, items: list, progress=None) -> list:
+def local_map(function: Callable, items: list, what: str, progress=None) -> list:
     """Parts one after another in this process: one part's rows in memory at a time;
-    ``progress`` (what, done, total) is told after each."""
+    ``progress`` (``what`` the pass is, done, total) is told after each."""
     done = []
     for item in items:
         done.append(function(item))
         if progress is not None:
-            progress("reading parts", len(done), len(items))
+            progress(what, len(done), len(items))
     return done
 
 
@@ -308,7 +308,7 @@ class PartsEngine:
     def common_items(self, member: np.ndarray) -> tuple[Aggregates | None, dict[str, Aggregates]]:
         inst, split_by, overrides = self.instrument, self.split_by, self.overrides
         done = self.map(lambda p: common_part(p, inst, member, overrides.get(p.index), split_by),
-                        self.parts)
+                        self.parts, "reading parts again: items asked in every wave")
         whole = [a for a, _ in done if a is not None]
         units: dict[str, list[Aggregates]] = {}
         for _, by_unit in done:
