@@ -9,6 +9,8 @@ import random
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -406,3 +408,24 @@ def test_streamed_answers_as_plain_numbers_or_with_text_in_a_later_batch(tmp_pat
             shown = dict(zip(rows["source_row"], rows["value"]))
             assert (shown[21], shown[61]) == ("8", "9.5")
             assert [str(v) for v in rows["E01"]][:2] == ["8", "9.5"]
+
+
+# --------------------------------------------------------------------------------------------
+# Parquet columns of lists or records
+
+
+@pytest.mark.parametrize("column, values", [
+    ("P2", pa.array([[4], [3, 5]], pa.list_(pa.int64()))),            # a multiple-choice export
+    ("region", pa.array([{"code": "E", "name": "East"}] * 2)),      # a segment as a record
+])
+def test_a_parquet_column_of_lists_or_records_is_an_error_naming_it(tmp_path, column, values):
+    inst = write(tmp_path / "instrument.toml", TINY_INSTRUMENT)
+    table = pa.table({"id": ["r1", "r2"], "region": ["East", "West"], "E1": [4, 5],
+                      "E2": [4, 5], "E3": [4, 5], "P1": [3, 4], "P2": [3, 4], "P3": [3, 4]})
+    data = tmp_path / "2026Q3.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index(column), column, values), data)
+    result = validate(data, "--instrument", inst)
+    assert result.exit_code == 65, result.output
+    assert f"2026Q3.parquet, column {column!r}: the column holds" in result.output
+    assert "not one answer or label per cell" in result.output
+    assert "Traceback" not in result.output

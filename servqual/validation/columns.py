@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..celltext import is_number, quoted
 from ..errors import DataError
@@ -87,9 +88,23 @@ def resolve_columns(raw: RawTable, instrument: Instrument) -> pd.DataFrame:
             missing.append((column, key))
     if missing:
         raise missing_columns(raw, names, missing, len([w for w in wanted if w[2]]), instrument)
-    if not renames:
-        return frame
-    return frame.set_axis([renames.get(p, n) for p, n in enumerate(names)], axis=1)
+    if renames:
+        frame = frame.set_axis([renames.get(p, n) for p, n in enumerate(names)], axis=1)
+    _single_values(frame, [c for c, _, _ in wanted], path)
+    return frame
+
+
+def _single_values(frame: pd.DataFrame, columns: list[str], path) -> None:
+    """A column the instrument reads must hold one value per cell: a Parquet column of
+    lists, records or maps (a multiple-choice export) is an error naming it."""
+    for column in columns:
+        if column not in frame.columns:
+            continue
+        dtype = frame[column].dtype
+        kind = getattr(dtype, "pyarrow_dtype", None)
+        if kind is not None and pa.types.is_nested(kind):
+            raise DataError(f"the column holds {kind} values, not one answer or label per "
+                            "cell; export it as single values", file=path, column=column)
 
 
 def absent_outcomes(columns: list[str], instrument: Instrument) -> list[str]:
