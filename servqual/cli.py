@@ -33,7 +33,7 @@ from .cli_distribute import (DistributeOption, DryRunOption, ResendOption,
 from .engines import survey_paths
 from .errors import OutputError, ServqualError, UsageError
 from .instrument import DEFAULT_INSTRUMENT, load_instrument
-from .quarantine import quarantine_path
+from .quarantine import quarantine_path, quarantine_paths
 from .store import DEFAULT_STORE, DEFAULT_WAIT
 from .terminal import (err_console, out_console, print_accounting, print_trend,
                        print_wave_accounting, progress_bar, say, say_outcomes_absent, steps)
@@ -198,7 +198,8 @@ def validate(
     files: FilesArgument,
     instrument: InstrumentOption = DEFAULT_INSTRUMENT,
     out_dir: Annotated[Optional[Path], typer.Option(
-        "--out-dir", help="Where to write <file>.rejected.csv (default: beside each input).")
+        "--out-dir", help="Where to write <file>.rejected.csv (default: beside each input); "
+        "inputs of one name are told apart by suffix, then folder.")
     ] = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Exit 65 when any row is quarantined.")] = False,
@@ -228,8 +229,7 @@ def validate(
     rejected = {str(p): quarantine_of(collected.quarantine, collected.columns, str(p))
                 for p in paths}
     with OutputSet() as outputs:
-        for path in paths:
-            dest = quarantine_path(path if out_dir is None else out_dir / path.name)
+        for path, dest in zip(paths, quarantine_paths(paths, out_dir)):
             outputs.write_csv(dest, rejected[str(path)])
         written = outputs.destinations
     quality = collected.quality

@@ -271,3 +271,33 @@ def test_items_answered_but_no_dimension_score_is_a_data_error(tmp_path):
     assert "no respondent has a dimension score" in result.output
     assert "min_item_share" in result.output and "2026Q3.csv" in result.output
     assert not (tmp_path / "r.html").exists()
+
+
+def test_inputs_of_one_name_keep_a_quarantine_file_each(tmp_path):
+    # A wave per region (east/2026Q3.csv, west/2026Q3.csv) validated into one --out-dir, and
+    # a wave saved as both CSV and Excel in one folder: each input's rejected rows must land
+    # in a file of their own (the second file overwrote the first's rows).
+    inst, _ = tiny(tmp_path)
+    for region, bad in (("east", "r2,East,5,4,2,2,3,7"), ("west", "r3,West,3,,5,4,4,8")):
+        (tmp_path / region).mkdir()
+        (tmp_path / region / "2026Q3.csv").write_text(
+            f"id,region,E1,E2,E3,P1,P2,P3\n{region}1,East,4,5,3,3,5,4\n{bad}\n",
+            encoding="utf-8")
+    out = tmp_path / "q"
+    result = invoke("validate", tmp_path / "east" / "2026Q3.csv", tmp_path / "west" / "2026Q3.csv",
+                    "--instrument", inst, "--out-dir", out)
+    assert result.exit_code == 0, result.output
+    east = rejected(out / "east_2026Q3.csv.rejected.csv")
+    west = rejected(out / "west_2026Q3.csv.rejected.csv")
+    assert [(r["id"], r["reason"], r["value"]) for r in east] == [("r2", "out_of_scale", "7")]
+    assert [(r["id"], r["reason"], r["value"]) for r in west] == [("r3", "out_of_scale", "8")]
+    assert sorted(p.name for p in out.iterdir()) == ["east_2026Q3.csv.rejected.csv",
+                                                     "west_2026Q3.csv.rejected.csv"]
+    assert "quarantine: " + str(out / "east_2026Q3.csv.rejected.csv") in result.output
+    # the same wave saved as CSV and as Excel in one folder: told apart by the suffix
+    from servqual.quarantine import quarantine_paths
+    folder = tmp_path / "waves"
+    assert quarantine_paths([folder / "2026Q3.csv", folder / "2026Q3.xlsx", folder / "2026Q2.csv"]
+                            ) == [folder / "2026Q3.csv.rejected.csv",
+                                  folder / "2026Q3.xlsx.rejected.csv",
+                                  folder / "2026Q2.rejected.csv"]
