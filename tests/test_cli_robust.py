@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import INSTRUMENT, SAMPLE
-from fixtures import TINY_CSV, tiny
+from fixtures import TINY_CSV, TINY_INSTRUMENT, report_tiny, tiny
 from servqual.cli import app
 
 runner = CliRunner()
@@ -301,3 +301,22 @@ def test_inputs_of_one_name_keep_a_quarantine_file_each(tmp_path):
                             ) == [folder / "2026Q3.csv.rejected.csv",
                                   folder / "2026Q3.xlsx.rejected.csv",
                                   folder / "2026Q2.rejected.csv"]
+
+
+def test_segment_values_are_read_as_written_even_when_they_spell_no_value(tmp_path):
+    # "NA" is North America, "None" a loyalty tier: they are segment values, and read as
+    # missing they silently left their respondents out of the segment tables. An answer,
+    # a wave or a respondent id written so still means no value (exports write them so).
+    data = TINY_CSV.replace("r1,East,", "r1,NA,").replace("r2,East,5,4", "r2,None,N/A,4")
+    data = data.replace("r3,West,", "null,West,")
+    result, out = report_tiny(tmp_path, TINY_INSTRUMENT, data)
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text(encoding="utf-8"))
+    regions = {s["value"]: s["n"] for s in record["segments"]
+               if s["column"] == "region" and s["dimension"] == "alpha"}
+    assert set(regions) == {"NA", "None", "West"}
+    quality = record["data_quality"]
+    assert quality["quarantine_reasons"].get("missing_respondent_id") == 1
+    assert quality["answers_missing"] == 2  # r2's N/A and r4's missing code 9
+    rows = rejected(tmp_path / "r.rejected.csv")
+    assert [(r["id"], r["reason"]) for r in rows] == [("null", "missing_respondent_id")]

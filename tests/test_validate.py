@@ -157,14 +157,16 @@ def test_ids_keep_leading_zeros(tmp_path):
 
 # Cells of a text-typed answer column: numbers as exports write them, and what is not one.
 CELLS = ["1", "7", " 3 ", "4.0", "+2", "-1.5", ".5", "1e0", "2E+0", "inf", "-Infinity", "５",
-         "３.５", "", "   ", None, "x", "五", "1,5", "2 3", "..", "e3", "true", "NaN", "1e400"]
+         "３.５", "", "   ", None, "x", "五", "1,5", "2 3", "..", "e3", "true", "NaN", "1e400",
+         "N/A", "NA", " NA", "null", "Null", "#N/A"]
 NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|(?i:inf(?:inity)?))")
 
 
 def oracle(cell):
     """A cell's number (NaN when blank or text) and whether it is text: Python's own parse
-    of the NFKC-normalised, stripped cell."""
-    if cell is None:
+    of the NFKC-normalised, stripped cell; a cell that is exactly a text exports write for
+    "no value" (NA, N/A, null, NaN, #N/A …, not " NA" or "Null") is blank."""
+    if cell is None or cell in {"NaN", "N/A", "NA", "null", "#N/A"}:
         return np.nan, False
     text = unicodedata.normalize("NFKC", cell.strip()).strip()
     if not text:

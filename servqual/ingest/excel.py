@@ -17,7 +17,7 @@ from python_calamine import CalamineError
 
 from ..errors import DataError
 from ..instrument import Instrument
-from .table import (NULL_TOKENS, RawTable, detect_platform, header_frame, header_text,
+from .table import (RawTable, detect_platform, header_frame, header_text,
                     match_key, name_columns)
 
 
@@ -30,7 +30,7 @@ def read_excel_table(path: Path, instrument: Instrument) -> RawTable:
             if not settings.sheet and len(book.sheet_names) > 1:
                 sheet = _holding_sheet(book, instrument) or sheet
             grid = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object,
-                                 keep_default_na=False, na_values=NULL_TOKENS)
+                                 keep_default_na=False, na_values=[""])
     except (CalamineError, ValueError, OSError) as err:
         raise DataError(f"cannot be read as an Excel workbook (damaged or truncated?): {err}",
                         file=path) from err

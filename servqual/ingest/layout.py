@@ -25,7 +25,7 @@ from ..errors import DataError
 from ..instrument import Instrument
 from .decoding import SNIFF_BYTES, _NotUtf8
 from .spans import TextSpan
-from .table import (NULL_TOKENS, Platform, RawTable, detect_platform, header_frame,
+from .table import (Platform, RawTable, detect_platform, header_frame,
                     label_columns, match_key, name_columns)
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -173,7 +173,10 @@ class _Options:
                 ignore_empty_lines=False, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types=types,
-                null_values=NULL_TOKENS, strings_can_be_null=True,
+                # Only an empty cell is empty here: text is kept as written ("NA" may be a
+                # region), and validation decides what a "no value" text means for a
+                # column (validation.cells.without_null_tokens).
+                null_values=[""], strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
                 # pyarrow's defaults read 1 and 0 as true and false in a column that also
                 # holds "true": answers would turn into booleans.

@@ -13,7 +13,9 @@ import pandas as pd
 
 from ..instrument import Instrument
 
-# Text that means "no value" in exports (pyarrow's defaults plus Excel's and SPSS's habits).
+# Text that means "no value" in exports (pyarrow's defaults plus Excel's and SPSS's habits). The
+# readers keep it as written; an answer, wave or id so written is missing, a segment value
+# is not (servqual.validation.cells.without_null_tokens).
 NULL_TOKENS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
                "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null", "None"]
 

@@ -138,7 +138,7 @@ def read_rows(raw: RawTable, frame: pd.DataFrame, instrument: Instrument,
             raise UsageError(f"--wave names the wave of files without a wave column, and "
                              f"{raw.path} has the column {settings.wave!r}: leave out --wave, "
                              "or give the files without one", file=raw.path)
-        wave = categorical(frame[settings.wave], blank="")
+        wave = categorical(frame[settings.wave], blank="", tokens=True)
         blank = list(wave.categories).index("") if "" in wave.categories else -1
         flags.flag((wave.codes == blank) & (blank >= 0), "missing_wave")
         meta[WAVE] = wave
