@@ -32,7 +32,7 @@ from .strategy import StrategyBook, load_strategies, recommend
 from .validation.accounting import merge
 from .validation.columns import outcome_in_no_file
 from .validation.quarantine import empty_quarantine
-from .waves import sort_waves
+from .waves import check_wave_spellings, sort_waves
 
 
 @dataclass
@@ -156,6 +156,7 @@ def run(request: Request) -> Outcome:
             stored = store.load(instrument, exclude=set(collected.waves))
             parts.append(stored)
         aggregates, quality, waves = _combined(parts)
+        check_wave_spellings(collected.waves, [w for w in waves if w not in collected.waves])
         if not waves:
             raise no_valid_responses(quality)
         answered = ("the perception" if instrument.servperf

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,9 @@ def _natural_key(label: str) -> tuple:
 
 
 def parse_wave(label: str) -> tuple[str, dt.date | None]:
-    """Return ``(granularity, first day)`` for a label; granularity is quarter/month/date/other."""
+    """Return ``(granularity, first day)`` for a label; granularity is quarter/month/date/other.
+    Full-width characters read as their ASCII forms (``２０２６Ｑ３`` is 2026Q3)."""
+    label = unicodedata.normalize("NFKC", label)
     if m := _QUARTER.match(label):
         year, q = int(m.group(1)), int(m.group(2))
         return "quarter", dt.date(year, 3 * (q - 1) + 1, 1)
@@ -61,6 +64,27 @@ def wave_key(label: str) -> WaveKey:
 def sort_waves(labels) -> list[str]:
     """Distinct labels in chronological order."""
     return sorted(set(labels), key=wave_key)
+
+
+def check_wave_spellings(labels, stored=()) -> None:
+    """Two labels of one run that name the same quarter, month or day in different spellings
+    (``2026Q3``, ``2026-Q3``, ``2026年第3季度``, ``２０２６Ｑ３``) are an error (exit 65): taken
+    as two waves, one period's respondents would be counted twice in the trends, and the
+    spelling that sorts last would become the current wave. ``stored``: the labels of a
+    history store the run adds to."""
+    from .errors import DataError
+
+    seen: dict[tuple[str, dt.date], str] = {}
+    for label in sorted({*stored}) + sorted(set(labels) - {*stored}):
+        kind, date = parse_wave(label)
+        if date is None:
+            continue
+        other = seen.setdefault((kind, date), label)
+        if other != label:
+            where = "the history store holds" if other in stored else "the files give"
+            raise DataError(f"the wave labels {other!r} and {label!r} name the same {kind} "
+                            f"({where} {other!r}): write it one way in the wave column or "
+                            "the file names, or its respondents count as two waves")
 
 
 def wave_from_filename(path: str | Path, label: str = "") -> str:

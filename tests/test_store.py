@@ -591,3 +591,24 @@ def test_a_version_2_store_keeps_its_key_drivers_through_the_migration(tmp_path)
                        ).fetchall() == [(0,)]
     con.close()
     assert drivers() == before
+
+
+@pytest.mark.parametrize("label", ["2026-Q3", "2026年第3季度", "２０２６Ｑ３"])
+def test_a_quarter_spelled_another_way_is_refused_not_counted_twice(tmp_path, label):
+    # 2026-Q3 and 2026Q3 are one quarter: stored as two waves, its respondents counted
+    # twice in the trend, and the spelling that sorted last became the current wave.
+    inst, first = tiny(tmp_path, name="2026Q3.csv")
+    again = tmp_path / f"{label}.csv"
+    shutil.copy(first, again)
+    store = tmp_path / "s.duckdb"
+    assert invoke("ingest", first, "--instrument", inst, "--store", store).exit_code == 0
+    result = invoke("ingest", again, "--instrument", inst, "--store", store)
+    assert result.exit_code == 65, result.output
+    assert f"the wave labels '2026Q3' and {label!r} name the same quarter" in result.output
+    assert "the history store holds '2026Q3'" in result.output
+    assert list(Store.open(store).waves()["wave"]) == ["2026Q3"]
+    # files alone, one run: the same error
+    result = invoke("report", first, again, "--instrument", inst, "--out", tmp_path / "r.html")
+    assert result.exit_code == 65, result.output
+    assert "name the same quarter" in result.output
+    assert not (tmp_path / "r.html").exists()

@@ -22,6 +22,7 @@ from ..models import (CROSS_KEYS, CROSS_SUMS, HISTOGRAM_KEYS, KEYS, SUMS, WEIGHT
                       Aggregates, DataQuality, ImportanceCounts)
 from ..stats.aggregate import canonical
 from ..stats.questionnaire import questionnaire_common
+from ..waves import check_wave_spellings
 from .history import Store, quality_to_json, quietly, quote
 from .integrity import guard
 from .schema import (DEFAULT_WAIT, SERIES_FIELDS, TREND_FIT_FIELDS, attach, fingerprint,
@@ -320,6 +321,7 @@ def ingest_files(paths: list[Path], instrument: Instrument, store_path: Path, *,
         store = Store.attach_for_writing(engine.con, store_path, wait=wait, on_wait=on_wait)
         try:
             with guard(Path(store_path), write=True):
+                check_wave_spellings(names, list(store.waves()["wave"]))
                 replaced = [w for w in names if w in set(store.waves()["wave"])]
                 write_waves(store, instrument, aggregates, importance, waves, quarantine,
                             [str(p) for p in paths], engine="duckdb")
