@@ -320,3 +320,29 @@ def test_segment_values_are_read_as_written_even_when_they_spell_no_value(tmp_pa
     assert quality["answers_missing"] == 2  # r2's N/A and r4's missing code 9
     rows = rejected(tmp_path / "r.rejected.csv")
     assert [(r["id"], r["reason"]) for r in rows] == [("null", "missing_respondent_id")]
+
+
+@pytest.mark.parametrize("name, shown", [('{ en = "Industry survey" }', "Industry survey"),
+                                         ('{ zh-CN = "行业调查" }', "行业调查")])
+def test_a_peer_benchmark_named_in_one_language_serves_both(tmp_path, name, shown):
+    # The report of the other language crashed (KeyError) building the evidence texts.
+    inst, data = tiny(tmp_path)
+    peers = tmp_path / "peers.toml"
+    peers.write_text(f"name = {name}\n[gap]\nalpha = -0.7\n", encoding="utf-8")
+    for lang in ("en", "zh-CN"):
+        out = tmp_path / f"r.{lang}.html"
+        result = invoke("report", data, "--instrument", inst, "--peers", peers, "--lang", lang,
+                        "--out", out, "--json", tmp_path / "r.json")
+        assert result.exit_code == 0, result.output
+        assert shown in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("gap", ["nan", "inf", "-inf"])
+def test_a_peer_gap_that_is_not_a_number_is_an_error_naming_it(tmp_path, gap):
+    inst, data = tiny(tmp_path)
+    peers = tmp_path / "peers.toml"
+    peers.write_text(f'name = "Industry"\n[gap]\nalpha = {gap}\n', encoding="utf-8")
+    result = invoke("report", data, "--instrument", inst, "--peers", peers,
+                    "--out", tmp_path / "r.html")
+    assert result.exit_code == 65, result.output
+    assert "key 'gap.alpha': must be a finite number" in result.output

@@ -7,6 +7,7 @@ benchmark's gaps loaded from a TOML file.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 from ..config import AnalysisConfig, unknown_key_message
 from ..errors import InstrumentError
 from ..files import read_toml
-from ..instrument import Instrument
+from ..instrument import LANGUAGES, Instrument
 from ..instrument.labels import parse_text
 from ..stats.gaps import adjust_pvalues, paired_t
 from ..models import ALL, SUMS, WEIGHTED_SUMS
@@ -78,10 +79,13 @@ def load_peers(path: str | Path, instrument: Instrument) -> tuple[dict[str, str]
         if dim not in instrument.dimension_keys:
             raise InstrumentError(unknown_key_message(dim, instrument.dimension_keys),
                                   file=path, key=f"gap.{dim}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InstrumentError("must be a number", file=path, key=f"gap.{dim}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
+                value):
+            raise InstrumentError("must be a finite number", file=path, key=f"gap.{dim}")
     name = parse_text(doc.get("name", path.stem), path, "name")
-    return name, {k: float(v) for k, v in doc["gap"].items()}
+    given = next(iter(name.values()))  # a name in one language serves the other
+    return {lang: name.get(lang, given) for lang in LANGUAGES}, {
+        k: float(v) for k, v in doc["gap"].items()}
 
 
 def compare_with_peers(dimensions: pd.DataFrame, name: dict[str, str], peers: dict[str, float],
