@@ -296,6 +296,9 @@ def test_starttls_with_a_self_signed_certificate_and_a_login(tmp_path, monkeypat
     ('[units.East]\nto = ["not an address"]\n', "units.East.to[0]"),
     ('[units.East]\nto = ["east@example.com"]\nlang = "fr"\n', "units.East.lang"),
     ('[units.East]\nto = ["east@example.com"]\nbcc = ["x@example.com"]\n', "units.East.bcc"),
+    # a format in a placeholder crashed the sending after the reports were written
+    ('subject = { en = "{organisation:d} {wave}", zh-CN = "{wave}" }\n'
+     '[units.East]\nto = ["east@example.com"]\n', "message.subject.en"),
 ])
 def test_mistakes_in_the_distribution_file_send_nothing(tmp_path, smtp, units, key):
     inbox, port = smtp

@@ -92,6 +92,17 @@ def test_every_recommendation_of_the_demo_is_in_both_languages(instrument):
     ('tool = "peak_end"', 'tool = "peak_start"', "dimensions.assurance.tool"),
     ("{waves} waves ({measure} {first}", "{waves} waves ({measure} {frist}",
      "directions.rising.strategy.en"),
+    # a format, a conversion or a position crashed the report (or wrote 800 MB of padding)
+    ("{waves} waves ({measure} {first}", "{waves} waves ({measure} {first:d}",
+     "directions.rising.strategy.en"),
+    ("{waves} waves ({measure} {first}", "{waves} waves ({measure} {first:>99999999}",
+     "directions.rising.strategy.en"),
+    ("{waves} waves ({measure} {first}", "{waves} waves ({measure} {first!r}",
+     "directions.rising.strategy.en"),
+    ("{waves} waves ({measure} {first}", "{waves} waves ({measure} {}",
+     "directions.rising.strategy.en"),
+    ("{waves} waves ({measure} {first}", "{waves} waves ({measure} {first",
+     "directions.rising.strategy.en"),
 ])
 def test_rule_file_errors_name_file_and_key(tmp_path, instrument, old, new, key):
     text = shipped()

@@ -41,7 +41,7 @@ from typing import Any
 from ..errors import InstrumentError
 from ..files import read_toml
 from ..instrument import LANGUAGES
-from ..tomlcheck import TomlChecker
+from ..tomlcheck import TomlChecker, placeholder_problem
 
 SECURITY = ("none", "starttls", "tls")
 OVERALL = "all"  # [units.all]: the overall report
@@ -207,10 +207,8 @@ def _texts(value: Any, path: Path, key: str) -> dict[str, str]:
         if lang not in LANGUAGES or not isinstance(text, str):
             raise InstrumentError(f"languages are {', '.join(LANGUAGES)}, each with a text",
                                   file=path, key=f"{key}.{lang}")
-        unknown = set(re.findall(r"{(\w*)}", text)) - _PLACEHOLDERS
-        if unknown:
-            raise InstrumentError(f"unknown placeholder {{{sorted(unknown)[0]}}}; known: "
-                                  "{unit}, {wave}, {organisation}", file=path,
-                                  key=f"{key}.{lang}")
+        problem = placeholder_problem(text, _PLACEHOLDERS)
+        if problem:
+            raise InstrumentError(problem, file=path, key=f"{key}.{lang}")
         out[lang] = text
     return out

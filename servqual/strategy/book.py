@@ -5,7 +5,6 @@ is an error naming the file and key, never a failed run (:mod:`.texts` puts them
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from ..instrument.outcomes import OUTCOMES
 from ..models import DIRECTIONS, EVIDENCE
 from ..resources import data_file
 from ..stats.matrix import GROUPS
-from ..tomlcheck import TomlChecker
+from ..tomlcheck import TomlChecker, placeholder_problem
 
 SERVQUAL_DIMENSIONS = ("tangibles", "reliability", "responsiveness", "assurance", "empathy")
 # Sections and evidence added after strategy files were first written: a file without them
@@ -88,15 +87,9 @@ class _Checker(TomlChecker):
                 self.fail(f"{key}.{lang}", "every text needs English (en) and Chinese (zh-CN)")
         self.keys(value, LANGUAGES, key)
         for lang in LANGUAGES:
-            try:
-                fields = {f for _, f, _, _ in string.Formatter().parse(value[lang]) if f}
-            except ValueError as err:
-                self.fail(f"{key}.{lang}", f"bad placeholder: {err}")
-            unknown = fields - placeholders
-            if unknown:
-                allowed = ", ".join(sorted(placeholders)) or "none"
-                self.fail(f"{key}.{lang}", f"unknown placeholder {{{sorted(unknown)[0]}}}; "
-                          f"this text may use: {allowed}")
+            problem = placeholder_problem(value[lang], placeholders)
+            if problem:
+                self.fail(f"{key}.{lang}", problem)
         return dict(value)
 
     def labelled(self, table: Any, key: str, text_key: str, placeholders,
