@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -218,6 +219,9 @@ def check_type(value: Any, hint: Any, *, file: str | Path, key: str) -> Any:
         return value
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):  # TOML allows nan and inf: no setting means them
+                raise InstrumentError(f"must be a finite number, got {value!r}", file=file,
+                                      key=key)
             return float(value)
     elif hint is int:
         if isinstance(value, int) and not isinstance(value, bool):

@@ -183,3 +183,28 @@ def test_invalid_priority_setting_exits_65_naming_the_key(tmp_path, key, value):
     assert result.exit_code == 65, result.output
     assert f"analysis.{key}" in result.output and "instrument.toml" in result.output
     assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("key", ["importance_tolerance", "priority_falling_factor",
+                                 "priority_evidence_bonus", "nps_min_change"])
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_a_setting_that_is_not_a_finite_number_exits_65_naming_the_key(tmp_path, key, value):
+    # TOML reads inf and nan as floats: inf passed the checks, and the JSON writer then
+    # crashed (Out of range float values are not JSON compliant) after the report was made.
+    inst, data = tiny(tmp_path, instrument=replace_in_instrument(
+        "small_base = 2", f"small_base = 2\n{key} = {value}"))
+    result = CliRunner().invoke(app, ["report", str(data), "--instrument", str(inst),
+                                      "--out", str(tmp_path / "r.html"),
+                                      "--json", str(tmp_path / "r.json")])
+    assert result.exit_code == 65, result.output
+    assert f"key 'analysis.{key}': must be a finite number" in result.output
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_an_outcome_scale_of_inf_exits_65_naming_the_key(tmp_path):
+    inst, data = tiny(tmp_path, instrument=TINY_INSTRUMENT + (
+        '\n[outcomes.repurchase]\ncolumn = "P1"\nscale_min = 1\nscale_max = inf\n'))
+    result = CliRunner().invoke(app, ["report", str(data), "--instrument", str(inst),
+                                      "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 65, result.output
+    assert "key 'outcomes.repurchase.scale_max': must be a finite number" in result.output

@@ -48,6 +48,7 @@ recommend)::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,8 +167,9 @@ def _parse_one(key: str, spec: Any, path: Path) -> Outcome:
     scale = []
     for bound in ("scale_min", "scale_max"):
         value = spec.get(bound)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InstrumentError("must be a number (the lowest and highest answer)",
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value)):
+            raise InstrumentError("must be a finite number (the lowest and highest answer)",
                                   file=path, key=f"{where}.{bound}")
         scale.append(float(value))
     if scale[0] >= scale[1]:
