@@ -125,10 +125,37 @@ def test_a_user_partial_can_extend_the_builtin_partial(sample_results, tmp_path)
 
 
 def test_undefined_values_in_templates_are_errors(sample_results, tmp_path):
-    import jinja2
-    (tmp_path / "_summary.html").write_text("{{ results.no_such_field }}", encoding="utf-8")
-    with pytest.raises(jinja2.UndefinedError):
+    from servqual.errors import DataError
+    (tmp_path / "_summary.html").write_text("\n{{ results.no_such_field }}", encoding="utf-8")
+    with pytest.raises(DataError) as info:
         render_html(sample_results[0], "en", template_dir=tmp_path)
+    assert info.value.file == str(tmp_path / "_summary.html") and info.value.exit_code == 65
+    assert "line 2: the template fails (UndefinedError:" in info.value.message
+
+
+@pytest.mark.parametrize("text, says", [
+    ("{% if %}", "line 1: the template does not parse (TemplateSyntaxError"),
+    ("{% include '_nonexistent.html' %}", "line 1: the template fails (TemplateNotFound"),
+    ("<p>\n{{ 1 / 0 }}</p>", "line 2: the template fails (ZeroDivisionError"),
+    (b"\xff\xfe{{ x }}", "a template here is not UTF-8 text"),
+])
+def test_a_broken_user_template_is_an_error_naming_it_not_a_traceback(tmp_path, text, says):
+    from typer.testing import CliRunner
+
+    from fixtures import tiny
+    from servqual.cli import app
+    inst, data = tiny(tmp_path)
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    partial = templates / "_summary.html"
+    partial.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    result = CliRunner().invoke(app, ["report", str(data), "--instrument", str(inst),
+                                      "--template-dir", str(templates),
+                                      "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 65, result.output
+    where = templates if isinstance(text, bytes) else partial
+    assert f"servqual: error: {where}: {says}" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "r.html").exists()
 
 
 def test_numbers_follow_the_report_locale(sample_results):

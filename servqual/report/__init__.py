@@ -15,6 +15,7 @@ import base64
 import re
 import hashlib
 import pickle
+import traceback
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -27,6 +28,7 @@ from plotly.offline import get_plotlyjs
 
 from ..resources import cache_dir, templates_dir
 from ..celltext import bound_label
+from ..errors import DataError
 from ..results import Results
 from .chart_style import CATEGORICAL, COLORS, FONT
 from .charts import Charts
@@ -186,7 +188,39 @@ def render_html(results: Results, lang: str = "en", template_dir: str | Path | N
 
     Only our own two scripts may run: the page's Content-Security-Policy lists their hashes,
     so even a string that escaped escaping could not execute.
+
+    A template of ``template_dir`` that fails (its syntax, a name it uses, a template it
+    includes, its arithmetic, its encoding) is an error naming the template and its line
+    (exit 65).
     """
+    try:
+        return _render(results, lang, template_dir, template, comparison, unit)
+    except Exception as err:
+        if template_dir is None or (found := _in_user_template(err, Path(template_dir))) is None:
+            raise
+        raise DataError(found[1], file=found[0]) from err
+
+
+def _in_user_template(err: Exception, template_dir: Path) -> tuple[Path, str] | None:
+    """Where a user's template (of ``template_dir``) made ``err``, and what to say: the
+    file and a message with the line; ``None`` when the error is not one of its own."""
+    what = f"{type(err).__name__}: {err}"
+    if isinstance(err, jinja2.TemplateSyntaxError) and err.filename:
+        return Path(err.filename), f"line {err.lineno}: the template does not parse ({what})"
+    if isinstance(err, UnicodeDecodeError) and any(
+            "jinja2/loaders.py" in f.filename.replace("\\", "/")
+            for f in traceback.extract_tb(err.__traceback__)):
+        return template_dir, f"a template here is not UTF-8 text ({what})"
+    root = template_dir.resolve()
+    for frame in reversed(traceback.extract_tb(err.__traceback__)):
+        path = Path(frame.filename)
+        if path.suffix and path.resolve().is_relative_to(root):
+            return path, f"line {frame.lineno}: the template fails ({what})"
+    return None
+
+
+def _render(results: Results, lang: str, template_dir: str | Path | None, template: str,
+            comparison: Results | None, unit: dict[str, str] | None) -> str:
     env = environment(lang, template_dir)
     lang_info = language(lang)
     instrument = results.instrument
