@@ -339,3 +339,24 @@ def test_a_bug_in_a_store_query_is_still_a_bug(store, monkeypatch):
 def test_which_duckdb_errors_are_the_files(error, damage, tmp_path):
     mapped = failure(tmp_path / "s.duckdb", error, write=False)
     assert isinstance(mapped, DataError) if damage else mapped is None
+
+
+@pytest.mark.parametrize("error", [
+    # a store in a folder that cannot be written: the commit cannot create the log (this
+    # was a traceback), and opening a new or read-only store (this said "damaged, rebuild")
+    duckdb.TransactionException('TransactionContext Error: Failed to commit: Cannot open file '
+                                '"{store}.wal": Operation not permitted'),
+    duckdb.IOException('IO Error: Cannot open file "{store}": Operation not permitted'),
+    duckdb.IOException('IO Error: Cannot open file "{store}": Read-only file system'),
+    duckdb.IOException('IO Error: Cannot open file "{store}": Permission denied'),
+])
+def test_a_store_that_cannot_be_written_is_exit_73_not_damaged(error, tmp_path):
+    from servqual.errors import OutputError
+    store = (tmp_path / "s.duckdb").absolute()
+    error = type(error)(str(error).replace("{store}", str(store)))
+    mapped = failure(tmp_path / "s.duckdb", error, write=True)
+    assert isinstance(mapped, OutputError) and mapped.exit_code == 73
+    assert "must be writable" in mapped.message and "damaged" not in mapped.message
+    # and a transaction error that is not about the file is not blamed on it
+    assert failure(store, duckdb.TransactionException(
+        "TransactionContext Error: Conflict on tuple deletion"), write=True) is None

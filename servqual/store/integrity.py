@@ -26,8 +26,12 @@ _DAMAGE_WORDS = ("corrupt", "checksum", "not a valid duckdb database", "could no
 # The DuckDB exceptions reading a damaged file raises (a checksum mismatch is a plain
 # duckdb.Error). Others (BinderException, ParserException, ConstraintException …) come from
 # servqual's own queries: bugs, never blamed on the file.
+# A commit that cannot write the log is a TransactionException.
 _FILE_ERRORS = (duckdb.IOException, duckdb.SerializationException, duckdb.InvalidInputException,
-                duckdb.CatalogException, duckdb.FatalException, duckdb.InternalException)
+                duckdb.CatalogException, duckdb.FatalException, duckdb.InternalException,
+                duckdb.TransactionException)
+# What the system says of a file or folder this process may not write (or read).
+_DENIED = ("permission denied", "operation not permitted", "read-only file system")
 
 
 def wal_of(path: Path) -> Path:
@@ -57,7 +61,8 @@ def _reason(err: BaseException) -> str:
     characters."""
     text = (str(err).splitlines() or [type(err).__name__])[0].strip()
     for prefix in ("IO Error: ", "Serialization Error: ", "Invalid Input Error: ",
-                   "Catalog Error: ", "FATAL Error: ", "INTERNAL Error: "):
+                   "Catalog Error: ", "FATAL Error: ", "INTERNAL Error: ",
+                   "TransactionContext Error: "):
         text = text.removeprefix(prefix)
     return text if len(text) <= 200 else text[:199] + "…"
 
@@ -108,9 +113,11 @@ def failure(path: Path, err: BaseException, *, write: bool):
     low = text.lower()
     names = {str(path), str(path.absolute()), str(wal_of(path)), str(wal_of(path.absolute()))}
     about_file = any(f'"{n}"' in text for n in names)
-    if "permission denied" in low and about_file:
+    if any(w in low for w in _DENIED) and about_file:
         if write:
-            return OutputError(f"cannot write the history store ({_reason(err)})", file=path)
+            return OutputError(f"cannot write the history store ({_reason(err)}): the store "
+                               "and the folder it is in must be writable (DuckDB writes a log "
+                               "beside the store)", file=path)
         return InputFileError(f"the history store cannot be read ({_reason(err)})", file=path)
     if "is a directory" in low and about_file:
         return InputFileError("is a directory, not a history store file", file=path)
