@@ -1,9 +1,11 @@
 """Wave labels: parse them, order them chronologically and place them on a time axis.
 
 Supported labels (contract §2): quarters ``2026Q3`` (also ``2026-Q3``, ``2026 q3``,
-``2026年第3季度``), months ``2026-07`` (also ``2026/07``, ``2026年7月``) and ISO dates
-``2026-07-15``. Any other labels are ordered naturally ("wave2" before "wave10") and treated
-as equally spaced, which :func:`time_axis` reports so the caller can say so.
+``Q3 2026``, ``2026年第3季度``, full-width ``２０２６Ｑ３``), months ``2026-07`` (also
+``2026/07``, ``2026年7月``) and ISO dates ``2026-07-15``. Any other labels are ordered
+naturally ("wave2" before "wave10") and treated as equally spaced, which :func:`time_axis`
+reports so the caller can say so. A run whose labels mix the two kinds, or spell one period
+two ways, is refused (:func:`check_wave_spellings`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 _QUARTER = re.compile(r"^\s*(\d{4})\s*(?:年\s*)?[-_/ ]?\s*(?:[Qq]|第)\s*([1-4])\s*(?:季度?)?\s*$")
+_QUARTER_FIRST = re.compile(r"^\s*[Qq]\s*([1-4])\s*[-_/ ]?\s*(\d{4})\s*$")  # Q3 2026
 _MONTH = re.compile(r"^\s*(\d{4})\s*(?:[-_/.]|年)\s*(\d{1,2})\s*月?\s*$")
 _DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*$")
 _NATURAL = re.compile(r"(\d+)")
@@ -41,6 +44,9 @@ def parse_wave(label: str) -> tuple[str, dt.date | None]:
     label = unicodedata.normalize("NFKC", label)
     if m := _QUARTER.match(label):
         year, q = int(m.group(1)), int(m.group(2))
+        return "quarter", dt.date(year, 3 * (q - 1) + 1, 1)
+    if m := _QUARTER_FIRST.match(label):
+        year, q = int(m.group(2)), int(m.group(1))
         return "quarter", dt.date(year, 3 * (q - 1) + 1, 1)
     if m := _DATE.match(label):
         try:
@@ -67,18 +73,30 @@ def sort_waves(labels) -> list[str]:
 
 
 def check_wave_spellings(labels, stored=()) -> None:
-    """Two labels of one run that name the same quarter, month or day in different spellings
-    (``2026Q3``, ``2026-Q3``, ``2026年第3季度``, ``２０２６Ｑ３``) are an error (exit 65): taken
-    as two waves, one period's respondents would be counted twice in the trends, and the
-    spelling that sorts last would become the current wave. ``stored``: the labels of a
-    history store the run adds to."""
+    """The wave labels of one run must order the waves without doubt; exit 65 when not.
+
+    Two labels that name the same quarter, month or day in different spellings (``2026Q3``,
+    ``2026-Q3``, ``2026年第3季度``, ``２０２６Ｑ３``): taken as two waves, one period's
+    respondents would count twice in the trends, and the spelling that sorts last would
+    become the current wave. Labels that are dates beside labels that are not (``2026Q2``
+    beside ``Q4 2025 final`` or ``2026Q3 (1)``, a copy's file name): a label that is not a
+    date sorts after every date, so it would become the current wave whatever it holds.
+    ``stored``: the labels of a history store the run adds to.
+    """
     from .errors import DataError
 
     seen: dict[tuple[str, dt.date], str] = {}
-    for label in sorted({*stored}) + sorted(set(labels) - {*stored}):
+    ordered = sorted({*stored}) + sorted(set(labels) - {*stored})
+    dated = [w for w in ordered if parse_wave(w)[1] is not None]
+    free = [w for w in ordered if parse_wave(w)[1] is None]
+    if dated and free:
+        where = "the history store holds" if free[0] in stored else "the files give"
+        raise DataError(f"the wave label {free[0]!r} ({where} it) is not a quarter, month or "
+                        f"date, as {dated[-1]!r} is: it would sort after every dated wave and "
+                        "become the current one. Label every wave as a date (2026Q3, "
+                        "2026-09, 2026-09-30), in the wave column or the file names")
+    for label in dated:
         kind, date = parse_wave(label)
-        if date is None:
-            continue
         other = seen.setdefault((kind, date), label)
         if other != label:
             where = "the history store holds" if other in stored else "the files give"

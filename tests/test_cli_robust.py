@@ -346,3 +346,24 @@ def test_a_peer_gap_that_is_not_a_number_is_an_error_naming_it(tmp_path, gap):
                     "--out", tmp_path / "r.html")
     assert result.exit_code == 65, result.output
     assert "key 'gap.alpha': must be a finite number" in result.output
+
+
+@pytest.mark.parametrize("name", ["2026Q3 (1).csv", "final.csv"])
+def test_a_wave_label_that_is_not_a_date_beside_dated_ones_is_refused(tmp_path, name):
+    # A downloaded copy ("2026Q3 (1).csv") sorted after every dated wave and silently
+    # became the current wave of the report, whatever quarter it held.
+    inst, data = tiny(tmp_path, name="2026Q2.csv")
+    other = tmp_path / name
+    shutil.copy(data, other)
+    result = invoke("report", data, other, "--instrument", inst, "--out", tmp_path / "r.html")
+    assert result.exit_code == 65, result.output
+    assert f"the wave label {other.stem!r} (the files give it) is not a quarter, month or " \
+           "date, as '2026Q2' is" in result.output
+    assert not (tmp_path / "r.html").exists()
+    # a quarter written quarter first is a date
+    shutil.move(other, tmp_path / "Q1 2026.csv")
+    result = invoke("report", data, tmp_path / "Q1 2026.csv", "--instrument", inst,
+                    "--out", tmp_path / "r.html", "--json", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert record["current_wave"] == "2026Q2"

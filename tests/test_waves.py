@@ -11,7 +11,8 @@ def test_quarters_sort_chronologically_not_alphabetically():
     assert sort_waves(labels) == ["2024Q4", "2025Q1", "2025Q4", "2026Q1"]
 
 
-@pytest.mark.parametrize("label", ["2026Q3", "2026-Q3", "2026 q3", "2026年第3季度", "2026_Q3"])
+@pytest.mark.parametrize("label", ["2026Q3", "2026-Q3", "2026 q3", "2026年第3季度", "2026_Q3",
+                                   "Q3 2026", "q3-2026", "２０２６Ｑ３", "２０２６年第３季度"])
 def test_quarter_spellings(label):
     kind, date = parse_wave(label)
     assert kind == "quarter" and (date.year, date.month) == (2026, 7)
