@@ -36,7 +36,8 @@ from .instrument import DEFAULT_INSTRUMENT, load_instrument
 from .quarantine import quarantine_path, quarantine_paths
 from .store import DEFAULT_STORE, DEFAULT_WAIT
 from .terminal import (err_console, out_console, print_accounting, print_trend,
-                       print_wave_accounting, progress_bar, say, say_outcomes_absent, steps)
+                       print_wave_accounting, progress_bar, say,
+                       say_files_adding_nothing, say_outcomes_absent, steps)
 from .tuning import before_exit, tune_process
 
 app = typer.Typer(
@@ -173,10 +174,7 @@ def report(
     q = results.quality
     err_console.print(f"{q.rows_read:,} rows read: {q.rows_valid:,} analysed, "
                       f"{q.rows_quarantined:,} quarantined", markup=False)
-    for f in q.files:
-        if f["rows_valid"] == 0 and f["rows_read"]:
-            say(f"warning: {f['file']}: every row was quarantined; it adds nothing to the "
-                f"report (its rejected rows are in {quarantine_path(out)})")
+    say_files_adding_nothing(q.files, "report", quarantine_path(out))
     say_outcomes_absent(q.files, loaded)
     from .behaviour import match_warnings
     for warning in match_warnings(results.tables.outcomes, loaded):
@@ -277,6 +275,7 @@ def ingest(
         done = ingest_files(paths, loaded, store, progress=steps(progress), wait=wait,
                             on_wait=say)
     print_wave_accounting(done.waves, out_console)
+    say_files_adding_nothing(done.quality.files, "store")
     say_outcomes_absent([f for q in done.waves.values() for f in q.files], loaded)
     replaced = set(done.replaced)
     for wave in [w for w in done.waves if w is not None]:

@@ -306,13 +306,17 @@ def compute(aggregates: Aggregates, quality: DataQuality, waves: list[str],
                          findings=findings, recommendations=recommendations, strategy_book=book)
 
 
-def no_valid_responses(quality: DataQuality) -> DataError:
+def no_valid_responses(quality: DataQuality, to: str = "analyse") -> DataError:
     """The error of a run left with no respondent: it names the files read (the one file as
-    the error's file) and the reasons their rows were quarantined."""
+    the error's file) and the reasons their rows were quarantined, or that they hold none."""
     files = [f["file"] for f in quality.files]
     where = f" in {', '.join(files)}" if len(files) > 1 else ""
+    if not quality.rows_read:
+        return DataError(f"no valid responses to {to}{where}: the file"
+                         f"{'s hold' if len(files) > 1 else ' holds'} no data rows (a header "
+                         "only)", file=files[0] if len(files) == 1 else None)
     reasons = ", ".join(f"{k}: {v}" for k, v in quality.quarantine_reasons.items() if v)
-    return DataError(f"no valid responses to analyse{where}: every row was quarantined "
-                     f"({reasons or 'no rows'}); servqual validate writes each rejected row "
-                     "with its reason", file=files[0] if len(files) == 1 else None)
+    return DataError(f"no valid responses to {to}{where}: every row was quarantined "
+                     f"({reasons}); servqual validate writes each rejected row with its reason",
+                     file=files[0] if len(files) == 1 else None)
 

@@ -24,6 +24,20 @@ def say(message: str) -> None:
     err_console.print(f"servqual: {message}", markup=False, soft_wrap=True)
 
 
+def say_files_adding_nothing(files: list[dict], into: str, rejected=None) -> None:
+    """A warning for each file that adds no respondent to the report (or the store): every
+    row quarantined (``rejected``: where those rows are written), or no record after its
+    header. It would otherwise go unnoticed: a quarter's export that failed, and the
+    report's current wave is silently the quarter before."""
+    for f in files:
+        if not f["rows_read"]:
+            say(f"warning: {f['file']}: the file holds no data rows (a header only); it adds "
+                f"nothing to the {into}")
+        elif not f["rows_valid"] and rejected is not None:
+            say(f"warning: {f['file']}: every row was quarantined; it adds nothing to the "
+                f"{into} (its rejected rows are in {rejected})")
+
+
 def progress_bar() -> Progress:
     """A progress bar on a terminal, silence otherwise."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -173,6 +173,24 @@ def test_report_warns_of_a_file_with_no_valid_row(tmp_path):
     assert f"warning: {bad}: every row was quarantined" in result.stderr
 
 
+def test_a_wave_file_holding_only_its_header_is_named_not_dropped_silently(tmp_path):
+    # A quarter's export that failed halfway: the report silently took the quarter before
+    # as its current wave, and ingest said nothing of the file.
+    inst, good = tiny(tmp_path, name="2026Q2.csv")
+    _, empty = tiny(tmp_path, csv="id,region,E1,E2,E3,P1,P2,P3\n", name="2026Q3.csv")
+    says = f"warning: {empty}: the file holds no data rows (a header only); it adds nothing to"
+    result = invoke("report", good, empty, "--instrument", inst, "--out", tmp_path / "r.html")
+    assert result.exit_code == 0, result.output
+    assert says + " the report" in result.stderr
+    store = tmp_path / "s.duckdb"
+    result = invoke("ingest", good, empty, "--instrument", inst, "--store", store)
+    assert result.exit_code == 0, result.output
+    assert says + " the store" in result.stderr
+    result = invoke("ingest", empty, "--instrument", inst, "--store", tmp_path / "t.duckdb")
+    assert result.exit_code == 65, result.output
+    assert f"{empty}: no valid responses to store: the file holds no data rows" in result.stderr
+
+
 def test_validate_exits_65_when_a_file_keeps_no_row(tmp_path):
     bad = "id,region,E1,E2,E3,P1,P2,P3\nr1,East,8,8,8,8,8,8\nr2,West,x,6,6,6,6,6\n"
     inst, data = tiny(tmp_path, csv=bad)

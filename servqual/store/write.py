@@ -303,9 +303,8 @@ def ingest_files(paths: list[Path], instrument: Instrument, store_path: Path, *,
         collected = engine.collect(paths)
         names = collected.waves
         if not names:
-            raise DataError("no valid responses to store: every row was quarantined ("
-                            + ", ".join(f"{k}: {v}" for k, v in
-                                        collected.quality.quarantine_reasons.items() if v) + ")")
+            from ..run import no_valid_responses
+            raise no_valid_responses(collected.quality, "store")
         aggregates = collected.aggregates
         # A CRM extract that matched nobody is a mistake to stop at, not a wave to store.
         check_matched(outcome_table(aggregates.moments, instrument, names), instrument)
