@@ -52,6 +52,10 @@ def test_shipped_instrument_is_the_22_item_servqual():
         ("min_cell = 1", "min_cell = 0", "analysis.min_cell", "must be ≥ 1"),
         ("small_base = 2", 'small_base = "two"', "analysis.small_base", "must be int"),
         ('respondent_id = "id"', 'respondent_id = "P3"', "items[2].perception", "used twice"),
+        # importance points for one dimension but not the other: the other weighed 0
+        ('label = { en = "Alpha", zh-CN = "甲维度" }',
+         'label = { en = "Alpha", zh-CN = "甲维度" }\nimportance = "W_a"',
+         "dimensions.beta.importance", "importance is given for 1 of 2 dimensions"),
     ],
 )
 def test_invalid_instrument_names_file_and_key(tmp_path, old, new, key, fragment):

@@ -201,6 +201,14 @@ def _parse_dimensions(table: Any, path: Path) -> tuple[Dimension, ...]:
         if not isinstance(importance, str):
             raise InstrumentError("must be a column name", file=path, key=f"{where}.importance")
         out.append(Dimension(key=key, label=label, importance=importance))
+    # The 100 points a respondent shares out go to every dimension: a dimension without its
+    # column would weigh 0 in the weighted score, and the others be rescaled without it.
+    lacking = [d.key for d in out if not d.importance]
+    if any(d.importance for d in out) and lacking:
+        raise InstrumentError(
+            f"importance is given for {len(out) - len(lacking)} of {len(out)} dimensions: the "
+            "weighted score shares 100 points among all of them; give the importance column "
+            "of every dimension, or of none", file=path, key=f"dimensions.{lacking[0]}.importance")
     return tuple(out)
 
 
