@@ -190,12 +190,30 @@ def test_target_missed_widely_for_several_waves_with_stable_perception_is_revise
     ('[[targets]]\ndimension = "alpha"\ngap = 0\nsegment = { city = "x" }',
      "targets[0].segment.city"),
     ('[[targets]]\ndimension = "alpha"\ngoal = 0', "targets[0].goal"),
+    # targets that can never be met or missed (the tiny scale is 1-5, gaps -4..4): a typo
+    ('[[targets]]\ndimension = "alpha"\nperception = 55', "targets[0].perception"),
+    ('[[targets]]\ndimension = "alpha"\nperception = 0.5', "targets[0].perception"),
+    ('[[targets]]\ndimension = "alpha"\ngap = -40', "targets[0].gap"),
+    ('[[targets]]\ndimension = "alpha"\ngap = nan', "targets[0].gap"),
+    ('[[targets]]\noverall = true\ngap = -inf', "targets[0].gap"),
+    # two targets for one subject: one met, one missed, side by side
+    ('[[targets]]\nitem = "i1"\nperception = 4\n[[targets]]\nitem = "i2"\nperception = 4\n'
+     '[[targets]]\nitem = "i1"\nperception = 4.5', "targets[2]"),
 ])
 def test_bad_targets_file_names_the_key(tmp_path, text, key):
     instrument = load_instrument(tiny(tmp_path)[0])
     with pytest.raises(InstrumentError) as info:
         load_targets(write(tmp_path / "t.toml", text), instrument)
     assert info.value.key == key and info.value.exit_code == 65
+
+
+def test_targets_at_the_ends_of_the_scale_and_per_segment_are_accepted(tmp_path):
+    instrument = load_instrument(tiny(tmp_path)[0])
+    text = ('[[targets]]\ndimension = "alpha"\nperception = 5\n'
+            '[[targets]]\ndimension = "alpha"\ngap = -4\n'
+            '[[targets]]\ndimension = "alpha"\ngap = 0\nsegment = { region = "East" }\n'
+            '[[targets]]\ndimension = "alpha"\ngap = 0\nsegment = { region = "West" }\n')
+    assert len(load_targets(write(tmp_path / "t.toml", text), instrument)) == 4
 
 
 CATEGORIES = '[categories]\n"late" = "alpha"\n"rude" = "beta"\n'

@@ -82,8 +82,16 @@ def load_targets(path: str | Path, instrument: Instrument) -> list[Target]:
         if measures[0] == "gap" and instrument.servperf and not item_gap:
             fail("this instrument measures perceptions only (SERVPERF): there is no gap to "
                  "hold to a target; set perception = … instead", "gap")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            fail("must be a number", measures[0])
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
+                value):
+            fail("must be a finite number", measures[0])
+        low, high = instrument.scale_min, instrument.scale_max
+        if measures[0] == "gap":
+            low, high = low - high, high - low
+        if not low <= value <= high:  # a typo (55 for 5.5) would be missed or met for ever
+            fail(f"{value:g} cannot be reached: a {measures[0]} lies within {low:g} to {high:g} "
+                 f"on the instrument's {instrument.scale_min:g}–{instrument.scale_max:g} scale",
+                 measures[0])
         column = segment_value = ""
         if "segment" in spec:
             segment = spec["segment"]
@@ -96,8 +104,15 @@ def load_targets(path: str | Path, instrument: Instrument) -> list[Target]:
         note = spec.get("note", "")
         if not isinstance(note, str):
             fail("must be text", "note")
-        out.append(Target(level, str(ident), measures[0], float(value), column, segment_value,
-                          note))
+        target = Target(level, str(ident), measures[0], float(value), column, segment_value,
+                        note)
+        same = [t for t in out if (t.level, t.id, t.measure, t.column, t.segment_value) ==
+                (target.level, target.id, target.measure, target.column, target.segment_value)]
+        if same:  # one met and one missed, side by side
+            fail(f"a second {measures[0]} target for the same {level}"
+                 + (f" and {column} = {segment_value}" if column else "")
+                 + f" (targets[{out.index(same[0])}]): keep one")
+        out.append(target)
     return out
 
 
