@@ -48,7 +48,8 @@ TREND_FIELDS = ["direction", "slope_per_wave", "slope_unit", "slope_unit_length"
                 "family_p_adjusted", "family_selected"]
 WOW_FIELDS = ["previous_wave", "current_wave", "previous_mean", "current_mean", "change",
               "welch_t", "welch_df", "p_value", "p_adjusted", "family_p_adjusted",
-              "family_selected", "cohens_d", "alert", "rise_p_adjusted", "rise"]
+              "family_selected", "cohens_d", "alert", "rise_p_adjusted", "rise",
+              "common_items_only"]
 IPA_FIELDS = ["importance", "importance_source", "performance", "quadrant", "importance_mid",
               "performance_mid", "importance_n", "importance_ci95_low", "importance_ci95_high",
               "quadrant_supported"]

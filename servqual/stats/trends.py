@@ -263,8 +263,11 @@ def build_trends(tables, waves: list[str], config: AnalysisConfig, measure: str 
     """
     judged = f"{measure}_mean"
     dims = _whole(tables.dimensions)
-    series, broken = dimension_series(tables)
-    series = _whole(series)
+    # A dimension whose items changed is judged over the items asked in every wave, in its
+    # trend, its segments' trends and the change since the last wave alike: an item dropped
+    # from the latest wave must not read as a rise (nor an item added as a fall).
+    fitted, broken = dimension_series(tables)
+    series = _whole(fitted)
     gap = series_trends(series, ["dimension"], judged, waves, config)
     perception = series_trends(series, ["dimension"], "perception_mean", waves, config)
     perception = perception.drop(columns=["measure"]).add_prefix("perception_").rename(
@@ -286,8 +289,7 @@ def build_trends(tables, waves: list[str], config: AnalysisConfig, measure: str 
             overall_rows.append(trend.drop(columns=["measure"]))
     overall = pd.concat(overall_rows, ignore_index=True) if overall_rows else pd.DataFrame()
 
-    cells = tables.dimensions[(tables.dimensions["segment"] != "")
-                              & (tables.dimensions["n"] >= config.min_cell)]
+    cells = fitted[(fitted["segment"] != "") & (fitted["n"] >= config.min_cell)]
     # A segment value's trend is published only while its current cell is: over the waves
     # where it is not suppressed, and not at all when it is suppressed (or absent) now, so
     # that the trend never names a value the current wave withholds.
@@ -298,7 +300,7 @@ def build_trends(tables, waves: list[str], config: AnalysisConfig, measure: str 
                              ["column", "value", "dimension"], judged, waves,
                              config).drop(columns=["measure"], errors="ignore")
 
-    wow = [wave_over_wave(dims, ["dimension"], waves, config, measure).assign(level="dimension"),
+    wow = [wave_over_wave(series, ["dimension"], waves, config, measure).assign(level="dimension"),
            wave_over_wave(_whole(tables.items), ["item", "dimension"], waves,
                           config, measure).assign(level="item"),
            wave_over_wave(cells.rename(columns={"segment": "column"}),
@@ -306,6 +308,8 @@ def build_trends(tables, waves: list[str], config: AnalysisConfig, measure: str 
                level="segment")]
     wow = pd.concat([w for w in wow if len(w)], ignore_index=True) if any(len(w) for w in wow) \
         else wow[0]
+    wow["common_items_only"] = wow["level"].isin(["dimension", "segment"]).to_numpy() & \
+        wow["dimension"].isin(broken).to_numpy() if len(wow) else []
     # The Net Promoter Score (.nps), in points: its own family in the same decisions.
     nps = nps_series(tables.nps, config.min_cell) if len(tables.nps) else None
     nps_trends = nps_change = pd.DataFrame()
@@ -316,7 +320,7 @@ def build_trends(tables, waves: list[str], config: AnalysisConfig, measure: str 
         nps_change = wave_over_wave(nps, ["column", "value"], waves, nps_config, "nps")
         whole = (nps_change["column"] == "").to_numpy()
         nps_change = nps_change.assign(level=np.where(whole, "nps", "nps_segment"),
-                                       dimension=NPS_FAMILY)
+                                       dimension=NPS_FAMILY, common_items_only=False)
         wow = pd.concat([w for w in (wow, nps_change) if len(w)], ignore_index=True) \
             if len(nps_change) else wow
     heads = decide_trends(dimension_trends, items, segments, overall, config, nps_trends)
