@@ -153,7 +153,7 @@ def run(request: Request) -> Outcome:
                                                    on_wait=request.on_wait))
             inputs.append(str(request.store))
         if store is not None:
-            stored = store.load(instrument, exclude=set(collected.waves))
+            stored = store.load(instrument, exclude=set(collected.waves), files=set(inputs))
             parts.append(stored)
         aggregates, quality, waves = _combined(parts)
         check_wave_spellings(collected.waves, [w for w in waves if w not in collected.waves])

@@ -612,3 +612,28 @@ def test_a_quarter_spelled_another_way_is_refused_not_counted_twice(tmp_path, la
     assert result.exit_code == 65, result.output
     assert "name the same quarter" in result.output
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_store_accounts_for_a_wave_none_of_whose_rows_was_valid(tmp_path):
+    # Ingest keeps such a wave's rejected rows but not the wave; report --store then counted
+    # 2 rows read where report over the files counted 4 (its out_of_scale rows vanished).
+    inst, good = tiny(tmp_path, name="2026Q2.csv")
+    _, bad = tiny(tmp_path, csv="id,region,E1,E2,E3,P1,P2,P3\nr1,East,8,8,8,8,8,8\n"
+                  "r2,West,7,7,7,7,7,7\n", name="2026Q3.csv")
+    store = tmp_path / "s.duckdb"
+    assert invoke("ingest", good, bad, "--instrument", inst, "--store", store).exit_code == 0
+
+    def quality(*args):
+        js = tmp_path / "r.json"
+        result = invoke("report", *args, "--instrument", inst, "--out", tmp_path / "r.html",
+                        "--json", js)
+        assert result.exit_code == 0, result.output
+        q = json.loads(js.read_text(encoding="utf-8"))["data_quality"]
+        return ({k: q[k] for k in ("rows_read", "rows_valid", "rows_quarantined",
+                                   "quarantine_reasons")},
+                sorted((f["file"], f["rows_read"], f["rows_quarantined"]) for f in q["files"]))
+
+    files = quality(good, bad)
+    assert files[0]["rows_read"] == 6 and files[0]["quarantine_reasons"]["out_of_scale"] == 2
+    assert quality("--store", store) == files
+    assert quality(bad, "--store", store) == files  # the file read again is not counted twice

@@ -136,10 +136,12 @@ class Store:
             "structure: re-ingest those waves with this instrument, or use another --store",
             file=self.path)
 
-    def load(self, instrument: Instrument, exclude: set[str] = frozenset()
-             ) -> tuple[Aggregates, DataQuality, list[str]]:
+    def load(self, instrument: Instrument, exclude: set[str] = frozenset(),
+             files: set[str] = frozenset()) -> tuple[Aggregates, DataQuality, list[str]]:
         """The stored waves' aggregates, row accounting and labels (waves in ``exclude``
-        left out)."""
+        left out). The accounting counts too the rejected rows of waves that were not stored
+        (none of their rows was valid) and of rows without a wave label, as a run over the
+        files would; those of ``files`` (read again by this run) left out."""
         stored = self.waves()
         if stored.empty:
             raise DataError("the history store holds no waves yet; add some with "
@@ -149,7 +151,27 @@ class Store:
         quality = DataQuality()
         for text in stored.set_index("wave").loc[waves, "quality"] if waves else []:
             merge_quality(quality, quality_from_json(text))
+        merge_quality(quality, self._unstored_rejects(exclude, files))
         return self.aggregates(waves, instrument), quality, sort_waves(waves)
+
+    def _unstored_rejects(self, exclude: set[str], files: set[str]) -> DataQuality:
+        """Row accounting of the stored rejected rows that no stored wave accounts for."""
+        rows = self.con.execute(
+            "SELECT wave, source_file, reason, count(*) FROM store.quarantine WHERE wave IS NULL"
+            " OR wave NOT IN (SELECT wave FROM store.waves) GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        quality, by_file = DataQuality(), {}
+        for wave, file, reason, count in rows:
+            if wave in exclude or file in files:
+                continue
+            quality.rows_read += count
+            quality.rows_quarantined += count
+            quality.quarantine_reasons[reason] = quality.quarantine_reasons.get(reason, 0) + count
+            by_file[file] = by_file.get(file, 0) + count
+        quality.files = [{"file": f, "kind": None, "encoding": None, "platform": None,
+                          "rows_read": n, "rows_valid": 0, "rows_quarantined": n,
+                          "outcomes_absent": []} for f, n in by_file.items()]
+        return quality
 
     def common_items(self, member, instrument: Instrument, exclude: set[str] = frozenset()
                      ) -> Aggregates | None:
