@@ -429,3 +429,18 @@ def test_a_parquet_column_of_lists_or_records_is_an_error_naming_it(tmp_path, co
     assert f"2026Q3.parquet, column {column!r}: the column holds" in result.output
     assert "not one answer or label per cell" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("rows", [2000, 20_000])  # within the first 64 KB judged, and after
+def test_a_stray_byte_in_a_utf8_file_names_its_line(tmp_path, rows):
+    # With encoding = "auto" the error named no line: in a file of thousands of good lines
+    # the analyst could not find the one pasted from another export.
+    inst = write(tmp_path / "instrument.toml", TINY_INSTRUMENT)
+    rows = [HEADER] + [f"r{n},华东,4,5,3,3,5,4" for n in range(rows)]
+    data = tmp_path / "2026Q3.csv"
+    lines = [r.encode("utf-8") for r in rows]
+    lines[1500] = lines[1500].replace("华东".encode("utf-8"), b"Ea\xffst")
+    data.write_bytes(b"\n".join(lines) + b"\n")
+    result = validate(data, "--instrument", inst)
+    assert result.exit_code == 65, result.output
+    assert "line 1501 is the first that is not UTF-8 text" in result.output

@@ -66,9 +66,23 @@ def detect_encoding(sample: bytes, path: Path) -> str:
     try:
         sample.decode("utf-8")
         return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    return judge(sample, path)
+    except UnicodeDecodeError as err:
+        first = err.start
+    if b"\n" not in sample[:first] and b"\r" not in sample[:first]:
+        return judge(sample, path)  # not UTF-8 from the first line on
+    try:
+        return judge(sample, path)
+    except DataError as err:
+        raise _where(err, sample, first) from None
+
+
+def _where(err: DataError, data, offset: int) -> DataError:
+    """``err`` (no encoding reads the text) saying where the text stops being UTF-8: a file
+    of UTF-8 lines and a few pasted from another export reads as no one encoding."""
+    err.message = (f"line {_line_of(data, offset)} is the first that is not UTF-8 text, as "
+                   f"the lines before it are; {err.message}. A file mixing encodings (rows "
+                   "pasted from another export) must be saved again in one")
+    return err
 
 
 def _cut(sample: bytes) -> bytes:
@@ -90,7 +104,10 @@ def _detect_where_utf8_fails(data, offset: int, path: Path) -> str:
     start = max(data.rfind(b"\n", 0, lo), data.rfind(b"\r", 0, lo)) + 1
     hi = offset + SNIFF_BYTES // 2
     ends = [e for e in (data.find(b"\n", hi), data.find(b"\r", hi)) if e >= 0]
-    return judge(bytes(data[start:min(ends) if ends else len(data)]), path)
+    try:
+        return judge(bytes(data[start:min(ends) if ends else len(data)]), path)
+    except DataError as err:
+        raise _where(err, data, offset) from None
 
 
 def _check_codec(encoding: str, path: Path) -> None:
