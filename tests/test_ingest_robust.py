@@ -444,3 +444,25 @@ def test_a_stray_byte_in_a_utf8_file_names_its_line(tmp_path, rows):
     result = validate(data, "--instrument", inst)
     assert result.exit_code == 65, result.output
     assert "line 1501 is the first that is not UTF-8 text" in result.output
+
+
+@pytest.mark.parametrize("spans", [False, True])
+def test_records_ending_in_a_delimiter_the_header_lacks_are_read(tmp_path, monkeypatch, spans):
+    # "1,2,3," under "a,b,c": every record had a field more than the header, and the whole
+    # file was quarantined as unparseable without saying why.
+    if spans:  # a large file is read in spans of records, each with the whole file's options
+        monkeypatch.setenv("SERVQUAL_PART_ROWS", "40")
+    inst = write(tmp_path / "instrument.toml", TINY_INSTRUMENT)
+    rows = [HEADER] + [f"r{n},East,4,5,3,3,5,4," for n in range(600)]
+    rows[450] = "r449,East,4,5,3,3,5,8,"  # out of scale: still read as its own field
+    data = tmp_path / "2026Q3.csv"
+    data.write_text("\r\n".join(rows) + "\r\n", encoding="utf-8")
+    from servqual.engines.parts import parts_of
+    assert len(parts_of([str(data)], load_instrument(inst))) == (15 if spans else 1)
+    out = tmp_path / "q"
+    result = validate(data, "--instrument", inst, "--out-dir", out)
+    assert result.exit_code == 0, result.output
+    assert "rows_read 600 = rows_valid 599 + rows_quarantined 1" in result.output
+    rejected = quarantined(out, data)
+    assert rejected[["id", "reason", "column", "value"]].values.tolist() == [
+        ["r449", "out_of_scale", "P3", "8"]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,8 @@ def text_layout(data, start: int, encoding: str, path: Path, instrument: Instrum
                         f"{settings.header_rows} header rows", file=path,
                         key="instrument.header_rows")
     names, rest = name_columns(rows, settings.names_row)
+    if _trailing_delimiter(data, body_start, delimiter, len(names)):
+        names, rest = names + [""], [r + [""] for r in rest]  # an unnamed, empty last column
     end = len(data)
     while end > body_start and data[end - 1:end] in (b"\n", b"\r"):
         end -= 1  # trailing line breaks end the file; they are not blank records
@@ -188,6 +191,20 @@ def _parse(options: _Options, body) -> tuple[pa.Table, list[tuple[int | None, st
     if invalid:  # row numbers are only known from a single-threaded read
         table, invalid = options.parse(body, threads=False)
     return table, invalid
+
+
+def _trailing_delimiter(data, start: int, delimiter: str, width: int, lines: int = 20) -> bool:
+    """Whether the records end in a delimiter the header does not (``a,b,c`` over ``1,2,3,``,
+    as some systems export): each of the first ``lines`` records has one field more than
+    the header, and it is empty. Every record would otherwise be unparseable."""
+    head = bytes(data[start:start + (1 << 16)]).decode("utf-8", errors="replace")
+    try:
+        records = list(itertools.islice(csv.reader(io.StringIO(head, newline=""),
+                                                   delimiter=delimiter), lines + 1))
+    except csv.Error:  # a stray quote or a line break the parse will judge: not this case
+        return False
+    records = records[:-1] if len(records) > lines else records  # the last may be cut short
+    return bool(records) and all(len(r) == width + 1 and not r[-1].strip() for r in records)
 
 
 def _header(data, start: int, count: int, path: Path) -> tuple[str, int, int]:
