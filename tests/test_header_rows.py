@@ -98,3 +98,29 @@ def test_the_sheet_holding_the_columns_is_chosen_after_an_instruction_sheet(tmp_
     # a sheet named in the instrument is read whatever it holds
     result, _ = report(tmp_path, path, setting('sheet = "说明"'))
     assert result.exit_code == 65 and "not in the file" in result.output, result.output
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_title_row_above_the_header_gets_the_skip_rows_advice(tmp_path, kind):
+    # A report title in the first row: the advice was about delimiters (CSV) or blank header
+    # cells, where setting skip_rows is the fix.
+    import openpyxl
+    inst = write(tmp_path / "instrument.toml", TINY_INSTRUMENT)
+    rows = [["2026年第三季度客户满意度调查"]] + [line.split(",")
+                                          for line in TINY_CSV.strip().splitlines()]
+    data = tmp_path / f"2026Q3.{kind}"
+    if kind == "csv":
+        data.write_text("\n".join(",".join(r) for r in rows) + "\n", encoding="utf-8")
+    else:
+        book = openpyxl.Workbook()
+        for r in rows:
+            book.active.append(r)
+        book.save(data)
+    result = CliRunner().invoke(app, ["validate", str(data), "--instrument", str(inst)])
+    assert result.exit_code == 65, result.output
+    assert "The column names seem to be on row 2, below a title: set skip_rows = 1" \
+        in result.output
+    fixed = write(tmp_path / "fixed.toml", TINY_INSTRUMENT.replace(
+        "[instrument]\n", "[instrument]\nskip_rows = 1\n", 1))
+    result = CliRunner().invoke(app, ["validate", str(data), "--instrument", str(fixed)])
+    assert result.exit_code == 0, result.output

@@ -161,7 +161,8 @@ def missing_columns(raw: RawTable, names: list[str], missing: list[tuple[str, st
     count = (f"{len(missing)} of the {required} columns the instrument names are"
              if len(missing) > 1 else "a column the instrument names is")
     message = f"{count} not in the file: {'; '.join(shown)}{more}"
-    advice = _header_advice(names, len(missing), required)
+    advice = _title_advice(raw, [c for c, _ in missing]) or _header_advice(
+        names, len(missing), required)
     named_at = _names_row(raw, instrument)
     return DataError(message + (f". {advice[0].upper()}{advice[1:]}" if advice else ""),
                      file=raw.path, row=named_at, column=missing[0][0], key=missing[0][1])
@@ -183,6 +184,25 @@ def _role(key: str, instrument: Instrument) -> str:
         n, role = int(key[6:key.index("]")]), key.rsplit(".", 1)[-1]
         return f"the {role} of item {instrument.items[n].id}, {key}"
     return key
+
+
+def _title_advice(raw: RawTable, missing: list[str]) -> str:
+    """Where the column names are when a title row stands above them (a report title in
+    the first line of an export): the first records after the header that hold most of the
+    ``missing`` names, and the ``skip_rows`` that reads them as the header."""
+    if raw.header_row is None or len(missing) < 2:
+        return ""
+    found = []
+    if raw.unparseable is not None and len(raw.unparseable):
+        found += zip(raw.unparseable["source_row"][:3], raw.unparseable["text"][:3])
+    found += [(raw.source_rows[i], " ".join(str(v) for v in raw.frame.iloc[i].tolist()))
+              for i in range(min(3, len(raw.frame)))]
+    for row, text in sorted(found, key=lambda f: int(f[0])):
+        key = match_key(str(text))
+        if sum(match_key(c) in key for c in missing) * 2 >= len(missing):
+            return (f"the column names seem to be on row {int(row)}, below a title: set "
+                    f"skip_rows = {int(row) - raw.header_row} in [instrument]")
+    return ""
 
 
 def _header_advice(names: list[str], missing: int, required: int) -> str:
