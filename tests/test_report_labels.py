@@ -250,3 +250,20 @@ def test_the_demo_report_prints_its_executive_summary_alone_on_page_one(tmp_path
         last = re.sub(r"\s+", "", [line for line in text.splitlines() if line.strip()][-1])
         assert last not in sections, last
     assert len(pages) < 24
+
+
+def test_a_labelled_segment_value_no_respondent_holds_is_named(tmp_path):
+    # A typo in a value label (Eats for East) left East unlabelled in the Chinese report,
+    # without a word.
+    from fixtures import TINY_CSV, TINY_INSTRUMENT, report_tiny
+    instrument = TINY_INSTRUMENT + (
+        '\n[segments.region]\nlabel = { en = "Region", zh-CN = "区域" }\n'
+        'values = { Eats = { zh-CN = "华东" }, West = { zh-CN = "西部" } }\n'
+        '\n[customer_classes]\ncolumn = "region"\ncore = ["Wset"]\nregular = ["East"]\n')
+    result, _ = report_tiny(tmp_path, instrument, TINY_CSV, "--lang", "zh-CN")
+    assert result.exit_code == 0, result.output
+    assert ("warning: [segments.region] labels the value 'Eats' of region, which no "
+            "respondent holds (did you mean 'East'?)") in result.stderr
+    assert ("warning: [customer_classes] core names the value 'Wset' of region, which no "
+            "respondent holds (did you mean 'West'?)") in result.stderr
+    assert "'West' of" not in result.stderr and "'East' of" not in result.stderr

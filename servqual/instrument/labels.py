@@ -107,3 +107,30 @@ def parse_report(table: Any, path: Path) -> ReportInfo:
             raise InstrumentError(unknown_key_message(key, keys), file=path, key=f"report.{key}")
     return ReportInfo(**{k: parse_text(table[k], path, f"report.{k}")
                          for k in keys if k in table})
+
+
+def unseen_values(instrument, cells) -> list[str]:
+    """A warning for each segment value the instrument names (``[segments.X]`` value labels,
+    ``[customer_classes]`` values) that no respondent of the run holds, with the closest
+    value that some do: a typo (``Eats`` for ``East``, ``核芯`` for ``核心``) silently left a
+    value unlabelled in the Chinese report, or a class without its strategy. ``cells``: a
+    table of the run's ``segment`` and ``value`` pairs (the dimension table of every wave)."""
+    import difflib
+
+    seen: dict[str, set[str]] = {}
+    for column, value in zip(cells["segment"], cells["value"]):
+        seen.setdefault(str(column), set()).add(str(value))
+
+    def unheld(column: str, value: str) -> str:
+        close = difflib.get_close_matches(value, sorted(seen.get(column, ())), n=1, cutoff=0.5)
+        return (f"{value!r} of {column}, which no respondent holds"
+                + (f" (did you mean {close[0]!r}?)" if close else ""))
+
+    out = [f"warning: [segments.{column}] labels the value {unheld(column, value)}"
+           for column, labels in instrument.segment_labels.items()
+           for value in labels.values if value not in seen.get(column, set())]
+    classes = instrument.customer_classes
+    if classes is not None and not classes.derived:
+        out += [f"warning: [customer_classes] {key} names the value {unheld(classes.column, v)}"
+                for v, key in classes.values.items() if v not in seen.get(classes.column, set())]
+    return out
