@@ -421,3 +421,20 @@ def test_with_a_history_store_the_log_lives_in_the_store(tmp_path, smtp):
     again = runner.invoke(app, ["distribute", str(out.parent), "--config", str(config),
                                 "--store", str(store)])
     assert again.exit_code == 0 and len(inbox.messages) == 1
+
+
+def test_the_text_part_and_subject_are_not_html_escaped(tmp_path, smtp):
+    # The plain-text part said "Dear R&amp;D team, &#34;East&#34;" and a subject with the
+    # organisation "R&D" read "R&amp;D": text was escaped as if it were HTML.
+    inbox, port = smtp
+    units = (f'intro = {{ en = "Dear R&D team, \\"{{unit}}\\" is yours.", '
+             f'zh-CN = "R&D 团队：{{unit}}" }}\n[units.East]\nto = ["{EAST}"]\n')
+    result, _ = _report(tmp_path, "--organisation", "R&D <Lab>", "--distribute",
+                        str(_distribution(tmp_path, port, units=units)))
+    assert result.exit_code == 0, result.output
+    (east,) = inbox.to(EAST)
+    text = east.get_body(("plain",)).get_content()
+    assert 'Dear R&D team, "East" is yours.' in text and "&amp;" not in text
+    assert "R&D <Lab>" in east["Subject"] and "&amp;" not in east["Subject"]
+    html = east.get_body(("html",)).get_content()
+    assert "Dear R&amp;D team, &#34;East&#34; is yours." in html and "&amp;amp;" not in html

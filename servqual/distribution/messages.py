@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from datetime import datetime, timezone
 from email.utils import format_datetime, make_msgid
 
-from ..report import environment
+from ..report import environment, text_environment
 from ..report.i18n import language
 from ..translations import translations
 from .config import CONTROL, Distribution, Recipients
@@ -33,6 +33,7 @@ def build_message(report: Report, recipients: Recipients, config: Distribution,
     decides who is sent it now)."""
     lang = report.lang
     env = environment(lang)
+    text = text_environment(env)  # the subject and the text part: nothing HTML-escaped
     overall = report.column == ""
     unit = report.unit_label or report.unit
     if overall:
@@ -41,11 +42,11 @@ def build_message(report: Report, recipients: Recipients, config: Distribution,
     if lang in config.subject:
         subject = config.subject[lang].format(**values)
     else:
-        subject = env.get_template("email/subject.txt").render(values)
+        subject = text.get_template("email/subject.txt").render(values)
     if lang in config.intro:
         intro = config.intro[lang].format(**values)
     else:
-        intro = env.get_template("email/intro.txt").render(values, overall=overall).strip()
+        intro = text.get_template("email/intro.txt").render(values, overall=overall).strip()
     message = EmailMessage()
     message["Subject"] = one_line(subject)
     message["From"] = config.sender
@@ -59,7 +60,7 @@ def build_message(report: Report, recipients: Recipients, config: Distribution,
     message["X-Servqual-Report"] = f"{one_line(report.wave)} {report.digest[:16]}"
     context = {"intro": intro, "summary": report.summary_text, "subject": message["Subject"],
                "attachment": report.path.name, "html_lang": language(lang).html_lang}
-    plain = env.get_template("email/message.txt").render(context)
+    plain = text.get_template("email/message.txt").render(context)
     message.set_content(plain.strip() + "\n", subtype="plain", charset="utf-8")
     message.add_alternative(env.get_template("email/message.html").render(
         context | {"summary": report.summary_html}), subtype="html", charset="utf-8")

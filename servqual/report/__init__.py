@@ -275,6 +275,18 @@ def _render(results: Results, lang: str, template_dir: str | Path | None, templa
     return env.get_template(template).render(context)
 
 
+def text_environment(env: jinja2.Environment, trim_blocks: bool = True) -> jinja2.Environment:
+    """``env`` for plain-text templates (an e-mail's subject and text part): nothing is
+    HTML-escaped ("R&D", not "R&amp;D"). Its own environment: the bytecode cache keys
+    templates by source, not by options."""
+    plain = jinja2.Environment(loader=env.loader, autoescape=False, trim_blocks=trim_blocks,
+                               lstrip_blocks=True, undefined=jinja2.StrictUndefined,
+                               extensions=["jinja2.ext.i18n"])
+    plain.globals.update(env.globals)
+    plain.filters.update(env.filters)
+    return plain
+
+
 def mail_summary(env: jinja2.Environment, context: dict, lang: str) -> dict:
     """What ``servqual distribute`` needs of a report, carried inside it as JSON (so reports
     written earlier can be sent as they are): the wave, language and unit, and the e-mail's
@@ -282,12 +294,7 @@ def mail_summary(env: jinja2.Environment, context: dict, lang: str) -> dict:
     (``email/summary.html``, ``email/summary.txt``)."""
     record, unit, instrument = context["results"], context["unit"], context["instrument"]
     # Plain text keeps its line ends (no trim_blocks); the blank lines of its tags collapse.
-    # (its own environment: the bytecode cache keys templates by source, not by options).
-    plain = jinja2.Environment(loader=env.loader, autoescape=False, trim_blocks=False,
-                               lstrip_blocks=True, undefined=jinja2.StrictUndefined,
-                               extensions=["jinja2.ext.i18n"])
-    plain.globals.update(env.globals)
-    plain.filters.update(env.filters)
+    plain = text_environment(env, trim_blocks=False)
     return {
         "servqual_mail": 1, "wave": record["current_wave"], "lang": lang,
         "instrument": instrument.name_for(lang),
