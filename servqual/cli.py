@@ -177,9 +177,9 @@ def report(
     say_files_adding_nothing(q.files, "report", quarantine_path(out))
     say_outcomes_absent(q.files, loaded)
     from .behaviour import match_warnings
-    from .instrument.labels import unseen_values
+    from .instrument.labels import segment_value_warnings
     for warning in (match_warnings(results.tables.outcomes, loaded)
-                    + unseen_values(loaded, results.tables.dimensions)):
+                    + segment_value_warnings(loaded, results.tables.dimensions)):
         say(warning)
     for value in skipped:
         err_console.print(f"no report for {split_by} = {bounded(value)}: fewer than "

@@ -267,3 +267,13 @@ def test_a_labelled_segment_value_no_respondent_holds_is_named(tmp_path):
     assert ("warning: [customer_classes] core names the value 'Wset' of region, which no "
             "respondent holds (did you mean 'West'?)") in result.stderr
     assert "'West' of" not in result.stderr and "'East' of" not in result.stderr
+
+
+def test_segment_values_differing_only_in_case_or_width_are_named(tmp_path):
+    # East, east and ＥＡＳＴ were three regions of the report without a word.
+    from fixtures import TINY_CSV, TINY_INSTRUMENT, report_tiny
+    data = TINY_CSV.replace("r2,East,", "r2,east,").replace("r4,West,", "r4,ＥＡＳＴ,")
+    result, out = report_tiny(tmp_path, TINY_INSTRUMENT, data)
+    assert result.exit_code == 0, result.output
+    assert ("warning: the region values 'East', 'east', 'ＥＡＳＴ' differ only in case, width "
+            "or spaces: each is a segment of its own; write them alike") in result.stderr

@@ -9,6 +9,7 @@ falls back to English, then to the name in the data.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,12 +110,14 @@ def parse_report(table: Any, path: Path) -> ReportInfo:
                          for k in keys if k in table})
 
 
-def unseen_values(instrument, cells) -> list[str]:
-    """A warning for each segment value the instrument names (``[segments.X]`` value labels,
-    ``[customer_classes]`` values) that no respondent of the run holds, with the closest
-    value that some do: a typo (``Eats`` for ``East``, ``核芯`` for ``核心``) silently left a
-    value unlabelled in the Chinese report, or a class without its strategy. ``cells``: a
-    table of the run's ``segment`` and ``value`` pairs (the dimension table of every wave)."""
+def segment_value_warnings(instrument, cells) -> list[str]:
+    """Warnings on the run's segment values: values of one column that differ only in case,
+    width or spaces (each a segment of its own), and each value the instrument names
+    (``[segments.X]`` value labels, ``[customer_classes]`` values) that no respondent of
+    the run holds, with the closest value that some do: a typo (``Eats`` for ``East``,
+    ``核芯`` for ``核心``) silently left a value unlabelled in the Chinese report, or a class
+    without its strategy. ``cells``: a table of the run's ``segment`` and ``value`` pairs
+    (the dimension table of every wave)."""
     import difflib
 
     seen: dict[str, set[str]] = {}
@@ -126,7 +129,16 @@ def unseen_values(instrument, cells) -> list[str]:
         return (f"{value!r} of {column}, which no respondent holds"
                 + (f" (did you mean {close[0]!r}?)" if close else ""))
 
-    out = [f"warning: [segments.{column}] labels the value {unheld(column, value)}"
+    out = []
+    for column, values in seen.items():  # East, east and ＥＡＳＴ: three segments of one
+        by_key: dict[str, list[str]] = {}
+        for value in sorted(values):
+            by_key.setdefault(" ".join(unicodedata.normalize("NFKC", value).split()).casefold(),
+                              []).append(value)
+        out += [f"warning: the {column} values {', '.join(repr(v) for v in same)} differ only "
+                "in case, width or spaces: each is a segment of its own; write them alike"
+                for same in by_key.values() if len(same) > 1]
+    out += [f"warning: [segments.{column}] labels the value {unheld(column, value)}"
            for column, labels in instrument.segment_labels.items()
            for value in labels.values if value not in seen.get(column, set())]
     classes = instrument.customer_classes
