@@ -22,8 +22,8 @@ OptionalFiles = Annotated[
 StoreOption = Annotated[
     Path, typer.Option("--store", help="The history store (a DuckDB file).")]
 WaitOption = Annotated[
-    float, typer.Option("--wait", help="Seconds to wait while another servqual process uses "
-                        "the store.")]
+    float, typer.Option("--wait", min=0, help="Seconds to wait while another servqual "
+                        "process uses the store.")]
 EngineOption = Annotated[
     Literal[ENGINES], typer.Option("--engine", help="auto (by input size), memory, duckdb "
                                    "(out of core: bounded memory) or dask (a cluster).")]

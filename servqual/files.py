@@ -21,7 +21,8 @@ def read_bytes(path: str | Path, what: str) -> bytes:
     except FileNotFoundError as err:
         raise InputFileError(f"{what} file does not exist", file=path) from err
     except IsADirectoryError as err:
-        raise InputFileError(f"is a directory, not a {what} file", file=path) from err
+        article = "an" if what[:1].lower() in "aeiou" else "a"
+        raise InputFileError(f"is a directory, not {article} {what} file", file=path) from err
     except OSError as err:
         raise InputFileError(f"cannot read {what} file: {err.strerror}", file=path) from err
 
