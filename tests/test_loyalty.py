@@ -140,7 +140,9 @@ def test_the_adjusted_wald_interval_covers_a_known_nps_about_95_percent_of_the_t
     ('\n[outcomes.satisfaction]\ncolumn = "ltr"\nscale_min = 5\nscale_max = 1\n',
      "outcomes.satisfaction.scale_min", "must be below"),
     ('\n[outcomes.repurchase]\ncolumn = "ltr"\nscale_min = 1\n', "outcomes.repurchase.scale_max",
-     "must be a number"),
+     "must be a finite number"),
+    ('\n[outcomes.repurchase]\ncolumn = "ltr"\nscale_min = 1\nscale_max = nan\n',
+     "outcomes.repurchase.scale_max", "must be a finite number"),
 ])
 def test_outcome_mistakes_name_the_file_and_key(tmp_path, extra, key, words):
     result, _ = report_tiny(tmp_path, TINY_INSTRUMENT + extra, ltr_csv(LTR))
