@@ -208,7 +208,8 @@ def _parse_dimensions(table: Any, path: Path) -> tuple[Dimension, ...]:
         raise InstrumentError(
             f"importance is given for {len(out) - len(lacking)} of {len(out)} dimensions: the "
             "weighted score shares 100 points among all of them; give the importance column "
-            "of every dimension, or of none", file=path, key=f"dimensions.{lacking[0]}.importance")
+            "of every dimension, or of none", file=path,
+            key=f"dimensions.{lacking[0]}.importance")
     return tuple(out)
 
 
