@@ -105,6 +105,24 @@ def check_wave_spellings(labels, stored=()) -> None:
                             "the file names, or its respondents count as two waves")
 
 
+def check_wave_option(label: str, paths) -> None:
+    """``--wave LABEL`` makes every file one wave: a usage error when the files' names are
+    themselves different quarters, months or days (``--wave 2027Q1`` over ``2026Q2.csv`` and
+    ``2026Q3.csv`` would count two quarters as one, silently)."""
+    from .errors import UsageError
+
+    named = {}
+    for path in paths:
+        kind, date = parse_wave(Path(path).stem)
+        if date is not None:
+            named.setdefault((kind, date), Path(path).stem)
+    if len(named) > 1:
+        stems = sorted(named.values(), key=wave_key)
+        raise UsageError(f"--wave {label} names the wave of every file, and the files' names "
+                         f"are the waves {', '.join(stems)}: leave out --wave to read each "
+                         "file as the wave its name says, or give the files of one wave")
+
+
 def wave_from_filename(path: str | Path, label: str = "") -> str:
     """The wave of a file without a wave column: ``label`` (``--wave``, the instrument's
     ``wave_label``) when given, else its name stem (``2026Q3.csv`` → ``2026Q3``)."""

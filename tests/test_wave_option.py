@@ -57,3 +57,20 @@ def test_wave_option_with_a_wave_column_or_a_blank_label_is_a_usage_error(tmp_pa
         result = invoke("report", data, "--instrument", inst, "--wave", label,
                         "--out", tmp_path / "b" / "r.html")
         assert result.exit_code == 2 and "--wave" in result.output, (label, result.output)
+
+
+def test_wave_option_over_files_named_as_different_waves_is_a_usage_error(tmp_path):
+    # --wave 2027Q1 over 2026Q2.csv and 2026Q3.csv counted two quarters as one, silently.
+    inst, q2 = tiny(tmp_path, name="2026Q2.csv")
+    _, q3 = tiny(tmp_path, name="2026Q3.csv")
+    for command in ("report", "validate", "ingest"):
+        result = invoke(command, q2, q3, "--instrument", inst, "--wave", "2027Q1",
+                        *(["--store", tmp_path / "s.duckdb"] if command == "ingest" else []))
+        assert result.exit_code == 2, (command, result.output)
+        assert "--wave 2027Q1 names the wave of every file, and the files' names are the " \
+               "waves 2026Q2, 2026Q3" in result.output
+    # the files of one wave, however named, are what --wave is for
+    _, east = tiny(tmp_path, name="2026Q3-east.csv")
+    _, west = tiny(tmp_path, csv=TINY_CSV.replace("\nr", "\nw"), name="export west.csv")
+    result = invoke("validate", east, west, "--instrument", inst, "--wave", "2026Q3")
+    assert result.exit_code == 0, result.output

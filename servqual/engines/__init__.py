@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DataError, InputFileError, UsageError
 from ..quarantine import is_quarantine_file
+from ..waves import check_wave_option
 
 if TYPE_CHECKING:
     from ..instrument import Instrument
@@ -119,6 +120,8 @@ def survey_paths(paths: Iterable[str | Path], instrument: Instrument | None = No
     if instrument is not None:
         check_dataset_waves(paths, instrument)
     paths = unique_paths(paths)
+    if instrument is not None and instrument.wave_label:
+        check_wave_option(instrument.wave_label, paths)
     skipped = [p for p in paths if is_quarantine_file(p)]
     if skipped and len(skipped) == len(paths):
         raise UsageError("no survey files given: " + ", ".join(map(str, skipped)) +
