@@ -87,8 +87,9 @@ def check_wave_spellings(labels, stored=()) -> None:
 
     seen: dict[tuple[str, dt.date], str] = {}
     ordered = sorted({*stored}) + sorted(set(labels) - {*stored})
-    dated = [w for w in ordered if parse_wave(w)[1] is not None]
-    free = [w for w in ordered if parse_wave(w)[1] is None]
+    parsed = {w: parse_wave(w) for w in ordered}
+    dated = [w for w in ordered if parsed[w][1] is not None]
+    free = [w for w in ordered if parsed[w][1] is None]
     if dated and free:
         where = "the history store holds" if free[0] in stored else "the files give"
         raise DataError(f"the wave label {free[0]!r} ({where} it) is not a quarter, month or "
@@ -96,10 +97,10 @@ def check_wave_spellings(labels, stored=()) -> None:
                         "become the current one. Label every wave as a date (2026Q3, "
                         "2026-09, 2026-09-30), in the wave column or the file names")
     for label in dated:
-        kind, date = parse_wave(label)
-        other = seen.setdefault((kind, date), label)
+        other = seen.setdefault(parsed[label], label)
         if other != label:
             where = "the history store holds" if other in stored else "the files give"
+            kind = parsed[label][0]
             raise DataError(f"the wave labels {other!r} and {label!r} name the same {kind} "
                             f"({where} {other!r}): write it one way in the wave column or "
                             "the file names, or its respondents count as two waves")

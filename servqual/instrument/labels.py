@@ -9,7 +9,6 @@ falls back to English, then to the name in the data.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +119,8 @@ def segment_value_warnings(instrument, cells) -> list[str]:
     (the dimension table of every wave)."""
     import difflib
 
+    from ..ingest.table import match_key  # how column names are matched: case, width, spaces
+
     seen: dict[str, set[str]] = {}
     for column, value in zip(cells["segment"], cells["value"]):
         seen.setdefault(str(column), set()).add(str(value))
@@ -133,8 +134,7 @@ def segment_value_warnings(instrument, cells) -> list[str]:
     for column, values in seen.items():  # East, east and ＥＡＳＴ: three segments of one
         by_key: dict[str, list[str]] = {}
         for value in sorted(values):
-            by_key.setdefault(" ".join(unicodedata.normalize("NFKC", value).split()).casefold(),
-                              []).append(value)
+            by_key.setdefault(match_key(value), []).append(value)
         out += [f"warning: the {column} values {', '.join(repr(v) for v in same)} differ only "
                 "in case, width or spaces: each is a segment of its own; write them alike"
                 for same in by_key.values() if len(same) > 1]
